@@ -1,0 +1,376 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FastPt.Geometry;
+using FastPt.Hardware;
+using FastPt.Internals;
+using FastPt.Mm;
+
+namespace FastPt;
+
+/// <summary>A user address space (one "process"): its own page tables, mapped by ranges with the largest pages
+/// alignment allows, and accessed through translation. Every method is safe to call from several threads at once;
+/// changes are serialised by the address space's page-table lock while translations run without it.</summary>
+public sealed unsafe class AddressSpace : IDisposable
+{
+    private readonly Machine _machine;
+    private readonly MmStruct _mm;
+    private readonly MemoryManager _memory;
+    private readonly ulong _userTop;
+    private readonly PagingMode _mode;
+    private bool _disposed;
+
+    internal AddressSpace(Machine machine, MemoryManager memory)
+    {
+        _machine = machine;
+        _memory = memory;
+        _mm = memory.CreateUserMm();
+        _userTop = memory.Layout.UserTop;
+        _mode = memory.Layout.Mode;
+    }
+
+    internal MmStruct Mm => _mm;
+
+    /// <summary>The machine this address space lives in.</summary>
+    public Machine Machine => _machine;
+
+    /// <summary>A number that identifies the address space in traces.</summary>
+    public ulong Id => _mm.Id;
+
+    /// <summary>Exclusive end of the address range this space can map: 2^47 (4-level) or 2^56 (5-level).</summary>
+    public VirtAddr UserTop => new(_userTop);
+
+    /// <summary>Page-table pages below the root, by level.</summary>
+    public PageTableCounts PageTables
+    {
+        get
+        {
+            ThrowIfDisposed();
+            long[] t = _mm.Tables;
+            return new PageTableCounts(t[1], t[2], t[3], _mode == PagingMode.FiveLevel ? t[4] : 0);
+        }
+    }
+
+    /// <summary>Bytes currently mapped (PROT_NONE pages included).</summary>
+    public ulong MappedBytes => _mm.MappedBytes;
+
+    /// <summary>Leaves currently mapped of each size.</summary>
+    public long LeafCount(PageSize size) => _mm.Leaves[size.LeafLevel()];
+
+    /// <summary>TLB flushes published to this address space's CPU contexts.</summary>
+    public long FlushesPublished => _mm.Flush.Published;
+
+    // ---------------------------------------------------------------- map / unmap / protect
+
+    /// <summary>Maps [<paramref name="va"/>, +<paramref name="length"/>) onto physical memory at
+    /// <paramref name="pa"/> in one walk, choosing 1 GiB, 2 MiB and 4 KiB leaves by the alignment of both
+    /// addresses unless <paramref name="pageSize"/> forces one size. Every page of the range must be unmapped.
+    /// On failure nothing changes.</summary>
+    public PagingResult TryMap(VirtAddr va, PhysAddr pa, ulong length, Protection protection, PageSize? pageSize = null)
+    {
+        ThrowIfDisposed();
+        PagingResult invalid = ValidateRange(va, length, pageSize ?? PageSize.Size4K);
+        if (!invalid.IsSuccess) return invalid;
+        if (pa.Value + length > _memory.Physical.MaxPhysicalAddress || pa.Value + length < pa.Value)
+            return new PagingResult(PagingError.OutOfRange, va, null, $"physical range {pa}+0x{length:x} exceeds the physical address width");
+        ulong align = (pageSize ?? PageSize.Size4K).Bytes() - 1;
+        if ((pa.Value & align) != 0)
+            return new PagingResult(PagingError.Misaligned, va, null, $"physical address {pa} is not aligned to {(pageSize ?? PageSize.Size4K).ShortName()}");
+        protection = Normalize(protection);
+        int allowed;
+        int forced = 0;
+        if (pageSize is { } size)
+        {
+            if (size == PageSize.Size1G && !_memory.Options.GigabytePages)
+                return new PagingResult(PagingError.InvalidArgument, va, null, "1 GiB pages are disabled on this machine");
+            forced = size.LeafLevel();
+            allowed = 1 << forced;
+        }
+        else
+        {
+            allowed = (1 << 1) | (1 << 2) | (_memory.Options.GigabytePages ? 1 << 3 : 0);
+        }
+        var plan = new MapOperation.Plan(va.Value, pa.Value, allowed, forced,
+            PageTableEntry.UserLeafBits(protection, 1), PageTableEntry.UserLeafBits(protection, 2), PageTableEntry.UserTable);
+        return PageTableOps.Map(_mm, va.Value, length, plan);
+    }
+
+    /// <summary>Like <see cref="TryMap"/>, throwing <see cref="PagingException"/> on failure.</summary>
+    public void Map(VirtAddr va, PhysAddr pa, ulong length, Protection protection, PageSize? pageSize = null) =>
+        TryMap(va, pa, length, protection, pageSize).ThrowIfFailed();
+
+    /// <summary>Unmaps [<paramref name="va"/>, +<paramref name="length"/>). Every page must be mapped; a huge page
+    /// only partly inside the range is split first. Page tables that become empty are freed after the TLB flush.
+    /// With a <paramref name="gather"/>, the flush and frees wait until it is disposed.</summary>
+    public PagingResult TryUnmap(VirtAddr va, ulong length, MmuGather? gather = null)
+    {
+        ThrowIfDisposed();
+        PagingResult invalid = ValidateRange(va, length, PageSize.Size4K);
+        if (!invalid.IsSuccess) return invalid;
+        if (gather is not null) return PageTableOps.Unmap(_mm, va.Value, length, gather);
+        lock (_mm.PageTableLock)
+        {
+            MmuGather own = _mm.RentGather();
+            try
+            {
+                return PageTableOps.Unmap(_mm, va.Value, length, own);
+            }
+            finally
+            {
+                own.Finish();
+            }
+        }
+    }
+
+    /// <summary>Like <see cref="TryUnmap"/>, throwing <see cref="PagingException"/> on failure.</summary>
+    public void Unmap(VirtAddr va, ulong length, MmuGather? gather = null) => TryUnmap(va, length, gather).ThrowIfFailed();
+
+    /// <summary>Changes the rights of [<paramref name="va"/>, +<paramref name="length"/>). Every page must be
+    /// mapped; huge pages at the edges are split. Taking rights away is flushed; granting is not (a stale cached
+    /// entry only sends the access to the slow path, which re-walks).</summary>
+    public PagingResult TryProtect(VirtAddr va, ulong length, Protection protection, MmuGather? gather = null)
+    {
+        ThrowIfDisposed();
+        PagingResult invalid = ValidateRange(va, length, PageSize.Size4K);
+        if (!invalid.IsSuccess) return invalid;
+        protection = Normalize(protection);
+        if (gather is not null) return PageTableOps.Protect(_mm, va.Value, length, protection, gather);
+        lock (_mm.PageTableLock)
+        {
+            MmuGather own = _mm.RentGather();
+            try
+            {
+                return PageTableOps.Protect(_mm, va.Value, length, protection, own);
+            }
+            finally
+            {
+                own.Finish();
+            }
+        }
+    }
+
+    /// <summary>Like <see cref="TryProtect"/>, throwing <see cref="PagingException"/> on failure.</summary>
+    public void Protect(VirtAddr va, ulong length, Protection protection, MmuGather? gather = null) =>
+        TryProtect(va, length, protection, gather).ThrowIfFailed();
+
+    /// <summary>Starts a gather that lets several unmaps and protects share one TLB flush.</summary>
+    public MmuGather BeginGather()
+    {
+        ThrowIfDisposed();
+        return new MmuGather(_mm, owned: false);
+    }
+
+    // ---------------------------------------------------------------- inspection
+
+    /// <summary>The leaf mapping <paramref name="va"/>, read from the tables without side effects, or null.</summary>
+    public Mapping? Lookup(VirtAddr va)
+    {
+        ThrowIfDisposed();
+        if (!Paging.IsCanonical(va.Value, _mode) || va.Value >= _userTop) return null;
+        if (!PageTableOps.Lookup(_mm, va.Value, out ulong entry, out int level)) return null;
+        return MapOperation.Describe(entry, level, va.Value);
+    }
+
+    /// <summary>The leaves of [<paramref name="start"/>, +<paramref name="length"/>) as runs of equal pages.</summary>
+    public IReadOnlyList<MappingRun> Dump(VirtAddr start, ulong length, int maxRuns = 100_000)
+    {
+        ThrowIfDisposed();
+        PagingResult invalid = ValidateRange(start, length, PageSize.Size4K);
+        if (!invalid.IsSuccess) throw new PagingException(invalid);
+        return PageTableOps.Dump(_mm, start.Value, start.Value + length, maxRuns);
+    }
+
+    // ---------------------------------------------------------------- translation and access
+
+    /// <summary>Translates <paramref name="va"/> for an access of kind <paramref name="access"/>, as the MMU does:
+    /// checks the rights of every level and sets Accessed (and Dirty for writes) on success. Never throws for an
+    /// unmapped or forbidden address: the result carries the fault.</summary>
+    public Translation Translate(VirtAddr va, AccessKind access = AccessKind.Read)
+    {
+        ThrowIfDisposed();
+        if (!TryWalk(va.Value, access, updateAccessedDirty: true, out WalkResult walk, out PageFault fault))
+            return new Translation(fault);
+        return new Translation(new PhysAddr(walk.PhysAddr), Paging.LeafSize(walk.Level), PageTableEntry.ProtectionOf(walk.Entry));
+    }
+
+    /// <summary>The fastest form of <see cref="Translate"/>: true and the physical address, or false.</summary>
+    public bool TryTranslate(VirtAddr va, AccessKind access, out PhysAddr pa)
+    {
+        ThrowIfDisposed();
+        if (TryWalk(va.Value, access, updateAccessedDirty: true, out WalkResult walk, out _))
+        {
+            pa = new PhysAddr(walk.PhysAddr);
+            return true;
+        }
+        pa = default;
+        return false;
+    }
+
+    /// <summary>Reads <paramref name="destination"/>.Length bytes at <paramref name="va"/> through translation.
+    /// Returns false with the fault (and reads nothing) if any page of the range faults.</summary>
+    public bool TryRead(VirtAddr va, Span<byte> destination, out PageFault fault)
+    {
+        ThrowIfDisposed();
+        return Access(va.Value, destination, AccessKind.Read, out fault);
+    }
+
+    /// <summary>Writes <paramref name="source"/> at <paramref name="va"/> through translation. Every page is checked
+    /// before the first byte is written, so a faulting write changes nothing (no data, no Dirty bits).</summary>
+    public bool TryWrite(VirtAddr va, ReadOnlySpan<byte> source, out PageFault fault)
+    {
+        ThrowIfDisposed();
+        return Access(va.Value, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(source), source.Length), AccessKind.Write, out fault);
+    }
+
+    /// <summary>Reads bytes, throwing <see cref="PageFaultException"/> on a fault.</summary>
+    public void Read(VirtAddr va, Span<byte> destination)
+    {
+        if (!TryRead(va, destination, out PageFault fault)) ThrowHelper.ThrowPageFault(fault);
+    }
+
+    /// <summary>Writes bytes, throwing <see cref="PageFaultException"/> on a fault.</summary>
+    public void Write(VirtAddr va, ReadOnlySpan<byte> source)
+    {
+        if (!TryWrite(va, source, out PageFault fault)) ThrowHelper.ThrowPageFault(fault);
+    }
+
+    /// <summary>Reads a value of an unmanaged type (little-endian, as x86 stores it).</summary>
+    public T Read<T>(VirtAddr va) where T : unmanaged
+    {
+        T value = default;
+        Read(va, MemoryMarshal.AsBytes(new Span<T>(ref value)));
+        return value;
+    }
+
+    /// <summary>Writes a value of an unmanaged type.</summary>
+    public void Write<T>(VirtAddr va, T value) where T : unmanaged =>
+        Write(va, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+
+    private bool Access(ulong va, Span<byte> buffer, AccessKind access, out PageFault fault)
+    {
+        if (buffer.IsEmpty)
+        {
+            fault = default;
+            return true;
+        }
+        ulong last = va + (ulong)buffer.Length - 1;
+        if (last < va)
+        {
+            fault = new PageFault(new VirtAddr(va), access, FaultReason.OutOfRange);
+            return false;
+        }
+        if ((va >> Paging.PageShift) != (last >> Paging.PageShift))
+        {
+            // Check every page first, without side effects: a faulting access must leave no trace (no bytes,
+            // no Accessed or Dirty bits).
+            for (ulong page = va & Paging.PageMask; ; page += Paging.PageSize)
+            {
+                if (!TryWalk(Math.Max(page, va), access, updateAccessedDirty: false, out _, out fault)) return false;
+                if (page >= (last & Paging.PageMask)) break;
+            }
+        }
+
+        int done = 0;
+        while (done < buffer.Length)
+        {
+            ulong at = va + (ulong)done;
+            if (!TryWalk(at, access, updateAccessedDirty: true, out WalkResult walk, out fault)) return false;
+            ulong leafEnd = (at | (Paging.LevelSize(walk.Level) - 1)) + 1;
+            int n = (int)Math.Min((ulong)(buffer.Length - done), leafEnd - at);
+            Span<byte> part = buffer.Slice(done, n);
+            if (access == AccessKind.Write) _memory.Physical.Write(walk.PhysAddr, part);
+            else _memory.Physical.Read(walk.PhysAddr, part);
+            done += n;
+        }
+        fault = default;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryWalk(ulong va, AccessKind access, bool updateAccessedDirty, out WalkResult walk, out PageFault fault)
+    {
+        if (!Paging.IsCanonical(va, _mode))
+        {
+            walk = default;
+            fault = new PageFault(new VirtAddr(va), access, FaultReason.NonCanonical);
+            return false;
+        }
+        if (va >= _userTop)
+        {
+            walk = default;
+            fault = new PageFault(new VirtAddr(va), access, FaultReason.OutOfRange);
+            return false;
+        }
+        WalkStatus status;
+        _memory.Rcu.ReadLock();
+        try
+        {
+            status = HardwareWalker.Walk(_memory.Physical, _mm.RootPa, _mm.RootLevel, va, access, user: true,
+                updateAccessedDirty, _memory.Checked, out walk);
+        }
+        finally
+        {
+            _memory.Rcu.ReadUnlock();
+        }
+        switch (status)
+        {
+            case WalkStatus.Ok:
+                if (!_memory.Sparse.PfnPresent(walk.PhysAddr >> Paging.PageShift))
+                {
+                    fault = new PageFault(new VirtAddr(va), access, FaultReason.PhysicalMemoryAbsent);
+                    return false;
+                }
+                fault = default;
+                return true;
+            case WalkStatus.Poisoned:
+                throw ThrowHelper.UseAfterFree(_memory, va, walk);
+            case WalkStatus.ProtectionFault:
+                fault = new PageFault(new VirtAddr(va), access, FaultReason.ProtectionViolation);
+                return false;
+            case WalkStatus.NotPresent:
+                // A PROT_NONE leaf is mapped but forbids every access.
+                bool protNone = walk.Entry != 0 && (walk.Entry & PageTableEntry.ProtNone) != 0 && PageTableEntry.IsLeaf(walk.Entry, walk.Level);
+                fault = new PageFault(new VirtAddr(va), access, protNone ? FaultReason.ProtectionViolation : FaultReason.NotMapped);
+                return false;
+            default:
+                fault = new PageFault(new VirtAddr(va), access, FaultReason.PhysicalMemoryAbsent);
+                return false;
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private PagingResult ValidateRange(VirtAddr va, ulong length, PageSize alignment)
+    {
+        if (length == 0) return new PagingResult(PagingError.InvalidArgument, va, null, "length is zero");
+        if (va.Value + length < va.Value) return new PagingResult(PagingError.InvalidArgument, va, null, "range wraps around");
+        if (!Paging.IsCanonical(va.Value, _mode)) return new PagingResult(PagingError.NonCanonical, va);
+        if (va.Value >= _userTop || va.Value + length > _userTop)
+            return new PagingResult(PagingError.OutOfRange, va, null, $"user addresses end at {UserTop}");
+        ulong mask = alignment.Bytes() - 1;
+        if ((va.Value & mask) != 0 || (length & mask) != 0)
+            return new PagingResult(PagingError.Misaligned, va, null, $"address and length must be multiples of {alignment.ShortName()}");
+        return PagingResult.Success;
+    }
+
+    private static Protection Normalize(Protection protection)
+    {
+        if ((protection & ~Protection.All) != 0) throw new ArgumentOutOfRangeException(nameof(protection));
+        return protection == Protection.None ? Protection.None : protection | Protection.Read;
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed || _mm.Disposed) ThrowHelper.ThrowObjectDisposed(nameof(AddressSpace));
+    }
+
+    /// <summary>Frees every page table of the address space. Later calls throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _machine.Forget(this);
+        _memory.DestroyUserMm(_mm);
+    }
+}

@@ -1,0 +1,210 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using FastPt.Geometry;
+using FastPt.Hardware;
+using FastPt.Internals;
+using FastPt.Mm;
+
+namespace FastPt;
+
+/// <summary>A simulated x86-64 machine: physical memory, the kernel page tables (direct map and vmemmap) built at
+/// boot, the buddy allocator, and the address spaces created on it. Dispose it to give every host byte back.</summary>
+/// <example>
+/// <code>
+/// using var machine = new Machine(new MachineOptions { MemorySize = 4UL &lt;&lt; 30 });
+/// using var space = machine.CreateAddressSpace();
+/// PhysAddr frames = machine.AllocatePhysical(2UL &lt;&lt; 20);
+/// space.Map((VirtAddr)0x4000_0000, frames, 2UL &lt;&lt; 20, Protection.ReadWrite);   // one 2 MiB leaf
+/// space.Write((VirtAddr)0x4000_1000, 42UL);
+/// </code>
+/// </example>
+public sealed unsafe class Machine : IDisposable
+{
+    private readonly MemoryManager _memory;
+    private readonly Lock _spacesLock = new();
+    private readonly HashSet<AddressSpace> _spaces = new();
+    private int _disposed;
+
+    /// <summary>Boots a machine. With no options: 1 GiB of RAM, 4-level paging.</summary>
+    public Machine(MachineOptions? options = null)
+    {
+        Options = options ?? new MachineOptions();
+        _memory = new MemoryManager(Options);
+    }
+
+    internal MemoryManager Memory => _memory;
+
+    /// <summary>The options the machine was built with.</summary>
+    public MachineOptions Options { get; }
+
+    /// <summary>4- or 5-level paging.</summary>
+    public PagingMode PagingMode => _memory.Layout.Mode;
+
+    /// <summary>Start of the kernel's direct map of physical memory.</summary>
+    public VirtAddr DirectMapBase => new(_memory.Layout.PageOffset);
+
+    /// <summary>Start of the vmemmap (the page descriptor array).</summary>
+    public VirtAddr VmemmapBase => new(_memory.Layout.VmemmapBase);
+
+    /// <summary>Exclusive upper bound of physical addresses.</summary>
+    public PhysAddr MaxPhysicalAddress => new(_memory.Physical.MaxPhysicalAddress);
+
+    /// <summary>Host bytes backing the simulated memory right now.</summary>
+    public long HostBytes => _memory.Physical.HostBytes;
+
+    /// <summary>Host 2 MiB chunks held by this machine right now.</summary>
+    public long HostChunks => _memory.Physical.LiveChunks;
+
+    /// <summary>Creates an empty user address space.</summary>
+    public AddressSpace CreateAddressSpace()
+    {
+        ThrowIfDisposed();
+        var space = new AddressSpace(this, _memory);
+        lock (_spacesLock) _spaces.Add(space);
+        return space;
+    }
+
+    internal void Forget(AddressSpace space)
+    {
+        lock (_spacesLock) _spaces.Remove(space);
+    }
+
+    /// <summary>Allocates physically contiguous, naturally aligned frames for data from the buddy allocator:
+    /// <paramref name="size"/> is rounded up to a power of two of 4 KiB pages (at most 1 GiB). The frames read
+    /// as zero.</summary>
+    public PhysAddr AllocatePhysical(ulong size)
+    {
+        if (!TryAllocatePhysical(size, out PhysAddr pa))
+            throw new OutOfFramesException($"The simulated machine has no free block of {size} bytes.");
+        return pa;
+    }
+
+    /// <summary>Like <see cref="AllocatePhysical"/>, returning false when no block is free.</summary>
+    public bool TryAllocatePhysical(ulong size, out PhysAddr pa)
+    {
+        ThrowIfDisposed();
+        int order = OrderFor(size);
+        if (_memory.Buddy.TryAllocate(order, zero: true, out ulong pfn))
+        {
+            pa = PhysAddr.FromPfn(pfn);
+            return true;
+        }
+        pa = default;
+        return false;
+    }
+
+    /// <summary>Frees frames from <see cref="AllocatePhysical"/> (same size).</summary>
+    public void FreePhysical(PhysAddr pa, ulong size)
+    {
+        ThrowIfDisposed();
+        int order = OrderFor(size);
+        if ((pa.Value & ((4096UL << order) - 1)) != 0) ThrowHelper.ThrowArgument("Address is not the start of an allocated block.", nameof(pa));
+        if (!_memory.Sparse.PfnValid(pa.Pfn)) ThrowHelper.ThrowArgument("Address is not in present memory.", nameof(pa));
+        _memory.Buddy.Free(pa.Pfn, order);
+    }
+
+    private static int OrderFor(ulong size)
+    {
+        if (size == 0 || size > 1UL << 30) throw new ArgumentOutOfRangeException(nameof(size), "size must be 1 byte to 1 GiB");
+        ulong pages = (size + 4095) >> 12;
+        int order = 0;
+        while ((1UL << order) < pages) order++;
+        return order;
+    }
+
+    /// <summary>Reads physical memory.</summary>
+    public void ReadPhysical(PhysAddr pa, Span<byte> destination)
+    {
+        ThrowIfDisposed();
+        CheckPhysical(pa, (ulong)destination.Length);
+        _memory.Physical.Read(pa.Value, destination);
+    }
+
+    /// <summary>Writes physical memory.</summary>
+    public void WritePhysical(PhysAddr pa, ReadOnlySpan<byte> source)
+    {
+        ThrowIfDisposed();
+        CheckPhysical(pa, (ulong)source.Length);
+        _memory.Physical.Write(pa.Value, source);
+    }
+
+    private void CheckPhysical(PhysAddr pa, ulong length)
+    {
+        if (length == 0) return;
+        ulong last = pa.Value + length - 1;
+        if (last < pa.Value || last >= _memory.Physical.MaxPhysicalAddress || !_memory.Sparse.RangePresent(pa.Pfn, (last >> 12) - pa.Pfn + 1))
+            throw new ArgumentOutOfRangeException(nameof(pa), $"{pa}+0x{length:x} is not present memory.");
+    }
+
+    /// <summary>The kernel page-table leaf mapping a kernel virtual address (direct map or vmemmap), or null.</summary>
+    public Mapping? LookupKernel(VirtAddr va)
+    {
+        ThrowIfDisposed();
+        if (!Paging.IsCanonical(va.Value, PagingMode)) return null;
+        if (!PageTableOps.Lookup(_memory.InitMm, va.Value, out ulong entry, out int level)) return null;
+        return MapOperation.Describe(entry, level, va.Value);
+    }
+
+    /// <summary>How the kernel maps [<paramref name="start"/>, +<paramref name="length"/>), as runs.</summary>
+    public IReadOnlyList<MappingRun> DumpKernel(VirtAddr start, ulong length, int maxRuns = 100_000)
+    {
+        ThrowIfDisposed();
+        if (length == 0 || start.Value + length < start.Value) throw new ArgumentOutOfRangeException(nameof(length));
+        return PageTableOps.Dump(_memory.InitMm, start.Value, start.Value + length, maxRuns);
+    }
+
+    /// <summary>Kernel page-table pages by level (index 1 = PTE … 5), the root included.</summary>
+    public IReadOnlyList<long> KernelPageTables => (long[])_memory.InitMm.Tables.Clone();
+
+    /// <summary>A snapshot of the memory counters.</summary>
+    public MemoryStatistics GetStatistics()
+    {
+        ThrowIfDisposed();
+        Vmstat s = _memory.Stat;
+        var orders = new long[BuddyAllocator.Orders];
+        for (int o = 0; o < orders.Length; o++) orders[o] = _memory.Buddy.FreeBlocks(o);
+        return new MemoryStatistics
+        {
+            PresentPages = Volatile.Read(ref _memory.PresentPages),
+            ManagedPages = Volatile.Read(ref _memory.ManagedPages),
+            FreePages = _memory.Buddy.FreePages,
+            FreeBlocksPerOrder = orders,
+            PageTablePages = Vmstat.Read(ref s.PageTablePages),
+            KernelPageTablesByLevel = (long[])s.KernelTables.Clone(),
+            UserPageTablesByLevel = (long[])s.UserTables.Clone(),
+            MemmapPages = Vmstat.Read(ref s.MemmapPages),
+            MemmapBootPages = Vmstat.Read(ref s.MemmapBootPages),
+            MemmapFrames = Vmstat.Read(ref s.MemmapFrames),
+            DirectMap4KiB = Vmstat.Read(ref s.DirectMap4K) * 4,
+            DirectMap2MiB = Vmstat.Read(ref s.DirectMap2M) * 2048,
+            DirectMap1GiB = Vmstat.Read(ref s.DirectMap1G) * 1024 * 1024,
+            PresentSections = _memory.Sparse.PresentSections,
+            OnlineSections = _memory.Sparse.OnlineSections,
+            AddressSpaces = _memory.UserMmCount,
+            HostBytes = _memory.Physical.HostBytes,
+            RcuGracePeriods = _memory.Rcu.GracePeriods,
+            RcuPendingCallbacks = _memory.Rcu.PendingCallbacks,
+            KernelDescriptorWalks = _memory.Memmap.Walks,
+            PtlocksAllocated = Vmstat.Read(ref s.PtlocksAllocated),
+            PtlocksFreed = Vmstat.Read(ref s.PtlocksFreed),
+            UseAfterFreeDetected = Vmstat.Read(ref s.UseAfterFreeDetected),
+        };
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (Volatile.Read(ref _disposed) != 0) ThrowHelper.ThrowObjectDisposed(nameof(Machine));
+    }
+
+    /// <summary>Tears down every address space and returns all host memory. Later calls on the machine or its
+    /// address spaces throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        AddressSpace[] spaces;
+        lock (_spacesLock) spaces = [.. _spaces];
+        foreach (AddressSpace space in spaces) space.Dispose();
+        _memory.Dispose();
+    }
+}

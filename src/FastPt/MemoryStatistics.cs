@@ -1,0 +1,77 @@
+using System.Collections.Generic;
+
+namespace FastPt;
+
+/// <summary>A snapshot of the machine's memory counters, named after <c>/proc/meminfo</c> and <c>/proc/vmstat</c>
+/// where the kernel has an equivalent. Page counts are 4 KiB pages.</summary>
+public sealed record MemoryStatistics
+{
+    /// <summary>Frames of present RAM (boot and hot-added).</summary>
+    public long PresentPages { get; init; }
+
+    /// <summary>Frames the buddy allocator manages (<c>managed_pages</c>).</summary>
+    public long ManagedPages { get; init; }
+
+    /// <summary><c>nr_free_pages</c>.</summary>
+    public long FreePages { get; init; }
+
+    /// <summary>Free blocks per order 0..18 (a row of <c>/proc/buddyinfo</c>).</summary>
+    public IReadOnlyList<long> FreeBlocksPerOrder { get; init; } = [];
+
+    /// <summary><c>PageTables</c>: constructed page-table pages of every address space and the kernel.</summary>
+    public long PageTablePages { get; init; }
+
+    /// <summary>Kernel (init_mm) page-table pages by level, index 1 (PTE) to 5; the root is included.</summary>
+    public IReadOnlyList<long> KernelPageTablesByLevel { get; init; } = [];
+
+    /// <summary>User page-table pages by level over all address spaces, roots included.</summary>
+    public IReadOnlyList<long> UserPageTablesByLevel { get; init; } = [];
+
+    /// <summary><c>nr_memmap_pages</c>: memmap pages allocated at runtime (hot-add), by the kernel's accounting.</summary>
+    public long MemmapPages { get; init; }
+
+    /// <summary><c>nr_memmap_boot_pages</c>: memmap pages allocated at boot.</summary>
+    public long MemmapBootPages { get; init; }
+
+    /// <summary>Frames actually holding memmap now (a PMD block counts 512 until it is really freed).</summary>
+    public long MemmapFrames { get; init; }
+
+    /// <summary><c>DirectMap4k</c> in KiB.</summary>
+    public long DirectMap4KiB { get; init; }
+
+    /// <summary><c>DirectMap2M</c> in KiB.</summary>
+    public long DirectMap2MiB { get; init; }
+
+    /// <summary><c>DirectMap1G</c> in KiB.</summary>
+    public long DirectMap1GiB { get; init; }
+
+    /// <summary>128 MiB sections with present memory.</summary>
+    public long PresentSections { get; init; }
+
+    /// <summary>Sections online.</summary>
+    public long OnlineSections { get; init; }
+
+    /// <summary>Live user address spaces.</summary>
+    public int AddressSpaces { get; init; }
+
+    /// <summary>Host bytes backing simulated memory now.</summary>
+    public long HostBytes { get; init; }
+
+    /// <summary>RCU grace periods completed.</summary>
+    public long RcuGracePeriods { get; init; }
+
+    /// <summary>RCU callbacks waiting for a grace period.</summary>
+    public int RcuPendingCallbacks { get; init; }
+
+    /// <summary>Page walks the kernel did to reach page descriptors (its TLB misses).</summary>
+    public long KernelDescriptorWalks { get; init; }
+
+    /// <summary>Split page-table locks allocated and freed (they balance once every table is gone).</summary>
+    public long PtlocksAllocated { get; init; }
+
+    /// <summary>Split page-table locks freed.</summary>
+    public long PtlocksFreed { get; init; }
+
+    /// <summary>Checked mode: accesses to freed memory reported.</summary>
+    public long UseAfterFreeDetected { get; init; }
+}

@@ -1,0 +1,168 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using FastPt.Geometry;
+using FastPt.Hardware;
+using FastPt.Sync;
+
+namespace FastPt.Mm;
+
+/// <summary>Access to page descriptors the way the kernel reaches <c>struct page</c>: through the vmemmap's
+/// virtual addresses, translated by the kernel page tables (with a per-thread TLB of its own). Freeing vmemmap
+/// frames therefore really frees descriptors, and after HugeTLB vmemmap optimization a write to a tail
+/// descriptor faults on its read-only mapping.</summary>
+internal sealed unsafe class Memmap
+{
+    private const int TlbEntries = 512;
+
+    [ThreadStatic] private static KernelTlb? t_tlb;
+
+    private readonly PhysicalMemory _memory;
+    private readonly RcuDomain _rcu;
+    private readonly KernelLayout _layout;
+    private readonly int _rootLevel;
+    private readonly bool _checked;
+    private ulong _rootPa;
+    private long _flushGeneration = 1;
+    private long _walks;
+
+    public Memmap(PhysicalMemory memory, RcuDomain rcu, KernelLayout layout, bool checkedMode)
+    {
+        _memory = memory;
+        _rcu = rcu;
+        _layout = layout;
+        _rootLevel = Paging.RootLevel(layout.Mode);
+        _checked = checkedMode;
+    }
+
+    /// <summary>Root of the kernel page tables; set once by boot.</summary>
+    public ulong KernelRootPa
+    {
+        get => _rootPa;
+        set => _rootPa = value;
+    }
+
+    /// <summary>Kernel page walks done to reach descriptors (kernel TLB misses).</summary>
+    public long Walks => Volatile.Read(ref _walks);
+
+    /// <summary>Generation of kernel TLB shootdowns; bumping it invalidates every thread's kernel TLB.</summary>
+    public long FlushGeneration => Volatile.Read(ref _flushGeneration);
+
+    /// <summary><c>flush_tlb_kernel_range</c> for the kernel's own accesses: every thread re-walks afterwards.</summary>
+    public void FlushKernelTlb() => Interlocked.Increment(ref _flushGeneration);
+
+    /// <summary>The descriptor of <paramref name="pfn"/> for reading.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public PageDescriptor* Get(ulong pfn)
+    {
+        ulong va = _layout.DescriptorAddress(pfn);
+        KernelTlb? tlb = t_tlb;
+        if (tlb != null && tlb.Owner == this && tlb.Generation == Volatile.Read(ref _flushGeneration))
+        {
+            int i = (int)((va >> 12) & (TlbEntries - 1));
+            if (tlb.Tags[i] == (va >> 12))
+                return (PageDescriptor*)(tlb.ReadBase[i] + (nint)(va & 0xFFF));
+        }
+        return (PageDescriptor*)Miss(va, write: false);
+    }
+
+    /// <summary>The descriptor of <paramref name="pfn"/> for writing. Faults (throws) on a read-only mapping.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public PageDescriptor* GetMutable(ulong pfn)
+    {
+        ulong va = _layout.DescriptorAddress(pfn);
+        KernelTlb? tlb = t_tlb;
+        if (tlb != null && tlb.Owner == this && tlb.Generation == Volatile.Read(ref _flushGeneration))
+        {
+            int i = (int)((va >> 12) & (TlbEntries - 1));
+            if (tlb.Tags[i] == (va >> 12) && tlb.WriteBase[i] != 0)
+                return (PageDescriptor*)(tlb.WriteBase[i] + (nint)(va & 0xFFF));
+        }
+        return (PageDescriptor*)Miss(va, write: true);
+    }
+
+    /// <summary>Reads or writes through the kernel mapping of any kernel virtual address (vmemmap or direct map).</summary>
+    public byte* KernelPointer(ulong va, bool write) => Miss(va, write);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private byte* Miss(ulong va, bool write)
+    {
+        Interlocked.Increment(ref _walks);
+        WalkStatus status;
+        WalkResult walk;
+        _rcu.ReadLock();
+        try
+        {
+            status = HardwareWalker.Walk(_memory, _rootPa, _rootLevel, va, write ? AccessKind.Write : AccessKind.Read,
+                user: false, updateAccessedDirty: false, checkPoison: _checked, out walk);
+        }
+        finally
+        {
+            _rcu.ReadUnlock();
+        }
+        if (status != WalkStatus.Ok) throw KernelFault(va, write, status, walk);
+
+        ulong pagePa = walk.PhysAddr & Paging.PageMask;
+        bool backed = _memory.IsBacked(pagePa);
+        byte* read = _memory.ReadPointer(pagePa);
+        byte* writeBase = null;
+        if (write)
+        {
+            writeBase = _memory.WritePointer(pagePa);
+            read = writeBase;
+            backed = true;
+        }
+        else if (backed && walk.Writable)
+        {
+            writeBase = read;
+        }
+
+        // Only backed pages are cached: a cached pointer into the shared zero chunk would go stale the moment
+        // someone backs the chunk.
+        if (backed)
+        {
+            KernelTlb tlb = t_tlb ??= new KernelTlb();
+            long generation = Volatile.Read(ref _flushGeneration);
+            if (tlb.Owner != this || tlb.Generation != generation) tlb.Reset(this, generation);
+            int i = (int)((va >> 12) & (TlbEntries - 1));
+            tlb.Tags[i] = va >> 12;
+            tlb.ReadBase[i] = (nint)read;
+            tlb.WriteBase[i] = walk.Writable ? (nint)writeBase : 0;
+        }
+        return (write ? writeBase : read) + (va & 0xFFF);
+    }
+
+    private KernelFaultException KernelFault(ulong va, bool write, WalkStatus status, WalkResult walk)
+    {
+        string what = va >= _layout.VmemmapBase && va < _layout.VmemmapBase + (1UL << 40)
+            ? $" (descriptor of pfn 0x{_layout.DescriptorPfn(va):x})"
+            : string.Empty;
+        string reason = status switch
+        {
+            WalkStatus.NotPresent => "not-present page",
+            WalkStatus.ProtectionFault => write ? "write to a read-only kernel mapping" : "protection fault",
+            WalkStatus.Poisoned => "walk reached a freed (poisoned) page table",
+            _ => "bad physical address in a kernel page table",
+        };
+        return new KernelFaultException(
+            $"BUG: unable to handle kernel page fault for address 0x{va:x16}{what}: {reason} " +
+            $"(level {walk.Level} entry 0x{walk.Entry:x16} in table at 0x{walk.TablePa:x})",
+            new VirtAddr(va), write, status == WalkStatus.Poisoned);
+    }
+
+    private sealed class KernelTlb
+    {
+        public Memmap? Owner;
+        public long Generation;
+        public readonly ulong[] Tags = new ulong[TlbEntries];
+        public readonly nint[] ReadBase = new nint[TlbEntries];
+        public readonly nint[] WriteBase = new nint[TlbEntries];
+
+        public void Reset(Memmap owner, long generation)
+        {
+            Owner = owner;
+            Generation = generation;
+            Array.Fill(Tags, ulong.MaxValue);
+        }
+    }
+}

@@ -1,0 +1,239 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using FastPt.Diagnostics;
+using FastPt.Geometry;
+using FastPt.Hardware;
+using FastPt.Sync;
+
+namespace FastPt.Mm;
+
+/// <summary>The simulated kernel's memory manager: owns the machine's RAM, the sparse sections, the memmap, the
+/// allocators and the kernel page tables (init_mm), and boots them in the kernel's order: memblock, direct map,
+/// vmemmap, then the buddy allocator takes over.</summary>
+internal sealed unsafe class MemoryManager : IDisposable
+{
+    private readonly Lock _mmListLock = new();
+    private readonly List<MmStruct> _userMms = new();
+    private bool _disposed;
+
+    public MemoryManager(MachineOptions options)
+    {
+        options.Validate();
+        Options = options;
+        Layout = KernelLayout.For(options.PagingMode);
+        Checked = options.CheckedMode;
+        Physical = new PhysicalMemory(options.MaxPhysicalAddress, options.AdviseHostHugePages);
+        try
+        {
+            Sparse = new SparseMemory(options.MaxPhysicalAddress);
+            Rcu = new RcuDomain();
+            Memmap = new Memmap(Physical, Rcu, Layout, Checked);
+            Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Checked);
+            PageTables = new PageTableAllocator(Buddy, Memmap, Stat);
+            InitMm = new MmStruct(this, kernel: true);
+            Boot();
+        }
+        catch
+        {
+            Physical.Dispose();
+            Sparse?.Dispose();
+            throw;
+        }
+    }
+
+    public MachineOptions Options { get; }
+    public KernelLayout Layout { get; }
+    public bool Checked { get; }
+    public PhysicalMemory Physical { get; }
+    public SparseMemory Sparse { get; }
+    public RcuDomain Rcu { get; }
+    public Memmap Memmap { get; }
+    public BuddyAllocator Buddy { get; }
+    public PageTableAllocator PageTables { get; }
+    public Vmstat Stat { get; } = new();
+    public Memblock Memblock { get; } = new();
+
+    /// <summary>The kernel's page tables.</summary>
+    public MmStruct InitMm { get; }
+
+    /// <summary>Frames of RAM managed by the buddy allocator (present, not reserved at boot).</summary>
+    public long ManagedPages;
+
+    /// <summary>Frames of RAM present (boot and hot-added).</summary>
+    public long PresentPages;
+
+    /// <summary>Frames handed back to the buddy allocator from boot reservations (free_reserved_page).</summary>
+    public long BootPagesFreed;
+
+    private void Boot()
+    {
+        IReadOnlyList<MemoryRange> map = Options.EffectiveMemoryMap();
+        foreach (MemoryRange r in map)
+        {
+            Memblock.AddMemory(r.Start.Value, r.Size);
+            ulong pfn = r.Start.Pfn, end = r.End.Pfn;
+            while (pfn < end)
+            {
+                ulong sectionEnd = (SparseMemory.SectionOf(pfn) + 1) << SparseMemory.PfnSectionShift;
+                ulong n = Math.Min(sectionEnd, end) - pfn;
+                Sparse.AddSubsections(pfn, n, early: true);
+                pfn += n;
+            }
+            PresentPages += (long)(r.Size >> Paging.PageShift);
+        }
+
+        // The root table, then the direct map and the vmemmap, all from memblock. Their descriptors do not exist
+        // yet, so the table constructors run once the memmap is there.
+        var deferred = new List<ulong>();
+        InitMm.RootPa = BootAllocate(Paging.PageSize, Paging.PageSize);
+        deferred.Add(InitMm.RootPa | (uint)InitMm.RootLevel);
+        Memmap.KernelRootPa = InitMm.RootPa;
+
+        int directLevels = (1 << 1) | (1 << 2) | (Options.GigabytePages ? 1 << 3 : 0);
+        foreach (MemoryRange r in map)
+        {
+            var plan = new MapOperation.Plan(Layout.DirectMapAddress(r.Start.Value), r.Start.Value, directLevels, 0,
+                PageTableEntry.KernelData, PageTableEntry.KernelData | PageTableEntry.Huge, PageTableEntry.KernelTable);
+            BootMap(plan, r.Size, deferred);
+        }
+        Stat.DirectMap4K = InitMm.Leaves[1];
+        Stat.DirectMap2M = InitMm.Leaves[2];
+        Stat.DirectMap1G = InitMm.Leaves[3];
+
+        // sparse_init: a full section's memmap (exactly one 2 MiB block) for every present section.
+        for (ulong s = 0; s < Sparse.SectionCount; s++)
+        {
+            if ((Sparse.FlagsOf(s) & SparseMemory.HasMemmap) == 0) continue;
+            ulong block = BootAllocate(Paging.PmdSize, Paging.PmdSize);
+            ulong va = Layout.DescriptorAddress(s << SparseMemory.PfnSectionShift);
+            var plan = new MapOperation.Plan(va, block, 1 << 2, 2, PageTableEntry.KernelData,
+                PageTableEntry.KernelData | PageTableEntry.Huge, PageTableEntry.KernelTable);
+            BootMap(plan, Paging.PmdSize, deferred);
+            Stat.MemmapBootPages += 512;
+            Stat.MemmapFrames += 512;
+        }
+
+        foreach (ulong item in deferred)
+            PageTables.Construct(item >> Paging.PageShift, (int)(item & 7), InitMm.Id, kernel: true);
+
+        // reserve_bootmem_region: every memblock allocation is PG_reserved boot memory.
+        foreach (Memblock.Region r in Memblock.Reserved)
+        {
+            for (ulong pa = r.Base; pa < r.End; pa += Paging.PageSize)
+            {
+                PageDescriptor* d = Memmap.GetMutable(pa >> Paging.PageShift);
+                d->Flags |= PageFlags.Reserved | PageFlags.BootMemory;
+                d->RefCount = 1;
+            }
+        }
+
+        // memblock_free_all: the rest goes to the buddy allocator.
+        foreach (Memblock.Region free in Memblock.FreeRanges())
+        {
+            Buddy.FreeRange(free.Base >> Paging.PageShift, free.End >> Paging.PageShift);
+            ManagedPages += (long)(free.Size >> Paging.PageShift);
+        }
+        for (ulong s = 0; s < Sparse.SectionCount; s++)
+            if ((Sparse.FlagsOf(s) & SparseMemory.HasMemmap) != 0) Sparse.SetOnline(s, true);
+    }
+
+    private ulong BootAllocate(ulong size, ulong align)
+    {
+        if (!Memblock.TryAllocate(size, align, out ulong pa))
+            throw new InvalidOperationException($"Not enough memory to boot: memblock cannot allocate {size} bytes.");
+        return pa;
+    }
+
+    private void BootMap(in MapOperation.Plan plan, ulong length, List<ulong> deferred)
+    {
+        var check = new MapOperation.CheckOps { Plan = plan };
+        PageWalk.Walk(Physical, InitMm.RootPa, InitMm.RootLevel, plan.VirtualStart, plan.VirtualStart + length, ref check);
+        if (!check.Failure.IsSuccess) throw new InvalidOperationException("boot mapping conflict: " + check.Failure);
+        var pool = new ulong[check.TablesNeeded];
+        for (int i = 0; i < pool.Length; i++) pool[i] = BootAllocate(Paging.PageSize, Paging.PageSize) >> Paging.PageShift;
+        fixed (ulong* p = pool)
+        {
+            var commit = new MapOperation.CommitOps { Plan = plan, Mm = InitMm, Pool = p, PoolSize = pool.Length, DeferredConstruct = deferred };
+            PageWalk.Walk(Physical, InitMm.RootPa, InitMm.RootLevel, plan.VirtualStart, plan.VirtualStart + length, ref commit);
+        }
+    }
+
+    /// <summary>Creates the page tables of a new user address space: a root whose kernel half is copied from
+    /// init_mm (as <c>pgd_alloc</c> does), so kernel addresses translate the same in every address space.</summary>
+    public MmStruct CreateUserMm()
+    {
+        ThrowIfDisposed();
+        var mm = new MmStruct(this, kernel: false);
+        Span<ulong> root = stackalloc ulong[1];
+        if (!Buddy.TryAllocateBulk(root, zero: true))
+            throw new PagingException(new PagingResult(PagingError.OutOfFrames, default, null, "no frame for a root table"));
+        PageTables.Construct(root[0], mm.RootLevel, mm.Id, kernel: false);
+        mm.RootPa = root[0] << Paging.PageShift;
+        lock (_mmListLock)
+        {
+            CopyKernelHalf(mm);
+            _userMms.Add(mm);
+        }
+        return mm;
+    }
+
+    /// <summary>Tears a user address space down and forgets it.</summary>
+    public void DestroyUserMm(MmStruct mm)
+    {
+        lock (_mmListLock) _userMms.Remove(mm);
+        PageTableOps.TeardownUser(mm);
+    }
+
+    /// <summary>Number of live user address spaces.</summary>
+    public int UserMmCount
+    {
+        get { lock (_mmListLock) return _userMms.Count; }
+    }
+
+    /// <summary><c>sync_global_pgds</c>: copies the kernel half of init_mm's root into every user root.</summary>
+    public void SyncKernelTopLevel()
+    {
+        lock (_mmListLock)
+        {
+            foreach (MmStruct mm in _userMms) CopyKernelHalf(mm);
+        }
+    }
+
+    private void CopyKernelHalf(MmStruct mm)
+    {
+        ulong* kernelRoot = Physical.TableForRead(InitMm.RootPa);
+        ulong* userRoot = Physical.TableForWrite(mm.RootPa);
+        for (int i = Paging.EntriesPerTable / 2; i < Paging.EntriesPerTable; i++)
+            if (userRoot[i] != kernelRoot[i]) Volatile.Write(ref userRoot[i], kernelRoot[i]);
+    }
+
+    /// <summary>Publishes a TLB flush of <paramref name="mm"/> to its CPU contexts (and, for the kernel, to every
+    /// thread's view of kernel memory).</summary>
+    public void FlushTlb(MmStruct mm, in FlushRequest request)
+    {
+        mm.Flush.Publish(request);
+        if (mm.IsKernel) Memmap.FlushKernelTlb();
+        FlushHook?.Invoke(mm, request);
+    }
+
+    /// <summary>Set by the CPU-context layer to wait for acknowledgements (synced flushes).</summary>
+    public Action<MmStruct, FlushRequest>? FlushHook { get; set; }
+
+    private void ThrowIfDisposed()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, typeof(Machine));
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        MmStruct[] mms;
+        lock (_mmListLock) mms = _userMms.ToArray();
+        foreach (MmStruct mm in mms) DestroyUserMm(mm);
+        Rcu.Dispose();
+        Sparse.Dispose();
+        Physical.Dispose();
+    }
+}

@@ -1,0 +1,79 @@
+using System;
+using System.Threading;
+using FastPt.Geometry;
+using FastPt.Hardware;
+
+namespace FastPt.Mm;
+
+/// <summary>One address space's page tables (<c>struct mm_struct</c>): the root, the <c>page_table_lock</c> that
+/// serialises changes, per-level table and leaf counts, and the flush domain its CPU contexts listen to. The
+/// kernel's own tables (init_mm) are one too.</summary>
+internal sealed unsafe class MmStruct
+{
+    private static long s_nextId;
+
+    private ulong[] _pool = new ulong[64];
+    private MmuGather? _cachedGather;
+
+    public MmStruct(MemoryManager memory, bool kernel)
+    {
+        Memory = memory;
+        IsKernel = kernel;
+        Id = (ulong)Interlocked.Increment(ref s_nextId);
+        RootLevel = Paging.RootLevel(memory.Layout.Mode);
+        TableBits = kernel ? PageTableEntry.KernelTable : PageTableEntry.UserTable;
+    }
+
+    public MemoryManager Memory { get; }
+
+    public bool IsKernel { get; }
+
+    /// <summary>Unique id (recorded in each table's descriptor as its owner, <c>pt_mm</c>).</summary>
+    public ulong Id { get; }
+
+    public int RootLevel { get; }
+
+    /// <summary>Physical address of the root table (what CR3 holds).</summary>
+    public ulong RootPa { get; set; }
+
+    /// <summary>Bits of an entry pointing to a lower table.</summary>
+    public ulong TableBits { get; }
+
+    /// <summary><c>mm->page_table_lock</c>.</summary>
+    public Lock PageTableLock { get; } = new();
+
+    /// <summary>Tables below the root by level (index 1 = PTE tables … 4 = P4D tables).</summary>
+    public long[] Tables { get; } = new long[6];
+
+    /// <summary>Leaves by level (index 1 = 4 KiB pages, 2 = 2 MiB, 3 = 1 GiB), PROT_NONE included.</summary>
+    public long[] Leaves { get; } = new long[4];
+
+    /// <summary>Invalidation channel of this address space.</summary>
+    public FlushDomain Flush { get; } = new();
+
+    /// <summary>Set once the address space is torn down.</summary>
+    public bool Disposed { get; set; }
+
+    /// <summary>Bytes mapped (all leaves).</summary>
+    public ulong MappedBytes => (ulong)Leaves[1] * Paging.PageSize + (ulong)Leaves[2] * Paging.PmdSize + (ulong)Leaves[3] * Paging.PudSize;
+
+    /// <summary>The figure Linux reports as VmPTE, in pages: PTE + PMD + PUD tables (P4D tables and the PGD are
+    /// not counted by <c>mm_pgtables_bytes</c>).</summary>
+    public long VmPtePages => Tables[1] + Tables[2] + Tables[3];
+
+    /// <summary>A scratch array of at least <paramref name="count"/> frame numbers for preallocated tables. Only
+    /// used under <see cref="PageTableLock"/>.</summary>
+    public ulong[] Pool(long count)
+    {
+        if (count > _pool.Length) _pool = new ulong[Math.Max(count, _pool.Length * 2)];
+        return _pool;
+    }
+
+    /// <summary>The gather reused by single operations (under <see cref="PageTableLock"/>) so they allocate nothing.</summary>
+    public MmuGather RentGather()
+    {
+        MmuGather gather = _cachedGather ??= new MmuGather(this, owned: true);
+        gather.Begin();
+        return gather;
+    }
+}

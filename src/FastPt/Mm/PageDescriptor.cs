@@ -1,0 +1,83 @@
+using System.Runtime.InteropServices;
+
+namespace FastPt.Mm;
+
+/// <summary>The 64-byte page descriptor (<c>struct page</c>), one per frame, stored in the vmemmap. All zero is
+/// the valid "never touched" state (a free frame inside a buddy block, or a hole), so booting a large machine
+/// writes only the descriptors it must.</summary>
+/// <remarks>Tail descriptors of a compound page carry nothing specific to their own frame (the compound head is
+/// the head's frame number, not a pointer to the tail), so every tail page of the vmemmap of a huge folio holds
+/// identical bytes: that is what lets HugeTLB vmemmap optimization share one frame between them.</remarks>
+[StructLayout(LayoutKind.Explicit, Size = 64)]
+internal struct PageDescriptor
+{
+    /// <summary><see cref="PageFlags"/>; for page tables also the level in <see cref="PageFlags.LevelMask"/>.</summary>
+    [FieldOffset(0)] public ulong Flags;
+
+    /// <summary>Free-list link: next frame + 1 (0 = none). For a tail page: head frame &lt;&lt; 1 | 1
+    /// (<c>compound_head</c>).</summary>
+    [FieldOffset(8)] public ulong LruNext;
+
+    /// <summary>Free-list link: previous frame + 1 (0 = none).</summary>
+    [FieldOffset(16)] public ulong LruPrev;
+
+    /// <summary>For page tables: the owning address space's id (<c>pt_mm</c>).</summary>
+    [FieldOffset(24)] public ulong Mapping;
+
+    /// <summary>Buddy order of a free block's head (<c>page_private</c>); for page tables the split lock word or
+    /// a handle of an allocated lock (<c>ptl</c>).</summary>
+    [FieldOffset(32)] public ulong Private;
+
+    /// <summary>For page-table pages: <c>pt_frag_refcount</c>.</summary>
+    [FieldOffset(40)] public int FragmentRefCount;
+
+    /// <summary><c>_refcount</c>.</summary>
+    [FieldOffset(44)] public int RefCount;
+
+    /// <summary>RCU head: link to the next deferred item (<c>rcu_head.next</c>).</summary>
+    [FieldOffset(48)] public ulong RcuNext;
+
+    /// <summary>RCU head: what to do after the grace period (<c>rcu_head.func</c>); also the folio order for the
+    /// first tail of a compound page.</summary>
+    [FieldOffset(56)] public ulong RcuFunc;
+}
+
+/// <summary>Bits of <see cref="PageDescriptor.Flags"/>.</summary>
+internal static class PageFlags
+{
+    /// <summary>PG_reserved: never handed to the buddy allocator (boot memory, holes, memblock allocations).</summary>
+    public const ulong Reserved = 1UL << 0;
+
+    /// <summary>PG_head: first page of a compound page.</summary>
+    public const ulong Head = 1UL << 1;
+
+    /// <summary>PageBuddy: head of a free block in the buddy allocator; the order is in Private.</summary>
+    public const ulong Buddy = 1UL << 2;
+
+    /// <summary>PageTable: the frame holds a page table (after its constructor ran).</summary>
+    public const ulong Table = 1UL << 3;
+
+    /// <summary>PageHugeTLB.</summary>
+    public const ulong HugeTlb = 1UL << 4;
+
+    /// <summary>Frame of an altmap: hosts memmap of the range it belongs to (PageVmemmapSelfHosted).</summary>
+    public const ulong VmemmapSelfHosted = 1UL << 5;
+
+    /// <summary>Checked mode: the frame was freed and filled with poison.</summary>
+    public const ulong Poisoned = 1UL << 6;
+
+    /// <summary>The frame was allocated at boot by memblock for memmap or page tables (bootmem info).</summary>
+    public const ulong BootMemory = 1UL << 7;
+
+    /// <summary>Allocated (refcount held) by the buddy allocator: used by checked mode and the busy check.</summary>
+    public const ulong Allocated = 1UL << 8;
+
+    /// <summary>Page-table level (1..5) of a table page.</summary>
+    public const ulong LevelMask = 0xFUL << LevelShift;
+    public const int LevelShift = 12;
+
+    /// <summary>Owner of a table page is the kernel (init_mm).</summary>
+    public const ulong KernelTable = 1UL << 16;
+
+    public static int LevelOf(ulong flags) => (int)((flags & LevelMask) >> LevelShift);
+}

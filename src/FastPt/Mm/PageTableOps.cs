@@ -1,0 +1,238 @@
+using System;
+using System.Collections.Generic;
+using FastPt.Diagnostics;
+using FastPt.Geometry;
+using FastPt.Hardware;
+
+namespace FastPt.Mm;
+
+/// <summary>The page-table operations of an address space, each written as callbacks on <see cref="PageWalk"/>.
+/// Every operation first checks (read-only walk), then allocates all it needs, then commits, so that a failure
+/// leaves the tables exactly as they were.</summary>
+internal static unsafe class PageTableOps
+{
+    /// <summary>Maps [va, va + length) onto [pa, pa + length). The caller validated ranges and alignment.</summary>
+    public static PagingResult Map(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan)
+    {
+        MemoryManager memory = mm.Memory;
+        lock (mm.PageTableLock)
+        {
+            ThrowIfDisposed(mm);
+            var check = new MapOperation.CheckOps { Plan = plan };
+            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
+            if (!check.Failure.IsSuccess) return check.Failure;
+
+            int need = checked((int)check.TablesNeeded);
+            ulong[] pool = mm.Pool(need);
+            if (!memory.Buddy.TryAllocateBulk(pool.AsSpan(0, need), zero: true))
+                return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null,
+                    $"{need} page-table pages needed, {memory.Buddy.FreePages} frames free");
+
+            long leavesBefore = mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3];
+            fixed (ulong* p = pool)
+            {
+                var commit = new MapOperation.CommitOps { Plan = plan, Mm = mm, Pool = p, PoolSize = need };
+                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
+                if (commit.PoolUsed != need)
+                    throw new InvalidOperationException($"map used {commit.PoolUsed} of {need} counted tables");
+            }
+            if (mm.IsKernel) memory.SyncKernelTopLevel();
+            if (FastPtEventSource.Log.IsEnabled())
+                FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, need);
+            return PagingResult.Success;
+        }
+    }
+
+    /// <summary>Unmaps [va, va + length); every page must be mapped. Table pages that become empty are freed
+    /// through <paramref name="gather"/>.</summary>
+    public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGather gather)
+    {
+        MemoryManager memory = mm.Memory;
+        lock (mm.PageTableLock)
+        {
+            ThrowIfDisposed(mm);
+            gather.EnsureUsableFor(mm);
+            var check = new RangeChangeOperation.CheckOps();
+            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
+            if (!check.Failure.IsSuccess) return check.Failure;
+            if (!TryPreallocate(mm, check.SplitTables, va, out ulong[] pool, out PagingResult failure)) return failure;
+            int need = (int)check.SplitTables;
+            long tablesBefore = gather.PendingTables + gather.TablesFreed;
+            fixed (ulong* p = pool)
+            {
+                var ops = new RangeChangeOperation.UnmapOps { Mm = mm, Gather = gather, Pool = p, PoolSize = need };
+                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref ops);
+                ReleaseUnused(memory, pool, ops.PoolUsed, need);
+            }
+            if (FastPtEventSource.Log.IsEnabled())
+                FastPtEventSource.Log.UnmapRange(mm.Id, va, length, gather.PendingTables + gather.TablesFreed - tablesBefore);
+            return PagingResult.Success;
+        }
+    }
+
+    /// <summary>Changes the rights of [va, va + length); every page must be mapped.</summary>
+    public static PagingResult Protect(MmStruct mm, ulong va, ulong length, Protection protection, MmuGather gather)
+    {
+        MemoryManager memory = mm.Memory;
+        lock (mm.PageTableLock)
+        {
+            ThrowIfDisposed(mm);
+            gather.EnsureUsableFor(mm);
+            var check = new RangeChangeOperation.CheckOps();
+            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
+            if (!check.Failure.IsSuccess) return check.Failure;
+            if (!TryPreallocate(mm, check.SplitTables, va, out ulong[] pool, out PagingResult failure)) return failure;
+            int need = (int)check.SplitTables;
+            fixed (ulong* p = pool)
+            {
+                var ops = new RangeChangeOperation.ProtectOps { Mm = mm, Gather = gather, Protection = protection, Pool = p, PoolSize = need };
+                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref ops);
+                ReleaseUnused(memory, pool, ops.PoolUsed, need);
+            }
+            FastPtEventSource.Log.ProtectRange(mm.Id, va, length, (int)protection);
+            return PagingResult.Success;
+        }
+    }
+
+    private static bool TryPreallocate(MmStruct mm, long count, ulong va, out ulong[] pool, out PagingResult failure)
+    {
+        pool = mm.Pool(count);
+        failure = default;
+        if (count == 0 || mm.Memory.Buddy.TryAllocateBulk(pool.AsSpan(0, (int)count), zero: true)) return true;
+        failure = new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, $"{count} tables needed to split huge pages");
+        return false;
+    }
+
+    private static void ReleaseUnused(MemoryManager memory, ulong[] pool, int used, int allocated)
+    {
+        for (int i = used; i < allocated; i++) memory.Buddy.Free(pool[i], 0);
+    }
+
+    /// <summary>The leaf mapping <paramref name="va"/>, read without side effects (no A/D, no TLB).</summary>
+    public static bool Lookup(MmStruct mm, ulong va, out ulong entry, out int level)
+    {
+        MemoryManager memory = mm.Memory;
+        memory.Rcu.ReadLock();
+        try
+        {
+            ulong tablePa = mm.RootPa;
+            level = mm.RootLevel;
+            while (true)
+            {
+                entry = System.Threading.Volatile.Read(ref memory.Physical.TableForRead(tablePa)[Paging.Index(level, va)]);
+                if (entry == 0) return false;
+                if (PageTableEntry.IsLeaf(entry, level)) return true;
+                if ((entry & PageTableEntry.Present) == 0) return false;
+                tablePa = PageTableEntry.TableAddress(entry);
+                level--;
+            }
+        }
+        finally
+        {
+            memory.Rcu.ReadUnlock();
+        }
+    }
+
+    /// <summary>Inspection walk collecting the leaves of [start, end) as runs.</summary>
+    internal struct DumpOps : IPageWalkOps
+    {
+        public List<MappingRun> Runs;
+        public int MaxRuns;
+
+        public static bool Mutates => false;
+
+        public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
+        {
+            ulong value = *entry;
+            if (value == 0) return WalkAction.Continue;
+            if (PageTableEntry.IsLeaf(value, level))
+            {
+                // A leaf only partly inside the range still shows whole: it is one page.
+                ulong size = Paging.LevelSize(level);
+                return Add(Paging.AlignDown(address, size), size, value, level);
+            }
+            return (value & PageTableEntry.Present) != 0 ? WalkAction.Descend : WalkAction.Continue;
+        }
+
+        public WalkAction PteRange(ulong* ptes, ulong address, ulong end)
+        {
+            for (ulong a = address; a != end; a += Paging.PageSize, ptes++)
+            {
+                ulong value = *ptes;
+                if (value != 0 && Add(a, Paging.PageSize, value, 1) == WalkAction.Stop) return WalkAction.Stop;
+            }
+            return WalkAction.Continue;
+        }
+
+        public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next) => WalkAction.Continue;
+
+        private WalkAction Add(ulong va, ulong size, ulong entry, int level)
+        {
+            PageSize pageSize = Paging.LeafSize(level);
+            Protection protection = PageTableEntry.ProtectionOf(entry);
+            ulong pa = PageTableEntry.LeafAddress(entry, level);
+            if (Runs.Count > 0)
+            {
+                MappingRun last = Runs[^1];
+                if (last.PageSize == pageSize && last.Protection == protection
+                    && last.Start.Value + last.Length == va && last.Physical.Value + last.Length == pa)
+                {
+                    Runs[^1] = last with { Length = last.Length + size, Pages = last.Pages + 1 };
+                    return WalkAction.Continue;
+                }
+                if (Runs.Count >= MaxRuns) return WalkAction.Stop;
+            }
+            Runs.Add(new MappingRun(new VirtAddr(va), size, new PhysAddr(pa), pageSize, protection, 1));
+            return WalkAction.Continue;
+        }
+    }
+
+    public static List<MappingRun> Dump(MmStruct mm, ulong start, ulong end, int maxRuns)
+    {
+        var ops = new DumpOps { Runs = new List<MappingRun>(), MaxRuns = maxRuns };
+        MemoryManager memory = mm.Memory;
+        memory.Rcu.ReadLock();
+        try
+        {
+            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, start, end, ref ops);
+        }
+        finally
+        {
+            memory.Rcu.ReadUnlock();
+        }
+        return ops.Runs;
+    }
+
+    /// <summary>Frees every table of a user address space (the user half only: the kernel half of its root is
+    /// shared with init_mm) and finally the root itself, through a gather.</summary>
+    public static void TeardownUser(MmStruct mm)
+    {
+        lock (mm.PageTableLock)
+        {
+            if (mm.Disposed) return;
+            MemoryManager memory = mm.Memory;
+            MmuGather gather = mm.RentGather();
+            ulong* root = memory.Physical.TableForWrite(mm.RootPa);
+            int userEntries = Paging.EntriesPerTable / 2;
+            for (int i = 0; i < userEntries; i++)
+            {
+                ulong entry = root[i];
+                if (entry == 0) continue;
+                root[i] = 0;
+                if (PageTableEntry.IsLeaf(entry, mm.RootLevel)) continue;
+                gather.RemoveSubtree(PageTableEntry.TableAddress(entry), mm.RootLevel - 1, countLeaves: true);
+            }
+            gather.AddRange(0, memory.Layout.UserTop);
+            // The root goes with everything else, after the flush.
+            mm.Tables[mm.RootLevel]++;
+            gather.RemoveTable(mm.RootPa, mm.RootLevel);
+            gather.Finish();
+            mm.Disposed = true;
+        }
+    }
+
+    private static void ThrowIfDisposed(MmStruct mm)
+    {
+        ObjectDisposedException.ThrowIf(mm.Disposed, typeof(AddressSpace));
+    }
+}
