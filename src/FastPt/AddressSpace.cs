@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading;
 using FastPt.Geometry;
 using FastPt.Hardware;
 using FastPt.Internals;
@@ -19,7 +20,13 @@ public sealed unsafe class AddressSpace : IDisposable
     private readonly MemoryManager _memory;
     private readonly ulong _userTop;
     private readonly PagingMode _mode;
+    private readonly ThreadLocal<MmuContext> _implicitContexts;
+    private readonly Lock _contextsLock = new();
+    private readonly List<MmuContext> _explicitContexts = new();
     private bool _disposed;
+
+    [ThreadStatic] private static AddressSpace? t_space;
+    [ThreadStatic] private static MmuContext? t_context;
 
     internal AddressSpace(Machine machine, MemoryManager memory)
     {
@@ -28,6 +35,7 @@ public sealed unsafe class AddressSpace : IDisposable
         _mm = memory.CreateUserMm();
         _userTop = memory.Layout.UserTop;
         _mode = memory.Layout.Mode;
+        _implicitContexts = new ThreadLocal<MmuContext>(() => new MmuContext(this), trackAllValues: true);
     }
 
     internal MmStruct Mm => _mm;
@@ -154,6 +162,40 @@ public sealed unsafe class AddressSpace : IDisposable
     public void Protect(VirtAddr va, ulong length, Protection protection, MmuGather? gather = null) =>
         TryProtect(va, length, protection, gather).ThrowIfFailed();
 
+    /// <summary>Harvests the Dirty bits of [<paramref name="va"/>, +<paramref name="length"/>) (a dirty log, as KVM
+    /// keeps for migration): sets bit i of <paramref name="bitmap"/> for each 4 KiB page i that was written since the
+    /// last harvest, clears Dirty, and flushes, so that the next write through any context sets it again. Holes are
+    /// skipped. Returns the number of dirty pages.</summary>
+    public long CollectDirty(VirtAddr va, ulong length, Span<ulong> bitmap, MmuGather? gather = null) =>
+        TestAndClear(va, length, PageTableEntry.Dirty, bitmap, gather);
+
+    /// <summary>Like <see cref="CollectDirty"/> for the Accessed bit (what reclaim's <c>page_referenced</c> tests).</summary>
+    public long CollectAccessed(VirtAddr va, ulong length, Span<ulong> bitmap, MmuGather? gather = null) =>
+        TestAndClear(va, length, PageTableEntry.Accessed, bitmap, gather);
+
+    private long TestAndClear(VirtAddr va, ulong length, ulong bit, Span<ulong> bitmap, MmuGather? gather)
+    {
+        ThrowIfDisposed();
+        ValidateRange(va, length, PageSize.Size4K).ThrowIfFailed();
+        ulong pages = length >> Paging.PageShift;
+        if ((ulong)bitmap.Length * 64 < pages)
+            throw new ArgumentException($"The bitmap needs {(pages + 63) / 64} words for {pages} pages.", nameof(bitmap));
+        bitmap[..(int)((pages + 63) / 64)].Clear();
+        if (gather is not null) return TestAndClearOperation.Run(_mm, va.Value, length, bit, bitmap, gather);
+        lock (_mm.PageTableLock)
+        {
+            MmuGather own = _mm.RentGather();
+            try
+            {
+                return TestAndClearOperation.Run(_mm, va.Value, length, bit, bitmap, own);
+            }
+            finally
+            {
+                own.Finish();
+            }
+        }
+    }
+
     /// <summary>Starts a gather that lets several unmaps and protects share one TLB flush.</summary>
     public MmuGather BeginGather()
     {
@@ -183,161 +225,97 @@ public sealed unsafe class AddressSpace : IDisposable
 
     // ---------------------------------------------------------------- translation and access
 
-    /// <summary>Translates <paramref name="va"/> for an access of kind <paramref name="access"/>, as the MMU does:
-    /// checks the rights of every level and sets Accessed (and Dirty for writes) on success. Never throws for an
-    /// unmapped or forbidden address: the result carries the fault.</summary>
-    public Translation Translate(VirtAddr va, AccessKind access = AccessKind.Read)
+    /// <summary>Creates a CPU context for this address space, for a thread that wants to hold its own (a vCPU
+    /// loop). Methods of the address space itself use a context per calling thread, created on first use.</summary>
+    public MmuContext CreateContext()
     {
         ThrowIfDisposed();
-        if (!TryWalk(va.Value, access, updateAccessedDirty: true, out WalkResult walk, out PageFault fault))
-            return new Translation(fault);
-        return new Translation(new PhysAddr(walk.PhysAddr), Paging.LeafSize(walk.Level), PageTableEntry.ProtectionOf(walk.Entry));
+        var context = new MmuContext(this);
+        lock (_contextsLock) _explicitContexts.Add(context);
+        return context;
     }
 
-    /// <summary>The fastest form of <see cref="Translate"/>: true and the physical address, or false.</summary>
-    public bool TryTranslate(VirtAddr va, AccessKind access, out PhysAddr pa)
+    internal void Forget(MmuContext context)
+    {
+        lock (_contextsLock) _explicitContexts.Remove(context);
+    }
+
+    /// <summary>The calling thread's context for this address space.</summary>
+    public MmuContext CurrentContext
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            if (ReferenceEquals(t_space, this)) return t_context!;
+            return CurrentContextSlow();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private MmuContext CurrentContextSlow()
     {
         ThrowIfDisposed();
-        if (TryWalk(va.Value, access, updateAccessedDirty: true, out WalkResult walk, out _))
-        {
-            pa = new PhysAddr(walk.PhysAddr);
-            return true;
-        }
-        pa = default;
-        return false;
+        MmuContext context = _implicitContexts.Value!;
+        t_space = this;
+        t_context = context;
+        return context;
     }
+
+    /// <summary>Counters summed over every CPU context of this address space.</summary>
+    public TlbStatistics TlbStatistics
+    {
+        get
+        {
+            TlbStatistics sum = default;
+            foreach (MmuContext c in _implicitContexts.Values) sum += c.Statistics;
+            lock (_contextsLock)
+                foreach (MmuContext c in _explicitContexts) sum += c.Statistics;
+            return sum;
+        }
+    }
+
+    /// <summary>Flushes published to this address space's contexts, by kind.</summary>
+    public long FlushesPublishedOf(FlushKind kind) => _mm.Flush.PublishedOf(kind);
+
+    /// <summary>Translates <paramref name="va"/> for an access of kind <paramref name="access"/>, as the MMU does,
+    /// through the calling thread's context: checks the rights of every level and sets Accessed (and Dirty for
+    /// writes). Never throws for an unmapped or forbidden address: the result carries the fault.</summary>
+    public Translation Translate(VirtAddr va, AccessKind access = AccessKind.Read) => CurrentContext.Translate(va, access);
+
+    /// <summary>Translates with an explicit context, which must belong to this address space.</summary>
+    public Translation Translate(VirtAddr va, AccessKind access, MmuContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (!ReferenceEquals(context.AddressSpace, this))
+            throw new ArgumentException("The context translates for another address space.", nameof(context));
+        return context.Translate(va, access);
+    }
+
+    /// <summary>The fastest form of <see cref="Translate(VirtAddr, AccessKind)"/>: true and the physical address, or false.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryTranslate(VirtAddr va, AccessKind access, out PhysAddr pa) => CurrentContext.TryTranslate(va, access, out pa);
 
     /// <summary>Reads <paramref name="destination"/>.Length bytes at <paramref name="va"/> through translation.
     /// Returns false with the fault (and reads nothing) if any page of the range faults.</summary>
-    public bool TryRead(VirtAddr va, Span<byte> destination, out PageFault fault)
-    {
-        ThrowIfDisposed();
-        return Access(va.Value, destination, AccessKind.Read, out fault);
-    }
+    public bool TryRead(VirtAddr va, Span<byte> destination, out PageFault fault) => CurrentContext.TryRead(va, destination, out fault);
 
     /// <summary>Writes <paramref name="source"/> at <paramref name="va"/> through translation. Every page is checked
     /// before the first byte is written, so a faulting write changes nothing (no data, no Dirty bits).</summary>
-    public bool TryWrite(VirtAddr va, ReadOnlySpan<byte> source, out PageFault fault)
-    {
-        ThrowIfDisposed();
-        return Access(va.Value, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(source), source.Length), AccessKind.Write, out fault);
-    }
+    public bool TryWrite(VirtAddr va, ReadOnlySpan<byte> source, out PageFault fault) => CurrentContext.TryWrite(va, source, out fault);
 
     /// <summary>Reads bytes, throwing <see cref="PageFaultException"/> on a fault.</summary>
-    public void Read(VirtAddr va, Span<byte> destination)
-    {
-        if (!TryRead(va, destination, out PageFault fault)) ThrowHelper.ThrowPageFault(fault);
-    }
+    public void Read(VirtAddr va, Span<byte> destination) => CurrentContext.Read(va, destination);
 
     /// <summary>Writes bytes, throwing <see cref="PageFaultException"/> on a fault.</summary>
-    public void Write(VirtAddr va, ReadOnlySpan<byte> source)
-    {
-        if (!TryWrite(va, source, out PageFault fault)) ThrowHelper.ThrowPageFault(fault);
-    }
+    public void Write(VirtAddr va, ReadOnlySpan<byte> source) => CurrentContext.Write(va, source);
 
     /// <summary>Reads a value of an unmanaged type (little-endian, as x86 stores it).</summary>
-    public T Read<T>(VirtAddr va) where T : unmanaged
-    {
-        T value = default;
-        Read(va, MemoryMarshal.AsBytes(new Span<T>(ref value)));
-        return value;
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T Read<T>(VirtAddr va) where T : unmanaged => CurrentContext.Read<T>(va);
 
     /// <summary>Writes a value of an unmanaged type.</summary>
-    public void Write<T>(VirtAddr va, T value) where T : unmanaged =>
-        Write(va, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
-
-    private bool Access(ulong va, Span<byte> buffer, AccessKind access, out PageFault fault)
-    {
-        if (buffer.IsEmpty)
-        {
-            fault = default;
-            return true;
-        }
-        ulong last = va + (ulong)buffer.Length - 1;
-        if (last < va)
-        {
-            fault = new PageFault(new VirtAddr(va), access, FaultReason.OutOfRange);
-            return false;
-        }
-        if ((va >> Paging.PageShift) != (last >> Paging.PageShift))
-        {
-            // Check every page first, without side effects: a faulting access must leave no trace (no bytes,
-            // no Accessed or Dirty bits).
-            for (ulong page = va & Paging.PageMask; ; page += Paging.PageSize)
-            {
-                if (!TryWalk(Math.Max(page, va), access, updateAccessedDirty: false, out _, out fault)) return false;
-                if (page >= (last & Paging.PageMask)) break;
-            }
-        }
-
-        int done = 0;
-        while (done < buffer.Length)
-        {
-            ulong at = va + (ulong)done;
-            if (!TryWalk(at, access, updateAccessedDirty: true, out WalkResult walk, out fault)) return false;
-            ulong leafEnd = (at | (Paging.LevelSize(walk.Level) - 1)) + 1;
-            int n = (int)Math.Min((ulong)(buffer.Length - done), leafEnd - at);
-            Span<byte> part = buffer.Slice(done, n);
-            if (access == AccessKind.Write) _memory.Physical.Write(walk.PhysAddr, part);
-            else _memory.Physical.Read(walk.PhysAddr, part);
-            done += n;
-        }
-        fault = default;
-        return true;
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryWalk(ulong va, AccessKind access, bool updateAccessedDirty, out WalkResult walk, out PageFault fault)
-    {
-        if (!Paging.IsCanonical(va, _mode))
-        {
-            walk = default;
-            fault = new PageFault(new VirtAddr(va), access, FaultReason.NonCanonical);
-            return false;
-        }
-        if (va >= _userTop)
-        {
-            walk = default;
-            fault = new PageFault(new VirtAddr(va), access, FaultReason.OutOfRange);
-            return false;
-        }
-        WalkStatus status;
-        _memory.Rcu.ReadLock();
-        try
-        {
-            status = HardwareWalker.Walk(_memory.Physical, _mm.RootPa, _mm.RootLevel, va, access, user: true,
-                updateAccessedDirty, _memory.Checked, out walk);
-        }
-        finally
-        {
-            _memory.Rcu.ReadUnlock();
-        }
-        switch (status)
-        {
-            case WalkStatus.Ok:
-                if (!_memory.Sparse.PfnPresent(walk.PhysAddr >> Paging.PageShift))
-                {
-                    fault = new PageFault(new VirtAddr(va), access, FaultReason.PhysicalMemoryAbsent);
-                    return false;
-                }
-                fault = default;
-                return true;
-            case WalkStatus.Poisoned:
-                throw ThrowHelper.UseAfterFree(_memory, va, walk);
-            case WalkStatus.ProtectionFault:
-                fault = new PageFault(new VirtAddr(va), access, FaultReason.ProtectionViolation);
-                return false;
-            case WalkStatus.NotPresent:
-                // A PROT_NONE leaf is mapped but forbids every access.
-                bool protNone = walk.Entry != 0 && (walk.Entry & PageTableEntry.ProtNone) != 0 && PageTableEntry.IsLeaf(walk.Entry, walk.Level);
-                fault = new PageFault(new VirtAddr(va), access, protNone ? FaultReason.ProtectionViolation : FaultReason.NotMapped);
-                return false;
-            default:
-                fault = new PageFault(new VirtAddr(va), access, FaultReason.PhysicalMemoryAbsent);
-                return false;
-        }
-    }
+    public void Write<T>(VirtAddr va, T value) where T : unmanaged => CurrentContext.Write(va, value);
 
     // ---------------------------------------------------------------- helpers
 
@@ -372,5 +350,12 @@ public sealed unsafe class AddressSpace : IDisposable
         _disposed = true;
         _machine.Forget(this);
         _memory.DestroyUserMm(_mm);
+        // Contexts see the teardown's flush and throw on their next use; the thread-local list goes now.
+        _implicitContexts.Dispose();
+        if (ReferenceEquals(t_space, this))
+        {
+            t_space = null;
+            t_context = null;
+        }
     }
 }

@@ -50,11 +50,12 @@ public sealed unsafe class Machine : IDisposable
     /// <summary>Exclusive upper bound of physical addresses.</summary>
     public PhysAddr MaxPhysicalAddress => new(_memory.Physical.MaxPhysicalAddress);
 
-    /// <summary>Host bytes backing the simulated memory right now.</summary>
+    /// <summary>Host bytes written into (2 MiB per chunk written): an upper bound of the host memory the simulated
+    /// memory costs right now.</summary>
     public long HostBytes => _memory.Physical.HostBytes;
 
-    /// <summary>Host 2 MiB chunks held by this machine right now.</summary>
-    public long HostChunks => _memory.Physical.LiveChunks;
+    /// <summary>Host arenas (address-space reservations of 128 MiB, one per section touched) held right now.</summary>
+    public long HostArenas => _memory.Physical.LiveArenas;
 
     /// <summary>Creates an empty user address space.</summary>
     public AddressSpace CreateAddressSpace()

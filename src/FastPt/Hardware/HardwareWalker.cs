@@ -23,6 +23,33 @@ internal enum WalkStatus : byte
     Poisoned,
 }
 
+/// <summary>Rights accumulated over the levels of a walk, as x86 combines them: writable and user only if every
+/// level allows it, no-execute if any level forbids execution.</summary>
+internal static class Rights
+{
+    public const int Writable = 1;
+    public const int User = 2;
+    public const int NoExecute = 4;
+
+    /// <summary>What a walk starting at the root inherits: nothing restricted yet.</summary>
+    public const int Unrestricted = Writable | User;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Combine(int rights, ulong entry)
+    {
+        if ((entry & PageTableEntry.Writable) == 0) rights &= ~Writable;
+        if ((entry & PageTableEntry.User) == 0) rights &= ~User;
+        if ((entry & PageTableEntry.NoExecute) != 0) rights |= NoExecute;
+        return rights;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Allows(int rights, AccessKind access, bool user) =>
+        (!user || (rights & User) != 0)
+        && (access != AccessKind.Write || (rights & Writable) != 0)
+        && (access != AccessKind.Execute || (rights & NoExecute) == 0);
+}
+
 /// <summary>What a walk found. For a failed walk, <see cref="Level"/> and <see cref="Entry"/> describe the entry
 /// where it stopped.</summary>
 internal struct WalkResult
@@ -39,41 +66,54 @@ internal struct WalkResult
     /// <summary>The translated physical address (valid when the walk succeeded).</summary>
     public ulong PhysAddr;
 
-    /// <summary>Combined rights of all levels: writable, user, no-execute (hardware combines them).</summary>
-    public bool Writable;
+    /// <summary>Combined <see cref="Rights"/> of all levels down to the leaf.</summary>
+    public int Rights;
 
-    /// <summary>All levels allow user access.</summary>
-    public bool UserAllowed;
+    /// <summary>The PMD table the walk went through (0 if it did not reach level 2), and the rights of the
+    /// entries above it: what a paging-structure cache entry for the PUD level holds.</summary>
+    public ulong PmdTablePa;
+    public int RightsAbovePmd;
 
-    /// <summary>Some level forbids execution.</summary>
-    public bool NoExecute;
+    /// <summary>The PTE table the walk went through (0 if it did not reach level 1), and the rights above it.</summary>
+    public ulong PteTablePa;
+    public int RightsAbovePte;
 }
 
 /// <summary>The MMU's page walker: reads the tables in simulated physical memory exactly as x86-64 hardware does,
 /// combining rights across levels and setting Accessed (and Dirty on writes) with atomic updates. It never
-/// allocates or frees anything.</summary>
+/// allocates or frees anything. A walk may start below the root, from a cached partial walk.</summary>
 internal static unsafe class HardwareWalker
 {
     /// <summary>Walks from the root table at <paramref name="rootPa"/> for <paramref name="va"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static WalkStatus Walk(PhysicalMemory memory, ulong rootPa, int rootLevel, ulong va, AccessKind access,
+        bool user, bool updateAccessedDirty, bool checkPoison, out WalkResult result) =>
+        WalkFrom(memory, rootPa, rootLevel, Rights.Unrestricted, va, access, user, updateAccessedDirty, checkPoison, out result);
+
+    /// <summary>Walks from the table at <paramref name="tablePa"/>, which is at <paramref name="level"/>, with the
+    /// rights <paramref name="inheritedRights"/> of the entries above it.</summary>
     /// <param name="memory">Physical memory holding the tables.</param>
-    /// <param name="rootPa">Physical address of the root table (CR3).</param>
-    /// <param name="rootLevel">4 or 5.</param>
+    /// <param name="tablePa">The table to start from (the root, or a cached lower table).</param>
+    /// <param name="level">Its level.</param>
+    /// <param name="inheritedRights">Rights of the levels above (<see cref="Rights.Unrestricted"/> at the root).</param>
     /// <param name="va">The address (already checked canonical).</param>
     /// <param name="access">Read, write or execute.</param>
     /// <param name="user">A user-mode access (needs U/S at every level).</param>
     /// <param name="updateAccessedDirty">Set A (and D for writes) like hardware. Off for inspection walks.</param>
     /// <param name="checkPoison">Checked mode: report entries holding the free-poison pattern.</param>
     /// <param name="result">What the walk found.</param>
-    public static WalkStatus Walk(PhysicalMemory memory, ulong rootPa, int rootLevel, ulong va, AccessKind access,
-        bool user, bool updateAccessedDirty, bool checkPoison, out WalkResult result)
+    public static WalkStatus WalkFrom(PhysicalMemory memory, ulong tablePa, int level, int inheritedRights, ulong va,
+        AccessKind access, bool user, bool updateAccessedDirty, bool checkPoison, out WalkResult result)
     {
         ulong* entries = stackalloc ulong[5];
         ulong* pointers = stackalloc ulong[5];
+        ulong startTable = tablePa;
+        int startLevel = level;
     Restart:
         result = default;
-        ulong tablePa = rootPa;
-        bool writable = true, userOk = true, noExec = false;
-        int level = rootLevel;
+        tablePa = startTable;
+        level = startLevel;
+        int rights = inheritedRights;
         int depth = 0;
         ulong entry;
         while (true)
@@ -84,39 +124,40 @@ internal static unsafe class HardwareWalker
                 result.TablePa = tablePa;
                 return WalkStatus.BadPhysicalAddress;
             }
-            ulong* slot = memory.TableForRead(tablePa) + Paging.Index(level, va);
-            entry = Volatile.Read(ref *slot);
+            if (level == Paging.PmdLevel)
+            {
+                result.PmdTablePa = tablePa;
+                result.RightsAbovePmd = rights;
+            }
+            else if (level == Paging.PteLevel)
+            {
+                result.PteTablePa = tablePa;
+                result.RightsAbovePte = rights;
+            }
+            ulong slot = tablePa + (ulong)(Paging.Index(level, va) * 8);
+            entry = Volatile.Read(ref *(ulong*)memory.ReadPointer(slot));
             result.Entry = entry;
             result.Level = level;
             result.TablePa = tablePa;
             if (checkPoison && entry == PageTableEntry.Poison) return WalkStatus.Poisoned;
             if ((entry & PageTableEntry.Present) == 0) return WalkStatus.NotPresent;
-            writable &= (entry & PageTableEntry.Writable) != 0;
-            userOk &= (entry & PageTableEntry.User) != 0;
-            noExec |= (entry & PageTableEntry.NoExecute) != 0;
+            rights = Rights.Combine(rights, entry);
             entries[depth] = entry;
-            pointers[depth] = tablePa + (ulong)(Paging.Index(level, va) * 8);
+            pointers[depth] = slot;
             depth++;
-            if (level == 1 || (entry & PageTableEntry.Huge) != 0)
+            if (level == Paging.PteLevel || (entry & PageTableEntry.Huge) != 0)
             {
-                if (level > 3) return WalkStatus.NotPresent; // PS is reserved above the PUD: not a valid leaf.
+                if (level > Paging.PudLevel) return WalkStatus.NotPresent; // PS is reserved above the PUD
                 break;
             }
             tablePa = PageTableEntry.TableAddress(entry);
             level--;
         }
 
-        result.Writable = writable;
-        result.UserAllowed = userOk;
-        result.NoExecute = noExec;
-        ulong offsetMask = Paging.LevelSize(level) - 1;
-        result.PhysAddr = PageTableEntry.LeafAddress(entry, level) | (va & offsetMask);
+        result.Rights = rights;
+        result.PhysAddr = PageTableEntry.LeafAddress(entry, level) | (va & (Paging.LevelSize(level) - 1));
         if (result.PhysAddr >= memory.MaxPhysicalAddress) return WalkStatus.BadPhysicalAddress;
-
-        bool allowed = (!user || userOk)
-            && (access != AccessKind.Write || writable)
-            && (access != AccessKind.Execute || !noExec);
-        if (!allowed) return WalkStatus.ProtectionFault;
+        if (!Rights.Allows(rights, access, user)) return WalkStatus.ProtectionFault;
 
         if (updateAccessedDirty)
         {

@@ -6,45 +6,44 @@ using System.Threading;
 
 namespace FastPt.Hardware;
 
-/// <summary>The simulated machine's RAM: a flat table of 2 MiB host chunks indexed by physical address.
-/// A chunk is allocated from <see cref="NativeMemory.AlignedAlloc"/> and zeroed the first time something writes
-/// into it; until then every read of it sees a shared zero chunk (like the kernel's zero page), so a simulated
-/// terabyte costs only what is written. <c>pfn → host pointer</c> is one table load.</summary>
-/// <remarks>The chunk table itself comes from <see cref="NativeMemory.AllocZeroed(nuint, nuint)"/>: large zeroed allocations
-/// are fresh anonymous mappings, so its untouched parts cost no host memory either.</remarks>
+/// <summary>The simulated machine's RAM. Host memory comes in one arena per 128 MiB section, reserved on first use
+/// from <see cref="NativeMemory.AllocZeroed(nuint)"/>: zero by contract, and (large allocations being fresh
+/// anonymous mappings) committed by the host only where something is actually written. Nothing here ever writes
+/// memory the host already gives as zero, so a simulated terabyte costs what is touched. <c>pa → host pointer</c>
+/// is one table load.</summary>
+/// <remarks>Host usage is accounted per 2 MiB chunk written (an upper bound of what the host committed): a chunk
+/// counts once anything wrote into it through <see cref="WritePointer"/>.</remarks>
 internal sealed unsafe partial class PhysicalMemory : IDisposable
 {
+    public const int ArenaShift = 27;
+    public const ulong ArenaSize = 1UL << ArenaShift;
+    private const ulong ArenaOffsetMask = ArenaSize - 1;
     public const int ChunkShift = 21;
     public const ulong ChunkSize = 1UL << ChunkShift;
-    private const ulong ChunkOffsetMask = ChunkSize - 1;
+    private const ulong HostAlignment = 2UL << 20;
 
-    private static readonly object s_zeroLock = new();
-    private static byte* s_zeroChunk;
-    private static long s_liveChunksProcess;
+    private static long s_liveArenasProcess;
 
-    private readonly nint* _chunks;
-    private readonly ulong _chunkCount;
-
-    // One bit per 512 chunks (one 4 KiB page of the chunk table): which parts of the table were ever used,
-    // so that teardown never reads the untouched (unallocated) rest of a table sized for 64 TiB.
-    private readonly ulong* _touched;
-    private readonly ulong _touchedWords;
+    private readonly nint* _arenas;     // aligned arena base per section, 0 = none yet
+    private readonly nint* _rawArenas;  // what AllocZeroed returned, for Free
+    private readonly ulong* _written;   // one bit per 2 MiB chunk written
+    private readonly ulong _arenaCount;
     private readonly bool _adviseHugePages;
-    private long _liveChunks;
+    private long _liveArenas;
+    private long _writtenChunks;
     private int _disposed;
 
     public PhysicalMemory(ulong maxPhysicalAddress, bool adviseHugePages)
     {
-        if (maxPhysicalAddress == 0 || (maxPhysicalAddress & ChunkOffsetMask) != 0)
-            throw new ArgumentOutOfRangeException(nameof(maxPhysicalAddress), "must be a non-zero multiple of 2 MiB");
+        if (maxPhysicalAddress == 0 || (maxPhysicalAddress & ArenaOffsetMask) != 0)
+            throw new ArgumentOutOfRangeException(nameof(maxPhysicalAddress), "must be a non-zero multiple of 128 MiB");
         MaxPhysicalAddress = maxPhysicalAddress;
         MaxPfn = maxPhysicalAddress >> 12;
-        _chunkCount = maxPhysicalAddress >> ChunkShift;
-        _chunks = (nint*)NativeMemory.AllocZeroed((nuint)_chunkCount, (nuint)sizeof(nint));
-        _touchedWords = (_chunkCount + 512 * 64 - 1) / (512 * 64);
-        _touched = (ulong*)NativeMemory.AllocZeroed((nuint)_touchedWords, sizeof(ulong));
+        _arenaCount = maxPhysicalAddress >> ArenaShift;
+        _arenas = (nint*)NativeMemory.AllocZeroed((nuint)_arenaCount, (nuint)sizeof(nint));
+        _rawArenas = (nint*)NativeMemory.AllocZeroed((nuint)_arenaCount, (nuint)sizeof(nint));
+        _written = (ulong*)NativeMemory.AllocZeroed((nuint)((maxPhysicalAddress >> ChunkShift) + 63) / 64, sizeof(ulong));
         _adviseHugePages = adviseHugePages && OperatingSystem.IsLinux();
-        EnsureZeroChunk();
     }
 
     /// <summary>Exclusive upper bound of physical addresses.</summary>
@@ -53,37 +52,43 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
     /// <summary>Exclusive upper bound of frame numbers.</summary>
     public ulong MaxPfn { get; }
 
-    /// <summary>Host chunks this instance holds now.</summary>
-    public long LiveChunks => Volatile.Read(ref _liveChunks);
+    /// <summary>Host arenas (one per 128 MiB section touched) reserved now: address space, not memory.</summary>
+    public long LiveArenas => Volatile.Read(ref _liveArenas);
 
-    /// <summary>Host chunks held by every <see cref="PhysicalMemory"/> in the process.</summary>
-    public static long LiveChunksInProcess => Volatile.Read(ref s_liveChunksProcess);
+    /// <summary>Host arenas reserved by every <see cref="PhysicalMemory"/> in the process.</summary>
+    public static long LiveArenasInProcess => Volatile.Read(ref s_liveArenasProcess);
 
-    /// <summary>Host bytes this instance holds now.</summary>
-    public long HostBytes => LiveChunks * (long)ChunkSize;
+    /// <summary>2 MiB chunks something wrote into.</summary>
+    public long WrittenChunks => Volatile.Read(ref _writtenChunks);
 
-    /// <summary>True when the chunk holding <paramref name="pa"/> has host memory behind it.</summary>
+    /// <summary>Host bytes written into (2 MiB per chunk written): an upper bound of the memory the host committed.</summary>
+    public long HostBytes => WrittenChunks * (long)ChunkSize;
+
+    /// <summary>True when something wrote into the 2 MiB chunk holding <paramref name="pa"/>; if not, it reads as zero.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool IsBacked(ulong pa) => _chunks[pa >> ChunkShift] != 0;
+    public bool IsWritten(ulong pa)
+    {
+        ulong chunk = pa >> ChunkShift;
+        return (_written[chunk >> 6] & (1UL << (int)(chunk & 63))) != 0;
+    }
 
-    /// <summary>A host pointer for reading at <paramref name="pa"/>. Points into the shared zero chunk when
-    /// nothing was ever written there: never write through it.</summary>
+    /// <summary>A host pointer for reading at <paramref name="pa"/>. Reserves the section's arena on first use
+    /// (address space only: reading untouched memory commits nothing).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* ReadPointer(ulong pa)
     {
         Debug.Assert(pa < MaxPhysicalAddress);
-        nint chunk = _chunks[pa >> ChunkShift];
-        return (chunk == 0 ? s_zeroChunk : (byte*)chunk) + (pa & ChunkOffsetMask);
+        nint arena = _arenas[pa >> ArenaShift];
+        if (arena == 0) arena = CreateArena(pa >> ArenaShift);
+        return (byte*)arena + (pa & ArenaOffsetMask);
     }
 
-    /// <summary>A host pointer for writing at <paramref name="pa"/>; backs the chunk on first use.</summary>
+    /// <summary>A host pointer for writing at <paramref name="pa"/>; accounts the chunk as written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* WritePointer(ulong pa)
     {
-        Debug.Assert(pa < MaxPhysicalAddress);
-        nint chunk = _chunks[pa >> ChunkShift];
-        if (chunk == 0) chunk = Materialize(pa >> ChunkShift);
-        return (byte*)chunk + (pa & ChunkOffsetMask);
+        if (!IsWritten(pa)) MarkWritten(pa);
+        return ReadPointer(pa);
     }
 
     /// <summary>Host pointer of a page table at <paramref name="tablePa"/> for a walker that only reads.</summary>
@@ -94,24 +99,24 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong* TableForWrite(ulong tablePa) => (ulong*)WritePointer(tablePa);
 
-    /// <summary>Copies physical memory into <paramref name="destination"/>, crossing chunks as needed.</summary>
+    /// <summary>Copies physical memory into <paramref name="destination"/>.</summary>
     public void Read(ulong pa, Span<byte> destination)
     {
         while (!destination.IsEmpty)
         {
-            int n = (int)Math.Min((ulong)destination.Length, ChunkSize - (pa & ChunkOffsetMask));
+            int n = (int)Math.Min((ulong)destination.Length, ArenaSize - (pa & ArenaOffsetMask));
             new ReadOnlySpan<byte>(ReadPointer(pa), n).CopyTo(destination);
             destination = destination[n..];
             pa += (ulong)n;
         }
     }
 
-    /// <summary>Copies <paramref name="source"/> into physical memory, crossing chunks as needed.</summary>
+    /// <summary>Copies <paramref name="source"/> into physical memory.</summary>
     public void Write(ulong pa, ReadOnlySpan<byte> source)
     {
         while (!source.IsEmpty)
         {
-            int n = (int)Math.Min((ulong)source.Length, ChunkSize - (pa & ChunkOffsetMask));
+            int n = (int)Math.Min((ulong)source.Length, ChunkSize - (pa & (ChunkSize - 1)));
             source[..n].CopyTo(new Span<byte>(WritePointer(pa), n));
             source = source[n..];
             pa += (ulong)n;
@@ -119,92 +124,102 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
     }
 
     /// <summary>Fills <paramref name="length"/> bytes at <paramref name="pa"/> with <paramref name="value"/>.
-    /// Zero-filling a chunk that was never written costs nothing: it already reads as zero.</summary>
+    /// Zero-filling a chunk nothing ever wrote costs nothing: it already reads as zero.</summary>
     public void Fill(ulong pa, ulong length, byte value)
     {
         while (length != 0)
         {
-            ulong n = Math.Min(length, ChunkSize - (pa & ChunkOffsetMask));
-            if (value != 0 || IsBacked(pa))
+            ulong n = Math.Min(length, ChunkSize - (pa & (ChunkSize - 1)));
+            if (value != 0 || IsWritten(pa))
                 NativeMemory.Fill(WritePointer(pa), (nuint)n, value);
             length -= n;
             pa += n;
         }
     }
 
-    /// <summary>Gives back to the host every chunk lying entirely inside [pa, pa + length): used when memory is
-    /// hot-removed, after every cached translation of it was flushed.</summary>
+    /// <summary>Gives the host memory behind [pa, pa + length) back (hot-remove), after every cached translation
+    /// of it was flushed. Whole sections lose their arena; other whole 2 MiB chunks are discarded with
+    /// <c>MADV_DONTNEED</c> on Linux (they read as zero afterwards) or zeroed elsewhere.</summary>
     public void Release(ulong pa, ulong length)
     {
-        ulong first = (pa + ChunkOffsetMask) >> ChunkShift;
-        ulong last = (pa + length) >> ChunkShift;
-        for (ulong i = first; i < last; i++)
+        ulong end = pa + length;
+        for (ulong at = (pa + ChunkSize - 1) & ~(ChunkSize - 1); at + ChunkSize <= end;)
         {
-            nint chunk = Interlocked.Exchange(ref _chunks[i], 0);
-            if (chunk != 0) FreeChunk(chunk);
+            ulong section = at >> ArenaShift;
+            if ((at & ArenaOffsetMask) == 0 && at + ArenaSize <= end)
+            {
+                FreeArena(section);
+                for (ulong c = at; c < at + ArenaSize; c += ChunkSize) ClearWritten(c);
+                at += ArenaSize;
+                continue;
+            }
+            if (IsWritten(at) && _arenas[section] != 0)
+            {
+                byte* host = (byte*)_arenas[section] + (at & ArenaOffsetMask);
+                if (!OperatingSystem.IsLinux() || Madvise(host, (nuint)ChunkSize, MadvDontNeed) != 0)
+                    NativeMemory.Clear(host, (nuint)ChunkSize);
+            }
+            ClearWritten(at);
+            at += ChunkSize;
         }
     }
 
-    private nint Materialize(ulong index)
+    private void MarkWritten(ulong pa)
+    {
+        ulong chunk = pa >> ChunkShift;
+        ulong bit = 1UL << (int)(chunk & 63);
+        if ((Interlocked.Or(ref _written[chunk >> 6], bit) & bit) == 0) Interlocked.Increment(ref _writtenChunks);
+    }
+
+    private void ClearWritten(ulong pa)
+    {
+        ulong chunk = pa >> ChunkShift;
+        ulong bit = 1UL << (int)(chunk & 63);
+        if ((Interlocked.And(ref _written[chunk >> 6], ~bit) & bit) != 0) Interlocked.Decrement(ref _writtenChunks);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private nint CreateArena(ulong section)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        void* block = NativeMemory.AlignedAlloc((nuint)ChunkSize, (nuint)ChunkSize);
-        if (_adviseHugePages) _ = Madvise(block, (nuint)ChunkSize, MadvHugePage);
-        NativeMemory.Clear(block, (nuint)ChunkSize);
-        nint existing = Interlocked.CompareExchange(ref _chunks[index], (nint)block, 0);
-        if (existing != 0)
+        if (section >= _arenaCount) throw new ArgumentOutOfRangeException(nameof(section), "physical address beyond the machine's width");
+        // Over-allocate so that the arena can start on a 2 MiB boundary (where the host can use huge pages).
+        void* raw = NativeMemory.AllocZeroed((nuint)(ArenaSize + HostAlignment));
+        nint aligned = (nint)(((ulong)raw + HostAlignment - 1) & ~(HostAlignment - 1));
+        if (Interlocked.CompareExchange(ref _arenas[section], aligned, 0) != 0)
         {
-            NativeMemory.AlignedFree(block);
-            return existing;
+            NativeMemory.Free(raw);
+            return _arenas[section];
         }
-        ulong page = index >> 9;
-        Interlocked.Or(ref _touched[page >> 6], 1UL << (int)(page & 63));
-        Interlocked.Increment(ref _liveChunks);
-        Interlocked.Increment(ref s_liveChunksProcess);
-        return (nint)block;
+        _rawArenas[section] = (nint)raw;
+        if (_adviseHugePages) _ = Madvise((void*)aligned, (nuint)ArenaSize, MadvHugePage);
+        Interlocked.Increment(ref _liveArenas);
+        Interlocked.Increment(ref s_liveArenasProcess);
+        return aligned;
     }
 
-    private void FreeChunk(nint chunk)
+    private void FreeArena(ulong section)
     {
-        NativeMemory.AlignedFree((void*)chunk);
-        Interlocked.Decrement(ref _liveChunks);
-        Interlocked.Decrement(ref s_liveChunksProcess);
-    }
-
-    private static void EnsureZeroChunk()
-    {
-        if (s_zeroChunk != null) return;
-        lock (s_zeroLock)
-        {
-            if (s_zeroChunk != null) return;
-            var zero = (byte*)NativeMemory.AlignedAlloc((nuint)ChunkSize, (nuint)ChunkSize);
-            NativeMemory.Clear(zero, (nuint)ChunkSize);
-            s_zeroChunk = zero;
-        }
+        nint raw = Interlocked.Exchange(ref _rawArenas[section], 0);
+        _arenas[section] = 0;
+        if (raw == 0) return;
+        NativeMemory.Free((void*)raw);
+        Interlocked.Decrement(ref _liveArenas);
+        Interlocked.Decrement(ref s_liveArenasProcess);
     }
 
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        for (ulong word = 0; word < _touchedWords; word++)
-        {
-            for (ulong bits = _touched[word]; bits != 0; bits &= bits - 1)
-            {
-                ulong page = word * 64 + (ulong)System.Numerics.BitOperations.TrailingZeroCount(bits);
-                ulong end = Math.Min((page + 1) * 512, _chunkCount);
-                for (ulong i = page * 512; i < end; i++)
-                {
-                    nint chunk = _chunks[i];
-                    if (chunk == 0) continue;
-                    _chunks[i] = 0;
-                    FreeChunk(chunk);
-                }
-            }
-        }
-        NativeMemory.Free(_touched);
-        NativeMemory.Free(_chunks);
+        for (ulong s = 0; s < _arenaCount; s++)
+            if (_rawArenas[s] != 0) FreeArena(s);
+        Volatile.Write(ref _writtenChunks, 0);
+        NativeMemory.Free(_written);
+        NativeMemory.Free(_rawArenas);
+        NativeMemory.Free(_arenas);
     }
 
+    private const int MadvDontNeed = 4;
     private const int MadvHugePage = 14;
 
     [LibraryImport("libc", EntryPoint = "madvise")]

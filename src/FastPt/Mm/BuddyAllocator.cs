@@ -72,6 +72,7 @@ internal sealed unsafe class BuddyAllocator
             _freePages -= 1L << order;
             _allocations++;
         }
+        if (_checked) ClearPoison(pfn, order);
         if (zero) _memory.Fill(pfn << 12, 4096UL << order, 0);
         return true;
     }
@@ -98,10 +99,15 @@ internal sealed unsafe class BuddyAllocator
         PageDescriptor* head = _memmap.GetMutable(pfn);
         if ((head->Flags & (PageFlags.Allocated | PageFlags.Reserved)) == 0)
             throw new InvalidOperationException($"bad free of pfn 0x{pfn:x}: the frame is not allocated (double free?)");
-        if (_checked && order <= 9) _memory.Fill(pfn << 12, 4096UL << order, 0x6b);
+        if (_checked && order <= 9)
+        {
+            // Poison the contents and mark every frame, so that anything still reaching it is caught.
+            _memory.Fill(pfn << 12, 4096UL << order, 0x6b);
+            for (ulong p = pfn; p < pfn + (1UL << order); p++) _memmap.GetMutable(p)->Flags |= PageFlags.Poisoned;
+        }
         lock (_lock)
         {
-            head->Flags = 0;
+            head->Flags &= PageFlags.Poisoned;
             head->RefCount = 0;
             head->Private = 0;
             head->Mapping = 0;
@@ -193,6 +199,15 @@ internal sealed unsafe class BuddyAllocator
         }
     }
 
+    private void ClearPoison(ulong pfn, int order)
+    {
+        for (ulong p = pfn; p < pfn + (1UL << order); p++)
+        {
+            PageDescriptor* d = _memmap.Get(p);
+            if ((d->Flags & PageFlags.Poisoned) != 0) _memmap.GetMutable(p)->Flags &= ~PageFlags.Poisoned;
+        }
+    }
+
     private static int LargestOrder(ulong pfn, ulong end)
     {
         int order = MaxOrder;
@@ -238,7 +253,7 @@ internal sealed unsafe class BuddyAllocator
     private void AddToList(ulong pfn, int order)
     {
         PageDescriptor* d = _memmap.GetMutable(pfn);
-        d->Flags = PageFlags.Buddy;
+        d->Flags = PageFlags.Buddy | (d->Flags & PageFlags.Poisoned);
         d->Private = (ulong)order;
         d->LruPrev = 0;
         d->LruNext = _head[order];

@@ -103,33 +103,17 @@ internal sealed unsafe class Memmap
         if (status != WalkStatus.Ok) throw KernelFault(va, write, status, walk);
 
         ulong pagePa = walk.PhysAddr & Paging.PageMask;
-        bool backed = _memory.IsBacked(pagePa);
-        byte* read = _memory.ReadPointer(pagePa);
-        byte* writeBase = null;
-        if (write)
-        {
-            writeBase = _memory.WritePointer(pagePa);
-            read = writeBase;
-            backed = true;
-        }
-        else if (backed && walk.Writable)
-        {
-            writeBase = read;
-        }
-
-        // Only backed pages are cached: a cached pointer into the shared zero chunk would go stale the moment
-        // someone backs the chunk.
-        if (backed)
-        {
-            KernelTlb tlb = t_tlb ??= new KernelTlb();
-            long generation = Volatile.Read(ref _flushGeneration);
-            if (tlb.Owner != this || tlb.Generation != generation) tlb.Reset(this, generation);
-            int i = (int)((va >> 12) & (TlbEntries - 1));
-            tlb.Tags[i] = va >> 12;
-            tlb.ReadBase[i] = (nint)read;
-            tlb.WriteBase[i] = walk.Writable ? (nint)writeBase : 0;
-        }
-        return (write ? writeBase : read) + (va & 0xFFF);
+        // A write-capable cache entry is only made by a write, so that writes are accounted to their chunk.
+        byte* host = write ? _memory.WritePointer(pagePa) : _memory.ReadPointer(pagePa);
+        KernelTlb tlb = t_tlb ??= new KernelTlb();
+        long generation = Volatile.Read(ref _flushGeneration);
+        if (tlb.Owner != this || tlb.Generation != generation) tlb.Reset(this, generation);
+        int i = (int)((va >> 12) & (TlbEntries - 1));
+        if (tlb.Tags[i] != va >> 12) tlb.WriteBase[i] = 0;
+        tlb.Tags[i] = va >> 12;
+        tlb.ReadBase[i] = (nint)host;
+        if (write) tlb.WriteBase[i] = (nint)host;
+        return host + (va & 0xFFF);
     }
 
     private KernelFaultException KernelFault(ulong va, bool write, WalkStatus status, WalkResult walk)

@@ -212,13 +212,10 @@ internal sealed unsafe class MemoryManager : IDisposable
     /// thread's view of kernel memory).</summary>
     public void FlushTlb(MmStruct mm, in FlushRequest request)
     {
-        mm.Flush.Publish(request);
+        long generation = mm.Flush.Publish(request);
         if (mm.IsKernel) Memmap.FlushKernelTlb();
-        FlushHook?.Invoke(mm, request);
+        if (Options.SyncedFlushes) mm.Flush.WaitForAcknowledgement(generation);
     }
-
-    /// <summary>Set by the CPU-context layer to wait for acknowledgements (synced flushes).</summary>
-    public Action<MmStruct, FlushRequest>? FlushHook { get; set; }
 
     private void ThrowIfDisposed()
     {
