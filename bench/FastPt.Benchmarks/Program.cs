@@ -1,0 +1,31 @@
+using System.Linq;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Exporters;
+using BenchmarkDotNet.Exporters.Csv;
+using BenchmarkDotNet.Running;
+
+namespace FastPt.Benchmarks;
+
+/// <summary>Entry point: every suite of the assembly behind BenchmarkDotNet's command line
+/// (<c>--filter</c>, <c>--job</c>, <c>--artifacts</c>, ...).</summary>
+public static class Program
+{
+    /// <summary>Runs the suites chosen by <paramref name="args"/>.</summary>
+    public static void Main(string[] args) =>
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, CreateConfig());
+
+    /// <summary>BenchmarkDotNet's defaults (columns, loggers, analysers, validators) with the memory diagnoser on,
+    /// exporting GitHub markdown and CSV only: the two formats committed under <c>perf-results/</c>.</summary>
+    public static IConfig CreateConfig()
+    {
+        IConfig defaults = DefaultConfig.Instance;
+        return ManualConfig.CreateEmpty()
+            .AddColumnProvider(defaults.GetColumnProviders().ToArray())
+            .AddLogger(defaults.GetLoggers().ToArray())
+            .AddAnalyser(defaults.GetAnalysers().ToArray())
+            .AddValidator(defaults.GetValidators().ToArray())
+            .AddDiagnoser(MemoryDiagnoser.Default)
+            .AddExporter(MarkdownExporter.GitHub, CsvExporter.Default);
+    }
+}
