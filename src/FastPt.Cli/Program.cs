@@ -12,7 +12,7 @@ namespace FastPt.Cli;
 internal static class Program
 {
     public static int Main(string[] args) =>
-        Run(args, Console.Out, Console.Error, interactive: !Console.IsOutputRedirected && !Console.IsErrorRedirected);
+        Run(args, Console.Out, Console.Error, interactive: !Console.IsOutputRedirected);
 
     /// <summary>Runs the command line <paramref name="args"/>, writing to <paramref name="output"/> and
     /// <paramref name="error"/>, without live progress. Returns the exit code.</summary>

@@ -157,8 +157,8 @@ internal static class DumpCommand
         for (int i = 0; i < runs.Count; i++)
         {
             MappingRun run = runs[i];
-            (long r, long p, ulong b) = summary.GetValueOrDefault(run.PageSize);
-            summary[run.PageSize] = (r + 1, p + run.Pages, b + run.Length);
+            (long sizeRuns, long sizePages, ulong sizeBytes) = summary.GetValueOrDefault(run.PageSize);
+            summary[run.PageSize] = (sizeRuns + 1, sizePages + run.Pages, sizeBytes + run.Length);
             if (i < rowLimit)
             {
                 table.AddRow(run.Start.ToString(), (run.Start + run.Length).ToString(), run.Physical.ToString(), run.PageSize.ShortName(),

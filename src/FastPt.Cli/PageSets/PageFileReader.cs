@@ -47,8 +47,8 @@ public static class PageFileReader
     private static PageSet Read(FileStream file, string path, ulong pageLimit, Func<ulong, string> describeLimit, Action<long, long>? progress)
     {
         bool gzip = IsGzip(file);
-        using Stream content = gzip ? new GZipStream(file, CompressionMode.Decompress, leaveOpen: true) : file;
-        using var reader = new StreamReader(content, leaveOpen: true);
+        using var decompressed = new CountingStream(gzip ? new GZipStream(file, CompressionMode.Decompress, leaveOpen: true) : file);
+        using var reader = new StreamReader(decompressed, leaveOpen: true);
         var pages = new List<ulong>();
         long length = file.Length;
         long lineNumber = 0;
@@ -67,8 +67,27 @@ public static class PageFileReader
                 throw new PageFileException(path, lineNumber, $"page {text.ToString()} is outside the user range: {describeLimit(page)}");
             pages.Add(page);
         }
+        if (gzip) CheckGzipLength(file, path, decompressed.BytesRead);
         progress?.Invoke(length, length);
         return PageSet.FromIndices(pages);
+    }
+
+    /// <summary>.NET's GZipStream ends quietly at a truncated file, which could also cut the last line short. The
+    /// gzip trailer ends with the uncompressed size modulo 2^32: a mismatch means the file is incomplete.</summary>
+    private static void CheckGzipLength(FileStream file, string path, long decompressedBytes)
+    {
+        const int MinimumGzipLength = 18;   // 10-byte header, 8-byte trailer
+        if (file.Length < MinimumGzipLength) throw new PageFileException($"{path}: the gzip file is truncated: it has only {file.Length} bytes");
+        Span<byte> trailer = stackalloc byte[4];
+        file.Position = file.Length - trailer.Length;
+        file.ReadExactly(trailer);
+        uint recorded = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        if (recorded != (uint)decompressedBytes)
+        {
+            throw new PageFileException(
+                $"{path}: the gzip file is truncated or corrupt: its trailer records {recorded:N0} bytes but {decompressedBytes:N0} were decompressed "
+                + "(a multi-member gzip file also shows this: decompress it first)");
+        }
     }
 
     private static bool IsGzip(FileStream file)

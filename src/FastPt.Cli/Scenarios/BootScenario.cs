@@ -48,10 +48,10 @@ public sealed class BootScenario : IScenario
         {
             long tables = level < stats.KernelPageTablesByLevel.Count ? stats.KernelPageTablesByLevel[level] : 0;
             kernelTables += tables;
-            levels.Add([ReportValue.FromText(MachineMemory.LevelName(level, machine.PagingMode)), ReportValue.FromWholeNumber(tables)]);
+            levels.Add([ReportValue.FromText(MachineMemory.LevelName(level, machine.PagingMode)), ReportValue.FromWholeNumber(tables), ReportValue.FromWholeNumber(tables * 4)]);
         }
-        levels.Add([ReportValue.FromText("total"), ReportValue.FromWholeNumber(kernelTables)]);
-        report.AddTable(new ReportTable("Kernel page tables", ["level", "pages"], levels));
+        levels.Add([ReportValue.FromText("total"), ReportValue.FromWholeNumber(kernelTables), ReportValue.FromWholeNumber(kernelTables * 4)]);
+        report.AddTable(new ReportTable("Kernel page tables", ["level", "pages", "KiB"], levels));
 
         report.CheckEqual("present pages = RAM / 4 KiB", (long)(ramBytes / 4096), stats.PresentPages);
         report.CheckEqual("present sections = 128 MiB sections holding RAM", expectedSections, stats.PresentSections);
