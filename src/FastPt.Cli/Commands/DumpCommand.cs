@@ -1,0 +1,192 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using FastPt.Cli.Parsing;
+using FastPt.Cli.Scenarios;
+using Spectre.Console;
+
+namespace FastPt.Cli.Commands;
+
+/// <summary><c>fastpt dump</c>: shows how a virtual range is mapped, as runs of equal leaves and a summary per page
+/// size — the kernel tables of a freshly booted machine, or a user address space replayed from a page file.</summary>
+internal static class DumpCommand
+{
+    private const int DefaultRows = 100;
+    private const int DefaultMaxRuns = 1_000_000;
+
+    public static Command Create(CliEnvironment environment)
+    {
+        var range = new Option<AddressRange?>("--va")
+        {
+            Description = "Range to dump: START-END or START+LENGTH (hex or sizes, e.g. 0xffff888000000000+4G). "
+                + "Default: the direct map and vmemmap of all RAM, or with --pages the span of the pages.",
+            HelpName = "RANGE",
+            CustomParser = ParseRange,
+        };
+        Option<ulong?> memory = CommonOptions.Memory();
+        Option<int> levels = CommonOptions.Levels();
+        Option<string?> pages = CommonOptions.Pages(required: false);
+        Option<ulong?> baseAddress = CommonOptions.Base();
+        var rows = new Option<int>("--rows")
+        {
+            Description = "Runs to list per range (the summary counts them all).",
+            HelpName = "N",
+            DefaultValueFactory = _ => DefaultRows,
+        };
+        rows.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 0) result.AddError("--rows must not be negative");
+        });
+        var command = new Command("dump", "Show how a virtual range is mapped: runs of leaves and a summary per page size.")
+        {
+            range, memory, levels, pages, baseAddress, rows,
+        };
+        command.SetAction(parse =>
+        {
+            string? path = parse.GetValue(pages);
+            if (path is null && parse.GetValue(baseAddress) is not null)
+                throw new CliException("--base applies to a page file: give --pages FILE as well");
+            if (path is not null) PageFileReplay.RequireFile(path);
+            MachineOptions options = CommonOptions.MachineOptions(parse.GetValue(memory), parse.GetValue(levels), checkedMode: false);
+            using Machine machine = CommonOptions.Boot(options);
+            IAnsiConsole console = environment.CreateConsole();
+            AddressRange? requested = parse.GetValue(range);
+            int rowLimit = parse.GetValue(rows);
+            if (path is null) DumpKernel(console, machine, requested, rowLimit);
+            else DumpPages(console, environment, machine, path, parse.GetValue(baseAddress) ?? PageSets.PageSetReplayer.DefaultBase, requested, rowLimit);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static AddressRange? ParseRange(ArgumentResult result)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (AddressRange.TryParse(text, out AddressRange parsed, out string error)) return parsed;
+        result.AddError("--va: " + error);
+        return null;
+    }
+
+    private static void DumpKernel(IAnsiConsole console, Machine machine, AddressRange? requested, int rowLimit)
+    {
+        var ranges = new List<(string Title, AddressRange Range)>();
+        if (requested is { } given)
+        {
+            RequireCanonical(machine.PagingMode, given);
+            ranges.Add(("kernel page tables", given));
+        }
+        else
+        {
+            MachineOptions options = machine.Options;
+            ulong ramEnd = MachineMemory.End(options);
+            ulong sections = (ramEnd + MachineMemory.SectionBytes - 1) / MachineMemory.SectionBytes;
+            ulong direct = machine.DirectMapBase.Value;
+            ulong vmemmap = machine.VmemmapBase.Value;
+            ranges.Add(("direct map of all RAM", new AddressRange(direct, direct + ramEnd)));
+            // 64-byte descriptors: 2 MiB of vmemmap per 128 MiB section.
+            ranges.Add(("vmemmap of all RAM", new AddressRange(vmemmap, vmemmap + sections * (2UL << 20))));
+        }
+        foreach ((string title, AddressRange range) in ranges)
+        {
+            IReadOnlyList<MappingRun> runs = machine.DumpKernel(new VirtAddr(range.Start), range.Length, DefaultMaxRuns);
+            Render(console, title, range, runs, rowLimit);
+        }
+    }
+
+    private static void DumpPages(IAnsiConsole console, CliEnvironment environment, Machine machine, string path, ulong baseAddress,
+        AddressRange? requested, int rowLimit)
+    {
+        using AddressSpace space = machine.CreateAddressSpace();
+        PageFileReplay.RequireUserBase(space, baseAddress);
+        PageFileReplay.Outcome outcome = PageFileReplay.Run(environment, console, space, path, baseAddress);
+        AddressRange range;
+        if (requested is { } given)
+        {
+            if (given.End > space.UserTop.Value)
+                throw new CliException($"--va {given} leaves the user range, which ends at {space.UserTop}");
+            range = new AddressRange(given.Start & ~0xfffUL, (given.End + 0xfff) & ~0xfffUL);
+        }
+        else if (outcome.Pages.Count == 0)
+        {
+            console.MarkupLine($"[yellow]{Markup.Escape(path)} holds no pages: nothing to dump.[/]");
+            return;
+        }
+        else
+        {
+            range = new AddressRange(baseAddress + outcome.Pages.First * 4096, baseAddress + (outcome.Pages.Last + 1) * 4096);
+        }
+        IReadOnlyList<MappingRun> runs = space.Dump(new VirtAddr(range.Start), range.Length, DefaultMaxRuns);
+        Render(console, "user address space replayed from " + path, range, runs, rowLimit);
+        PageTableCounts tables = space.PageTables;
+        console.MarkupLine(CultureInfo.InvariantCulture, "page tables: PTE {0:N0}, PMD {1:N0}, PUD {2:N0}, P4D {3:N0}; VmPTE {4:N0} kB",
+            tables.Pte, tables.Pmd, tables.Pud, tables.P4d, tables.VmPteKiB);
+    }
+
+    /// <summary>A kernel dump must stay inside one canonical half: the walker indexes the top-level table by the
+    /// address bits the paging mode uses.</summary>
+    private static void RequireCanonical(PagingMode mode, AddressRange range)
+    {
+        int bits = mode == PagingMode.FiveLevel ? 57 : 48;
+        ulong lowTop = 1UL << (bits - 1);
+        ulong highBottom = ~(lowTop - 1);
+        bool low = range.End <= lowTop;
+        bool high = range.Start >= highBottom;
+        if (!low && !high)
+            throw new CliException($"--va {range} is not canonical for {bits}-bit addresses: it must lie below 0x{lowTop:x} or at or above 0x{highBottom:x}");
+    }
+
+    private static void Render(IAnsiConsole console, string title, AddressRange range, IReadOnlyList<MappingRun> runs, int rowLimit)
+    {
+        console.WriteLine();
+        console.Write(new Rule($"[bold]{Markup.Escape(title)}[/] {Markup.Escape(range.ToString())}") { Justification = Justify.Left });
+        if (runs.Count == 0)
+        {
+            console.MarkupLine("[yellow]nothing is mapped in this range[/]");
+            return;
+        }
+        var table = new Table { Border = TableBorder.Rounded };
+        table.AddColumn("start");
+        table.AddColumn("end");
+        table.AddColumn("physical");
+        table.AddColumn("page size");
+        table.AddColumn(new TableColumn("count").RightAligned());
+        table.AddColumn("protection");
+        var summary = new SortedDictionary<PageSize, (long Runs, long Pages, ulong Bytes)>();
+        for (int i = 0; i < runs.Count; i++)
+        {
+            MappingRun run = runs[i];
+            (long sizeRuns, long sizePages, ulong sizeBytes) = summary.GetValueOrDefault(run.PageSize);
+            summary[run.PageSize] = (sizeRuns + 1, sizePages + run.Pages, sizeBytes + run.Length);
+            if (i < rowLimit)
+            {
+                table.AddRow(run.Start.ToString(), (run.Start + run.Length).ToString(), run.Physical.ToString(), run.PageSize.ShortName(),
+                    run.Pages.ToString("N0", CultureInfo.InvariantCulture), run.Protection.ToString());
+            }
+        }
+        if (rowLimit > 0) console.Write(table);
+        if (runs.Count > rowLimit)
+            console.MarkupLine(CultureInfo.InvariantCulture, "[grey]… {0:N0} more runs not listed (--rows)[/]", runs.Count - rowLimit);
+        if (runs.Count >= DefaultMaxRuns)
+            console.MarkupLine(CultureInfo.InvariantCulture, "[yellow]stopped after {0:N0} runs: the summary covers the start of the range only[/]", runs.Count);
+
+        var sizes = new Table { Border = TableBorder.Rounded, Title = new TableTitle("Per page size") };
+        sizes.AddColumn("page size");
+        sizes.AddColumn(new TableColumn("runs").RightAligned());
+        sizes.AddColumn(new TableColumn("pages").RightAligned());
+        sizes.AddColumn(new TableColumn("bytes").RightAligned());
+        ulong totalBytes = 0;
+        long totalRuns = 0;
+        long totalPages = 0;
+        foreach ((PageSize size, (long sizeRuns, long pages, ulong bytes)) in summary)
+        {
+            sizes.AddRow(size.ShortName(), sizeRuns.ToString("N0", CultureInfo.InvariantCulture), pages.ToString("N0", CultureInfo.InvariantCulture), SizeParser.Format(bytes));
+            totalBytes += bytes;
+            totalRuns += sizeRuns;
+            totalPages += pages;
+        }
+        sizes.AddRow("total", totalRuns.ToString("N0", CultureInfo.InvariantCulture), totalPages.ToString("N0", CultureInfo.InvariantCulture), SizeParser.Format(totalBytes));
+        console.Write(sizes);
+    }
+}

@@ -1,0 +1,74 @@
+using System;
+using System.CommandLine;
+using System.Globalization;
+using FastPt.Cli.Scenarios;
+using Spectre.Console;
+
+namespace FastPt.Cli.Commands;
+
+/// <summary><c>fastpt replay</c>: maps the pages of a page file into an empty address space and reports the page
+/// tables it took, per level and as the VmPTE figure.</summary>
+internal static class ReplayCommand
+{
+    public static Command Create(CliEnvironment environment)
+    {
+        Option<string?> pages = CommonOptions.Pages(required: true);
+        Option<ulong?> baseAddress = CommonOptions.Base();
+        Option<int> levels = CommonOptions.Levels();
+        Option<ulong?> memory = CommonOptions.Memory();
+        var command = new Command("replay", "Map the pages of a page file into an empty address space and count its page tables (VmPTE).")
+        {
+            pages, baseAddress, levels, memory,
+        };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(pages)!;
+            ulong start = parse.GetValue(baseAddress) ?? PageSets.PageSetReplayer.DefaultBase;
+            PageFileReplay.RequireFile(path);
+            using Machine machine = CommonOptions.Boot(CommonOptions.MachineOptions(parse.GetValue(memory), parse.GetValue(levels), checkedMode: false));
+            using AddressSpace space = machine.CreateAddressSpace();
+            PageFileReplay.RequireUserBase(space, start);
+            IAnsiConsole console = environment.CreateConsole();
+            PageFileReplay.Outcome outcome = PageFileReplay.Run(environment, console, space, path, start);
+            Render(console, environment, machine, path, start, outcome);
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static void Render(IAnsiConsole console, CliEnvironment environment, Machine machine, string path, ulong start, PageFileReplay.Outcome outcome)
+    {
+        PageTableCounts tables = outcome.Replay.Tables;
+        var facts = new Table { Border = TableBorder.Simple, ShowHeaders = false };
+        facts.AddColumn("fact");
+        facts.AddColumn(new TableColumn("value").RightAligned());
+        facts.AddRow("file", Markup.Escape(path));
+        facts.AddRow("base", $"0x{start:x16}");
+        facts.AddRow("paging", machine.PagingMode == PagingMode.FiveLevel ? "5-level" : "4-level");
+        facts.AddRow("distinct pages", Number(outcome.Pages.Count));
+        if (outcome.Pages.Count > 0)
+        {
+            facts.AddRow("lowest address", $"0x{start + outcome.Pages.First * 4096:x16}");
+            facts.AddRow("highest address", $"0x{start + outcome.Pages.Last * 4096 + 4095:x16}");
+        }
+        facts.AddRow("Map calls (runs)", Number(outcome.Replay.MapCalls));
+        facts.AddRow("read time", ReportValue.FromDuration(outcome.ReadTime).ToString());
+        facts.AddRow("map time", ReportValue.FromDuration(outcome.Replay.Elapsed).ToString());
+        console.Write(facts);
+
+        var levels = new Table { Border = TableBorder.Rounded, Title = new TableTitle("Page-table pages per level") };
+        levels.AddColumn("level");
+        levels.AddColumn(new TableColumn("pages").RightAligned());
+        levels.AddColumn(new TableColumn("KiB").RightAligned());
+        levels.AddColumn("in VmPTE");
+        if (machine.PagingMode == PagingMode.FiveLevel) levels.AddRow("P4D", Number(tables.P4d), Number(tables.P4d * 4), "no");
+        levels.AddRow("PUD", Number(tables.Pud), Number(tables.Pud * 4), "yes");
+        levels.AddRow("PMD", Number(tables.Pmd), Number(tables.Pmd * 4), "yes");
+        levels.AddRow("PTE", Number(tables.Pte), Number(tables.Pte * 4), "yes");
+        console.Write(levels);
+        // The figure in the format of /proc/PID/status, on a line of its own so that scripts can pick it up.
+        environment.Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"VmPTE:\t{tables.VmPteKiB} kB"));
+    }
+
+    private static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,44 @@
+using System;
+using System.IO;
+
+namespace FastPt.Cli.PageSets;
+
+/// <summary>A read-only pass-through stream that counts the bytes read through it.</summary>
+internal sealed class CountingStream(Stream inner) : Stream
+{
+    /// <summary>Bytes read so far.</summary>
+    public long BytesRead { get; private set; }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => BytesRead;
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        int read = inner.Read(buffer);
+        BytesRead += read;
+        return read;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}

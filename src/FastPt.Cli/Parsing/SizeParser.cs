@@ -1,0 +1,93 @@
+using System;
+using System.Globalization;
+
+namespace FastPt.Cli.Parsing;
+
+/// <summary>Parses byte sizes: a plain number of bytes (decimal or 0x-hex), or a decimal number with a binary
+/// suffix K, M, G, T, P or E (optionally followed by "iB" or "B"; any case): 512M, 64G, 1T, 4KiB, 0x40000000.</summary>
+internal static class SizeParser
+{
+    /// <summary>Parses <paramref name="text"/>; on failure <paramref name="error"/> says why.</summary>
+    public static bool TryParse(string? text, out ulong bytes, out string error)
+    {
+        bytes = 0;
+        error = string.Empty;
+        ReadOnlySpan<char> span = (text ?? string.Empty).AsSpan().Trim();
+        if (span.IsEmpty)
+        {
+            error = "a size is required (for example 512M, 64G, 1T or a number of bytes)";
+            return false;
+        }
+        if (span.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+        {
+            if (NumberParser.TryParseUnsigned(span, out bytes)) return true;
+            error = $"'{text}' is not a size: a 0x-hex size takes no suffix";
+            return false;
+        }
+
+        int digits = 0;
+        while (digits < span.Length && (char.IsAsciiDigit(span[digits]) || span[digits] == '_')) digits++;
+        ReadOnlySpan<char> number = span[..digits];
+        ReadOnlySpan<char> suffix = span[digits..].Trim();
+        if (digits == 0 || !NumberParser.TryParseUnsigned(number, out ulong count))
+        {
+            error = $"'{text}' is not a size (for example 512M, 64G, 1T or a number of bytes)";
+            return false;
+        }
+        if (!TryShift(suffix, out int shift))
+        {
+            error = $"'{text}' has an unknown unit '{suffix.ToString()}' (use K, M, G, T, P or E, optionally with B or iB)";
+            return false;
+        }
+        if (shift > 0 && count > ulong.MaxValue >> shift)
+        {
+            error = $"'{text}' is too large";
+            return false;
+        }
+        bytes = count << shift;
+        return true;
+    }
+
+    /// <summary>Parses <paramref name="text"/> or throws <see cref="FormatException"/> with the reason.</summary>
+    public static ulong Parse(string text)
+    {
+        if (!TryParse(text, out ulong bytes, out string error)) throw new FormatException(error);
+        return bytes;
+    }
+
+    private static bool TryShift(ReadOnlySpan<char> suffix, out int shift)
+    {
+        shift = 0;
+        if (suffix.IsEmpty || suffix.Equals("B", StringComparison.OrdinalIgnoreCase)) return true;
+        int unit = char.ToUpperInvariant(suffix[0]) switch
+        {
+            'K' => 10,
+            'M' => 20,
+            'G' => 30,
+            'T' => 40,
+            'P' => 50,
+            'E' => 60,
+            _ => -1,
+        };
+        if (unit < 0) return false;
+        ReadOnlySpan<char> rest = suffix[1..];
+        if (!rest.IsEmpty && !rest.Equals("B", StringComparison.OrdinalIgnoreCase) && !rest.Equals("iB", StringComparison.OrdinalIgnoreCase))
+            return false;
+        shift = unit;
+        return true;
+    }
+
+    /// <summary>A size as people read it: the largest binary unit that divides it, else bytes (64G, 512M, 4097 B).</summary>
+    public static string Format(ulong bytes)
+    {
+        if (bytes == 0) return "0 B";
+        string[] units = ["E", "P", "T", "G", "M", "K"];
+        for (int i = 0; i < units.Length; i++)
+        {
+            int shift = 60 - 10 * i;
+            if (bytes >= 1UL << shift && (bytes & ((1UL << shift) - 1)) == 0)
+                return (bytes >> shift).ToString(CultureInfo.InvariantCulture) + units[i];
+        }
+        return bytes.ToString(CultureInfo.InvariantCulture) + " B";
+    }
+}
