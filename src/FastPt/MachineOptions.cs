@@ -45,8 +45,8 @@ public sealed class MachineOptions
     /// <summary>Entries of each CPU context's TLB (a power of two). Default 1024.</summary>
     public int TlbEntries { get; set; } = 1024;
 
-    /// <summary>Entries of each CPU context's paging-structure cache (a power of two). Default 64.</summary>
-    public int PagingStructureCacheEntries { get; set; } = 64;
+    /// <summary>Entries of each CPU context's paging-structure cache (a power of two) per level. Default 512 (the PMD-level cache then covers 1 GiB of 4 KiB pages).</summary>
+    public int PagingStructureCacheEntries { get; set; } = 512;
 
     /// <summary>Makes every flush wait until all CPU contexts of the address space have acknowledged it (QEMU's
     /// "synced" flushes). When off, contexts honour a flush before their next translation, which is enough for

@@ -153,22 +153,43 @@ public sealed unsafe class MmuContext : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool TranslateSlow(ulong v, AccessKind access, out PhysAddr pa)
     {
-        if (Lookup(v, access, needHost: false, out TlbEntry entry, out PageFault _))
+        Volatile.Write(ref _slot.Busy, 1);
+        try
         {
-            pa = new PhysAddr(entry.PhysPage | (v & (Paging.PageSize - 1)));
-            return true;
+            if (_seen == _domain.Generation && TryRefill(v, access, out ulong physPage))
+            {
+                pa = new PhysAddr(physPage | (v & (Paging.PageSize - 1)));
+                return true;
+            }
+            if (Lookup(v, access, needHost: false, out TlbEntry entry, out PageFault _))
+            {
+                pa = new PhysAddr(entry.PhysPage | (v & (Paging.PageSize - 1)));
+                return true;
+            }
+            pa = default;
+            return false;
         }
-        pa = default;
-        return false;
+        finally
+        {
+            Volatile.Write(ref _slot.Busy, 0);
+        }
     }
 
     /// <summary>Translates <paramref name="va"/> for <paramref name="access"/>, returning the physical address,
     /// page size and protection, or the fault.</summary>
     public Translation Translate(VirtAddr va, AccessKind access = AccessKind.Read)
     {
-        if (!Lookup(va.Value, access, needHost: false, out TlbEntry entry, out PageFault fault)) return new Translation(fault);
-        return new Translation(new PhysAddr(entry.PhysPage | (va.Value & (Paging.PageSize - 1))),
-            Paging.LeafSize(entry.Level), (Protection)entry.Protection);
+        Volatile.Write(ref _slot.Busy, 1);
+        try
+        {
+            if (!Lookup(va.Value, access, needHost: false, out TlbEntry entry, out PageFault fault)) return new Translation(fault);
+            return new Translation(new PhysAddr(entry.PhysPage | (va.Value & (Paging.PageSize - 1))),
+                Paging.LeafSize(entry.Level), (Protection)entry.Protection);
+        }
+        finally
+        {
+            Volatile.Write(ref _slot.Busy, 0);
+        }
     }
 
     /// <summary>Translates a kernel address (direct map or vmemmap) as a supervisor access. The TLB entries it
@@ -196,6 +217,8 @@ public sealed unsafe class MmuContext : IDisposable
         _memory.Rcu.ReadLock();
         try
         {
+            // Kernel tables are freed after an RCU grace period (the kernel's gather synchronizes), and this
+            // context does not attach to the kernel's flush domain, so it reads them inside a read-side section.
             status = HardwareWalker.Walk(_physical, _kernelMm.RootPa, _kernelMm.RootLevel, v, access, user: false,
                 updateAccessedDirty: true, _checked, out walk);
         }
@@ -214,13 +237,14 @@ public sealed unsafe class MmuContext : IDisposable
     }
 
     /// <summary>The slow path: applies missed flushes, checks the address, consults the victim TLB and the
-    /// paging-structure caches, walks, and fills the TLB.</summary>
+    /// paging-structure caches, walks, and fills the TLB. Runs with the context marked busy: the gather frees a
+    /// table only after every busy context has seen the flush that dropped it from its caches, which makes the
+    /// context's lockless walks safe without an RCU read-side section (the announce would cost a locked
+    /// instruction per miss).</summary>
     private bool Lookup(ulong v, AccessKind access, bool needHost, out TlbEntry entry, out PageFault fault)
     {
-        ThrowIfDisposed();
-        Thread current = Thread.CurrentThread;
-        if (!ReferenceEquals(_slot.Owner, current)) _slot.Owner = current; // the context moved to another thread
         if (_seen != _domain.Generation) ApplyFlushes();
+        ThrowIfDisposed();
         if (!Paging.IsCanonical(v, _memory.Layout.Mode) || v >= _userTop)
         {
             _faults++;
@@ -256,30 +280,21 @@ public sealed unsafe class MmuContext : IDisposable
 
         WalkStatus status;
         WalkResult walk;
-        _memory.Rcu.ReadLock();
-        try
+        ulong pmdTable = 0;
+        if (_tlb.TryPteTable(v, out ulong pteTable, out int rights))
         {
-            if (_tlb.TryPteTable(v, out ulong pteTable, out int rights))
-            {
-                _pmdHits++;
-                status = HardwareWalker.WalkFrom(_physical, pteTable, Paging.PteLevel, rights, v, access, user: true, updateAccessedDirty: true, _checked, out walk);
-                walk.PteTablePa = pteTable;
-                walk.RightsAbovePte = rights;
-            }
-            else if (_tlb.TryPmdTable(v, out ulong pmdTable, out rights))
-            {
-                _pudHits++;
-                status = HardwareWalker.WalkFrom(_physical, pmdTable, Paging.PmdLevel, rights, v, access, user: true, updateAccessedDirty: true, _checked, out walk);
-            }
-            else
-            {
-                _walks++;
-                status = HardwareWalker.Walk(_physical, _mm.RootPa, _mm.RootLevel, v, access, user: true, updateAccessedDirty: true, _checked, out walk);
-            }
+            _pmdHits++;
+            status = HardwareWalker.WalkFrom(_physical, pteTable, Paging.PteLevel, rights, v, access, user: true, updateAccessedDirty: true, _checked, out walk);
         }
-        finally
+        else if (_tlb.TryPmdTable(v, out pmdTable, out rights))
         {
-            _memory.Rcu.ReadUnlock();
+            _pudHits++;
+            status = HardwareWalker.WalkFrom(_physical, pmdTable, Paging.PmdLevel, rights, v, access, user: true, updateAccessedDirty: true, _checked, out walk);
+        }
+        else
+        {
+            _walks++;
+            status = HardwareWalker.Walk(_physical, _mm.RootPa, _mm.RootLevel, v, access, user: true, updateAccessedDirty: true, _checked, out walk);
         }
 
         if (status != WalkStatus.Ok)
@@ -299,10 +314,53 @@ public sealed unsafe class MmuContext : IDisposable
             return false;
         }
         if (_checked) VerifyFrame(v, walk.PhysAddr & Paging.PageMask);
-        if (walk.PteTablePa != 0) _tlb.CachePteTable(v, walk.PteTablePa, walk.RightsAbovePte);
-        if (walk.PmdTablePa != 0) _tlb.CachePmdTable(v, walk.PmdTablePa, walk.RightsAbovePmd);
+        if (walk.PteTablePa != 0 && walk.PteTablePa != pteTable) _tlb.CachePteTable(v, walk.PteTablePa, walk.RightsAbovePte);
+        if (walk.PmdTablePa != 0 && walk.PmdTablePa != pmdTable) _tlb.CachePmdTable(v, walk.PmdTablePa, walk.RightsAbovePmd);
         FillEntry(v, walk, global: false, needHost || access == AccessKind.Write, out entry);
         fault = default;
+        return true;
+    }
+
+    /// <summary>The common miss, done in a few loads: a paging-structure cache holds the table above the leaf,
+    /// and the leaf needs no Accessed or Dirty update. Anything unusual (a hole, a fault, a bit to set, checked
+    /// mode) returns false and the general path handles it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryRefill(ulong v, AccessKind access, out ulong physPage)
+    {
+        physPage = 0;
+        if (v >= _userTop || _checked) return false;
+        ulong tablePa;
+        int rights;
+        int level;
+        if (_tlb.TryPteTable(v, out tablePa, out rights)) level = Paging.PteLevel;
+        else if (_tlb.TryPmdTable(v, out tablePa, out rights)) level = Paging.PmdLevel;
+        else return false;
+        ulong entry = Volatile.Read(ref *(ulong*)_physical.ReadPointer(tablePa + (ulong)(Paging.Index(level, v) * 8)));
+        if (level == Paging.PmdLevel && (entry & (PageTableEntry.Huge | PageTableEntry.Present | PageTableEntry.Accessed)) == (PageTableEntry.Present | PageTableEntry.Accessed))
+        {
+            // The PMD entry points to a PTE table: one more load, and remember the table.
+            rights = Rights.Combine(rights, entry);
+            tablePa = PageTableEntry.TableAddress(entry);
+            if (tablePa >= _physical.MaxPhysicalAddress) return false;
+            _tlb.CachePteTable(v, tablePa, rights);
+            level = Paging.PteLevel;
+            entry = Volatile.Read(ref *(ulong*)_physical.ReadPointer(tablePa + (ulong)(Paging.Index(level, v) * 8)));
+        }
+        else if (level == Paging.PmdLevel && (entry & PageTableEntry.Huge) == 0)
+        {
+            return false;
+        }
+        ulong needed = PageTableEntry.Present | PageTableEntry.Accessed | (access == AccessKind.Write ? PageTableEntry.Dirty : 0);
+        if ((entry & needed) != needed) return false;
+        rights = Rights.Combine(rights, entry);
+        if (!Rights.Allows(rights, access, user: true)) return false;
+        ulong leafSize = Paging.LevelSize(level);
+        ulong pa = PageTableEntry.LeafAddress(entry, level) | (v & (leafSize - 1));
+        if (pa >= _physical.MaxPhysicalAddress || !_memory.Sparse.PfnPresent(pa >> Paging.PageShift)) return false;
+        if (level == Paging.PteLevel) _pmdHits++; else _pudHits++;
+        _misses++;
+        physPage = pa & Paging.PageMask;
+        Fill(v, physPage, entry, level, rights, global: false, materialize: false);
         return true;
     }
 
@@ -316,18 +374,19 @@ public sealed unsafe class MmuContext : IDisposable
         _ => FaultReason.PhysicalMemoryAbsent,
     };
 
-    private void FillEntry(ulong v, in WalkResult walk, bool global, bool materialize, out TlbEntry entry)
+    private void FillEntry(ulong v, in WalkResult walk, bool global, bool materialize, out TlbEntry entry) =>
+        entry = Fill(v, walk.PhysAddr & Paging.PageMask, walk.Entry, walk.Level, walk.Rights, global, materialize);
+
+    private TlbEntry Fill(ulong v, ulong physPage, ulong leaf, int level, int rights, bool global, bool materialize)
     {
         ulong page = v & Paging.PageMask;
         ulong tag = _tlb.HitTag(page, global);
-        ulong physPage = walk.PhysAddr & Paging.PageMask;
         bool user = !global;
-        int rights = walk.Rights;
-        bool dirty = (walk.Entry & PageTableEntry.Dirty) != 0;
+        bool dirty = (leaf & PageTableEntry.Dirty) != 0;
         bool writeHit = dirty && Rights.Allows(rights, AccessKind.Write, user);
         // A write through the entry's host pointer must be accounted as a write to the frame's chunk.
         nint host = (nint)(materialize || writeHit ? _physical.WritePointer(physPage) : _physical.ReadPointer(physPage));
-        entry = new TlbEntry
+        var entry = new TlbEntry
         {
             ReadTag = Rights.Allows(rights, AccessKind.Read, user) ? tag : tag | SoftTlb.InvalidBit,
             // The first write through a clean leaf must take the slow path: it sets D.
@@ -337,12 +396,13 @@ public sealed unsafe class MmuContext : IDisposable
             PhysPage = physPage,
             Host = host,
             Page = page,
-            Level = (byte)walk.Level,
-            Protection = (byte)PageTableEntry.ProtectionOf(walk.Entry),
+            Level = (byte)level,
+            Protection = (byte)PageTableEntry.ProtectionOf(leaf),
             Global = global,
         };
-        ulong leafSize = Paging.LevelSize(walk.Level);
+        ulong leafSize = Paging.LevelSize(level);
         _tlb.Fill(entry, v & ~(leafSize - 1), leafSize);
+        return entry;
     }
 
     /// <summary>Applies every flush of the address space published since the last one this context saw.</summary>
@@ -569,17 +629,8 @@ public sealed unsafe class MmuContext : IDisposable
             fault = new PageFault(new VirtAddr(va), access, Paging.IsCanonical(va, _memory.Layout.Mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical);
             return false;
         }
-        WalkStatus status;
-        WalkResult walk;
-        _memory.Rcu.ReadLock();
-        try
-        {
-            status = HardwareWalker.Walk(_physical, _mm.RootPa, _mm.RootLevel, va, access, user: true, updateAccessedDirty: false, _checked, out walk);
-        }
-        finally
-        {
-            _memory.Rcu.ReadUnlock();
-        }
+        WalkStatus status = HardwareWalker.Walk(_physical, _mm.RootPa, _mm.RootLevel, va, access, user: true,
+            updateAccessedDirty: false, _checked, out WalkResult walk);
         if (status == WalkStatus.Poisoned) throw ThrowHelper.UseAfterFree(_memory, va, walk);
         if (status == WalkStatus.Ok && !_memory.Sparse.PfnPresent(walk.PhysAddr >> Paging.PageShift)) status = WalkStatus.BadPhysicalAddress;
         if (status == WalkStatus.Ok)

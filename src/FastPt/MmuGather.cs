@@ -135,8 +135,10 @@ public sealed class MmuGather : IDisposable
         bool haveFrees = _tableCount + _pageCount > 0;
         if (_end > _start || haveFrees) FlushTlb();
         if (!haveFrees) return;
-        // Walkers that loaded a pointer to a detached table before the flush run inside RCU read-side sections:
-        // once they are all out, nobody can reach the tables any more.
+        // CPU contexts walk with only their busy flag raised: wait until each has seen the flush or left its
+        // walk. Other lockless walkers (inspection, the kernel's own) run inside RCU read-side sections. Once both
+        // are past, nobody can reach the detached tables or the frames any more.
+        _mm.Flush.WaitForAcknowledgement(_mm.Flush.Generation);
         _mm.Memory.Rcu.Synchronize();
         var token = new FlushedToken(this, _flushSequence);
         _freeing = true;

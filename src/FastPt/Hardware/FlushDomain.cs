@@ -88,15 +88,14 @@ internal sealed class FlushDomain
     public void WaitForAcknowledgement(long generation)
     {
         ContextSlot[] contexts = Volatile.Read(ref _contexts);
-        Thread self = Thread.CurrentThread;
-        bool others = false;
-        foreach (ContextSlot s in contexts) others |= !ReferenceEquals(s.Owner, self);
-        if (!others) return;
+        if (contexts.Length == 0) return;
+        // A context on this very thread is never busy here (flushes are not issued from inside an access), so
+        // with only such a context there is nothing to wait for.
+        if (contexts.Length == 1 && ReferenceEquals(contexts[0].Owner, Thread.CurrentThread) && Volatile.Read(ref contexts[0].Busy) == 0) return;
         Interlocked.MemoryBarrierProcessWide();
         Interlocked.Increment(ref _syncedWaits);
         foreach (ContextSlot s in contexts)
         {
-            if (ReferenceEquals(s.Owner, self)) continue;
             var spin = new SpinWait();
             while (Volatile.Read(ref s.Busy) != 0 && Volatile.Read(ref s.SeenGeneration) < generation)
                 spin.SpinOnce(sleep1Threshold: -1);

@@ -105,23 +105,28 @@ internal static unsafe class HardwareWalker
     public static WalkStatus WalkFrom(PhysicalMemory memory, ulong tablePa, int level, int inheritedRights, ulong va,
         AccessKind access, bool user, bool updateAccessedDirty, bool checkPoison, out WalkResult result)
     {
-        ulong* entries = stackalloc ulong[5];
-        ulong* pointers = stackalloc ulong[5];
         ulong startTable = tablePa;
         int startLevel = level;
     Restart:
-        result = default;
+        result.PmdTablePa = 0;
+        result.RightsAbovePmd = 0;
+        result.PteTablePa = 0;
+        result.RightsAbovePte = 0;
+        result.PhysAddr = 0;
         tablePa = startTable;
         level = startLevel;
         int rights = inheritedRights;
-        int depth = 0;
+        bool upperAccessed = true;
+        ulong* slot;
         ulong entry;
         while (true)
         {
+            result.Level = level;
+            result.TablePa = tablePa;
             if (tablePa >= memory.MaxPhysicalAddress)
             {
-                result.Level = level;
-                result.TablePa = tablePa;
+                result.Entry = 0;
+                result.Rights = rights;
                 return WalkStatus.BadPhysicalAddress;
             }
             if (level == Paging.PmdLevel)
@@ -134,22 +139,19 @@ internal static unsafe class HardwareWalker
                 result.PteTablePa = tablePa;
                 result.RightsAbovePte = rights;
             }
-            ulong slot = tablePa + (ulong)(Paging.Index(level, va) * 8);
-            entry = Volatile.Read(ref *(ulong*)memory.ReadPointer(slot));
+            slot = (ulong*)memory.ReadPointer(tablePa + (ulong)(Paging.Index(level, va) * 8));
+            entry = Volatile.Read(ref *slot);
             result.Entry = entry;
-            result.Level = level;
-            result.TablePa = tablePa;
+            result.Rights = rights;
             if (checkPoison && entry == PageTableEntry.Poison) return WalkStatus.Poisoned;
             if ((entry & PageTableEntry.Present) == 0) return WalkStatus.NotPresent;
             rights = Rights.Combine(rights, entry);
-            entries[depth] = entry;
-            pointers[depth] = slot;
-            depth++;
             if (level == Paging.PteLevel || (entry & PageTableEntry.Huge) != 0)
             {
                 if (level > Paging.PudLevel) return WalkStatus.NotPresent; // PS is reserved above the PUD
                 break;
             }
+            upperAccessed &= (entry & PageTableEntry.Accessed) != 0;
             tablePa = PageTableEntry.TableAddress(entry);
             level--;
         }
@@ -158,21 +160,35 @@ internal static unsafe class HardwareWalker
         result.PhysAddr = PageTableEntry.LeafAddress(entry, level) | (va & (Paging.LevelSize(level) - 1));
         if (result.PhysAddr >= memory.MaxPhysicalAddress) return WalkStatus.BadPhysicalAddress;
         if (!Rights.Allows(rights, access, user)) return WalkStatus.ProtectionFault;
+        if (!updateAccessedDirty) return WalkStatus.Ok;
 
-        if (updateAccessedDirty)
+        // Only a permitted access leaves a trace, and only through entries that did not change under us: a
+        // concurrent clear must never be resurrected by an A-bit update. Table entries are created with A set,
+        // so normally only the leaf needs it.
+        if (!upperAccessed && !SetUpperAccessed(memory, startTable, startLevel, level, va)) goto Restart;
+        ulong want = entry | PageTableEntry.Accessed | (access == AccessKind.Write ? PageTableEntry.Dirty : 0);
+        if (want != entry)
         {
-            // Only a permitted access leaves a trace, and only through entries that did not change under us:
-            // a concurrent clear must never be resurrected by an A-bit update.
-            for (int i = 0; i < depth; i++)
-            {
-                ulong want = entries[i] | PageTableEntry.Accessed;
-                if (i == depth - 1 && access == AccessKind.Write) want |= PageTableEntry.Dirty;
-                if (want == entries[i]) continue;
-                ulong* p = (ulong*)memory.WritePointer(pointers[i]);
-                if (Interlocked.CompareExchange(ref *p, want, entries[i]) != entries[i]) goto Restart;
-                if (i == depth - 1) result.Entry = want;
-            }
+            ulong* writable = (ulong*)memory.WritePointer(result.TablePa + (ulong)(Paging.Index(level, va) * 8));
+            if (Interlocked.CompareExchange(ref *writable, want, entry) != entry) goto Restart;
+            result.Entry = want;
         }
         return WalkStatus.Ok;
+    }
+
+    /// <summary>Sets A on the table entries above <paramref name="leafLevel"/> that lack it; false if one changed
+    /// meanwhile (the walk then restarts).</summary>
+    private static bool SetUpperAccessed(PhysicalMemory memory, ulong tablePa, int level, int leafLevel, ulong va)
+    {
+        for (; level > leafLevel; level--)
+        {
+            ulong* slot = (ulong*)memory.WritePointer(tablePa + (ulong)(Paging.Index(level, va) * 8));
+            ulong entry = Volatile.Read(ref *slot);
+            if ((entry & PageTableEntry.Present) == 0 || (entry & PageTableEntry.Huge) != 0) return false;
+            if ((entry & PageTableEntry.Accessed) == 0
+                && Interlocked.CompareExchange(ref *slot, entry | PageTableEntry.Accessed, entry) != entry) return false;
+            tablePa = PageTableEntry.TableAddress(entry);
+        }
+        return true;
     }
 }

@@ -62,6 +62,7 @@ internal sealed unsafe class SoftTlb
     private readonly TlbEntry* _base;
     private readonly int _mask;
     private readonly TlbEntry[] _victim = new TlbEntry[VictimEntries];
+    private readonly ulong[] _victimPages = new ulong[VictimEntries]; // one cache line to scan before the entries
     private int _victimNext;
     private readonly PscEntry[] _pmdCache;
     private readonly PscEntry[] _pudCache;
@@ -105,16 +106,14 @@ internal sealed unsafe class SoftTlb
     /// <summary>Looks in the victim TLB; on a hit swaps the entry into the main TLB.</summary>
     public bool TryVictim(ulong page, AccessKind access, bool global)
     {
-        ulong want = HitTag(page, global);
-        for (int i = 0; i < VictimEntries; i++)
-        {
-            ref TlbEntry v = ref _victim[i];
-            if (Unsafe.Add(ref v.ReadTag, (int)access) != want) continue;
-            ref TlbEntry main = ref EntryFor(page);
-            (main, v) = (v, main);
-            return true;
-        }
-        return false;
+        int i = Array.IndexOf(_victimPages, page);
+        if (i < 0) return false;
+        ref TlbEntry v = ref _victim[i];
+        if (Unsafe.Add(ref v.ReadTag, (int)access) != HitTag(page, global)) return false;
+        ref TlbEntry main = ref EntryFor(page);
+        (main, v) = (v, main);
+        _victimPages[i] = v.Page;
+        return true;
     }
 
     /// <summary>Installs an entry, moving a valid one it replaces to the victim TLB.</summary>
@@ -124,6 +123,7 @@ internal sealed unsafe class SoftTlb
         if (slot.Page != entry.Page && IsCurrent(in slot))
         {
             _victim[_victimNext] = slot;
+            _victimPages[_victimNext] = slot.Page;
             _victimNext = (_victimNext + 1) & (VictimEntries - 1);
         }
         slot = entry;
@@ -169,8 +169,12 @@ internal sealed unsafe class SoftTlb
         {
             ref TlbEntry e = ref EntryFor(page);
             if (e.Page == page) Invalidate(ref e);
-            for (int i = 0; i < VictimEntries; i++)
-                if (_victim[i].Page == page) Invalidate(ref _victim[i]);
+            int i = Array.IndexOf(_victimPages, page);
+            if (i >= 0)
+            {
+                Invalidate(ref _victim[i]);
+                _victimPages[i] = ulong.MaxValue;
+            }
         }
     }
 
@@ -199,6 +203,7 @@ internal sealed unsafe class SoftTlb
     {
         for (int i = 0; i < _entries.Length; i++) Invalidate(ref _entries[i]);
         for (int i = 0; i < VictimEntries; i++) Invalidate(ref _victim[i]);
+        Array.Fill(_victimPages, ulong.MaxValue);
         _nextEpoch = 1;
         _userEpoch = 0;
         _globalEpoch = 1UL << EpochShift;
