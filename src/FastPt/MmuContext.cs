@@ -156,10 +156,20 @@ public sealed unsafe class MmuContext : IDisposable
         Volatile.Write(ref _slot.Busy, 1);
         try
         {
-            if (_seen == _domain.Generation && TryRefill(v, access, out ulong physPage))
+            if (_seen == _domain.Generation && !_checked)
             {
-                pa = new PhysAddr(physPage | (v & (Paging.PageSize - 1)));
-                return true;
+                if (_tlb.TryVictim(v & Paging.PageMask, access, global: false))
+                {
+                    _misses++;
+                    _victimHits++;
+                    pa = new PhysAddr(_tlb.EntryFor(v).PhysPage | (v & (Paging.PageSize - 1)));
+                    return true;
+                }
+                if (TryRefill(v, access, out ulong physPage))
+                {
+                    pa = new PhysAddr(physPage | (v & (Paging.PageSize - 1)));
+                    return true;
+                }
             }
             if (Lookup(v, access, needHost: false, out TlbEntry entry, out PageFault _))
             {

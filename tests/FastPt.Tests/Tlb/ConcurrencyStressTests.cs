@@ -1,0 +1,139 @@
+using System;
+using System.Diagnostics;
+using System.Threading;
+using Xunit;
+using static FastPt.Tests.TestMachines;
+
+namespace FastPt.Tests.Tlb;
+
+/// <summary>Translators on several threads race a thread that maps, unmaps, remaps and re-protects 2 MiB slots
+/// (freeing their page tables each time), in checked mode: freed tables and frames are poisoned, so any
+/// translation that used a stale TLB entry or cached partial walk after the change finished is caught, either by
+/// a wrong answer or by a use-after-free report. Each slot carries a version (seqlock): a translation is checked
+/// only when no change to its slot began or ended while it ran.</summary>
+public class ConcurrencyStressTests
+{
+    private const int Slots = 24;
+    private static readonly VirtAddr Base = V(1UL << 39);
+
+    private sealed class Slot
+    {
+        public long Version;       // odd while the mutator changes the slot
+        public bool Mapped;
+        public ulong Frame;        // physical address of the slot's first page
+        public bool Writable;
+        public bool Huge;
+    }
+
+    [Fact]
+    public void Translations_racing_unmap_remap_and_protect_are_never_stale()
+    {
+        int seconds = int.TryParse(Environment.GetEnvironmentVariable("FASTPT_STRESS_SECONDS"), out int s) ? s : 2;
+        using Machine machine = Create(4 * GiB, checkedMode: true);
+        long freeBefore = machine.GetStatistics().FreePages;
+        AddressSpace space = machine.CreateAddressSpace();
+        PhysAddr pool = machine.AllocatePhysical(1 * GiB);
+        var slots = new Slot[Slots];
+        for (int i = 0; i < Slots; i++) slots[i] = new Slot();
+        using var stop = new CancellationTokenSource();
+        Exception? failure = null;
+        long verified = 0, faultsVerified = 0, changes = 0;
+
+        void Translator(int seed)
+        {
+            var random = new Random(seed);
+            using MmuContext cpu = space.CreateContext();
+            try
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    int k = random.Next(Slots);
+                    Slot slot = slots[k];
+                    long before = Volatile.Read(ref slot.Version);
+                    if ((before & 1) != 0) continue;
+                    bool mapped = slot.Mapped, writable = slot.Writable;
+                    ulong frame = slot.Frame;
+                    ulong offset = (ulong)random.Next(512) * Page + (ulong)random.Next(512) * 8;
+                    VirtAddr va = Base + (ulong)k * 2 * MiB + offset;
+                    bool write = random.Next(4) == 0;
+                    bool ok = cpu.TryTranslate(va, write ? AccessKind.Write : AccessKind.Read, out PhysAddr pa);
+                    if (ok && write) cpu.Write(va, (ulong)seed);
+                    Interlocked.MemoryBarrier();
+                    if (Volatile.Read(ref slot.Version) != before) continue;
+                    bool expectOk = mapped && (!write || writable);
+                    if (ok != expectOk)
+                        throw new InvalidOperationException($"slot {k} v{before}: {(write ? "write" : "read")} at {va} gave {(ok ? pa.ToString() : "a fault")}, expected {(expectOk ? "success" : "a fault")}");
+                    if (ok && pa.Value != frame + offset)
+                        throw new InvalidOperationException($"slot {k} v{before}: {va} -> {pa}, expected 0x{frame + offset:x}");
+                    Interlocked.Increment(ref ok ? ref verified : ref faultsVerified);
+                }
+            }
+            catch (Exception e)
+            {
+                failure ??= e;
+                stop.Cancel();
+            }
+        }
+
+        void Mutator()
+        {
+            var random = new Random(99);
+            try
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    int k = random.Next(Slots);
+                    Slot slot = slots[k];
+                    VirtAddr va = Base + (ulong)k * 2 * MiB;
+                    Interlocked.Increment(ref slot.Version);
+                    if (slot.Mapped && random.Next(3) == 0)
+                    {
+                        bool writable = !slot.Writable;
+                        space.Protect(va, 2 * MiB, writable ? Protection.ReadWrite : Protection.Read);
+                        slot.Writable = writable;
+                    }
+                    else if (slot.Mapped)
+                    {
+                        space.Unmap(va, 2 * MiB); // frees the slot's PTE table (and more when neighbours are gone)
+                        slot.Mapped = false;
+                    }
+                    else
+                    {
+                        ulong frame = pool.Value + (ulong)random.Next(512) * 2 * MiB;
+                        bool huge = random.Next(3) == 0;
+                        bool writable = random.Next(2) == 0;
+                        space.Map(va, P(frame), 2 * MiB, writable ? Protection.ReadWrite : Protection.Read,
+                            huge ? PageSize.Size2M : PageSize.Size4K);
+                        (slot.Mapped, slot.Frame, slot.Writable, slot.Huge) = (true, frame, writable, huge);
+                    }
+                    Interlocked.Increment(ref slot.Version);
+                    Interlocked.Increment(ref changes);
+                }
+            }
+            catch (Exception e)
+            {
+                failure ??= e;
+                stop.Cancel();
+            }
+        }
+
+        var threads = new[] { new Thread(() => Translator(1)), new Thread(() => Translator(2)), new Thread(Mutator) };
+        foreach (Thread t in threads) t.Start();
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(seconds) && !stop.IsCancellationRequested) Thread.Sleep(20);
+        stop.Cancel();
+        foreach (Thread t in threads) t.Join();
+
+        Assert.Null(failure);
+        Assert.True(verified > 1000, $"only {verified} translations verified");
+        Assert.True(faultsVerified > 100, $"only {faultsVerified} faults verified");
+        Assert.True(changes > 100, $"only {changes} changes");
+        Assert.Equal(0, machine.GetStatistics().UseAfterFreeDetected);
+
+        space.Dispose();
+        machine.FreePhysical(pool, 1 * GiB);
+        MemoryStatistics after = machine.GetStatistics();
+        Assert.Equal(freeBefore, after.FreePages);
+        Assert.Equal(0, after.UserPageTablesByLevel[1] + after.UserPageTablesByLevel[2] + after.UserPageTablesByLevel[3] + after.UserPageTablesByLevel[4]);
+    }
+}

@@ -1,0 +1,270 @@
+using System;
+using System.Threading;
+using FastPt.Hardware;
+using Xunit;
+using static FastPt.Tests.TestMachines;
+
+namespace FastPt.Tests.Tlb;
+
+public class TlbTests
+{
+    private static readonly VirtAddr Base = V(1UL << 39);
+
+    [Fact]
+    public void Second_translation_hits_and_a_neighbour_finishes_from_the_paging_structure_cache()
+    {
+        using Machine machine = Create(2 * GiB, checkedMode: false);
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(1 * GiB), 2 * MiB, Protection.ReadWrite, PageSize.Size4K);
+        using MmuContext cpu = space.CreateContext();
+        Assert.True(cpu.TryTranslate(Base + 0x123, AccessKind.Read, out PhysAddr pa));
+        Assert.Equal(1 * GiB + 0x123, pa.Value);
+        TlbStatistics first = cpu.Statistics;
+        Assert.Equal(1, first.Misses);
+        Assert.Equal(1, first.Walks);
+        Assert.True(cpu.TryTranslate(Base + 0x456, AccessKind.Read, out pa));
+        Assert.Equal(1 * GiB + 0x456, pa.Value);
+        Assert.Equal(1, cpu.Statistics.Hits);
+        Assert.True(cpu.TryTranslate(Base + 0x5000, AccessKind.Read, out pa));
+        Assert.Equal(1 * GiB + 0x5000, pa.Value);
+        Assert.Equal(1, cpu.Statistics.PmdCacheHits);
+        Assert.Equal(1, cpu.Statistics.Walks);
+    }
+
+    [Fact]
+    public void Huge_leaves_translate_every_offset_and_partial_walks_are_cached()
+    {
+        using Machine machine = Create(4 * GiB, checkedMode: false);
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(2 * GiB), 1 * GiB, Protection.Read);
+        space.Map(Base + 1 * GiB, P(2 * GiB), 4 * MiB, Protection.Read);
+        using MmuContext cpu = space.CreateContext();
+        Translation t = cpu.Translate(Base + 0x3456_7890);
+        Assert.True(t.Succeeded);
+        Assert.Equal(PageSize.Size1G, t.PageSize);
+        Assert.Equal(2 * GiB + 0x3456_7890, t.PhysAddr.Value);
+        t = cpu.Translate(Base + 1 * GiB + 3 * MiB + 5);
+        Assert.Equal(PageSize.Size2M, t.PageSize);
+        Assert.Equal(2 * GiB + 3 * MiB + 5, t.PhysAddr.Value);
+        Assert.True(cpu.TryTranslate(Base + 1 * GiB + 0x1000, AccessKind.Read, out PhysAddr pa));
+        Assert.Equal(2 * GiB + 0x1000, pa.Value);
+        Assert.True(cpu.Statistics.PudCacheHits >= 1);
+    }
+
+    [Fact]
+    public void Unmap_and_protect_are_never_missed_by_a_warm_context()
+    {
+        using Machine machine = Create(2 * GiB);
+        using AddressSpace space = machine.CreateAddressSpace();
+        PhysAddr frames = machine.AllocatePhysical(64 * Page);
+        space.Map(Base, frames, 64 * Page, Protection.ReadWrite);
+        using MmuContext cpu = space.CreateContext();
+        for (ulong i = 0; i < 64; i++) cpu.Write(Base + i * Page, i);
+        Assert.Equal(5UL, cpu.Read<ulong>(Base + 5 * Page));
+
+        space.Protect(Base + 5 * Page, Page, Protection.Read);
+        Assert.Equal(5UL, cpu.Read<ulong>(Base + 5 * Page));
+        var fault = Assert.Throws<PageFaultException>(() => cpu.Write(Base + 5 * Page, 1UL));
+        Assert.Equal(FaultReason.ProtectionViolation, fault.Fault.Reason);
+
+        space.Unmap(Base + 7 * Page, Page);
+        Assert.False(cpu.TryTranslate(Base + 7 * Page, AccessKind.Read, out _));
+        Assert.Equal(FaultReason.NotMapped, cpu.Translate(Base + 7 * Page).Fault.Reason);
+        Assert.Equal(8UL, cpu.Read<ulong>(Base + 8 * Page));
+
+        space.Protect(Base + 8 * Page, 56 * Page, Protection.None);
+        Assert.Equal(FaultReason.ProtectionViolation, cpu.Translate(Base + 8 * Page).Fault.Reason);
+        Assert.True(cpu.Statistics.InvalidationsReceived >= 3);
+    }
+
+    [Fact]
+    public void First_write_through_a_read_filled_entry_sets_dirty_and_harvesting_rearms_it()
+    {
+        using Machine machine = Create(2 * GiB);
+        using AddressSpace space = machine.CreateAddressSpace();
+        PhysAddr frame = machine.AllocatePhysical(Page);
+        space.Map(Base, frame, Page, Protection.ReadWrite);
+        using MmuContext cpu = space.CreateContext();
+        Assert.Equal(0UL, cpu.Read<ulong>(Base));
+        Mapping m = space.Lookup(Base)!.Value;
+        Assert.True(m.Accessed);
+        Assert.False(m.Dirty);
+        cpu.Write(Base + 8, 42UL);
+        Assert.True(space.Lookup(Base)!.Value.Dirty);
+
+        Span<ulong> bitmap = stackalloc ulong[1];
+        Assert.Equal(1, space.CollectDirty(Base, Page, bitmap));
+        Assert.Equal(1UL, bitmap[0]);
+        Assert.False(space.Lookup(Base)!.Value.Dirty);
+        cpu.Write(Base + 16, 43UL); // the context's write entry was flushed: this write sets D again
+        Assert.True(space.Lookup(Base)!.Value.Dirty);
+        Assert.Equal(1, space.CollectDirty(Base, Page, bitmap));
+        Assert.Equal(0, space.CollectDirty(Base, Page, bitmap));
+
+        Assert.Equal(1, space.CollectAccessed(Base, Page, bitmap));
+        Assert.False(space.Lookup(Base)!.Value.Accessed);
+        Assert.Equal(42UL, cpu.Read<ulong>(Base + 8));
+        Assert.True(space.Lookup(Base)!.Value.Accessed);
+    }
+
+    [Fact]
+    public void A_remote_context_never_translates_stale_after_the_unmap_returned()
+    {
+        using Machine machine = Create(2 * GiB);
+        using AddressSpace space = machine.CreateAddressSpace();
+        PhysAddr frames = machine.AllocatePhysical(16 * Page);
+        using var warmed = new ManualResetEventSlim();
+        using var unmapped = new ManualResetEventSlim();
+        PageFault observed = default;
+        TlbStatistics remote = default;
+        space.Map(Base, frames, 16 * Page, Protection.ReadWrite);
+        var thread = new Thread(() =>
+        {
+            for (ulong i = 0; i < 16; i++) space.Write(Base + i * Page, i + 1);
+            warmed.Set();
+            unmapped.Wait(TestContext.Current.CancellationToken);
+            space.TryRead(Base + 3 * Page, new byte[8], out observed);
+            remote = space.CurrentContext.Statistics;
+        });
+        thread.Start();
+        warmed.Wait(TestContext.Current.CancellationToken);
+        space.Unmap(Base, 16 * Page);
+        unmapped.Set();
+        thread.Join();
+        Assert.Equal(FaultReason.NotMapped, observed.Reason);
+        Assert.True(remote.InvalidationsReceived >= 1);
+    }
+
+    [Fact]
+    public void Flush_kind_follows_the_range_size_and_a_gather_flushes_once()
+    {
+        using Machine machine = Create(2 * GiB);
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(1 * GiB), 4 * MiB, Protection.ReadWrite, PageSize.Size4K);
+        space.Unmap(Base, Page);
+        Assert.Equal(1, space.FlushesPublishedOf(FlushKind.Page));
+        space.Unmap(Base + 16 * Page, 16 * Page);
+        Assert.Equal(1, space.FlushesPublishedOf(FlushKind.Range));
+        space.Unmap(Base + 64 * Page, 64 * Page);
+        Assert.Equal(1, space.FlushesPublishedOf(FlushKind.All));
+
+        long before = space.FlushesPublished;
+        using (MmuGather gather = space.BeginGather())
+        {
+            for (ulong i = 0; i < 10; i++) space.Unmap(Base + 2 * MiB + i * 32 * Page, 16 * Page, gather);
+            Assert.Equal(before, space.FlushesPublished);
+        }
+        Assert.Equal(before + 1, space.FlushesPublished);
+    }
+
+    [Fact]
+    public void A_gather_frees_tables_only_after_its_flush()
+    {
+        using Machine machine = Create(2 * GiB);
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(1 * GiB), 2 * MiB, Protection.ReadWrite, PageSize.Size4K);
+        long tables = machine.GetStatistics().PageTablePages;
+        MmuGather gather = space.BeginGather();
+        space.Unmap(Base, 2 * MiB, gather);
+        Assert.Equal(0, space.PageTables.Total);
+        Assert.Equal(3, gather.PendingTables);
+        Assert.Equal(tables, machine.GetStatistics().PageTablePages); // still allocated: not flushed yet
+        gather.Dispose();
+        Assert.Equal(tables - 3, machine.GetStatistics().PageTablePages);
+        Assert.Equal(1, gather.Flushes);
+        Assert.Throws<ObjectDisposedException>(() => space.Unmap(Base, Page, gather));
+    }
+
+    [Fact]
+    public void Victim_tlb_catches_conflict_misses()
+    {
+        using Machine machine = new(new MachineOptions { MemorySize = 2 * GiB, TlbEntries = 16 });
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(1 * GiB), 64 * Page, Protection.Read);
+        using MmuContext cpu = space.CreateContext();
+        for (int round = 0; round < 10; round++)
+        {
+            Assert.True(cpu.TryTranslate(Base, AccessKind.Read, out _));
+            Assert.True(cpu.TryTranslate(Base + 16 * Page, AccessKind.Read, out PhysAddr pa)); // same TLB index
+            Assert.Equal(1 * GiB + 16 * Page, pa.Value);
+        }
+        Assert.True(cpu.Statistics.VictimHits >= 18);
+    }
+
+    [Fact]
+    public void Many_full_flushes_never_leave_a_stale_entry()
+    {
+        using Machine machine = Create(2 * GiB);
+        using AddressSpace space = machine.CreateAddressSpace();
+        using MmuContext cpu = space.CreateContext();
+        // Each round maps the range onto a different frame and flushes everything (a range above the ceiling),
+        // well past the point where the TLB's epoch field wraps.
+        for (ulong round = 0; round < 1200; round++)
+        {
+            ulong frame = 1 * GiB + (round % 7) * 64 * Page;
+            space.Map(Base, P(frame), 64 * Page, Protection.Read, PageSize.Size4K);
+            Assert.True(cpu.TryTranslate(Base + (round % 64) * Page, AccessKind.Read, out PhysAddr pa));
+            Assert.Equal(frame + (round % 64) * Page, pa.Value);
+            space.Unmap(Base, 64 * Page);
+            Assert.False(cpu.TryTranslate(Base + (round % 64) * Page, AccessKind.Read, out _));
+        }
+    }
+
+    [Fact]
+    public void Kernel_entries_are_global_they_survive_user_flushes_and_context_switches()
+    {
+        using Machine machine = Create(2 * GiB);
+        using AddressSpace first = machine.CreateAddressSpace();
+        using AddressSpace second = machine.CreateAddressSpace();
+        first.Map(Base, P(1 * GiB), 64 * Page, Protection.Read);
+        second.Map(Base, P(1 * GiB + 64 * Page), 64 * Page, Protection.Read);
+        using MmuContext cpu = first.CreateContext();
+        VirtAddr kernel = machine.DirectMapBase + 0x1234_5678;
+        Translation k = cpu.TranslateKernel(kernel);
+        Assert.True(k.Succeeded);
+        Assert.Equal(0x1234_5678UL, k.PhysAddr.Value);
+        Assert.True(cpu.TryTranslate(Base, AccessKind.Read, out PhysAddr pa));
+        Assert.Equal(1 * GiB, pa.Value);
+
+        first.Unmap(Base, 64 * Page); // a full (non-global) flush
+        long hits = cpu.Statistics.Hits;
+        Assert.True(cpu.TranslateKernel(kernel).Succeeded);
+        Assert.Equal(hits + 1, cpu.Statistics.Hits);
+
+        cpu.SwitchTo(second);
+        Assert.True(cpu.TryTranslate(Base, AccessKind.Read, out pa));
+        Assert.Equal(1 * GiB + 64 * Page, pa.Value);
+        hits = cpu.Statistics.Hits;
+        Assert.True(cpu.TranslateKernel(kernel).Succeeded);
+        Assert.Equal(hits + 1, cpu.Statistics.Hits);
+
+        // A kernel flush drops global entries.
+        machine.Memory.FlushTlb(machine.Memory.InitMm, new FlushRequest(0, 0, FlushKind.Kernel, false));
+        long misses = cpu.Statistics.Misses;
+        Assert.True(cpu.TranslateKernel(kernel).Succeeded);
+        Assert.Equal(misses + 1, cpu.Statistics.Misses);
+        Assert.Equal(FaultReason.OutOfRange, cpu.TranslateKernel(Base).Fault.Reason);
+    }
+
+    [Fact]
+    public void Misuse_of_contexts_is_an_error_not_a_wrong_answer()
+    {
+        using Machine machine = Create(2 * GiB);
+        AddressSpace first = machine.CreateAddressSpace();
+        using AddressSpace second = machine.CreateAddressSpace();
+        first.Map(Base, P(1 * GiB), Page, Protection.Read);
+        MmuContext cpu = first.CreateContext();
+        Assert.Throws<ArgumentException>(() => second.Translate(Base, AccessKind.Read, cpu));
+        Assert.True(first.Translate(Base, AccessKind.Read, cpu).Succeeded);
+
+        first.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => cpu.TryTranslate(Base, AccessKind.Read, out _));
+        Assert.Throws<ObjectDisposedException>(() => cpu.Read<ulong>(Base));
+        Assert.Throws<ObjectDisposedException>(() => first.Translate(Base));
+
+        MmuContext other = second.CreateContext();
+        other.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => other.Translate(Base));
+        Assert.Throws<ObjectDisposedException>(() => other.SwitchTo(second));
+    }
+}
