@@ -22,6 +22,7 @@ namespace FastPt;
 public sealed unsafe class Machine : IDisposable
 {
     private readonly MemoryManager _memory;
+    private readonly Hotplug.MemoryHotplug _hotplug;
     private readonly Lock _spacesLock = new();
     private readonly HashSet<AddressSpace> _spaces = new();
     private int _disposed;
@@ -31,6 +32,7 @@ public sealed unsafe class Machine : IDisposable
     {
         Options = options ?? new MachineOptions();
         _memory = new MemoryManager(Options);
+        _hotplug = new Hotplug.MemoryHotplug(_memory);
     }
 
     internal MemoryManager Memory => _memory;
@@ -73,7 +75,7 @@ public sealed unsafe class Machine : IDisposable
 
     /// <summary>Allocates physically contiguous, naturally aligned frames for data from the buddy allocator:
     /// <paramref name="size"/> is rounded up to a power of two of 4 KiB pages (at most 1 GiB). The frames read
-    /// as zero.</summary>
+    /// as zero. Data is movable: it comes from ZONE_MOVABLE (hot-added memory) when it can, then ZONE_NORMAL.</summary>
     public PhysAddr AllocatePhysical(ulong size)
     {
         if (!TryAllocatePhysical(size, out PhysAddr pa))
@@ -86,7 +88,7 @@ public sealed unsafe class Machine : IDisposable
     {
         ThrowIfDisposed();
         int order = OrderFor(size);
-        if (_memory.Buddy.TryAllocate(order, zero: true, out ulong pfn))
+        if (_memory.Buddy.TryAllocate(order, zero: true, out ulong pfn, movable: true))
         {
             pa = PhysAddr.FromPfn(pfn);
             return true;
@@ -158,6 +160,27 @@ public sealed unsafe class Machine : IDisposable
     /// <summary>Kernel page-table pages by level (index 1 = PTE … 5), the root included.</summary>
     public IReadOnlyList<long> KernelPageTables => (long[])_memory.InitMm.Tables.Clone();
 
+    /// <summary>Hot-adds [<paramref name="start"/>, +<paramref name="size"/>) (a multiple of 2 MiB subsections):
+    /// builds its memmap in the vmemmap (2 MiB blocks, 4 KiB pages, or an altmap in the range itself), its direct
+    /// map, and onlines its frames into the buddy allocator. Throws <see cref="HotplugException"/> with nothing
+    /// changed if the range is misaligned, already present, or memory for its metadata runs out.</summary>
+    public HotplugReport AddMemory(PhysAddr start, ulong size, HotAddOptions? options = null)
+    {
+        ThrowIfDisposed();
+        return _hotplug.Add(start.Value, size, options ?? new HotAddOptions());
+    }
+
+    /// <summary>Hot-removes [<paramref name="start"/>, +<paramref name="size"/>): offlines its frames, frees its
+    /// memmap (marking partly used vmemmap pages and blocks with 0xFD, freeing each when all of it is marked),
+    /// removes its direct map and frees page-table pages that became empty, all through one gather. Throws
+    /// <see cref="HotplugException"/> with nothing changed if a frame is still in use (Busy), the range is not
+    /// present, or misaligned.</summary>
+    public HotplugReport RemoveMemory(PhysAddr start, ulong size)
+    {
+        ThrowIfDisposed();
+        return _hotplug.Remove(start.Value, size);
+    }
+
     /// <summary>A snapshot of the memory counters.</summary>
     public MemoryStatistics GetStatistics()
     {
@@ -168,8 +191,10 @@ public sealed unsafe class Machine : IDisposable
         return new MemoryStatistics
         {
             PresentPages = Volatile.Read(ref _memory.PresentPages),
-            ManagedPages = Volatile.Read(ref _memory.ManagedPages),
+            ManagedPages = _memory.Buddy.ManagedPages,
             FreePages = _memory.Buddy.FreePages,
+            MovableFreePages = _memory.Buddy.ZoneFreePages(MemoryZone.Movable),
+            MovableManagedPages = _memory.Buddy.ZoneManagedPages(MemoryZone.Movable),
             FreeBlocksPerOrder = orders,
             PageTablePages = Vmstat.Read(ref s.PageTablePages),
             KernelPageTablesByLevel = (long[])s.KernelTables.Clone(),

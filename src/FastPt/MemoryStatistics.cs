@@ -15,6 +15,12 @@ public sealed record MemoryStatistics
     /// <summary><c>nr_free_pages</c>.</summary>
     public long FreePages { get; init; }
 
+    /// <summary>Free pages of ZONE_MOVABLE (hot-added memory onlined movable).</summary>
+    public long MovableFreePages { get; init; }
+
+    /// <summary>Managed pages of ZONE_MOVABLE.</summary>
+    public long MovableManagedPages { get; init; }
+
     /// <summary>Free blocks per order 0..18 (a row of <c>/proc/buddyinfo</c>).</summary>
     public IReadOnlyList<long> FreeBlocksPerOrder { get; init; } = [];
 

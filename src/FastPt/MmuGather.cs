@@ -152,7 +152,7 @@ public sealed class MmuGather : IDisposable
             for (int i = 0; i < _pageCount; i++)
             {
                 ulong item = _pages[i];
-                _mm.Memory.Buddy.Free(item >> 5, (int)(item & 31));
+                _mm.Memory.FreePages(item >> 5, (int)(item & 31));
             }
         }
         finally

@@ -4,10 +4,22 @@ using FastPt.Hardware;
 
 namespace FastPt.Mm;
 
-/// <summary>The binary buddy allocator (<c>mm/page_alloc.c</c>), orders 0 to 18 (4 KiB to 1 GiB). Free blocks
-/// are kept on per-order lists threaded through the <em>head</em> descriptors only (PageBuddy, order in Private,
-/// links in Lru), so freeing a terabyte at boot writes one descriptor per gigabyte. Frees coalesce with their
-/// buddy while it is a free block of the same order.</summary>
+/// <summary>The zones the allocator keeps.</summary>
+internal enum MemoryZone
+{
+    /// <summary>ZONE_NORMAL: boot memory; serves every allocation.</summary>
+    Normal = 0,
+
+    /// <summary>ZONE_MOVABLE: serves only movable (user data) allocations, so its memory can always be offlined.</summary>
+    Movable = 1,
+}
+
+/// <summary>The binary buddy allocator (<c>mm/page_alloc.c</c>), orders 0 to 18 (4 KiB to 1 GiB), with two zones:
+/// ZONE_NORMAL (boot memory; every kernel allocation: page tables, memmap) and ZONE_MOVABLE (hot-added memory by
+/// default; only movable user data), which is what keeps hot-added memory removable. Free blocks are kept on
+/// per-zone, per-order lists threaded through the <em>head</em> descriptors only (PageBuddy, order in Private, links
+/// in Lru), so freeing a terabyte at boot writes one descriptor per gigabyte. Frees coalesce with their buddy while
+/// it is a free block of the same order in the same zone.</summary>
 internal sealed unsafe class BuddyAllocator
 {
     public const int MaxOrder = 18;
@@ -18,9 +30,13 @@ internal sealed unsafe class BuddyAllocator
     private readonly PhysicalMemory _memory;
     private readonly bool _checked;
     private readonly Lock _lock = new();
-    private readonly ulong[] _head = new ulong[Orders];
-    private readonly long[] _blocks = new long[Orders];
+    private readonly ulong[][] _head = [new ulong[Orders], new ulong[Orders]];
+    private readonly long[][] _blocks = [new long[Orders], new long[Orders]];
+    private readonly long[] _zoneFree = new long[2];
+    private readonly long[] _zoneManaged = new long[2];
     private long _freePages;
+    private long _managedPages;
+    private long _reservedPagesFreed;
     private long _allocations;
     private long _frees;
 
@@ -35,8 +51,23 @@ internal sealed unsafe class BuddyAllocator
     /// <summary>Free pages in all orders (<c>nr_free_pages</c>).</summary>
     public long FreePages => Volatile.Read(ref _freePages);
 
-    /// <summary>Free blocks of <paramref name="order"/> (a column of <c>/proc/buddyinfo</c>).</summary>
-    public long FreeBlocks(int order) => Volatile.Read(ref _blocks[order]);
+    /// <summary>Pages the allocator manages (<c>zone->managed_pages</c>): onlined or freed from boot reservations,
+    /// minus offlined ones.</summary>
+    public long ManagedPages => Volatile.Read(ref _managedPages);
+
+    /// <summary>Boot-reserved pages handed to the allocator later (<c>free_reserved_page</c>).</summary>
+    public long ReservedPagesFreed => Volatile.Read(ref _reservedPagesFreed);
+
+    /// <summary>Free blocks of <paramref name="order"/> over both zones (a column of <c>/proc/buddyinfo</c>).</summary>
+    public long FreeBlocks(int order) => Volatile.Read(ref _blocks[0][order]) + Volatile.Read(ref _blocks[1][order]);
+
+    /// <summary>Free pages of one zone.</summary>
+    public long ZoneFreePages(MemoryZone zone) => Volatile.Read(ref _zoneFree[(int)zone]);
+
+    /// <summary>Managed pages of one zone.</summary>
+    public long ZoneManagedPages(MemoryZone zone) => Volatile.Read(ref _zoneManaged[(int)zone]);
+
+    private int ZoneOf(ulong pfn) => _sparse.IsMovable(pfn) ? (int)MemoryZone.Movable : (int)MemoryZone.Normal;
 
     public long Allocations => Volatile.Read(ref _allocations);
 
@@ -45,26 +76,38 @@ internal sealed unsafe class BuddyAllocator
     /// <summary>Allocates 2^<paramref name="order"/> contiguous, naturally aligned frames. The head descriptor gets
     /// a reference; the frames are zeroed when <paramref name="zero"/> is set (a frame never written is already
     /// zero and costs nothing).</summary>
-    public bool TryAllocate(int order, bool zero, out ulong pfn)
+    public bool TryAllocate(int order, bool zero, out ulong pfn, bool movable = false)
     {
         if ((uint)order > MaxOrder) throw new ArgumentOutOfRangeException(nameof(order));
         lock (_lock)
         {
-            int current = order;
-            while (current <= MaxOrder && _head[current] == 0) current++;
+            // The zonelist: movable allocations try ZONE_MOVABLE first, everything may use ZONE_NORMAL.
+            int zone = (int)MemoryZone.Normal;
+            int current = MaxOrder + 1;
+            if (movable)
+            {
+                zone = (int)MemoryZone.Movable;
+                current = SmallestFree(zone, order);
+            }
+            if (current > MaxOrder)
+            {
+                zone = (int)MemoryZone.Normal;
+                current = SmallestFree(zone, order);
+            }
             if (current > MaxOrder)
             {
                 pfn = 0;
                 return false;
             }
-            pfn = _head[current] - 1;
-            RemoveFromList(pfn, current);
+            pfn = _head[zone][current] - 1;
+            RemoveFromList(pfn, current, zone);
             // Expand: give back the upper halves (__rmqueue_smallest / expand).
             while (current > order)
             {
                 current--;
-                AddToList(pfn + (1UL << current), current);
+                AddToList(pfn + (1UL << current), current, zone);
             }
+            _zoneFree[zone] -= 1L << order;
             PageDescriptor* d = _memmap.GetMutable(pfn);
             d->Flags = PageFlags.Allocated;
             d->RefCount = 1;
@@ -116,16 +159,35 @@ internal sealed unsafe class BuddyAllocator
         }
     }
 
+    /// <summary>Frees frames that were reserved at boot (memblock allocations: boot page tables, boot memmap)
+    /// into the allocator: <c>free_reserved_page</c> for each. They become managed pages.</summary>
+    public void FreeReserved(ulong pfn, int order)
+    {
+        ulong count = 1UL << order;
+        for (ulong p = pfn; p < pfn + count; p++)
+        {
+            PageDescriptor* d = _memmap.GetMutable(p);
+            if ((d->Flags & PageFlags.Reserved) == 0)
+                throw new InvalidOperationException($"pfn 0x{p:x} is not reserved memory");
+            d->Flags &= ~(PageFlags.Reserved | PageFlags.BootMemory);
+            d->RefCount = 0;
+        }
+        Interlocked.Add(ref _reservedPagesFreed, (long)count);
+        FreeRange(pfn, pfn + count);
+    }
+
     /// <summary>Hands [<paramref name="startPfn"/>, <paramref name="endPfn"/>) to the allocator as the largest
-    /// aligned blocks that fit (<c>memblock_free_all</c>, <c>online_pages</c>).</summary>
+    /// aligned blocks that fit (<c>memblock_free_all</c>, <c>online_pages</c>); they become managed pages.</summary>
     public void FreeRange(ulong startPfn, ulong endPfn)
     {
         lock (_lock)
         {
+            _managedPages += (long)(endPfn - startPfn);
             ulong pfn = startPfn;
             while (pfn < endPfn)
             {
                 int order = LargestOrder(pfn, endPfn);
+                _zoneManaged[ZoneOf(pfn)] += 1L << order;
                 PageDescriptor* d = _memmap.GetMutable(pfn);
                 d->Flags = 0;
                 d->RefCount = 0;
@@ -175,17 +237,28 @@ internal sealed unsafe class BuddyAllocator
                     continue;
                 }
                 ulong blockEnd = head + (1UL << order);
-                RemoveFromList(head, order);
+                int zone = ZoneOf(head);
+                RemoveFromList(head, order, zone);
                 _freePages -= 1L << order;
+                _zoneFree[zone] -= 1L << order;
                 // Return what lies outside the range.
                 GiveBack(head, Math.Max(head, Math.Min(startPfn, blockEnd)));
                 GiveBack(Math.Min(blockEnd, Math.Max(endPfn, head)), blockEnd);
                 ulong inStart = Math.Max(head, startPfn), inEnd = Math.Min(blockEnd, endPfn);
                 taken += (long)(inEnd - inStart);
+                _zoneManaged[zone] -= (long)(inEnd - inStart);
                 pfn = blockEnd;
             }
+            _managedPages -= taken;
         }
         return taken;
+    }
+
+    private int SmallestFree(int zone, int order)
+    {
+        int current = order;
+        while (current <= MaxOrder && _head[zone][current] == 0) current++;
+        return current;
     }
 
     private void GiveBack(ulong start, ulong end)
@@ -236,43 +309,46 @@ internal sealed unsafe class BuddyAllocator
 
     private void FreeLocked(ulong pfn, int order)
     {
+        int zone = ZoneOf(pfn);
         _freePages += 1L << order;
+        _zoneFree[zone] += 1L << order;
         while (order < MaxOrder)
         {
             ulong buddy = pfn ^ (1UL << order);
-            if (!_sparse.PfnValid(buddy)) break;
+            if (!_sparse.PfnValid(buddy) || ZoneOf(buddy) != zone) break;
             PageDescriptor* b = _memmap.Get(buddy);
             if ((b->Flags & PageFlags.Buddy) == 0 || (int)b->Private != order) break;
-            RemoveFromList(buddy, order);
+            RemoveFromList(buddy, order, zone);
             pfn &= ~(1UL << order);
             order++;
         }
-        AddToList(pfn, order);
+        AddToList(pfn, order, zone);
     }
 
-    private void AddToList(ulong pfn, int order)
+    private void AddToList(ulong pfn, int order, int zone)
     {
+        ulong[] head = _head[zone];
         PageDescriptor* d = _memmap.GetMutable(pfn);
         d->Flags = PageFlags.Buddy | (d->Flags & PageFlags.Poisoned);
         d->Private = (ulong)order;
         d->LruPrev = 0;
-        d->LruNext = _head[order];
-        if (_head[order] != 0) _memmap.GetMutable(_head[order] - 1)->LruPrev = pfn + 1;
-        _head[order] = pfn + 1;
-        _blocks[order]++;
+        d->LruNext = head[order];
+        if (head[order] != 0) _memmap.GetMutable(head[order] - 1)->LruPrev = pfn + 1;
+        head[order] = pfn + 1;
+        _blocks[zone][order]++;
     }
 
-    private void RemoveFromList(ulong pfn, int order)
+    private void RemoveFromList(ulong pfn, int order, int zone)
     {
         PageDescriptor* d = _memmap.GetMutable(pfn);
         ulong prev = d->LruPrev, next = d->LruNext;
         if (prev != 0) _memmap.GetMutable(prev - 1)->LruNext = next;
-        else _head[order] = next;
+        else _head[zone][order] = next;
         if (next != 0) _memmap.GetMutable(next - 1)->LruPrev = prev;
         d->Flags &= ~PageFlags.Buddy;
         d->Private = 0;
         d->LruNext = 0;
         d->LruPrev = 0;
-        _blocks[order]--;
+        _blocks[zone][order]--;
     }
 }

@@ -57,14 +57,8 @@ internal sealed unsafe class MemoryManager : IDisposable
     /// <summary>The kernel's page tables.</summary>
     public MmStruct InitMm { get; }
 
-    /// <summary>Frames of RAM managed by the buddy allocator (present, not reserved at boot).</summary>
-    public long ManagedPages;
-
     /// <summary>Frames of RAM present (boot and hot-added).</summary>
     public long PresentPages;
-
-    /// <summary>Frames handed back to the buddy allocator from boot reservations (free_reserved_page).</summary>
-    public long BootPagesFreed;
 
     private void Boot()
     {
@@ -132,7 +126,6 @@ internal sealed unsafe class MemoryManager : IDisposable
         foreach (Memblock.Region free in Memblock.FreeRanges())
         {
             Buddy.FreeRange(free.Base >> Paging.PageShift, free.End >> Paging.PageShift);
-            ManagedPages += (long)(free.Size >> Paging.PageShift);
         }
         for (ulong s = 0; s < Sparse.SectionCount; s++)
             if ((Sparse.FlagsOf(s) & SparseMemory.HasMemmap) != 0) Sparse.SetOnline(s, true);
@@ -206,6 +199,28 @@ internal sealed unsafe class MemoryManager : IDisposable
         ulong* userRoot = Physical.TableForWrite(mm.RootPa);
         for (int i = Paging.EntriesPerTable / 2; i < Paging.EntriesPerTable; i++)
             if (userRoot[i] != kernelRoot[i]) Volatile.Write(ref userRoot[i], kernelRoot[i]);
+    }
+
+    /// <summary>Frees frames whatever their origin: boot-reserved frames through <c>free_reserved_page</c>, others
+    /// back to the buddy allocator.</summary>
+    public void FreePages(ulong pfn, int order)
+    {
+        if ((Memmap.Get(pfn)->Flags & PageFlags.Reserved) != 0) Buddy.FreeReserved(pfn, order);
+        else Buddy.Free(pfn, order);
+    }
+
+    /// <summary>A full, synced flush of every user address space (before host memory behind a range goes away).
+    /// Returns the flushes issued.</summary>
+    public int FlushAllUserSpaces()
+    {
+        MmStruct[] mms;
+        lock (_mmListLock) mms = _userMms.ToArray();
+        foreach (MmStruct mm in mms)
+        {
+            long generation = mm.Flush.Publish(new FlushRequest(0, Layout.UserTop, FlushKind.All, TablesFreed: false));
+            mm.Flush.WaitForAcknowledgement(generation);
+        }
+        return mms.Length;
     }
 
     /// <summary>Publishes a TLB flush of <paramref name="mm"/> to its CPU contexts (and, for the kernel, to every

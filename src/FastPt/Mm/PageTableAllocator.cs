@@ -74,14 +74,8 @@ internal sealed unsafe class PageTableAllocator
     {
         token.Validate();
         Destruct(pfn, level);
-        PageDescriptor* d = _memmap.GetMutable(pfn);
-        if ((d->Flags & PageFlags.Reserved) != 0)
-        {
-            // A boot page table (memblock): free_reserved_page.
-            d->Flags &= ~(PageFlags.Reserved | PageFlags.BootMemory);
-            d->Flags |= PageFlags.Allocated;
-        }
-        _buddy.Free(pfn, 0);
+        if ((_memmap.Get(pfn)->Flags & PageFlags.Reserved) != 0) _buddy.FreeReserved(pfn, 0); // a boot page table
+        else _buddy.Free(pfn, 0);
     }
 
     /// <summary>Level name helper for messages.</summary>

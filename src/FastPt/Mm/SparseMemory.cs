@@ -29,6 +29,9 @@ internal sealed unsafe class SparseMemory : IDisposable
     /// <summary>The section's memory is online (<c>SECTION_IS_ONLINE</c>).</summary>
     public const uint Online = 4;
 
+    /// <summary>The section's memory belongs to ZONE_MOVABLE (only movable, user allocations come from it).</summary>
+    public const uint Movable = 8;
+
     [StructLayout(LayoutKind.Sequential)]
     private struct Section
     {
@@ -147,6 +150,22 @@ internal sealed unsafe class SparseMemory : IDisposable
     }
 
     public bool IsEarly(ulong section) => (FlagsOf(section) & Early) != 0;
+
+    /// <summary>True when <paramref name="pfn"/>'s section is in ZONE_MOVABLE.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsMovable(ulong pfn)
+    {
+        ulong s = pfn >> PfnSectionShift;
+        return s < _count && (Volatile.Read(ref _sections[s].Flags) & Movable) != 0;
+    }
+
+    /// <summary>Puts a section in ZONE_MOVABLE or ZONE_NORMAL (before its frames are onlined).</summary>
+    public void SetMovable(ulong section, bool movable)
+    {
+        Section* sec = _sections + section;
+        uint flags = sec->Flags;
+        Volatile.Write(ref sec->Flags, movable ? flags | Movable : flags & ~Movable);
+    }
 
     public void SetOnline(ulong section, bool online)
     {

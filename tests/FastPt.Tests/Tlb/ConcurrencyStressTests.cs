@@ -57,12 +57,15 @@ public class ConcurrencyStressTests
                     VirtAddr va = Base + (ulong)k * 2 * MiB + offset;
                     bool write = random.Next(4) == 0;
                     bool ok = cpu.TryTranslate(va, write ? AccessKind.Write : AccessKind.Read, out PhysAddr pa);
-                    if (ok && write) cpu.Write(va, (ulong)seed);
+                    // The data access translates again; it may fault only if the slot changed meanwhile.
+                    bool wrote = !(ok && write) || cpu.TryWrite(va, BitConverter.GetBytes((ulong)seed), out _);
                     Interlocked.MemoryBarrier();
                     if (Volatile.Read(ref slot.Version) != before) continue;
                     bool expectOk = mapped && (!write || writable);
                     if (ok != expectOk)
                         throw new InvalidOperationException($"slot {k} v{before}: {(write ? "write" : "read")} at {va} gave {(ok ? pa.ToString() : "a fault")}, expected {(expectOk ? "success" : "a fault")}");
+                    if (!wrote)
+                        throw new InvalidOperationException($"slot {k} v{before}: the write at {va} faulted after its translation succeeded");
                     if (ok && pa.Value != frame + offset)
                         throw new InvalidOperationException($"slot {k} v{before}: {va} -> {pa}, expected 0x{frame + offset:x}");
                     Interlocked.Increment(ref ok ? ref verified : ref faultsVerified);
