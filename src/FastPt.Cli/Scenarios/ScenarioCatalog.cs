@@ -12,6 +12,7 @@ public static class ScenarioCatalog
         new BootScenario(),
         new PagingScenario(),
         new ReplaySyntheticScenario(),
+        new HotplugScenario(),
     ];
 
     /// <summary>The scenario called <paramref name="name"/> (case-insensitive), or null.</summary>
