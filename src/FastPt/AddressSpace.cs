@@ -25,7 +25,7 @@ public sealed unsafe class AddressSpace : IDisposable
     private readonly List<MmuContext> _explicitContexts = new();
     private bool _disposed;
 
-    [ThreadStatic] private static AddressSpace? t_space;
+    // The calling thread's last (address space, context) pair: one thread-local load on the translation path.
     [ThreadStatic] private static MmuContext? t_context;
 
     internal AddressSpace(Machine machine, MemoryManager memory)
@@ -35,7 +35,7 @@ public sealed unsafe class AddressSpace : IDisposable
         _mm = memory.CreateUserMm();
         _userTop = memory.Layout.UserTop;
         _mode = memory.Layout.Mode;
-        _implicitContexts = new ThreadLocal<MmuContext>(() => new MmuContext(this), trackAllValues: true);
+        _implicitContexts = new ThreadLocal<MmuContext>(() => new MmuContext(this, implicitContext: true), trackAllValues: true);
     }
 
     internal MmStruct Mm => _mm;
@@ -246,7 +246,8 @@ public sealed unsafe class AddressSpace : IDisposable
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
-            if (ReferenceEquals(t_space, this)) return t_context!;
+            MmuContext? context = t_context;
+            if (context is not null && ReferenceEquals(context.AddressSpace, this)) return context;
             return CurrentContextSlow();
         }
     }
@@ -256,7 +257,6 @@ public sealed unsafe class AddressSpace : IDisposable
     {
         ThrowIfDisposed();
         MmuContext context = _implicitContexts.Value!;
-        t_space = this;
         t_context = context;
         return context;
     }
@@ -352,10 +352,6 @@ public sealed unsafe class AddressSpace : IDisposable
         _memory.DestroyUserMm(_mm);
         // Contexts see the teardown's flush and throw on their next use; the thread-local list goes now.
         _implicitContexts.Dispose();
-        if (ReferenceEquals(t_space, this))
-        {
-            t_space = null;
-            t_context = null;
-        }
+        if (t_context is not null && ReferenceEquals(t_context.AddressSpace, this)) t_context = null;
     }
 }

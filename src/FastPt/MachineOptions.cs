@@ -33,6 +33,10 @@ public sealed class MachineOptions
     /// <summary>Allow 1 GiB leaves (the CPU's gbpages feature). Default on.</summary>
     public bool GigabytePages { get; set; } = true;
 
+    /// <summary>Map the direct map with 2 MiB and 1 GiB leaves where aligned (default on). Off gives a 4 KiB direct
+    /// map, as a kernel with <c>debug_pagealloc</c> or without PSE has.</summary>
+    public bool DirectMapHugePages { get; set; } = true;
+
     /// <summary>Checked mode: freed page tables and frames are poisoned, and every walk, translation and cached
     /// partial walk that reaches freed memory is reported with <see cref="UseAfterFreeException"/>. Costs speed;
     /// meant for tests and for studying reclamation bugs.</summary>

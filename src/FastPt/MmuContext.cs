@@ -65,8 +65,9 @@ public sealed unsafe class MmuContext : IDisposable
     private long _hits, _misses, _victimHits, _pmdHits, _pudHits, _walks, _faults;
     private long _pageFlushes, _rangeFlushes, _fullFlushes, _kernelFlushes;
 
-    internal MmuContext(AddressSpace space)
+    internal MmuContext(AddressSpace space, bool implicitContext = false)
     {
+        IsImplicit = implicitContext;
         _space = space;
         _mm = space.Mm;
         _memory = _mm.Memory;
@@ -79,6 +80,9 @@ public sealed unsafe class MmuContext : IDisposable
         Number = Interlocked.Increment(ref s_nextNumber);
         Attach(space);
     }
+
+    /// <summary>True for the context an address space keeps for a thread (it cannot switch address spaces).</summary>
+    public bool IsImplicit { get; }
 
     /// <summary>A number identifying the context in traces.</summary>
     public int Number { get; }
@@ -110,6 +114,7 @@ public sealed unsafe class MmuContext : IDisposable
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(space);
+        if (IsImplicit) throw new InvalidOperationException("The per-thread context of an address space cannot switch; create one with CreateContext.");
         if (!ReferenceEquals(space.Machine.Memory, _memory)) throw new ArgumentException("The address space belongs to another machine.", nameof(space));
         if (space.Mm.Disposed) ThrowHelper.ThrowObjectDisposed(nameof(AddressSpace));
         _domain.Detach(_slot);

@@ -51,8 +51,7 @@ internal sealed unsafe class MemoryHotplug
 
                 // arch_add_memory: the linear map first.
                 long[] leaves = (long[])initMm.Leaves.Clone();
-                int levels = (1 << 1) | (1 << 2) | (_memory.Options.GigabytePages ? 1 << 3 : 0);
-                var plan = new MapOperation.Plan(_memory.Layout.DirectMapAddress(start), start, levels, 0,
+                var plan = new MapOperation.Plan(_memory.Layout.DirectMapAddress(start), start, _memory.DirectMapLevels, 0,
                     PageTableEntry.KernelData, PageTableEntry.KernelData | PageTableEntry.Huge, PageTableEntry.KernelTable);
                 PagingResult mapped = PageTableOps.Map(initMm, _memory.Layout.DirectMapAddress(start), size, plan);
                 if (!mapped.IsSuccess)

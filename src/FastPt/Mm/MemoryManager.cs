@@ -84,7 +84,7 @@ internal sealed unsafe class MemoryManager : IDisposable
         deferred.Add(InitMm.RootPa | (uint)InitMm.RootLevel);
         Memmap.KernelRootPa = InitMm.RootPa;
 
-        int directLevels = (1 << 1) | (1 << 2) | (Options.GigabytePages ? 1 << 3 : 0);
+        int directLevels = DirectMapLevels;
         foreach (MemoryRange r in map)
         {
             var plan = new MapOperation.Plan(Layout.DirectMapAddress(r.Start.Value), r.Start.Value, directLevels, 0,
@@ -130,6 +130,10 @@ internal sealed unsafe class MemoryManager : IDisposable
         for (ulong s = 0; s < Sparse.SectionCount; s++)
             if ((Sparse.FlagsOf(s) & SparseMemory.HasMemmap) != 0) Sparse.SetOnline(s, true);
     }
+
+    /// <summary>Leaf levels the direct map may use.</summary>
+    public int DirectMapLevels => !Options.DirectMapHugePages ? 1 << 1
+        : (1 << 1) | (1 << 2) | (Options.GigabytePages ? 1 << 3 : 0);
 
     private ulong BootAllocate(ulong size, ulong align)
     {
