@@ -117,7 +117,7 @@ public sealed unsafe class AddressSpace : IDisposable
         PagingResult invalid = ValidateRange(va, length, PageSize.Size4K);
         if (!invalid.IsSuccess) return invalid;
         if (gather is not null) return PageTableOps.Unmap(_mm, va.Value, length, gather);
-        lock (_mm.PageTableLock)
+        using (_mm.LockTables())
         {
             MmuGather own = _mm.RentGather();
             try
@@ -144,7 +144,7 @@ public sealed unsafe class AddressSpace : IDisposable
         if (!invalid.IsSuccess) return invalid;
         protection = Normalize(protection);
         if (gather is not null) return PageTableOps.Protect(_mm, va.Value, length, protection, gather);
-        lock (_mm.PageTableLock)
+        using (_mm.LockTables())
         {
             MmuGather own = _mm.RentGather();
             try
@@ -182,7 +182,7 @@ public sealed unsafe class AddressSpace : IDisposable
             throw new ArgumentException($"The bitmap needs {(pages + 63) / 64} words for {pages} pages.", nameof(bitmap));
         bitmap[..(int)((pages + 63) / 64)].Clear();
         if (gather is not null) return TestAndClearOperation.Run(_mm, va.Value, length, bit, bitmap, gather);
-        lock (_mm.PageTableLock)
+        using (_mm.LockTables())
         {
             MmuGather own = _mm.RentGather();
             try

@@ -215,6 +215,7 @@ public sealed unsafe class Machine : IDisposable
             PtlocksAllocated = Vmstat.Read(ref s.PtlocksAllocated),
             PtlocksFreed = Vmstat.Read(ref s.PtlocksFreed),
             UseAfterFreeDetected = Vmstat.Read(ref s.UseAfterFreeDetected),
+            PageTableLockContentions = Vmstat.Read(ref s.PageTableLockContentions),
         };
     }
 

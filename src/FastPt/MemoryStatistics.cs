@@ -78,6 +78,9 @@ public sealed record MemoryStatistics
     /// <summary>Split page-table locks freed.</summary>
     public long PtlocksFreed { get; init; }
 
+    /// <summary>Times a thread found an address space's page-table lock held by another thread.</summary>
+    public long PageTableLockContentions { get; init; }
+
     /// <summary>Checked mode: accesses to freed memory reported.</summary>
     public long UseAfterFreeDetected { get; init; }
 }

@@ -185,7 +185,7 @@ public sealed class MmuGather : IDisposable
     public void Dispose()
     {
         if (!_active) return;
-        lock (_mm.PageTableLock)
+        using (_mm.LockTables())
         {
             Finish();
         }

@@ -1,5 +1,7 @@
 using System;
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.InteropServices;
 using FastPt.Geometry;
 
@@ -106,7 +108,7 @@ internal sealed unsafe class SoftTlb
     /// <summary>Looks in the victim TLB; on a hit swaps the entry into the main TLB.</summary>
     public bool TryVictim(ulong page, AccessKind access, bool global)
     {
-        int i = Array.IndexOf(_victimPages, page);
+        int i = VictimIndex(page);
         if (i < 0) return false;
         ref TlbEntry v = ref _victim[i];
         if (Unsafe.Add(ref v.ReadTag, (int)access) != HitTag(page, global)) return false;
@@ -114,6 +116,22 @@ internal sealed unsafe class SoftTlb
         (main, v) = (v, main);
         _victimPages[i] = v.Page;
         return true;
+    }
+
+    /// <summary>Slot of <paramref name="page"/> in the victim TLB, or -1: the eight pages are one cache line,
+    /// compared at once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int VictimIndex(ulong page)
+    {
+        ref ulong pages = ref MemoryMarshal.GetArrayDataReference(_victimPages);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ulong mask = Vector512.Equals(Vector512.LoadUnsafe(ref pages), Vector512.Create(page)).ExtractMostSignificantBits();
+            return mask == 0 ? -1 : BitOperations.TrailingZeroCount(mask);
+        }
+        for (int i = 0; i < VictimEntries; i++)
+            if (Unsafe.Add(ref pages, i) == page) return i;
+        return -1;
     }
 
     /// <summary>Installs an entry, moving a valid one it replaces to the victim TLB.</summary>
@@ -169,7 +187,7 @@ internal sealed unsafe class SoftTlb
         {
             ref TlbEntry e = ref EntryFor(page);
             if (e.Page == page) Invalidate(ref e);
-            int i = Array.IndexOf(_victimPages, page);
+            int i = VictimIndex(page);
             if (i >= 0)
             {
                 Invalidate(ref _victim[i]);

@@ -45,7 +45,7 @@ internal sealed unsafe class MemoryHotplug
             if (!_memory.Sparse.RangeAbsent(startPfn, endPfn - startPfn))
                 throw Refuse(HotplugError.AlreadyPresent, start, size, "part of the range is already present");
             MmStruct initMm = _memory.InitMm;
-            lock (initMm.PageTableLock)
+            using (initMm.LockTables())
             {
                 Counters before = Counters.Take(_memory, _vmemmap);
 
@@ -165,7 +165,7 @@ internal sealed unsafe class MemoryHotplug
                 throw Refuse(HotplugError.Busy, start, size, $"frame 0x{busy:x} (pfn) is in use; offline the memory first");
 
             FastPtEventSource.Log.HotRemoveStart(start, size);
-            lock (_memory.InitMm.PageTableLock)
+            using (_memory.InitMm.LockTables())
             {
                 Counters before = Counters.Take(_memory, _vmemmap);
                 int flushes = RemoveRange(startPfn, endPfn, endPfn, altmap, offline: true);

@@ -69,6 +69,28 @@ internal sealed unsafe class MmStruct
         return _pool;
     }
 
+    /// <summary>Takes <see cref="PageTableLock"/>, counting (and tracing) the times another thread held it.</summary>
+    public TableLockScope LockTables()
+    {
+        if (!PageTableLock.TryEnter())
+        {
+            Vmstat.Add(ref Memory.Stat.PageTableLockContentions, 1);
+            Diagnostics.FastPtEventSource.Log.LockContended(RootLevel, RootPa >> Paging.PageShift, 0);
+            PageTableLock.Enter();
+        }
+        return new TableLockScope(PageTableLock);
+    }
+
+    /// <summary>Releases the page-table lock at the end of a <c>using</c>.</summary>
+    public readonly ref struct TableLockScope
+    {
+        private readonly Lock _lock;
+
+        public TableLockScope(Lock tableLock) => _lock = tableLock;
+
+        public void Dispose() => _lock.Exit();
+    }
+
     /// <summary>The gather reused by single operations (under <see cref="PageTableLock"/>) so they allocate nothing.</summary>
     public MmuGather RentGather()
     {

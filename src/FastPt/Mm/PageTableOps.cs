@@ -15,7 +15,7 @@ internal static unsafe class PageTableOps
     public static PagingResult Map(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan)
     {
         MemoryManager memory = mm.Memory;
-        lock (mm.PageTableLock)
+        using (mm.LockTables())
         {
             ThrowIfDisposed(mm);
             var check = new MapOperation.CheckOps { Plan = plan };
@@ -48,7 +48,7 @@ internal static unsafe class PageTableOps
     public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGather gather)
     {
         MemoryManager memory = mm.Memory;
-        lock (mm.PageTableLock)
+        using (mm.LockTables())
         {
             ThrowIfDisposed(mm);
             gather.EnsureUsableFor(mm);
@@ -74,7 +74,7 @@ internal static unsafe class PageTableOps
     public static PagingResult Protect(MmStruct mm, ulong va, ulong length, Protection protection, MmuGather gather)
     {
         MemoryManager memory = mm.Memory;
-        lock (mm.PageTableLock)
+        using (mm.LockTables())
         {
             ThrowIfDisposed(mm);
             gather.EnsureUsableFor(mm);
@@ -207,7 +207,7 @@ internal static unsafe class PageTableOps
     /// shared with init_mm) and finally the root itself, through a gather.</summary>
     public static void TeardownUser(MmStruct mm)
     {
-        lock (mm.PageTableLock)
+        using (mm.LockTables())
         {
             if (mm.Disposed) return;
             MemoryManager memory = mm.Memory;

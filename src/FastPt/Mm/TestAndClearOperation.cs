@@ -73,7 +73,7 @@ internal static unsafe class TestAndClearOperation
 
     public static long Run(MmStruct mm, ulong va, ulong length, ulong bit, Span<ulong> bitmap, MmuGather gather)
     {
-        lock (mm.PageTableLock)
+        using (mm.LockTables())
         {
             ObjectDisposedException.ThrowIf(mm.Disposed, typeof(AddressSpace));
             gather.EnsureUsableFor(mm);

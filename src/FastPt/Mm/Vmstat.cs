@@ -31,6 +31,9 @@ internal sealed class Vmstat
     /// <summary>Split page-table locks allocated and freed (must balance after teardown).</summary>
     public long PtlocksAllocated, PtlocksFreed;
 
+    /// <summary>Times a thread found an address space's page-table lock held by another.</summary>
+    public long PageTableLockContentions;
+
     /// <summary>Checked mode: accesses to freed memory detected.</summary>
     public long UseAfterFreeDetected;
 
