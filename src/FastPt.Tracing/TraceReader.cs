@@ -14,6 +14,9 @@ namespace FastPt.Tracing;
 internal sealed class TraceReader
 {
     private const string MetricsProvider = "System.Diagnostics.Metrics";
+    private const int MaxAnomaliesKept = 20;
+    private const ulong MaxPfn = 1UL << 40; // 52-bit physical addresses
+    private const ulong PageMask = 4095;
 
     private readonly Dictionary<(string Provider, string Name), long> _eventCounts = new();
     private readonly long[] _allocatedByLevel = new long[6];
@@ -35,6 +38,8 @@ internal sealed class TraceReader
     private long _faults;
     private long _gracePeriods, _callbacksRun, _tablesDeferred, _headsQueued;
     private long _lockContended, _lockSpins;
+    private readonly List<string> _anomalies = new();
+    private long _anomalyCount;
 
     public static TraceSummary Summarise(Stream stream, string name)
     {
@@ -106,6 +111,7 @@ internal sealed class TraceReader
         {
             case "TableAlloc":
             {
+                CheckTable(data, eventName, time);
                 int level = LevelIndex(Int(data, "level"));
                 bool kernel = Bool(data, "kernel");
                 _tablesAllocated++;
@@ -116,6 +122,7 @@ internal sealed class TraceReader
             }
             case "TableFree":
             {
+                CheckTable(data, eventName, time);
                 int level = LevelIndex(Int(data, "level"));
                 bool kernel = Bool(data, "kernel");
                 _tablesFreed++;
@@ -126,6 +133,9 @@ internal sealed class TraceReader
             }
             case "MapRange":
             {
+                CheckRange(data, eventName, time);
+                CheckCount(data, eventName, time, "leaves");
+                CheckCount(data, eventName, time, "tablesAllocated");
                 SpaceAccumulator space = Space(U64(data, "space"));
                 long length = I64(data, "length");
                 long leaves = I64(data, "leaves");
@@ -142,6 +152,8 @@ internal sealed class TraceReader
             }
             case "UnmapRange":
             {
+                CheckRange(data, eventName, time);
+                CheckCount(data, eventName, time, "tablesFreed");
                 SpaceAccumulator space = Space(U64(data, "space"));
                 long length = I64(data, "length");
                 space.Unmaps++;
@@ -155,6 +167,8 @@ internal sealed class TraceReader
             }
             case "ProtectRange":
             {
+                CheckRange(data, eventName, time);
+                if ((Int(data, "protection") & ~(int)Protection.All) != 0) Anomaly(data, eventName, time, "protection");
                 SpaceAccumulator space = Space(U64(data, "space"));
                 long length = I64(data, "length");
                 space.Protects++;
@@ -166,6 +180,7 @@ internal sealed class TraceReader
             }
             case "AddressSpaceTeardown":
             {
+                if (I64(data, "tables") < 1) Anomaly(data, eventName, time, "tables");
                 SpaceAccumulator space = Space(U64(data, "space"));
                 space.TornDown = true;
                 OperationAccumulator operation = Operation("teardown");
@@ -175,6 +190,8 @@ internal sealed class TraceReader
                 break;
             }
             case "TableSplit":
+                if (Int(data, "level") is not (2 or 3)) Anomaly(data, eventName, time, "level");
+                else if ((U64(data, "address") & ((1UL << (12 + 9 * (Int(data, "level") - 1))) - 1)) != 0) Anomaly(data, eventName, time, "address");
                 _splits++;
                 Space(U64(data, "space")).Splits++;
                 break;
@@ -182,6 +199,9 @@ internal sealed class TraceReader
             {
                 ulong spaceId = U64(data, "space");
                 var kind = (FlushKind)Int(data, "kind");
+                if (!Enum.IsDefined(kind)) Anomaly(data, eventName, time, "kind");
+                if (U64(data, "end") < U64(data, "start")) Anomaly(data, eventName, time, "end");
+                CheckCount(data, eventName, time, "contexts");
                 SpaceAccumulator space = Space(spaceId);
                 _flushes++;
                 _contextsNotified += Int(data, "contexts");
@@ -200,17 +220,21 @@ internal sealed class TraceReader
                 break;
             }
             case "ContextInvalidated":
+                CheckCount(data, eventName, time, "requests");
                 _catchUps++;
                 _requestsApplied += I64(data, "requests");
                 if (Bool(data, "full")) _fullResyncs++;
                 break;
             case "PageFault":
+                if (!Enum.IsDefined((FaultReason)Int(data, "reason"))) Anomaly(data, eventName, time, "reason");
+                if (!Enum.IsDefined((AccessKind)Int(data, "access"))) Anomaly(data, eventName, time, "access");
                 _faults++;
                 Space(U64(data, "space")).Faults++;
                 Increment(_faultsByReason, (FaultReason)Int(data, "reason"));
                 Increment(_faultsByAccess, (AccessKind)Int(data, "access"));
                 break;
             case "GracePeriod":
+                CheckCount(data, eventName, time, "callbacks");
                 _gracePeriods++;
                 _callbacksRun += Int(data, "callbacks");
                 break;
@@ -259,8 +283,39 @@ internal sealed class TraceReader
                 IConvertible convertible when value is not string => convertible.ToDouble(CultureInfo.InvariantCulture),
                 _ => double.NaN,
             };
-            if (!double.IsNaN(number)) activity.StopTotals[field] = activity.StopTotals.GetValueOrDefault(field) + number;
+            if (double.IsNaN(number)) continue;
+            if (number < 0) Anomaly(data, data.EventName ?? task, time, field);
+            activity.StopTotals[field] = activity.StopTotals.GetValueOrDefault(field) + number;
         }
+    }
+
+    // ---------------------------------------------------------------- plausibility of payloads
+    // A .nettrace has no checksums: damage inside an event's payload still parses. Values no engine can produce
+    // are reported as anomalies instead of being summed silently.
+
+    private void CheckTable(TraceEvent data, string eventName, double time)
+    {
+        if (Int(data, "level") is < 1 or > 5) Anomaly(data, eventName, time, "level");
+        if (U64(data, "pfn") >= MaxPfn) Anomaly(data, eventName, time, "pfn");
+    }
+
+    private void CheckRange(TraceEvent data, string eventName, double time)
+    {
+        ulong address = U64(data, "address"), length = U64(data, "length");
+        if ((address & PageMask) != 0) Anomaly(data, eventName, time, "address");
+        if (length == 0 || (length & PageMask) != 0 || address + length < address) Anomaly(data, eventName, time, "length");
+    }
+
+    private void CheckCount(TraceEvent data, string eventName, double time, string field)
+    {
+        if (I64(data, field) < 0) Anomaly(data, eventName, time, field);
+    }
+
+    private void Anomaly(TraceEvent data, string eventName, double time, string field)
+    {
+        _anomalyCount++;
+        if (_anomalies.Count < MaxAnomaliesKept)
+            _anomalies.Add(string.Create(CultureInfo.InvariantCulture, $"{eventName} at {time:F3} ms: impossible {field} = {Field(data, field)}"));
     }
 
     private static string TaskOf(TraceEvent data)
@@ -325,6 +380,8 @@ internal sealed class TraceReader
             TotalEvents = _totalEvents,
             FastPtEvents = _fastPtEvents,
             EventsLost = eventsLost,
+            AnomalyCount = _anomalyCount,
+            Anomalies = _anomalies.ToArray(),
             Events = _eventCounts
                 .OrderBy(pair => pair.Key.Provider == TraceSummary.ProviderName ? 0 : 1)
                 .ThenBy(pair => pair.Key.Provider, StringComparer.Ordinal)

@@ -31,6 +31,10 @@ public sealed partial record TraceSummary
         json.WriteNumber("totalEvents", TotalEvents);
         json.WriteNumber("fastPtEvents", FastPtEvents);
         json.WriteNumber("eventsLost", EventsLost);
+        json.WriteNumber("anomalyCount", AnomalyCount);
+        json.WriteStartArray("anomalies");
+        foreach (string anomaly in Anomalies) json.WriteStringValue(anomaly);
+        json.WriteEndArray();
 
         json.WriteStartArray("events");
         foreach (EventCount count in Events)

@@ -36,6 +36,14 @@ public sealed partial record TraceSummary
     /// <summary>Events the runtime reported as lost (its buffers were full): the counts below are then lower bounds.</summary>
     public long EventsLost { get; init; }
 
+    /// <summary>FastPt events whose payload holds a value the engine cannot produce (an undefined flush kind, a
+    /// table level out of range, an unaligned range, a negative count): the sign of a damaged file, since a
+    /// .nettrace carries no checksums. Counted here and left out of nothing else.</summary>
+    public long AnomalyCount { get; init; }
+
+    /// <summary>The first few anomalies, described.</summary>
+    public IReadOnlyList<string> Anomalies { get; init; } = [];
+
     /// <summary>Events per provider and name, FastPt first, then by count.</summary>
     public IReadOnlyList<EventCount> Events { get; init; } = [];
 

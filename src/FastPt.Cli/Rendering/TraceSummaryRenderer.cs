@@ -43,7 +43,9 @@ internal static class TraceSummaryRenderer
         facts.AddRow("bytes freed", Markup.Escape(Bytes(summary.Freed.Total)));
         facts.AddRow("TLB flushes", Number(summary.Flushes.Total));
         facts.AddRow("page faults", Number(summary.Faults.Total));
+        if (summary.AnomalyCount > 0) facts.AddRow("[red]impossible payloads (damaged file?)[/]", $"[red]{Number(summary.AnomalyCount)}[/]");
         console.Write(facts);
+        foreach (string anomaly in summary.Anomalies) console.MarkupLine($"  [red]{Markup.Escape(anomaly)}[/]");
         if (summary.FastPtEvents == 0)
             console.MarkupLine("[yellow]No FastPt events: was the FastPt provider enabled (FastPt:0xFFFFFFFFFFFFFFFF:5)?[/]");
     }
