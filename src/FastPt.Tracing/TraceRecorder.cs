@@ -26,6 +26,11 @@ public sealed record TraceRecorderOptions
 
     /// <summary>Size of the runtime's buffer for the session; events are lost if the file cannot keep up.</summary>
     public int BufferMegabytes { get; init; } = 256;
+
+    /// <summary>Whether the runtime walks and records the managed stack of every event. Off by default: the
+    /// summary does not use stacks, and a stack walk per event costs microseconds (dotnet-trace, which has no
+    /// such switch, always records them).</summary>
+    public bool CaptureStacks { get; init; }
 }
 
 /// <summary>Records the FastPt events (and the FastPt Meter) of the current process to a .nettrace file through
@@ -97,7 +102,8 @@ public sealed class TraceRecorder : IDisposable
         EventPipeSession session;
         try
         {
-            session = new DiagnosticsClient(Environment.ProcessId).StartEventPipeSession(providers, requestRundown: false, options.BufferMegabytes);
+            var configuration = new EventPipeSessionConfiguration(providers, options.BufferMegabytes, requestRundown: false, requestStackwalk: options.CaptureStacks);
+            session = new DiagnosticsClient(Environment.ProcessId).StartEventPipeSession(configuration);
         }
         catch (Exception exception) when (exception is DiagnosticsClientException or IOException or UnauthorizedAccessException or TimeoutException)
         {

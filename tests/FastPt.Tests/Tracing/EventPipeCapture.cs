@@ -37,7 +37,8 @@ internal sealed class EventPipeCapture : IDisposable
     {
         Path = path;
         var providers = new[] { new EventPipeProvider("FastPt", EventLevel.Verbose, -1) };
-        _session = new DiagnosticsClient(Environment.ProcessId).StartEventPipeSession(providers, requestRundown: false, circularBufferMB: 64);
+        var configuration = new EventPipeSessionConfiguration(providers, 64, requestRundown: false, requestStackwalk: false);
+        _session = new DiagnosticsClient(Environment.ProcessId).StartEventPipeSession(configuration);
         _file = File.Create(path);
         _copy = _session.EventStream.CopyToAsync(_file);
     }
