@@ -115,7 +115,7 @@ public sealed partial class FastPtEventSource : EventSource
 
     /// <summary>A TLB flush of [<paramref name="start"/>, <paramref name="end"/>) was published to the
     /// <paramref name="contexts"/> CPU contexts attached to the address space.</summary>
-    [Event(7, Version = 1, Level = EventLevel.Informational, Keywords = Keywords.Tlb, Message = "flush space {0} {1} 0x{2:x}-0x{3:x} to {4} contexts")]
+    [Event(7, Version = 1, Level = EventLevel.Informational, Keywords = Keywords.Tlb, Message = "flush space {0} kind {1} [{2}, {3}) to {4} contexts")]
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TlbFlush(ulong space, FlushKind kind, ulong start, ulong end, int contexts)
     {
