@@ -143,7 +143,8 @@ public sealed record PageTableSummary
     /// <summary>Of <see cref="Freed"/>, kernel tables.</summary>
     public long KernelFreed { get; init; }
 
-    /// <summary>Tables allocated per level (index 1 = PTE … 5 = PGD of 5-level paging; index 0 unused).</summary>
+    /// <summary>Tables allocated per level: index 1 = PTE, 2 = PMD, 3 = PUD, 4 = P4D (the PGD, the root, with
+    /// 4-level paging), 5 = the PGD of 5-level paging; index 0 unused.</summary>
     public IReadOnlyList<long> AllocatedByLevel { get; init; } = new long[6];
 
     /// <summary>Tables freed per level, indexed like <see cref="AllocatedByLevel"/>.</summary>

@@ -108,7 +108,7 @@ internal static class TraceSummaryRenderer
     {
         var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle("Page-table pages and memory freed") };
         table.AddColumn("");
-        foreach (string level in new[] { "PTE", "PMD", "PUD", "P4D", "PGD (5-level)", "all", "of which kernel" }) table.AddColumn(new TableColumn(level).RightAligned());
+        foreach (string level in new[] { "PTE", "PMD", "PUD", "P4D or 4-level PGD", "5-level PGD", "all", "of which kernel" }) table.AddColumn(new TableColumn(level).RightAligned());
         table.AddRow(Row("allocated", summary.Tables.AllocatedByLevel, summary.Tables.Allocated, summary.Tables.KernelAllocated));
         table.AddRow(Row("freed", summary.Tables.FreedByLevel, summary.Tables.Freed, summary.Tables.KernelFreed));
         table.Caption = new TableTitle(Markup.Escape(FormattableString.Invariant(
