@@ -43,7 +43,7 @@ internal static class Program
         }
     }
 
-    /// <summary>The command tree: the root runs the main job; subcommands run, list, replay and dump.</summary>
+    /// <summary>The command tree: the root runs the main job; subcommands run, list, replay, dump and trace.</summary>
     public static Command CreateRootCommand(CliEnvironment environment)
     {
         // A plain command rather than RootCommand, whose name is the host executable's ("FastPt.Cli" or "testhost").
@@ -59,6 +59,7 @@ internal static class Program
         root.Add(ScenarioCommands.CreateList(environment));
         root.Add(ReplayCommand.Create(environment));
         root.Add(DumpCommand.Create(environment));
+        root.Add(TraceCommand.Create(environment));
         return root;
     }
 }

@@ -178,7 +178,7 @@ public sealed class MmuGather : IDisposable
         _flushes++;
         _start = ulong.MaxValue;
         _end = 0;
-        FastPtEventSource.Log.TlbFlush(_mm.Id, kind, start, end);
+        if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.TlbFlush(_mm.Id, kind, start, end, _mm.Flush.Contexts.Length);
     }
 
     /// <summary>Finishes the gather: flushes once and frees what was collected.</summary>

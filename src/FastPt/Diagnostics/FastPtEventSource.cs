@@ -1,15 +1,19 @@
 using System.Diagnostics.Tracing;
+using System.Runtime.CompilerServices;
 
 namespace FastPt.Diagnostics;
 
-/// <summary>The "FastPt" EventSource: one provider for every subsystem, filtered by keyword. Hot paths check
-/// <see cref="EventSource.IsEnabled(EventLevel, EventKeywords)"/> before building a payload, so a machine with no
-/// listener pays one predictable branch per event site.</summary>
+/// <summary>The "FastPt" EventSource: one provider for every subsystem, filtered by keyword. Every event method
+/// checks <see cref="EventSource.IsEnabled()"/> inline before anything else, so a machine with no listener pays one
+/// field load and one predictable branch per event site; the payload is built and written only when a session
+/// listens, through <c>WriteEventCore</c> with stack-allocated descriptors, so an enabled EventPipe session does
+/// not allocate per event either.</summary>
 /// <remarks>Record with <c>dotnet-trace collect --providers FastPt:0xFFFFFFFFFFFFFFFF:5</c> (all keywords,
-/// verbose), or in process with <c>fastpt trace record</c>. Long operations are Start/Stop pairs whose durations
-/// the summariser turns into latency histograms.</remarks>
+/// verbose), or in process with <c>fastpt trace record</c>. Long operations are Start/Stop pairs (one task each)
+/// whose durations the summariser turns into latency histograms. Event ids never change; an event whose payload
+/// changed carries a higher <see cref="EventAttribute.Version"/>.</remarks>
 [EventSource(Name = "FastPt")]
-public sealed class FastPtEventSource : EventSource
+public sealed partial class FastPtEventSource : EventSource
 {
     /// <summary>The singleton.</summary>
     public static readonly FastPtEventSource Log = new();
@@ -54,139 +58,189 @@ public sealed class FastPtEventSource : EventSource
         public const EventTask VmemmapBatch = (EventTask)3;
     }
 
-    internal bool PagingVerbose => IsEnabled(EventLevel.Verbose, Keywords.Paging);
+    internal bool PagingVerbose => IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Paging);
 
-    /// <summary>A page-table page was allocated and constructed.</summary>
-    [Event(1, Level = EventLevel.Verbose, Keywords = Keywords.Paging, Message = "table alloc level {0} pfn {1}")]
-    public void TableAlloc(int level, ulong pfn, bool kernel)
+    // ---------------------------------------------------------------- paging and TLB (1-9)
+
+    /// <summary>A page-table page was allocated and constructed for address space <paramref name="space"/>
+    /// (the kernel's id for kernel tables).</summary>
+    [Event(1, Version = 1, Level = EventLevel.Verbose, Keywords = Keywords.Paging, Message = "table alloc space {0} level {1} pfn {2}")]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void TableAlloc(ulong space, int level, ulong pfn, bool kernel)
     {
-        if (IsEnabled(EventLevel.Verbose, Keywords.Paging)) WriteEvent(1, level, pfn, kernel);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Paging)) WriteTable(1, space, level, pfn, kernel);
     }
 
-    /// <summary>A page-table page was destructed and freed.</summary>
-    [Event(2, Level = EventLevel.Verbose, Keywords = Keywords.Paging, Message = "table free level {0} pfn {1}")]
-    public void TableFree(int level, ulong pfn, bool kernel)
+    /// <summary>A page-table page of address space <paramref name="space"/> was destructed and freed.</summary>
+    [Event(2, Version = 1, Level = EventLevel.Verbose, Keywords = Keywords.Paging, Message = "table free space {0} level {1} pfn {2}")]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void TableFree(ulong space, int level, ulong pfn, bool kernel)
     {
-        if (IsEnabled(EventLevel.Verbose, Keywords.Paging)) WriteEvent(2, level, pfn, kernel);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Paging)) WriteTable(2, space, level, pfn, kernel);
     }
 
-    /// <summary>A range was mapped.</summary>
+    /// <summary>A range was mapped with <paramref name="leaves"/> leaves, allocating
+    /// <paramref name="tablesAllocated"/> page-table pages.</summary>
     [Event(3, Level = EventLevel.Informational, Keywords = Keywords.Paging)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void MapRange(ulong space, ulong address, ulong length, long leaves, long tablesAllocated)
     {
-        if (IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteEvent(3, space, address, length, leaves, tablesAllocated);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteMapRange(space, address, length, leaves, tablesAllocated);
     }
 
-    /// <summary>A range was unmapped.</summary>
+    /// <summary>A range was unmapped; <paramref name="tablesFreed"/> page-table pages emptied by it go (or went)
+    /// to the gather.</summary>
     [Event(4, Level = EventLevel.Informational, Keywords = Keywords.Paging)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void UnmapRange(ulong space, ulong address, ulong length, long tablesFreed)
     {
-        if (IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteEvent(4, space, address, length, tablesFreed);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteRangeAndLong(4, space, address, length, tablesFreed);
     }
 
-    /// <summary>The rights of a range changed.</summary>
+    /// <summary>The rights of a range changed (<paramref name="protection"/> is a <see cref="Protection"/> value).</summary>
     [Event(5, Level = EventLevel.Informational, Keywords = Keywords.Paging)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ProtectRange(ulong space, ulong address, ulong length, int protection)
     {
-        if (IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteEvent(5, space, address, length, protection);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteRangeAndInt(5, space, address, length, protection);
     }
 
-    /// <summary>A huge leaf was split into a table of smaller leaves.</summary>
+    /// <summary>A huge leaf at <paramref name="level"/> was split into a table of smaller leaves.</summary>
     [Event(6, Level = EventLevel.Informational, Keywords = Keywords.Paging)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TableSplit(ulong space, int level, ulong address)
     {
-        if (IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteEvent(6, space, level, address);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteTableSplit(space, level, address);
     }
 
-    /// <summary>A TLB flush was published to an address space's contexts.</summary>
-    [Event(7, Level = EventLevel.Informational, Keywords = Keywords.Tlb)]
-    public void TlbFlush(ulong space, FlushKind kind, ulong start, ulong end)
+    /// <summary>A TLB flush of [<paramref name="start"/>, <paramref name="end"/>) was published to the
+    /// <paramref name="contexts"/> CPU contexts attached to the address space.</summary>
+    [Event(7, Version = 1, Level = EventLevel.Informational, Keywords = Keywords.Tlb, Message = "flush space {0} kind {1} [{2}, {3}) to {4} contexts")]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void TlbFlush(ulong space, FlushKind kind, ulong start, ulong end, int contexts)
     {
-        if (IsEnabled(EventLevel.Informational, Keywords.Tlb)) WriteEvent(7, space, (int)kind, start, end);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Tlb)) WriteTlbFlush(space, kind, start, end, contexts);
     }
 
-    /// <summary>A CPU context applied invalidations it had missed.</summary>
+    /// <summary>A CPU context applied <paramref name="requests"/> invalidations it had missed (all at once when
+    /// <paramref name="full"/>: it fell too far behind).</summary>
     [Event(8, Level = EventLevel.Verbose, Keywords = Keywords.Tlb)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ContextInvalidated(ulong space, int context, long requests, bool full)
     {
-        if (IsEnabled(EventLevel.Verbose, Keywords.Tlb)) WriteEvent(8, space, context, requests, full);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Tlb)) WriteContextInvalidated(space, context, requests, full);
     }
+
+    /// <summary>An address space is being torn down with <paramref name="tables"/> page-table pages (root
+    /// included); the flush and the table frees that follow belong to the teardown.</summary>
+    [Event(9, Level = EventLevel.Informational, Keywords = Keywords.Paging)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddressSpaceTeardown(ulong space, long tables)
+    {
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteTwoLongs(9, (long)space, tables);
+    }
+
+    // ---------------------------------------------------------------- hotplug (10-14)
 
     /// <summary>Hot-add of [start, start + size) began.</summary>
     [Event(10, Level = EventLevel.Informational, Keywords = Keywords.Hotplug, Task = Tasks.HotAdd, Opcode = EventOpcode.Start)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void HotAddStart(ulong start, ulong size, bool altmap)
     {
-        if (IsEnabled(EventLevel.Informational, Keywords.Hotplug)) WriteEvent(10, start, size, altmap);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Hotplug)) WriteTwoLongsAndBool(10, start, size, altmap);
     }
 
     /// <summary>Hot-add finished.</summary>
     [Event(11, Level = EventLevel.Informational, Keywords = Keywords.Hotplug, Task = Tasks.HotAdd, Opcode = EventOpcode.Stop)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void HotAddStop(ulong start, ulong size, long memmapPages, long tablesAllocated, bool success)
     {
-        if (IsEnabled(EventLevel.Informational, Keywords.Hotplug)) WriteEvent(11, start, size, memmapPages, tablesAllocated, success);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Hotplug)) WriteHotAddStop(start, size, memmapPages, tablesAllocated, success);
     }
 
     /// <summary>Hot-remove of [start, start + size) began.</summary>
     [Event(12, Level = EventLevel.Informational, Keywords = Keywords.Hotplug, Task = Tasks.HotRemove, Opcode = EventOpcode.Start)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void HotRemoveStart(ulong start, ulong size)
     {
-        if (IsEnabled(EventLevel.Informational, Keywords.Hotplug)) WriteEvent(12, start, size);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Hotplug)) WriteTwoLongs(12, (long)start, (long)size);
     }
 
     /// <summary>Hot-remove finished: frames of memmap and page tables freed, bytes of vmemmap marked unused.</summary>
     [Event(13, Level = EventLevel.Informational, Keywords = Keywords.Hotplug, Task = Tasks.HotRemove, Opcode = EventOpcode.Stop)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void HotRemoveStop(ulong start, ulong size, long memmapFramesFreed, long tablesFreed, long bytesMarkedUnused, bool success)
     {
-        if (IsEnabled(EventLevel.Informational, Keywords.Hotplug))
-            WriteEvent(13, start, size, memmapFramesFreed, tablesFreed, bytesMarkedUnused, success);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Hotplug))
+            WriteHotRemoveStop(start, size, memmapFramesFreed, tablesFreed, bytesMarkedUnused, success);
     }
 
     /// <summary>A vmemmap block or page was freed because <c>memchr_inv</c> found it entirely unused.</summary>
     [Event(14, Level = EventLevel.Verbose, Keywords = Keywords.Hotplug)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void VmemmapFree(ulong address, ulong size, bool altmap)
     {
-        if (IsEnabled(EventLevel.Verbose, Keywords.Hotplug)) WriteEvent(14, address, size, altmap);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Hotplug)) WriteTwoLongsAndBool(14, address, size, altmap);
     }
 
-    /// <summary>An HVO batch (optimize or restore) began.</summary>
+    // ---------------------------------------------------------------- HugeTLB vmemmap optimization (20-21)
+
+    /// <summary>An HVO batch (optimize or restore) of <paramref name="folios"/> folios began.</summary>
     [Event(20, Level = EventLevel.Informational, Keywords = Keywords.HugeTlb, Task = Tasks.VmemmapBatch, Opcode = EventOpcode.Start)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void VmemmapBatchStart(bool optimize, int folios)
     {
-        if (IsEnabled(EventLevel.Informational, Keywords.HugeTlb)) WriteEvent(20, optimize, folios);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.HugeTlb)) WriteTwoInts(20, optimize ? 1 : 0, folios);
     }
 
-    /// <summary>An HVO batch finished.</summary>
+    /// <summary>An HVO batch finished: vmemmap pages freed (optimize) or allocated again (restore), and the TLB
+    /// flushes the batch took.</summary>
     [Event(21, Level = EventLevel.Informational, Keywords = Keywords.HugeTlb, Task = Tasks.VmemmapBatch, Opcode = EventOpcode.Stop)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void VmemmapBatchStop(bool optimize, int folios, long pagesFreed, long pagesRestored, int flushes)
     {
-        if (IsEnabled(EventLevel.Informational, Keywords.HugeTlb)) WriteEvent(21, optimize, folios, pagesFreed, pagesRestored, flushes);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.HugeTlb))
+            WriteVmemmapBatchStop(optimize, folios, pagesFreed, pagesRestored, flushes);
     }
 
-    /// <summary>An RCU grace period completed and ran callbacks.</summary>
+    // ---------------------------------------------------------------- RCU (30-31)
+
+    /// <summary>An RCU grace period completed and ran <paramref name="callbacks"/> callbacks;
+    /// <paramref name="gracePeriods"/> is the domain's running count.</summary>
     [Event(30, Level = EventLevel.Verbose, Keywords = Keywords.Rcu)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void GracePeriod(long gracePeriods, int callbacks)
     {
-        if (IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WriteEvent(30, gracePeriods, callbacks);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WriteLongAndInt(30, gracePeriods, callbacks);
     }
 
-    /// <summary>A page-table page was queued for freeing after a grace period (<c>pte_free_defer</c>).</summary>
+    /// <summary>A page-table page was queued for freeing after a grace period (<c>pte_free_defer</c>);
+    /// <paramref name="queued"/> is false when its RCU head was already queued by another fragment.</summary>
     [Event(31, Level = EventLevel.Verbose, Keywords = Keywords.Rcu)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TableDeferred(ulong pfn, bool queued)
     {
-        if (IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WriteEvent(31, pfn, queued);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WriteLongAndInt(31, (long)pfn, queued ? 1 : 0);
     }
 
-    /// <summary>A page-table lock was contended.</summary>
+    // ---------------------------------------------------------------- locks (40)
+
+    /// <summary>A page-table lock was contended for <paramref name="spins"/> spins.</summary>
     [Event(40, Level = EventLevel.Verbose, Keywords = Keywords.Locks)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void LockContended(int level, ulong pfn, int spins)
     {
-        if (IsEnabled(EventLevel.Verbose, Keywords.Locks)) WriteEvent(40, level, pfn, spins);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Locks)) WriteLockContended(level, pfn, spins);
     }
 
-    /// <summary>An access faulted.</summary>
+    // ---------------------------------------------------------------- faults (50)
+
+    /// <summary>An access faulted (<paramref name="access"/> is an <see cref="AccessKind"/>, <paramref name="reason"/>
+    /// a <see cref="FaultReason"/>).</summary>
     [Event(50, Level = EventLevel.Informational, Keywords = Keywords.Faults)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PageFault(ulong space, ulong address, int access, int reason)
     {
-        if (IsEnabled(EventLevel.Informational, Keywords.Faults)) WriteEvent(50, space, address, access, reason);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Faults)) WritePageFault(space, address, access, reason);
     }
 }

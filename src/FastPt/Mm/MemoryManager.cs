@@ -28,6 +28,7 @@ internal sealed unsafe class MemoryManager : IDisposable
         {
             Sparse = new SparseMemory(options.MaxPhysicalAddress);
             Rcu = new RcuDomain();
+            Rcu.GracePeriodCompleted += callbacks => FastPtEventSource.Log.GracePeriod(Rcu.GracePeriods, callbacks);
             Memmap = new Memmap(Physical, Rcu, Layout, Checked);
             Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Checked);
             PageTables = new PageTableAllocator(Buddy, Memmap, Stat);

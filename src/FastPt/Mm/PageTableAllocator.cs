@@ -39,6 +39,7 @@ internal sealed unsafe class PageTableAllocator
         d->Mapping = ownerId;
         d->Private = 0;
         d->FragmentRefCount = 0;
+        Diagnostics.FastPtEventSource.Log.TableAlloc(ownerId, level, pfn, kernel);
         Vmstat.Add(ref _stat.PageTablePages, 1);
         Vmstat.Add(ref (kernel ? _stat.KernelTables : _stat.UserTables)[level], 1);
     }
@@ -53,6 +54,7 @@ internal sealed unsafe class PageTableAllocator
         if (recorded != level)
             throw new InvalidOperationException($"table pfn 0x{pfn:x} is level {recorded}, freed as level {level}");
         bool kernel = (d->Flags & PageFlags.KernelTable) != 0;
+        Diagnostics.FastPtEventSource.Log.TableFree(d->Mapping, level, pfn, kernel);
         d->Flags &= ~(PageFlags.Table | PageFlags.LevelMask | PageFlags.KernelTable);
         d->Mapping = 0;
         d->Private = 0;

@@ -211,6 +211,7 @@ internal static unsafe class PageTableOps
         {
             if (mm.Disposed) return;
             MemoryManager memory = mm.Memory;
+            if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.AddressSpaceTeardown(mm.Id, mm.Tables[1] + mm.Tables[2] + mm.Tables[3] + mm.Tables[4] + 1);
             MmuGather gather = mm.RentGather();
             ulong* root = memory.Physical.TableForWrite(mm.RootPa);
             int userEntries = Paging.EntriesPerTable / 2;

@@ -1,0 +1,226 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using FastPt.Cli.Scenarios;
+using FastPt.Tracing;
+using Spectre.Console;
+
+namespace FastPt.Cli.Rendering;
+
+/// <summary>Renders a <see cref="TraceSummary"/> for people: facts, events per kind, page tables and bytes freed,
+/// flushes per operation, address spaces, faults, Start/Stop latencies and Meter values. The short form (after
+/// <c>trace record</c>) keeps the facts, the events and the operations.</summary>
+internal static class TraceSummaryRenderer
+{
+    private const int MaxSpaceRows = 20;
+
+    private static readonly FlushKind[] s_flushKinds = Enum.GetValues<FlushKind>();
+
+    public static void Render(IAnsiConsole console, TraceSummary summary, bool full)
+    {
+        RenderFacts(console, summary);
+        RenderEvents(console, summary, full);
+        RenderOperations(console, summary);
+        if (!full) return;
+        RenderTables(console, summary);
+        RenderSpaces(console, summary);
+        RenderFaults(console, summary);
+        RenderActivities(console, summary);
+        RenderMetrics(console, summary);
+    }
+
+    private static void RenderFacts(IAnsiConsole console, TraceSummary summary)
+    {
+        var facts = new Table { Border = TableBorder.Simple, ShowHeaders = false };
+        facts.AddColumn("fact");
+        facts.AddColumn(new TableColumn("value").RightAligned());
+        facts.AddRow("trace", Markup.Escape(summary.Source));
+        facts.AddRow("duration", Markup.Escape(ReportValue.FromDuration(summary.Duration).ToString()));
+        facts.AddRow("events (FastPt / all)", $"{Number(summary.FastPtEvents)} / {Number(summary.TotalEvents)}");
+        facts.AddRow("events lost", summary.EventsLost == 0 ? "0" : $"[red]{Number(summary.EventsLost)}[/]");
+        facts.AddRow("page-table pages allocated / freed", $"{Number(summary.Tables.Allocated)} / {Number(summary.Tables.Freed)}");
+        facts.AddRow("bytes freed", Markup.Escape(Bytes(summary.Freed.Total)));
+        facts.AddRow("TLB flushes", Number(summary.Flushes.Total));
+        facts.AddRow("page faults", Number(summary.Faults.Total));
+        if (summary.AnomalyCount > 0) facts.AddRow("[red]impossible payloads (damaged file?)[/]", $"[red]{Number(summary.AnomalyCount)}[/]");
+        console.Write(facts);
+        foreach (string anomaly in summary.Anomalies) console.MarkupLine($"  [red]{Markup.Escape(anomaly)}[/]");
+        if (summary.FastPtEvents == 0)
+            console.MarkupLine("[yellow]No FastPt events: was the FastPt provider enabled (FastPt:0xFFFFFFFFFFFFFFFF:5)?[/]");
+    }
+
+    private static void RenderEvents(IAnsiConsole console, TraceSummary summary, bool full)
+    {
+        var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle("Events per kind") };
+        table.AddColumn("provider");
+        table.AddColumn("event");
+        table.AddColumn(new TableColumn("count").RightAligned());
+        IEnumerable<EventCount> rows = full ? summary.Events : summary.Events.Where(e => e.Provider == TraceSummary.ProviderName);
+        foreach (EventCount count in rows) table.AddRow(Markup.Escape(count.Provider), Markup.Escape(count.Name), Number(count.Count));
+        if (!full)
+        {
+            long others = summary.Events.Where(e => e.Provider != TraceSummary.ProviderName).Sum(e => e.Count);
+            if (others > 0) table.AddRow("[grey]other providers[/]", "", Number(others));
+        }
+        console.Write(table);
+    }
+
+    private static void RenderOperations(IAnsiConsole console, TraceSummary summary)
+    {
+        var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle("TLB flushes per operation") };
+        table.AddColumn("operation");
+        foreach (string column in new[] { "count", "bytes", "leaves", "tables" }) table.AddColumn(new TableColumn(column).RightAligned());
+        foreach (FlushKind kind in s_flushKinds) table.AddColumn(new TableColumn(KindName(kind)).RightAligned());
+        table.AddColumn(new TableColumn("flushes").RightAligned());
+        table.AddColumn(new TableColumn("flushes/op").RightAligned());
+        foreach (OperationSummary operation in summary.Operations)
+        {
+            var cells = new List<string>
+            {
+                Markup.Escape(operation.Name), Number(operation.Count), Markup.Escape(Bytes(operation.Bytes)),
+                Number(operation.Leaves), Number(operation.Tables),
+            };
+            cells.AddRange(s_flushKinds.Select(kind => Number(operation.FlushesByKind.GetValueOrDefault(kind))));
+            cells.Add(Number(operation.Flushes));
+            cells.Add(operation.FlushesPerOperation.ToString("F2", CultureInfo.InvariantCulture));
+            table.AddRow(cells.ToArray());
+        }
+        if (summary.UnattributedFlushes > 0)
+        {
+            var cells = new List<string> { "[grey]no operation before[/]", "", "", "", "" };
+            cells.AddRange(s_flushKinds.Select(_ => ""));
+            cells.Add(Number(summary.UnattributedFlushes));
+            cells.Add("");
+            table.AddRow(cells.ToArray());
+        }
+        var totals = new List<string> { "[bold]all flushes[/]", "", "", "", "" };
+        totals.AddRange(s_flushKinds.Select(kind => Number(summary.Flushes.Of(kind))));
+        totals.Add(Number(summary.Flushes.Total));
+        totals.Add("");
+        table.AddRow(totals.ToArray());
+        table.Caption = new TableTitle(FormattableString.Invariant(
+            $"published to {summary.Flushes.ContextsNotified:N0} contexts in all; contexts caught up {summary.Flushes.ContextCatchUps:N0} times, applying {summary.Flushes.RequestsApplied:N0} requests ({summary.Flushes.FullResyncs:N0} full resyncs)"));
+        console.Write(table);
+    }
+
+    private static void RenderTables(IAnsiConsole console, TraceSummary summary)
+    {
+        var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle("Page-table pages and memory freed") };
+        table.AddColumn("");
+        foreach (string level in new[] { "PTE", "PMD", "PUD", "P4D or 4-level PGD", "5-level PGD", "all", "of which kernel" }) table.AddColumn(new TableColumn(level).RightAligned());
+        table.AddRow(Row("allocated", summary.Tables.AllocatedByLevel, summary.Tables.Allocated, summary.Tables.KernelAllocated));
+        table.AddRow(Row("freed", summary.Tables.FreedByLevel, summary.Tables.Freed, summary.Tables.KernelFreed));
+        table.Caption = new TableTitle(Markup.Escape(FormattableString.Invariant(
+            $"{summary.Tables.Splits:N0} huge leaves split; freed: page tables {Bytes(summary.Freed.PageTableBytes)}, memmap (hot-remove) {Bytes(summary.Freed.MemmapBytes)}, vmemmap (HVO) {Bytes(summary.Freed.VmemmapBytes)}")));
+        console.Write(table);
+
+        static string[] Row(string name, IReadOnlyList<long> byLevel, long total, long kernel)
+        {
+            var cells = new List<string> { name };
+            for (int level = 1; level <= 5; level++) cells.Add(Number(level < byLevel.Count ? byLevel[level] : 0));
+            cells.Add(Number(total));
+            cells.Add(Number(kernel));
+            return cells.ToArray();
+        }
+    }
+
+    private static void RenderSpaces(IAnsiConsole console, TraceSummary summary)
+    {
+        if (summary.Spaces.Count == 0) return;
+        var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle("Address spaces") };
+        table.AddColumn(new TableColumn("id").RightAligned());
+        foreach (string column in new[] { "maps", "unmaps", "protects", "mapped", "tables +", "tables -", "splits", "flushes", "faults" })
+            table.AddColumn(new TableColumn(column).RightAligned());
+        table.AddColumn("");
+        foreach (SpaceSummary space in summary.Spaces.Take(MaxSpaceRows))
+        {
+            table.AddRow(
+                Number((long)space.Id), Number(space.Maps), Number(space.Unmaps), Number(space.Protects), Markup.Escape(Bytes(space.BytesMapped)),
+                Number(space.TablesAllocated), Number(space.TablesFreed), Number(space.Splits), Number(space.Flushes), Number(space.Faults),
+                space.Kernel ? "kernel" : space.TornDown ? "torn down" : "");
+        }
+        if (summary.Spaces.Count > MaxSpaceRows) table.Caption = new TableTitle($"{summary.Spaces.Count - MaxSpaceRows} more address spaces (see --json)");
+        console.Write(table);
+    }
+
+    private static void RenderFaults(IAnsiConsole console, TraceSummary summary)
+    {
+        if (summary.Faults.Total == 0) return;
+        var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle("Page faults") };
+        table.AddColumn("reason");
+        table.AddColumn(new TableColumn("faults").RightAligned());
+        foreach (KeyValuePair<FaultReason, long> pair in summary.Faults.ByReason.OrderByDescending(pair => pair.Value))
+            table.AddRow(Markup.Escape(pair.Key.ToString()), Number(pair.Value));
+        table.Caption = new TableTitle(Markup.Escape(string.Join(", ",
+            summary.Faults.ByAccess.OrderBy(pair => pair.Key).Select(pair => FormattableString.Invariant($"{pair.Key}: {pair.Value:N0}")))));
+        console.Write(table);
+    }
+
+    private static void RenderActivities(IAnsiConsole console, TraceSummary summary)
+    {
+        if (summary.Activities.Count == 0)
+        {
+            console.MarkupLine("[grey]No Start/Stop pairs (hot-add, hot-remove, HVO batches) in this trace.[/]");
+            return;
+        }
+        var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle("Start/Stop latencies") };
+        table.AddColumn("activity");
+        foreach (string column in new[] { "pairs", "min", "median", "p99", "max", "unmatched" }) table.AddColumn(new TableColumn(column).RightAligned());
+        table.AddColumn("histogram (log2 µs buckets)");
+        table.AddColumn("Stop totals");
+        foreach (ActivitySummary activity in summary.Activities)
+        {
+            LatencyHistogram latency = activity.Latency;
+            table.AddRow(
+                Markup.Escape(activity.Name), Number(activity.Completed),
+                Duration(latency.Minimum), Duration(latency.Median), Duration(latency.P99), Duration(latency.Maximum),
+                FormattableString.Invariant($"{activity.UnmatchedStarts}/{activity.UnmatchedStops}"),
+                Markup.Escape(string.Join(" ", latency.Buckets.Select(b => FormattableString.Invariant($"<{b.UpperMicroseconds:G}:{b.Count}")))),
+                Markup.Escape(string.Join(", ", activity.StopTotals.OrderBy(pair => pair.Key, StringComparer.Ordinal)
+                    .Select(pair => FormattableString.Invariant($"{pair.Key} {pair.Value:N0}")))));
+        }
+        console.Write(table);
+    }
+
+    private static void RenderMetrics(IAnsiConsole console, TraceSummary summary)
+    {
+        if (summary.Metrics.Count == 0)
+        {
+            console.MarkupLine("[grey]No FastPt Meter values (the Metrics provider was off, or the run was shorter than its refresh interval).[/]");
+            return;
+        }
+        var table = new Table { Border = TableBorder.Rounded, Title = new TableTitle("FastPt Meter") };
+        table.AddColumn("instrument");
+        table.AddColumn("tags");
+        table.AddColumn("kind");
+        foreach (string column in new[] { "samples", "last", "min", "max" }) table.AddColumn(new TableColumn(column).RightAligned());
+        foreach (MetricSummary metric in summary.Metrics)
+        {
+            table.AddRow(Markup.Escape(metric.Instrument), Markup.Escape(metric.Tags), Markup.Escape(metric.Kind), Number(metric.Samples),
+                Real(metric.Last), Real(metric.Minimum), Real(metric.Maximum));
+        }
+        console.Write(table);
+    }
+
+    private static string KindName(FlushKind kind) => kind.ToString().ToLowerInvariant();
+
+    private static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string Real(double value) =>
+        value == Math.Floor(value) && Math.Abs(value) < 1e15 ? Number((long)value) : ReportValue.FromRealNumber(value).ToString();
+
+    private static string Duration(TimeSpan value) => Markup.Escape(ReportValue.FromDuration(value).ToString());
+
+    /// <summary>Bytes in the largest binary unit that keeps a whole part: exact when it divides, else two decimals.</summary>
+    private static string Bytes(long bytes)
+    {
+        string[] units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+        if (bytes < 1024) return Number(bytes) + " B";
+        int unit = Math.Min(units.Length - 1, (int)(Math.Log2(bytes) / 10) - 1);
+        long scale = 1L << (10 * (unit + 1));
+        return bytes % scale == 0
+            ? Number(bytes / scale) + " " + units[unit]
+            : ((double)bytes / scale).ToString("F2", CultureInfo.InvariantCulture) + " " + units[unit];
+    }
+}
