@@ -46,9 +46,9 @@ public static class FastPtMeter
             "TLB flushes published to the CPU contexts of the live address spaces.");
         meter.CreateObservableGauge("fastpt.rcu.pending_callbacks", () => Sum(static s => s.RcuPendingCallbacks), "{callback}",
             "RCU callbacks waiting for a grace period.");
-        meter.CreateObservableUpDownCounter("fastpt.locks.contended", static () => 0L, "{acquisition}",
-            "Contended page-table lock acquisitions. Always 0 for now: changes are serialised by each address space's "
-            + "page_table_lock and the split page-table locks that can contend do not exist yet.");
+        meter.CreateObservableCounter("fastpt.locks.contended", () => Sum(static s => s.PageTableLockContentions), "{acquisition}",
+            "Page-table lock acquisitions that found the lock held by another thread (each address space's "
+            + "page_table_lock; split page-table locks are not built yet).");
         return meter;
     }
 
