@@ -161,20 +161,12 @@ public sealed unsafe class MmuContext : IDisposable
         Volatile.Write(ref _slot.Busy, 1);
         try
         {
-            if (_seen == _domain.Generation && !_checked)
+            // A refill from the paging-structure caches costs about what a victim-TLB probe does, so the victim is
+            // consulted only when no partial walk is cached (in Lookup, before walking from the root).
+            if (_seen == _domain.Generation && !_checked && TryRefill(v, access, out ulong physPage))
             {
-                if (_tlb.TryVictim(v & Paging.PageMask, access, global: false))
-                {
-                    _misses++;
-                    _victimHits++;
-                    pa = new PhysAddr(_tlb.EntryFor(v).PhysPage | (v & (Paging.PageSize - 1)));
-                    return true;
-                }
-                if (TryRefill(v, access, out ulong physPage))
-                {
-                    pa = new PhysAddr(physPage | (v & (Paging.PageSize - 1)));
-                    return true;
-                }
+                pa = new PhysAddr(physPage | (v & (Paging.PageSize - 1)));
+                return true;
             }
             if (Lookup(v, access, needHost: false, out TlbEntry entry, out PageFault _))
             {
@@ -350,6 +342,7 @@ public sealed unsafe class MmuContext : IDisposable
         if (_tlb.TryPteTable(v, out tablePa, out rights)) level = Paging.PteLevel;
         else if (_tlb.TryPmdTable(v, out tablePa, out rights)) level = Paging.PmdLevel;
         else return false;
+        int cachedLevel = level;
         ulong entry = Volatile.Read(ref *(ulong*)_physical.ReadPointer(tablePa + (ulong)(Paging.Index(level, v) * 8)));
         if (level == Paging.PmdLevel && (entry & (PageTableEntry.Huge | PageTableEntry.Present | PageTableEntry.Accessed)) == (PageTableEntry.Present | PageTableEntry.Accessed))
         {
@@ -372,7 +365,7 @@ public sealed unsafe class MmuContext : IDisposable
         ulong leafSize = Paging.LevelSize(level);
         ulong pa = PageTableEntry.LeafAddress(entry, level) | (v & (leafSize - 1));
         if (pa >= _physical.MaxPhysicalAddress || !_memory.Sparse.PfnPresent(pa >> Paging.PageShift)) return false;
-        if (level == Paging.PteLevel) _pmdHits++; else _pudHits++;
+        if (cachedLevel == Paging.PteLevel) _pmdHits++; else _pudHits++;
         _misses++;
         physPage = pa & Paging.PageMask;
         Fill(v, physPage, entry, level, rights, global: false, materialize: false);

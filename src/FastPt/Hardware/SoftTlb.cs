@@ -60,11 +60,14 @@ internal sealed unsafe class SoftTlb
     private const ulong EpochLimit = 1UL << (Paging.PageShift - EpochShift);
     public const int VictimEntries = 8;
 
-    private readonly TlbEntry[] _entries;
+    // Entries live in pinned arrays aligned to cache lines: a 64-byte entry straddling two lines costs a second
+    // line per lookup and split stores on every fill.
+    private readonly byte[] _storage;
     private readonly TlbEntry* _base;
+    private readonly int _size;
     private readonly int _mask;
-    private readonly TlbEntry[] _victim = new TlbEntry[VictimEntries];
-    private readonly ulong[] _victimPages = new ulong[VictimEntries]; // one cache line to scan before the entries
+    private readonly TlbEntry* _victim;
+    private readonly ulong* _victimPages; // one cache line to scan before the entries
     private int _victimNext;
     private readonly PscEntry[] _pmdCache;
     private readonly PscEntry[] _pudCache;
@@ -77,8 +80,12 @@ internal sealed unsafe class SoftTlb
 
     public SoftTlb(int entries, int pscEntries)
     {
-        _entries = GC.AllocateArray<TlbEntry>(entries, pinned: true);
-        _base = (TlbEntry*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_entries));
+        _size = entries;
+        _storage = GC.AllocateArray<byte>((entries + VictimEntries + 2) * sizeof(TlbEntry), pinned: true);
+        ulong start = (ulong)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage));
+        _base = (TlbEntry*)((start + 63) & ~63UL);
+        _victim = _base + entries;
+        _victimPages = (ulong*)(_victim + VictimEntries);
         _mask = entries - 1;
         _pmdCache = new PscEntry[pscEntries];
         _pudCache = new PscEntry[pscEntries];
@@ -86,7 +93,7 @@ internal sealed unsafe class SoftTlb
         ClearAll();
     }
 
-    public int Size => _entries.Length;
+    public int Size => _size;
 
     /// <summary>Epoch bits of valid non-global entries.</summary>
     public ulong UserEpoch
@@ -123,14 +130,13 @@ internal sealed unsafe class SoftTlb
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int VictimIndex(ulong page)
     {
-        ref ulong pages = ref MemoryMarshal.GetArrayDataReference(_victimPages);
         if (Vector512.IsHardwareAccelerated)
         {
-            ulong mask = Vector512.Equals(Vector512.LoadUnsafe(ref pages), Vector512.Create(page)).ExtractMostSignificantBits();
+            ulong mask = Vector512.Equals(Vector512.LoadAligned(_victimPages), Vector512.Create(page)).ExtractMostSignificantBits();
             return mask == 0 ? -1 : BitOperations.TrailingZeroCount(mask);
         }
         for (int i = 0; i < VictimEntries; i++)
-            if (Unsafe.Add(ref pages, i) == page) return i;
+            if (_victimPages[i] == page) return i;
         return -1;
     }
 
@@ -187,8 +193,9 @@ internal sealed unsafe class SoftTlb
         {
             ref TlbEntry e = ref EntryFor(page);
             if (e.Page == page) Invalidate(ref e);
-            int i = VictimIndex(page);
-            if (i >= 0)
+            // A refill from the paging-structure caches does not look in the victim TLB, so a page can sit there
+            // more than once: drop every copy.
+            for (int i = VictimIndex(page); i >= 0; i = VictimIndex(page))
             {
                 Invalidate(ref _victim[i]);
                 _victimPages[i] = ulong.MaxValue;
@@ -219,9 +226,12 @@ internal sealed unsafe class SoftTlb
 
     private void ClearAll()
     {
-        for (int i = 0; i < _entries.Length; i++) Invalidate(ref _entries[i]);
-        for (int i = 0; i < VictimEntries; i++) Invalidate(ref _victim[i]);
-        Array.Fill(_victimPages, ulong.MaxValue);
+        for (int i = 0; i < _size; i++) Invalidate(ref _base[i]);
+        for (int i = 0; i < VictimEntries; i++)
+        {
+            Invalidate(ref _victim[i]);
+            _victimPages[i] = ulong.MaxValue;
+        }
         _nextEpoch = 1;
         _userEpoch = 0;
         _globalEpoch = 1UL << EpochShift;
