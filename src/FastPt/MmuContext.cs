@@ -50,6 +50,7 @@ public sealed unsafe class MmuContext : IDisposable
 
     private readonly MemoryManager _memory;
     private readonly PhysicalMemory _physical;
+    private readonly SparseMemory _sparse;
     private readonly SoftTlb _tlb;
     private readonly bool _checked;
     private readonly ContextSlot _slot = new();
@@ -72,6 +73,7 @@ public sealed unsafe class MmuContext : IDisposable
         _mm = space.Mm;
         _memory = _mm.Memory;
         _physical = _memory.Physical;
+        _sparse = _memory.Sparse;
         _kernelMm = _memory.InitMm;
         _checked = _memory.Checked;
         _tlb = new SoftTlb(_memory.Options.TlbEntries, _memory.Options.PagingStructureCacheEntries);
@@ -364,7 +366,7 @@ public sealed unsafe class MmuContext : IDisposable
         if (!Rights.Allows(rights, access, user: true)) return false;
         ulong leafSize = Paging.LevelSize(level);
         ulong pa = PageTableEntry.LeafAddress(entry, level) | (v & (leafSize - 1));
-        if (pa >= _physical.MaxPhysicalAddress || !_memory.Sparse.PfnPresent(pa >> Paging.PageShift)) return false;
+        if (pa >= _physical.MaxPhysicalAddress || !_sparse.PfnPresent(pa >> Paging.PageShift)) return false;
         if (cachedLevel == Paging.PteLevel) _pmdHits++; else _pudHits++;
         _misses++;
         physPage = pa & Paging.PageMask;
