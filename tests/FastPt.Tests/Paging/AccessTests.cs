@@ -245,6 +245,68 @@ public class AccessTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void A_context_that_missed_many_flushes_still_sees_the_current_tables(bool checkedMode)
+    {
+        (Machine machine, PhysAddr pool) = MachineWithPool(checkedMode: checkedMode);
+        using Machine owner = machine;
+        using AddressSpace space = machine.CreateAddressSpace();
+        using MmuContext idle = space.CreateContext();
+        ulong va = 7 * GiB;
+        space.Map(V(va), pool, 64 * Page, Protection.ReadWrite);
+        for (ulong i = 0; i < 64; i++) Assert.True(idle.Translate(V(va + i * Page), AccessKind.Write).Succeeded);
+        // Far more flushes than the flush ring holds, each taking something from a page the idle context cached.
+        for (ulong round = 0; round < 3; round++)
+        {
+            for (ulong i = 0; i < 64; i++) space.Protect(V(va + i * Page), Page, Protection.Read);
+            for (ulong i = 0; i < 64; i++) space.Protect(V(va + i * Page), Page, Protection.ReadWrite);
+        }
+        for (ulong i = 0; i < 64; i += 2) space.Unmap(V(va + i * Page), Page);
+        for (ulong i = 1; i < 64; i += 4) space.Protect(V(va + i * Page), Page, Protection.Read);
+        for (ulong i = 0; i < 64; i++)
+        {
+            Translation t = idle.Translate(V(va + i * Page), AccessKind.Write);
+            FaultReason? expected = i % 2 == 0 ? FaultReason.NotMapped : i % 4 == 1 ? FaultReason.ProtectionViolation : null;
+            Assert.True(expected is null ? t.Succeeded : !t.Succeeded && t.Fault.Reason == expected, $"page {i}: expected {expected?.ToString() ?? "success"}, got {t}");
+        }
+    }
+
+    [Theory]
+    [InlineData(PagingMode.FourLevel)]
+    [InlineData(PagingMode.FiveLevel)]
+    public void Address_spaces_are_independent_and_a_context_switch_drops_the_old_translations(PagingMode mode)
+    {
+        (Machine machine, PhysAddr pool) = MachineWithPool(mode);
+        using Machine owner = machine;
+        using AddressSpace first = machine.CreateAddressSpace();
+        using AddressSpace second = machine.CreateAddressSpace();
+        ulong va = 3 * GiB;
+        first.Map(V(va), pool, 2 * MiB, Protection.ReadWrite);
+        second.Map(V(va), pool + 2 * MiB, 2 * MiB + Page, Protection.Read);
+        Assert.Equal(new PageTableCounts(0, 1, 1, mode == PagingMode.FiveLevel ? 1 : 0), first.PageTables);
+        Assert.Equal(new PageTableCounts(1, 1, 1, mode == PagingMode.FiveLevel ? 1 : 0), second.PageTables);
+        first.Write(V(va + 8), 11UL);
+        Assert.Equal(0UL, second.Read<ulong>(V(va + 8)));
+
+        using MmuContext context = first.CreateContext();
+        Assert.Equal(pool.Value + 8, context.Translate(V(va + 8), AccessKind.Write).PhysAddr.Value);
+        context.SwitchTo(second);
+        Assert.Same(second, context.AddressSpace);
+        Assert.Equal(pool.Value + 2 * MiB + 8, context.Translate(V(va + 8)).PhysAddr.Value);
+        Assert.Equal(FaultReason.ProtectionViolation, context.Translate(V(va + 8), AccessKind.Write).Fault.Reason);
+
+        // Changes to one space do not reach the other.
+        first.Unmap(V(va), 2 * MiB);
+        Assert.Equal(0, first.PageTables.Total);
+        Assert.Equal(pool.Value + 2 * MiB + 8, second.Translate(V(va + 8)).PhysAddr.Value);
+        Assert.Equal(pool.Value + 2 * MiB + 8, context.Translate(V(va + 8)).PhysAddr.Value);
+        context.SwitchTo(first);
+        Assert.Equal(FaultReason.NotMapped, context.Translate(V(va + 8)).Fault.Reason);
+        Assert.Throws<ArgumentException>(() => second.Translate(V(va), AccessKind.Read, context));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void Unmapping_a_page_drops_every_cached_copy_of_its_translation(bool checkedMode)
     {
         (Machine machine, PhysAddr pool) = MachineWithPool(checkedMode: checkedMode);

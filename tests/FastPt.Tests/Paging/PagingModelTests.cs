@@ -15,8 +15,12 @@ namespace FastPt.Tests.Paging;
 /// <c>FASTPT_MODEL_OPERATIONS</c> the number of operations per configuration.</summary>
 public class PagingModelTests(ITestOutputHelper output)
 {
-    private const int DefaultOperations = 1500;
+    private const int DefaultOperations = 6000;
     private const int CheckpointEvery = 25;
+
+    /// <summary>Maps smaller than a gigabyte, and accesses through any leaf, use frames of the first 128 MiB of the
+    /// pool only.</summary>
+    private const ulong DataFrames = 128 * MiB;
 
     [Theory]
     [InlineData(PagingMode.FourLevel, false)]
@@ -30,7 +34,7 @@ public class PagingModelTests(ITestOutputHelper output)
         string? operationsText = Environment.GetEnvironmentVariable("FASTPT_MODEL_OPERATIONS");
         int operations = operationsText is null ? DefaultOperations : int.Parse(operationsText, CultureInfo.InvariantCulture);
         output.WriteLine($"FASTPT_MODEL_SEED={seed} FASTPT_MODEL_OPERATIONS={operations} ({mode}, checked {checkedMode})");
-        new ModelRun(seed, operations, mode, checkedMode).Run();
+        output.WriteLine(new ModelRun(seed, operations, mode, checkedMode).Run());
     }
 
     /// <summary>One run: the machine, the space, the model and the random choices.</summary>
@@ -51,6 +55,12 @@ public class PagingModelTests(ITestOutputHelper output)
         private int _step;
         private string _operation = "setup";
         private readonly Queue<string> _history = new();
+        private readonly SortedDictionary<string, int> _tally = new(StringComparer.Ordinal);
+        private long _most1G;
+        private long _most2M;
+        private long _most4K;
+        private bool _crowded;
+        private long _hostBytes;
 
         public ModelRun(int seed, int operations, PagingMode mode, bool checkedMode)
         {
@@ -62,9 +72,10 @@ public class PagingModelTests(ITestOutputHelper output)
             ulong top = mode == PagingMode.FiveLevel ? 1UL << 56 : 1UL << 47;
             var windows = new List<(ulong, ulong)>
             {
-                (GiB - 32 * MiB, 3 * GiB + 32 * MiB),     // 1 GiB boundaries and room for 1 GiB leaves
+                (4 * GiB, 8 * GiB),                           // huge leaves: 1 GiB and 2 MiB ones, cut by unmap and protect
+                (GiB - 32 * MiB, GiB + 64 * MiB),             // small and 2 MiB leaves across a 1 GiB boundary
                 (512 * GiB - 32 * MiB, 512 * GiB + 32 * MiB), // a PUD table boundary
-                (top - 32 * MiB, top),                    // the top of the user half
+                (top - 32 * MiB, top),                        // the top of the user half
             };
             if (mode == PagingMode.FiveLevel) windows.Add(((1UL << 48) - 32 * MiB, (1UL << 48) + 32 * MiB)); // a P4D boundary
             _windows = [.. windows];
@@ -87,7 +98,8 @@ public class PagingModelTests(ITestOutputHelper output)
             if (!EqualityComparer<T>.Default.Equals(expected, actual)) Fail($"{what}: expected {expected}, actual {actual}");
         }
 
-        public void Run()
+        /// <summary>Runs the operations; returns what they did (outcomes by kind, largest leaf counts).</summary>
+        public string Run()
         {
             (Machine machine, PhysAddr pool) = MachineWithPool(_mode, _checked);
             _machine = machine;
@@ -112,6 +124,7 @@ public class PagingModelTests(ITestOutputHelper output)
                 }
                 _operation = "final checkpoint";
                 Checkpoint();
+                _hostBytes = machine.HostBytes;
                 UnmapEverything();
                 _context.Dispose();
                 _space.Dispose();
@@ -121,19 +134,26 @@ public class PagingModelTests(ITestOutputHelper output)
             {
                 machine.Dispose();
             }
+            return $"outcomes: {string.Join(", ", _tally.Select(t => $"{t.Key} x{t.Value}"))}; most leaves at once: " +
+                $"{_most1G} x 1G, {_most2M} x 2M, {_most4K} x 4K; host memory written {_hostBytes >> 20} MiB";
         }
+
+        private void Tally(string key) => _tally[key] = _tally.GetValueOrDefault(key) + 1;
 
         // ------------------------------------------------------------------ choices
 
         private ulong Pages(int max) => (ulong)_random.Next(1, max + 1) * Page;
 
+        private const int HugeWindow = 0;
+
         private (ulong Start, ulong End) Window()
         {
             int pick = _random.Next(100);
-            if (pick < 55) return _windows[0];
-            if (pick < 72) return _windows[1];
-            if (pick < 85) return _windows[2];
-            return _windows.Length > 3 ? _windows[3] : _windows[0];
+            if (pick < 35) return _windows[HugeWindow];
+            if (pick < 65) return _windows[1];
+            if (pick < 80) return _windows[2];
+            if (pick < 88 || _windows.Length == 4) return _windows[3];
+            return _windows[4];
         }
 
         /// <summary>An address near something interesting: a leaf, a 2 MiB or 1 GiB boundary, or anywhere.</summary>
@@ -183,13 +203,14 @@ public class PagingModelTests(ITestOutputHelper output)
         private void Operate()
         {
             int pick = _random.Next(100);
-            bool crowded = _model.LeafCount(PageSize.Size4K) > 24_000;
-            if (crowded && pick < 35) pick += 35; // unmap more than map when the space fills up
+            _crowded = _model.LeafCount(PageSize.Size4K) > 12_000 || _model.LeafCount(PageSize.Size2M) > 2_000;
+            if (_crowded && pick < 30 && _random.Next(2) == 0) pick = 30; // unmap more when the space fills up
             switch (pick)
             {
                 case < 30: Map(); break;
-                case < 50: Unmap(); break;
-                case < 63: Protect(); break;
+                case < 47: Unmap(); break;
+                case < 60: Protect(); break;
+                case < 63: Batch(); break;
                 case < 73:
                     _operation = "translations";
                     TranslateSome(null, 6);
@@ -202,12 +223,31 @@ public class PagingModelTests(ITestOutputHelper output)
         private void Map()
         {
             (ulong Start, ulong End) window = Window();
+            bool huge = window == _windows[HugeWindow];
             ulong va = Address(window);
             ulong length = Length();
             PageSize? size = null;
             int kind = _random.Next(100);
-            if (kind < 10) size = PageSize.Size4K;
-            else if (kind < 16)
+            if (huge && kind < 25)
+            {
+                // A 1 GiB leaf (auto or forced), or a gigabyte of 2 MiB leaves, or a bit more or less.
+                // Mostly a gigabyte with nothing in it, so that the leaf can be placed.
+                var free = Enumerable.Range(0, 4).Select(i => window.Start + (ulong)i * GiB)
+                    .Where(g => _model.FirstOverlapping(g, g + GiB) is null).ToList();
+                va = free.Count > 0 && _random.Next(4) != 0 ? free[_random.Next(free.Count)] : window.Start + (ulong)_random.Next(4) * GiB;
+                length = GiB;
+                size = _random.Next(3) switch { 0 => PageSize.Size1G, 1 => null, _ => _random.Next(2) == 0 ? PageSize.Size2M : null };
+                if (size is null && _random.Next(3) == 0) length -= Pages(600);
+            }
+            else if (huge && kind < 60)
+            {
+                va &= ~(2 * MiB - 1);
+                length = (ulong)_random.Next(1, 9) * 2 * MiB;
+                if (_random.Next(3) == 0) length += Pages(511);
+                if (_random.Next(3) == 0) size = PageSize.Size2M;
+            }
+            else if (kind < 70) size = PageSize.Size4K;
+            else if (kind < 76)
             {
                 size = PageSize.Size2M;
                 if (_random.Next(4) != 0)
@@ -216,25 +256,21 @@ public class PagingModelTests(ITestOutputHelper output)
                     length = (length + 2 * MiB - 1) & ~(2 * MiB - 1);
                 }
             }
-            else if (kind < 19 && window.Start < 2 * GiB)
-            {
-                size = _random.Next(2) == 0 ? PageSize.Size1G : null;
-                va = (ulong)_random.Next(1, 3) * GiB;
-                length = GiB;
-            }
-            ulong maxLength = GiB;
-            length = Math.Min(length, maxLength);
-            // Frames inside the pool: often congruent with va modulo 2 MiB (or 1 GiB) so huge leaves are possible.
+            length = Math.Min(length, GiB);
+            // Frames inside the pool: often congruent with va modulo 2 MiB so that huge leaves are possible. Below
+            // a gigabyte they come from the first DataFrames bytes of the pool, which keeps the host memory the
+            // data costs small and makes aliases (two pages on one frame) common.
+            ulong span = Math.Max(DataFrames, length);
             ulong pa;
             int congruence = _random.Next(100);
-            if (length == GiB) pa = _pool;
-            else if (congruence < 40)
+            if (length > GiB - 2 * MiB) pa = _pool + (_random.Next(8) == 0 ? 2 * MiB : 0);
+            else if (congruence < (huge ? 85 : 40))
             {
-                ulong blocks = (GiB - length) / (2 * MiB);
+                ulong blocks = (span - length) / (2 * MiB);
                 pa = _pool + (ulong)_random.NextInt64((long)blocks + 1) * 2 * MiB + (va & (2 * MiB - 1));
                 if (pa + length > _pool + GiB) pa -= 2 * MiB;
             }
-            else pa = _pool + (ulong)_random.NextInt64((long)((GiB - length) / Page) + 1) * Page;
+            else pa = _pool + (ulong)_random.NextInt64((long)((span - length) / Page) + 1) * Page;
             Protection protection = RandomProtection(_random);
 
             // Now and then a request that breaks a rule.
@@ -267,11 +303,13 @@ public class PagingModelTests(ITestOutputHelper output)
         {
             (ulong Start, ulong End) window = Window();
             ulong va = Address(window);
-            if (_random.Next(10) < 7 && _model.Covering(va) is not null)
+            if (_random.Next(10) < 8 && (_model.AtOrAfter(va) ?? _model.AtOrAfter(window.Start)) is { } leaf && leaf.Va < window.End)
             {
+                va = leaf.Va;
+                if (_random.Next(3) != 0) va += (ulong)_random.NextInt64((long)(leaf.Size / Page)) * Page;
                 ulong extent = _model.MappedExtent(va, Math.Min(window.End, va + 2 * GiB));
                 ulong room = (extent - va) / Page;
-                ulong pages = _random.Next(4) switch
+                ulong pages = (_crowded ? 0 : _random.Next(4)) switch
                 {
                     0 => room,
                     1 => (ulong)_random.NextInt64(1, Math.Min((long)room, 16) + 1),
@@ -338,6 +376,41 @@ public class PagingModelTests(ITestOutputHelper output)
             AfterChange(expected, va, length);
         }
 
+        /// <summary>Several unmaps and protects sharing one gather (one flush); the checks run after it ended.</summary>
+        private void Batch()
+        {
+            int count = _random.Next(2, 5);
+            var changes = new List<(bool Unmap, ulong Va, ulong Length, Protection Protection, Expectation Expected)>();
+            for (int i = 0; i < count; i++)
+            {
+                (ulong va, ulong length) = ChangeRange();
+                bool unmap = _random.Next(2) == 0;
+                Protection protection = RandomProtection(_random);
+                Expectation expected = unmap ? _model.Unmap(va, length) : _model.Protect(va, length, protection);
+                changes.Add((unmap, va, length, protection, expected));
+            }
+            _operation = "gather { " + string.Join("; ", changes.Select(c => c.Unmap
+                ? $"Unmap(0x{c.Va:x}, 0x{c.Length:x})" : $"Protect(0x{c.Va:x}, 0x{c.Length:x}, {c.Protection})")) + " }";
+            Record(_operation);
+            var results = new List<PagingResult>();
+            using (MmuGather gather = _space.BeginGather())
+            {
+                foreach ((bool unmap, ulong va, ulong length, Protection protection, Expectation _) in changes)
+                    results.Add(unmap ? _space.TryUnmap(V(va), length, gather) : _space.TryProtect(V(va), length, protection, gather));
+            }
+            for (int i = 0; i < changes.Count; i++)
+            {
+                Expectation expected = changes[i].Expected;
+                PagingResult result = results[i];
+                Tally($"gathered {(changes[i].Unmap ? "Unmap" : "Protect")} {(result.IsSuccess ? "ok" : result.Error.ToString())}");
+                bool agrees = expected.IsSuccess ? result.IsSuccess : expected.Errors.Contains(result.Error) && result.Address.Value == expected.Address;
+                if (!agrees) Fail($"change #{i + 1} of the gather: expected {expected}, got {result}");
+            }
+            CheckCounts();
+            foreach ((bool _, ulong va, ulong length, Protection _, Expectation expected) in changes)
+                AfterChange(expected, va, length);
+        }
+
         private void AfterChange(Expectation expected, ulong va, ulong length)
         {
             if (!expected.IsSuccess) return;
@@ -359,6 +432,7 @@ public class PagingModelTests(ITestOutputHelper output)
             long freeBefore = _machine.GetStatistics().FreePages;
             PageTableCounts tablesBefore = _space.PageTables;
             PagingResult result = operation();
+            Tally($"{_operation[.._operation.IndexOf('(', StringComparison.Ordinal)]} {(result.IsSuccess ? "ok" : result.Error.ToString())}");
             if (expected.IsSuccess)
             {
                 if (!result.IsSuccess) Fail($"expected success, got {result}");
@@ -384,6 +458,9 @@ public class PagingModelTests(ITestOutputHelper output)
             Expect(_model.MappedBytes, _space.MappedBytes, "mapped bytes");
             foreach (PageSize size in new[] { PageSize.Size4K, PageSize.Size2M, PageSize.Size1G })
                 Expect(_model.LeafCount(size), _space.LeafCount(size), $"{size.ShortName()} leaves");
+            _most1G = Math.Max(_most1G, _model.LeafCount(PageSize.Size1G));
+            _most2M = Math.Max(_most2M, _model.LeafCount(PageSize.Size2M));
+            _most4K = Math.Max(_most4K, _model.LeafCount(PageSize.Size4K));
         }
 
         /// <summary>The leaves around [va, +length) (from the 2 MiB block before it to the one after it, and any
@@ -409,7 +486,7 @@ public class PagingModelTests(ITestOutputHelper output)
                 ulong va;
                 if (around is { } a) va = a + (ulong)_random.Next(0, 64);
                 else if (_random.Next(3) != 0 && _model.AtOrAfter(Address(Window())) is { } leaf)
-                    va = leaf.Va + (ulong)_random.NextInt64((long)leaf.Size);
+                    va = leaf.Va + (ulong)_random.NextInt64((long)Math.Min(leaf.Size, DataFrames / 2));
                 else va = Address(Window()) + (ulong)_random.Next(4096);
                 if (_random.Next(50) == 0) va = _random.Next(2) == 0 ? _model.UserTop + 5 : _machine.DirectMapBase.Value + 5;
                 var access = (AccessKind)_random.Next(3);
@@ -418,6 +495,7 @@ public class PagingModelTests(ITestOutputHelper output)
                 _operation = $"{previous}; Translate(0x{va:x}, {access}){(explicitContext ? " in the explicit context" : "")}";
                 Record($"  Translate(0x{va:x}, {access}){(explicitContext ? " in the explicit context" : "")}");
                 ModelTranslation expected = _model.Translate(va, access);
+                Tally($"Translate {(expected.Fault is { } f ? f.Reason.ToString() : "ok")}");
                 Translation actual = explicitContext ? _context.Translate(V(va), access) : _space.Translate(V(va), access);
                 if (expected.Fault is { } fault)
                 {
@@ -443,12 +521,13 @@ public class PagingModelTests(ITestOutputHelper output)
             ulong va;
             if (_random.Next(10) < 7 && _model.AtOrAfter(Address(window)) is { } leaf)
             {
-                va = leaf.Va + (ulong)_random.NextInt64((long)leaf.Size);
+                va = leaf.Va + (ulong)_random.NextInt64((long)Math.Min(leaf.Size, DataFrames / 2));
                 if (_random.Next(3) == 0) va = (va | (Page - 1)) - (ulong)_random.Next(16); // near the end of a page
             }
             else
             {
                 va = Address(window) + (ulong)_random.Next(4096);
+                if (_model.Covering(va) is { Size: > 2 * MiB } huge) va = huge.Va + (va - huge.Va) % (DataFrames / 2);
             }
             MmuContext context = _random.Next(3) == 0 ? _context : _space.CurrentContext;
             string where = ReferenceEquals(context, _context) ? "explicit context" : "implicit context";
@@ -503,6 +582,7 @@ public class PagingModelTests(ITestOutputHelper output)
                         actual = e.Fault;
                     }
                     Expect(expected, actual, "fault");
+                    Tally($"access {(expected is { } f ? f.Reason.ToString() : "ok")}");
                     break;
                 }
                 default:
@@ -522,6 +602,7 @@ public class PagingModelTests(ITestOutputHelper output)
                         actual = e.Fault;
                     }
                     Expect(expected, actual, "fault");
+                    Tally($"access {(expected is { } f ? f.Reason.ToString() : "ok")}");
                     if (expected is null) Expect(BitConverter.ToUInt64(bytes), value, "value read");
                     break;
                 }
@@ -530,6 +611,7 @@ public class PagingModelTests(ITestOutputHelper output)
 
         private void CheckAccess(PageFault? expected, bool ok, PageFault fault)
         {
+            Tally($"access {(expected is { } e ? e.Reason.ToString() : "ok")}");
             if (expected is { } f)
             {
                 if (ok) Fail($"expected {f}, the access succeeded");
@@ -555,6 +637,7 @@ public class PagingModelTests(ITestOutputHelper output)
             long expected = _model.Collect(va, length, dirty, expectedBits);
             long actual = dirty ? _space.CollectDirty(V(va), length, actualBits) : _space.CollectAccessed(V(va), length, actualBits);
             Expect(expected, actual, "pages reported");
+            Tally(expected > 0 ? "Collect some" : "Collect none");
             for (int w = 0; w < words; w++)
                 if (expectedBits[w] != actualBits[w])
                     Fail($"bitmap word {w} (pages from 0x{va + (ulong)w * 64 * Page:x}): expected {expectedBits[w]:x16}, actual {actualBits[w]:x16}");
