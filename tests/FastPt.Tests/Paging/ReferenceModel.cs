@@ -72,8 +72,6 @@ internal sealed class ReferenceModel
 
     public ulong MaxPhysicalAddress { get; }
 
-    public int Count => _leaves.Count;
-
     public ulong MappedBytes { get; private set; }
 
     public long LeafCount(PageSize size) => _leafCounts[size.LeafLevel() - 1];
