@@ -3,6 +3,9 @@ using Xunit;
 
 namespace FastPt.Tests.Geometry;
 
+// The namespace FastPt.Tests.Paging would otherwise hide the geometry class of the same name.
+using Paging = FastPt.Geometry.Paging;
+
 public class PagingTests
 {
     [Theory]
