@@ -61,13 +61,31 @@ public sealed unsafe class AddressSpace : IDisposable
     }
 
     /// <summary>Bytes currently mapped (PROT_NONE pages included).</summary>
-    public ulong MappedBytes => _mm.MappedBytes;
+    public ulong MappedBytes
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _mm.MappedBytes;
+        }
+    }
 
     /// <summary>Leaves currently mapped of each size.</summary>
-    public long LeafCount(PageSize size) => _mm.Leaves[size.LeafLevel()];
+    public long LeafCount(PageSize size)
+    {
+        ThrowIfDisposed();
+        return _mm.Leaves[size.LeafLevel()];
+    }
 
     /// <summary>TLB flushes published to this address space's CPU contexts.</summary>
-    public long FlushesPublished => _mm.Flush.Published;
+    public long FlushesPublished
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _mm.Flush.Published;
+        }
+    }
 
     // ---------------------------------------------------------------- map / unmap / protect
 
@@ -266,16 +284,26 @@ public sealed unsafe class AddressSpace : IDisposable
     {
         get
         {
+            ThrowIfDisposed();
             TlbStatistics sum = default;
-            foreach (MmuContext c in _implicitContexts.Values) sum += c.Statistics;
             lock (_contextsLock)
+            {
+                // Dispose runs under the same lock, so the thread-local list cannot go away while it is read.
+                ThrowIfDisposed();
+                foreach (MmuContext? c in _implicitContexts.Values)
+                    if (c is not null) sum += c.Statistics;
                 foreach (MmuContext c in _explicitContexts) sum += c.Statistics;
+            }
             return sum;
         }
     }
 
     /// <summary>Flushes published to this address space's contexts, by kind.</summary>
-    public long FlushesPublishedOf(FlushKind kind) => _mm.Flush.PublishedOf(kind);
+    public long FlushesPublishedOf(FlushKind kind)
+    {
+        ThrowIfDisposed();
+        return _mm.Flush.PublishedOf(kind);
+    }
 
     /// <summary>Translates <paramref name="va"/> for an access of kind <paramref name="access"/>, as the MMU does,
     /// through the calling thread's context: checks the rights of every level and sets Accessed (and Dirty for
@@ -351,7 +379,7 @@ public sealed unsafe class AddressSpace : IDisposable
         _machine.Forget(this);
         _memory.DestroyUserMm(_mm);
         // Contexts see the teardown's flush and throw on their next use; the thread-local list goes now.
-        _implicitContexts.Dispose();
+        lock (_contextsLock) _implicitContexts.Dispose();
         if (t_context is not null && ReferenceEquals(t_context.AddressSpace, this)) t_context = null;
     }
 }

@@ -131,6 +131,7 @@ public sealed unsafe class MmuContext : IDisposable
     /// <summary>Drops everything cached (global entries included).</summary>
     public void FlushLocal()
     {
+        ThrowIfDisposed();
         _tlb.FlushUser();
         _tlb.FlushGlobal();
         _tlb.FlushPagingStructureCaches();
@@ -193,7 +194,7 @@ public sealed unsafe class MmuContext : IDisposable
         {
             if (!Lookup(va.Value, access, needHost: false, out TlbEntry entry, out PageFault fault)) return new Translation(fault);
             return new Translation(new PhysAddr(entry.PhysPage | (va.Value & (Paging.PageSize - 1))),
-                Paging.LeafSize(entry.Level), (Protection)entry.Protection);
+                Paging.LeafSize(entry.Level), CurrentProtection(entry));
         }
         finally
         {
@@ -252,8 +253,8 @@ public sealed unsafe class MmuContext : IDisposable
     /// instruction per miss).</summary>
     private bool Lookup(ulong v, AccessKind access, bool needHost, out TlbEntry entry, out PageFault fault)
     {
-        if (_seen != _domain.Generation) ApplyFlushes();
         ThrowIfDisposed();
+        if (_seen != _domain.Generation) ApplyFlushes();
         if (!Paging.IsCanonical(v, _memory.Layout.Mode) || v >= _userTop)
         {
             _faults++;
@@ -370,8 +371,18 @@ public sealed unsafe class MmuContext : IDisposable
         if (cachedLevel == Paging.PteLevel) _pmdHits++; else _pudHits++;
         _misses++;
         physPage = pa & Paging.PageMask;
-        Fill(v, physPage, entry, level, rights, global: false, materialize: false);
+        Fill(v, physPage, entry, level, rights, global: false, materialize: false,
+            tablePa + (ulong)(Paging.Index(level, v) * 8));
         return true;
+    }
+
+    /// <summary>The rights the leaf grants now: a grant is not flushed, so the cached copy may lag behind.</summary>
+    private static Protection CurrentProtection(in TlbEntry entry)
+    {
+        ulong live = Volatile.Read(ref *(ulong*)entry.LeafHost);
+        return PageTableEntry.LeafAddress(live, entry.Level) == (entry.PhysPage & PageTableEntry.LeafAddressMask(entry.Level))
+            ? PageTableEntry.ProtectionOf(live)
+            : (Protection)entry.Protection;
     }
 
     private static FaultReason FaultFor(WalkStatus status, in WalkResult walk) => status switch
@@ -385,9 +396,10 @@ public sealed unsafe class MmuContext : IDisposable
     };
 
     private void FillEntry(ulong v, in WalkResult walk, bool global, bool materialize, out TlbEntry entry) =>
-        entry = Fill(v, walk.PhysAddr & Paging.PageMask, walk.Entry, walk.Level, walk.Rights, global, materialize);
+        entry = Fill(v, walk.PhysAddr & Paging.PageMask, walk.Entry, walk.Level, walk.Rights, global, materialize,
+            walk.TablePa + (ulong)(Paging.Index(walk.Level, v) * 8));
 
-    private TlbEntry Fill(ulong v, ulong physPage, ulong leaf, int level, int rights, bool global, bool materialize)
+    private TlbEntry Fill(ulong v, ulong physPage, ulong leaf, int level, int rights, bool global, bool materialize, ulong leafEntryPa)
     {
         ulong page = v & Paging.PageMask;
         ulong tag = _tlb.HitTag(page, global);
@@ -409,6 +421,7 @@ public sealed unsafe class MmuContext : IDisposable
             Level = (byte)level,
             Protection = (byte)PageTableEntry.ProtectionOf(leaf),
             Global = global,
+            LeafHost = (nint)_physical.ReadPointer(leafEntryPa),
         };
         ulong leafSize = Paging.LevelSize(level);
         _tlb.Fill(entry, v & ~(leafSize - 1), leafSize);
@@ -419,9 +432,9 @@ public sealed unsafe class MmuContext : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ApplyFlushes()
     {
+        ThrowIfDisposed(); // never mark a disposed context as caught up: its fast paths must keep missing
         FlushDomain domain = _domain;
         long target = domain.Generation;
-        if (_mm.Disposed) ThrowHelper.ThrowObjectDisposed(nameof(AddressSpace));
         long requests = target - _seen;
         bool full = requests > FlushDomain.RingSize;
         if (!full)

@@ -36,6 +36,10 @@ internal struct TlbEntry
 
     /// <summary>A global (kernel) entry: survives non-global flushes.</summary>
     public bool Global;
+
+    /// <summary>Host address of the leaf entry the translation came from, to report its current rights (a grant
+    /// of rights is not flushed, so the cached <see cref="Protection"/> may be older).</summary>
+    public nint LeafHost;
 }
 
 /// <summary>A cached partial walk (an x86 paging-structure cache entry): the table one level above the leaf

@@ -169,6 +169,8 @@ public class TeardownTests
         ("WritePhysical", () => machine.WritePhysical(pool, new byte[8])),
         ("LookupKernel", () => machine.LookupKernel(machine.DirectMapBase)),
         ("DumpKernel", () => machine.DumpKernel(machine.DirectMapBase, GiB)),
+        ("AddMemory", () => machine.AddMemory(P(64 * GiB), 128 * MiB)),
+        ("RemoveMemory", () => machine.RemoveMemory(P(0), 128 * MiB)),
         ("GetStatistics", () => machine.GetStatistics()),
     ];
 

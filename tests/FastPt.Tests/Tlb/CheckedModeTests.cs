@@ -1,5 +1,6 @@
 using System.Threading;
 using FastPt.Geometry;
+using PageGeometry = FastPt.Geometry.Paging;
 using FastPt.Hardware;
 using FastPt.Mm;
 using Xunit;
@@ -24,7 +25,7 @@ public unsafe class CheckedModeTests
 
         // The wrong order: clear the PMD entry and free the PTE table, with no flush in between.
         MemoryManager memory = machine.Memory;
-        ulong pmdEntryPa = FindEntry(memory, space.Mm, Base.Value, Paging.PmdLevel);
+        ulong pmdEntryPa = FindEntry(memory, space.Mm, Base.Value, PageGeometry.PmdLevel);
         ulong* pmdEntry = memory.Physical.TableForWrite(pmdEntryPa);
         ulong pteTable = PageTableEntry.TableAddress(*pmdEntry);
         Volatile.Write(ref *pmdEntry, 0);
@@ -46,7 +47,7 @@ public unsafe class CheckedModeTests
         cpu.Write(Base, 7UL);
 
         MemoryManager memory = machine.Memory;
-        ulong pteEntryPa = FindEntry(memory, space.Mm, Base.Value, Paging.PteLevel);
+        ulong pteEntryPa = FindEntry(memory, space.Mm, Base.Value, PageGeometry.PteLevel);
         Volatile.Write(ref *memory.Physical.TableForWrite(pteEntryPa), 0);
         machine.FreePhysical(frame, Page);
 
@@ -76,7 +77,7 @@ public unsafe class CheckedModeTests
         ulong table = mm.RootPa;
         for (int l = mm.RootLevel; ; l--)
         {
-            ulong entryPa = table + (ulong)Paging.Index(l, va) * 8;
+            ulong entryPa = table + (ulong)PageGeometry.Index(l, va) * 8;
             if (l == level) return entryPa;
             table = PageTableEntry.TableAddress(*memory.Physical.TableForRead(entryPa));
         }
