@@ -53,6 +53,7 @@ public sealed unsafe class MmuContext : IDisposable
     private readonly SparseMemory _sparse;
     private readonly SoftTlb _tlb;
     private readonly bool _checked;
+    private readonly ulong _watchMask;
     private readonly ContextSlot _slot = new();
     private readonly MmStruct _kernelMm;
     private AddressSpace _space;
@@ -76,6 +77,7 @@ public sealed unsafe class MmuContext : IDisposable
         _sparse = _memory.Sparse;
         _kernelMm = _memory.InitMm;
         _checked = _memory.Checked;
+        _watchMask = _checked ? ~SoftTlb.WatchBit : ulong.MaxValue;
         _tlb = new SoftTlb(_memory.Options.TlbEntries, _memory.Options.PagingStructureCacheEntries);
         _userTop = _memory.Layout.UserTop;
         _domain = _mm.Flush;
@@ -147,11 +149,11 @@ public sealed unsafe class MmuContext : IDisposable
         ulong v = va.Value;
         if (_seen == _domain.Generation)
         {
-            ref TlbEntry e = ref _tlb.EntryFor(v);
-            if (Unsafe.Add(ref e.ReadTag, (int)access) == ((v & Paging.PageMask) | _tlb.UserEpoch) && !_checked)
+            int i = _tlb.IndexOf(v);
+            if (Unsafe.Add(ref _tlb.Entry(i).ReadTag, (int)access) == ((v & Paging.PageMask) | _tlb.UserEpoch))
             {
                 _hits++;
-                pa = new PhysAddr(e.PhysPage | (v & (Paging.PageSize - 1)));
+                pa = new PhysAddr(_tlb.PhysPage(i) | (v & (Paging.PageSize - 1)));
                 return true;
             }
         }
@@ -171,9 +173,9 @@ public sealed unsafe class MmuContext : IDisposable
                 pa = new PhysAddr(physPage | (v & (Paging.PageSize - 1)));
                 return true;
             }
-            if (Lookup(v, access, needHost: false, out TlbEntry entry, out PageFault _))
+            if (Lookup(v, access, out Hit hit, out PageFault _))
             {
-                pa = new PhysAddr(entry.PhysPage | (v & (Paging.PageSize - 1)));
+                pa = new PhysAddr(hit.PhysPage | (v & (Paging.PageSize - 1)));
                 return true;
             }
             pa = default;
@@ -192,9 +194,9 @@ public sealed unsafe class MmuContext : IDisposable
         Volatile.Write(ref _slot.Busy, 1);
         try
         {
-            if (!Lookup(va.Value, access, needHost: false, out TlbEntry entry, out PageFault fault)) return new Translation(fault);
-            return new Translation(new PhysAddr(entry.PhysPage | (va.Value & (Paging.PageSize - 1))),
-                Paging.LeafSize(entry.Level), CurrentProtection(entry));
+            if (!Lookup(va.Value, access, out Hit hit, out PageFault fault)) return new Translation(fault);
+            return new Translation(new PhysAddr(hit.PhysPage | (va.Value & (Paging.PageSize - 1))),
+                Paging.LeafSize(hit.Level), CurrentProtection(hit));
         }
         finally
         {
@@ -212,13 +214,12 @@ public sealed unsafe class MmuContext : IDisposable
             return new Translation(new PageFault(va, access, Paging.IsCanonical(v, _memory.Layout.Mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical));
         ApplyKernelFlushes();
         ulong page = v & Paging.PageMask;
-        ref TlbEntry e = ref _tlb.EntryFor(v);
-        if (Unsafe.Add(ref e.ReadTag, (int)access) == _tlb.HitTag(page, global: true)
+        int i = _tlb.IndexOf(v);
+        if ((Unsafe.Add(ref _tlb.Entry(i).ReadTag, (int)access) & _watchMask) == _tlb.HitTag(page, global: true)
             || _tlb.TryVictim(page, access, global: true))
         {
-            e = ref _tlb.EntryFor(v);
             _hits++;
-            return new Translation(new PhysAddr(e.PhysPage | (v & 0xFFF)), Paging.LeafSize(e.Level), (Protection)e.Protection);
+            return new Translation(new PhysAddr(_tlb.PhysPage(i) | (v & 0xFFF)), Paging.LeafSize(_tlb.Detail(i).Level), _tlb.Detail(i).Protection);
         }
         _misses++;
         _walks++;
@@ -242,8 +243,8 @@ public sealed unsafe class MmuContext : IDisposable
             _faults++;
             return new Translation(new PageFault(va, access, status == WalkStatus.ProtectionFault ? FaultReason.ProtectionViolation : FaultReason.NotMapped));
         }
-        FillEntry(v, walk, global: true, materialize: false, out TlbEntry entry);
-        return new Translation(new PhysAddr(entry.PhysPage | (v & 0xFFF)), Paging.LeafSize(entry.Level), (Protection)entry.Protection);
+        Hit filled = HitAt(v, FillEntry(v, walk, global: true, materialize: false));
+        return new Translation(new PhysAddr(filled.PhysPage | (v & 0xFFF)), Paging.LeafSize(filled.Level), filled.Protection);
     }
 
     /// <summary>The slow path: applies missed flushes, checks the address, consults the victim TLB and the
@@ -251,41 +252,36 @@ public sealed unsafe class MmuContext : IDisposable
     /// table only after every busy context has seen the flush that dropped it from its caches, which makes the
     /// context's lockless walks safe without an RCU read-side section (the announce would cost a locked
     /// instruction per miss).</summary>
-    private bool Lookup(ulong v, AccessKind access, bool needHost, out TlbEntry entry, out PageFault fault)
+    private bool Lookup(ulong v, AccessKind access, out Hit hit, out PageFault fault)
     {
         ThrowIfDisposed();
         if (_seen != _domain.Generation) ApplyFlushes();
         if (!Paging.IsCanonical(v, _memory.Layout.Mode) || v >= _userTop)
         {
             _faults++;
-            entry = default;
+            hit = default;
             fault = new PageFault(new VirtAddr(v), access, Paging.IsCanonical(v, _memory.Layout.Mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical);
             return false;
         }
         ulong page = v & Paging.PageMask;
-        ref TlbEntry slot = ref _tlb.EntryFor(v);
-        ulong want = page | _tlb.UserEpoch;
-        if (Unsafe.Add(ref slot.ReadTag, (int)access) == want && (!needHost || slot.Host != 0))
+        int slot = _tlb.IndexOf(v);
+        if ((Unsafe.Add(ref _tlb.Entry(slot).ReadTag, (int)access) & _watchMask) == (page | _tlb.UserEpoch))
         {
             // A hit that reached the slow path only because checked mode verifies every hit.
-            if (_checked) VerifyFrame(v, slot.PhysPage);
+            if (_checked) VerifyFrame(v, _tlb.PhysPage(slot));
             _hits++;
-            entry = slot;
+            hit = HitAt(v, slot);
             fault = default;
             return true;
         }
         _misses++;
         if (_tlb.TryVictim(page, access, global: false))
         {
-            ref TlbEntry swapped = ref _tlb.EntryFor(v);
-            if (!needHost || swapped.Host != 0)
-            {
-                if (_checked) VerifyFrame(v, swapped.PhysPage);
-                _victimHits++;
-                entry = swapped;
-                fault = default;
-                return true;
-            }
+            if (_checked) VerifyFrame(v, _tlb.PhysPage(slot));
+            _victimHits++;
+            hit = HitAt(v, slot);
+            fault = default;
+            return true;
         }
 
         WalkStatus status;
@@ -311,7 +307,7 @@ public sealed unsafe class MmuContext : IDisposable
         {
             if (status == WalkStatus.Poisoned) throw ThrowHelper.UseAfterFree(_memory, v, walk);
             _faults++;
-            entry = default;
+            hit = default;
             fault = new PageFault(new VirtAddr(v), access, FaultFor(status, walk));
             if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.PageFault(_mm.Id, v, (int)access, (int)fault.Reason);
             return false;
@@ -319,14 +315,14 @@ public sealed unsafe class MmuContext : IDisposable
         if (!_memory.Sparse.PfnPresent(walk.PhysAddr >> Paging.PageShift))
         {
             _faults++;
-            entry = default;
+            hit = default;
             fault = new PageFault(new VirtAddr(v), access, FaultReason.PhysicalMemoryAbsent);
             return false;
         }
         if (_checked) VerifyFrame(v, walk.PhysAddr & Paging.PageMask);
         if (walk.PteTablePa != 0 && walk.PteTablePa != pteTable) _tlb.CachePteTable(v, walk.PteTablePa, walk.RightsAbovePte);
         if (walk.PmdTablePa != 0 && walk.PmdTablePa != pmdTable) _tlb.CachePmdTable(v, walk.PmdTablePa, walk.RightsAbovePmd);
-        FillEntry(v, walk, global: false, needHost || access == AccessKind.Write, out entry);
+        hit = HitAt(v, FillEntry(v, walk, global: false, materialize: access == AccessKind.Write));
         fault = default;
         return true;
     }
@@ -346,7 +342,8 @@ public sealed unsafe class MmuContext : IDisposable
         else if (_tlb.TryPmdTable(v, out tablePa, out rights)) level = Paging.PmdLevel;
         else return false;
         int cachedLevel = level;
-        ulong entry = Volatile.Read(ref *(ulong*)_physical.ReadPointer(tablePa + (ulong)(Paging.Index(level, v) * 8)));
+        ulong* slot = (ulong*)_physical.ReadPointer(tablePa + (ulong)(Paging.Index(level, v) * 8));
+        ulong entry = Volatile.Read(ref *slot);
         if (level == Paging.PmdLevel && (entry & (PageTableEntry.Huge | PageTableEntry.Present | PageTableEntry.Accessed)) == (PageTableEntry.Present | PageTableEntry.Accessed))
         {
             // The PMD entry points to a PTE table: one more load, and remember the table.
@@ -355,7 +352,8 @@ public sealed unsafe class MmuContext : IDisposable
             if (tablePa >= _physical.MaxPhysicalAddress) return false;
             _tlb.CachePteTable(v, tablePa, rights);
             level = Paging.PteLevel;
-            entry = Volatile.Read(ref *(ulong*)_physical.ReadPointer(tablePa + (ulong)(Paging.Index(level, v) * 8)));
+            slot = (ulong*)_physical.ReadPointer(tablePa + (ulong)(Paging.Index(level, v) * 8));
+            entry = Volatile.Read(ref *slot);
         }
         else if (level == Paging.PmdLevel && (entry & PageTableEntry.Huge) == 0)
         {
@@ -371,18 +369,43 @@ public sealed unsafe class MmuContext : IDisposable
         if (cachedLevel == Paging.PteLevel) _pmdHits++; else _pudHits++;
         _misses++;
         physPage = pa & Paging.PageMask;
-        Fill(v, physPage, entry, level, rights, global: false, materialize: false,
-            tablePa + (ulong)(Paging.Index(level, v) * 8));
+        Fill(v, physPage, entry, level, rights, global: false, materialize: false, (byte*)slot);
         return true;
     }
 
     /// <summary>The rights the leaf grants now: a grant is not flushed, so the cached copy may lag behind.</summary>
-    private static Protection CurrentProtection(in TlbEntry entry)
+    private static Protection CurrentProtection(in Hit hit)
     {
-        ulong live = Volatile.Read(ref *(ulong*)entry.LeafHost);
-        return PageTableEntry.LeafAddress(live, entry.Level) == (entry.PhysPage & PageTableEntry.LeafAddressMask(entry.Level))
+        ulong live = Volatile.Read(ref *(ulong*)hit.LeafHost);
+        return PageTableEntry.LeafAddress(live, hit.Level) == (hit.PhysPage & PageTableEntry.LeafAddressMask(hit.Level))
             ? PageTableEntry.ProtectionOf(live)
-            : (Protection)entry.Protection;
+            : hit.Protection;
+    }
+
+    /// <summary>What the slow paths need to know of a TLB entry (the fast paths read the arrays directly).</summary>
+    private readonly struct Hit
+    {
+        public Hit(ulong physPage, nint host, int level, Protection protection, nint leafHost)
+        {
+            PhysPage = physPage;
+            Host = host;
+            Level = level;
+            Protection = protection;
+            LeafHost = leafHost;
+        }
+
+        public ulong PhysPage { get; }
+        public nint Host { get; }
+        public int Level { get; }
+        public Protection Protection { get; }
+        public nint LeafHost { get; }
+    }
+
+    private Hit HitAt(ulong v, int slot)
+    {
+        ref TlbDetail detail = ref _tlb.Detail(slot);
+        return new Hit(_tlb.PhysPage(slot), (nint)((long)(v & Paging.PageMask) + _tlb.Entry(slot).HostAddend),
+            detail.Level, detail.Protection, detail.LeafHost);
     }
 
     private static FaultReason FaultFor(WalkStatus status, in WalkResult walk) => status switch
@@ -395,37 +418,34 @@ public sealed unsafe class MmuContext : IDisposable
         _ => FaultReason.PhysicalMemoryAbsent,
     };
 
-    private void FillEntry(ulong v, in WalkResult walk, bool global, bool materialize, out TlbEntry entry) =>
-        entry = Fill(v, walk.PhysAddr & Paging.PageMask, walk.Entry, walk.Level, walk.Rights, global, materialize,
-            walk.TablePa + (ulong)(Paging.Index(walk.Level, v) * 8));
+    private int FillEntry(ulong v, in WalkResult walk, bool global, bool materialize) =>
+        Fill(v, walk.PhysAddr & Paging.PageMask, walk.Entry, walk.Level, walk.Rights, global, materialize,
+            _physical.ReadPointer(walk.TablePa + (ulong)(Paging.Index(walk.Level, v) * 8)));
 
-    private TlbEntry Fill(ulong v, ulong physPage, ulong leaf, int level, int rights, bool global, bool materialize, ulong leafEntryPa)
+    /// <summary>Writes the TLB entry for <paramref name="v"/> in place and returns its slot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Fill(ulong v, ulong physPage, ulong leaf, int level, int rights, bool global, bool materialize, byte* leafEntryHost)
     {
         ulong page = v & Paging.PageMask;
-        ulong tag = _tlb.HitTag(page, global);
+        // Checked mode watches every access: the watch bit makes every fast-path compare fail, so each hit goes
+        // through the slow path, which verifies the frame.
+        ulong tag = _tlb.HitTag(page, global) | (_checked ? SoftTlb.WatchBit : 0);
         bool user = !global;
-        bool dirty = (leaf & PageTableEntry.Dirty) != 0;
-        bool writeHit = dirty && Rights.Allows(rights, AccessKind.Write, user);
-        // A write through the entry's host pointer must be accounted as a write to the frame's chunk.
-        nint host = (nint)(materialize || writeHit ? _physical.WritePointer(physPage) : _physical.ReadPointer(physPage));
-        var entry = new TlbEntry
-        {
-            ReadTag = Rights.Allows(rights, AccessKind.Read, user) ? tag : tag | SoftTlb.InvalidBit,
-            // The first write through a clean leaf must take the slow path: it sets D.
-            WriteTag = !Rights.Allows(rights, AccessKind.Write, user) ? tag | SoftTlb.InvalidBit
-                : writeHit ? tag : tag | SoftTlb.NotDirtyBit,
-            ExecTag = Rights.Allows(rights, AccessKind.Execute, user) ? tag : tag | SoftTlb.InvalidBit,
-            PhysPage = physPage,
-            Host = host,
-            Page = page,
-            Level = (byte)level,
-            Protection = (byte)PageTableEntry.ProtectionOf(leaf),
-            Global = global,
-            LeafHost = (nint)_physical.ReadPointer(leafEntryPa),
-        };
+        bool writeHit = (leaf & PageTableEntry.Dirty) != 0 && Rights.Allows(rights, AccessKind.Write, user);
+        // A write through the entry's host addend must be accounted as a write to the frame's chunk.
+        byte* host = materialize || writeHit ? _physical.WritePointer(physPage) : _physical.ReadPointer(physPage);
         ulong leafSize = Paging.LevelSize(level);
-        _tlb.Fill(entry, v & ~(leafSize - 1), leafSize);
-        return entry;
+        int slot = _tlb.Claim(page, v & ~(leafSize - 1), leafSize);
+        _tlb.Write(slot,
+            Rights.Allows(rights, AccessKind.Read, user) ? tag : tag | SoftTlb.InvalidBit,
+            // The first write through a clean leaf must take the slow path: it sets D.
+            !Rights.Allows(rights, AccessKind.Write, user) ? tag | SoftTlb.InvalidBit : writeHit ? tag : tag | SoftTlb.NotDirtyBit,
+            Rights.Allows(rights, AccessKind.Execute, user) ? tag : tag | SoftTlb.InvalidBit,
+            (long)host - (long)page,
+            physPage,
+            TlbDetail.Pack(page, level, PageTableEntry.ProtectionOf(leaf), global),
+            (nint)leafEntryHost);
+        return slot;
     }
 
     /// <summary>Applies every flush of the address space published since the last one this context saw.</summary>
@@ -511,10 +531,10 @@ public sealed unsafe class MmuContext : IDisposable
         Volatile.Write(ref _slot.Busy, 1);
         if (_seen == _domain.Generation && (v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
         {
-            ref TlbEntry e = ref _tlb.EntryFor(v);
-            if (e.ReadTag == ((v & Paging.PageMask) | _tlb.UserEpoch) && e.Host != 0 && !_checked)
+            ref TlbEntry e = ref _tlb.Entry(_tlb.IndexOf(v));
+            if (e.ReadTag == ((v & Paging.PageMask) | _tlb.UserEpoch))
             {
-                T value = Unsafe.ReadUnaligned<T>((byte*)e.Host + (v & (Paging.PageSize - 1)));
+                T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + e.HostAddend));
                 _hits++;
                 Volatile.Write(ref _slot.Busy, 0);
                 return value;
@@ -533,10 +553,10 @@ public sealed unsafe class MmuContext : IDisposable
         Volatile.Write(ref _slot.Busy, 1);
         if (_seen == _domain.Generation && (v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
         {
-            ref TlbEntry e = ref _tlb.EntryFor(v);
-            if (e.WriteTag == ((v & Paging.PageMask) | _tlb.UserEpoch) && !_checked)
+            ref TlbEntry e = ref _tlb.Entry(_tlb.IndexOf(v));
+            if (e.WriteTag == ((v & Paging.PageMask) | _tlb.UserEpoch))
             {
-                Unsafe.WriteUnaligned((byte*)e.Host + (v & (Paging.PageSize - 1)), value);
+                Unsafe.WriteUnaligned((byte*)((long)v + e.HostAddend), value);
                 _hits++;
                 Volatile.Write(ref _slot.Busy, 0);
                 return;
@@ -608,24 +628,13 @@ public sealed unsafe class MmuContext : IDisposable
             while (done < buffer.Length)
             {
                 ulong at = va + (ulong)done;
-                if (!Lookup(at, access, needHost: access == AccessKind.Write, out TlbEntry entry, out fault)) return false;
+                if (!Lookup(at, access, out Hit entry, out fault)) return false;
                 int n = (int)Math.Min((ulong)(buffer.Length - done), Paging.PageSize - (at & (Paging.PageSize - 1)));
                 Span<byte> part = buffer.Slice(done, n);
                 ulong offset = at & (Paging.PageSize - 1);
-                if (entry.Host != 0)
-                {
-                    var host = new Span<byte>((byte*)entry.Host + offset, n);
-                    if (access == AccessKind.Write) part.CopyTo(host);
-                    else host.CopyTo(part);
-                }
-                else if (access == AccessKind.Write)
-                {
-                    _physical.Write(entry.PhysPage + offset, part);
-                }
-                else
-                {
-                    _physical.Read(entry.PhysPage + offset, part);
-                }
+                var host = new Span<byte>((byte*)entry.Host + offset, n);
+                if (access == AccessKind.Write) part.CopyTo(host);
+                else host.CopyTo(part);
                 done += n;
             }
             fault = default;
@@ -641,8 +650,7 @@ public sealed unsafe class MmuContext : IDisposable
     private bool Probe(ulong va, AccessKind access, out PageFault fault)
     {
         if (_seen != _domain.Generation) ApplyFlushes();
-        ref TlbEntry e = ref _tlb.EntryFor(va);
-        if (Unsafe.Add(ref e.ReadTag, (int)access) == ((va & Paging.PageMask) | _tlb.UserEpoch))
+        if (Unsafe.Add(ref _tlb.Entry(_tlb.IndexOf(va)).ReadTag, (int)access) == ((va & Paging.PageMask) | _tlb.UserEpoch))
         {
             fault = default;
             return true;

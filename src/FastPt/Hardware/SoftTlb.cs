@@ -1,45 +1,51 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using FastPt.Geometry;
 
 namespace FastPt.Hardware;
 
-/// <summary>One TLB entry (QEMU's <c>CPUTLBEntry</c> idea): a tag per access kind, so a hit is one compare of
-/// the page address against the tag for that kind. Flag bits in a tag's low 12 bits make the compare fail and
-/// send that kind of access to the slow path: invalid, not dirty (the first write must set D), watched. The low
-/// bits also hold the TLB's epoch, which makes a full flush O(1).</summary>
-[StructLayout(LayoutKind.Sequential, Size = 64)]
+/// <summary>The hot part of a TLB entry (QEMU's <c>CPUTLBEntry</c>): a tag per access kind and the host addend, 32
+/// bytes so that a 1024-entry TLB fits a 32 KiB L1 cache. A hit is one compare of the page address against the tag
+/// of the access kind and one add. Flag bits in a tag's low 12 bits make the compare fail and send that kind of
+/// access to the slow path: invalid, not dirty (the first write must set D), watched. The low bits also hold the
+/// TLB's epoch, which makes a full flush O(1).</summary>
+[StructLayout(LayoutKind.Sequential, Size = 32)]
 internal struct TlbEntry
 {
     public ulong ReadTag;
     public ulong WriteTag;
     public ulong ExecTag;
 
-    /// <summary>Physical address of the 4 KiB page.</summary>
-    public ulong PhysPage;
+    /// <summary>Host address minus virtual address of the page: <c>host = va + HostAddend</c>.</summary>
+    public long HostAddend;
+}
 
-    /// <summary>Host address of the 4 KiB page, or 0 when no host memory backs it yet (data accesses then take
-    /// the slow path, which reads zeros or backs the page on a write).</summary>
-    public nint Host;
+/// <summary>The cold part of a TLB entry (QEMU's <c>CPUTLBEntryFull</c>), read only on slow paths and flushes.</summary>
+[StructLayout(LayoutKind.Sequential, Size = 16)]
+internal struct TlbDetail
+{
+    /// <summary>Virtual page address; the low bits hold the leaf level (bits 0–1), its protection (bits 2–4) and
+    /// the global flag (bit 5).</summary>
+    public ulong PageAndBits;
 
-    /// <summary>Virtual address of the 4 KiB page (for ranged flushes).</summary>
-    public ulong Page;
-
-    /// <summary>Level of the leaf the entry came from (1, 2, 3).</summary>
-    public byte Level;
-
-    /// <summary>The leaf's protection.</summary>
-    public byte Protection;
-
-    /// <summary>A global (kernel) entry: survives non-global flushes.</summary>
-    public bool Global;
-
-    /// <summary>Host address of the leaf entry the translation came from, to report its current rights (a grant
-    /// of rights is not flushed, so the cached <see cref="Protection"/> may be older).</summary>
+    /// <summary>Host address of the leaf entry the translation came from.</summary>
     public nint LeafHost;
+
+    public const ulong GlobalBit = 1UL << 5;
+
+    public readonly ulong Page => PageAndBits & Paging.PageMask;
+
+    public readonly int Level => (int)(PageAndBits & 3);
+
+    public readonly Protection Protection => (Protection)((PageAndBits >> 2) & 7);
+
+    public readonly bool Global => (PageAndBits & GlobalBit) != 0;
+
+    public static ulong Pack(ulong page, int level, Protection protection, bool global) =>
+        page | (uint)level | ((ulong)protection << 2) | (global ? GlobalBit : 0);
 }
 
 /// <summary>A cached partial walk (an x86 paging-structure cache entry): the table one level above the leaf
@@ -52,9 +58,10 @@ internal struct PscEntry
     public int Rights;
 }
 
-/// <summary>A CPU context's translation caches: a direct-mapped TLB with a small fully associative victim TLB
-/// (QEMU's), and paging-structure caches for the PMD level (one load to finish a walk) and the PUD level (two).
-/// Single-threaded: only the owning context touches it.</summary>
+/// <summary>A CPU context's translation caches: a direct-mapped TLB in three parallel arrays (the 32-byte hot
+/// entries, the physical pages, the cold details), a small fully associative victim TLB (QEMU's), and
+/// paging-structure caches for the PMD level (one load to finish a walk) and the PUD level (two). Single-threaded:
+/// only the owning context touches it.</summary>
 internal sealed unsafe class SoftTlb
 {
     public const ulong InvalidBit = 1;
@@ -64,14 +71,18 @@ internal sealed unsafe class SoftTlb
     private const ulong EpochLimit = 1UL << (Paging.PageShift - EpochShift);
     public const int VictimEntries = 8;
 
-    // Entries live in pinned arrays aligned to cache lines: a 64-byte entry straddling two lines costs a second
-    // line per lookup and split stores on every fill.
+    // Pinned, cache-line aligned storage for everything: an entry straddling two lines would cost a second line
+    // per lookup and split stores on every fill.
     private readonly byte[] _storage;
-    private readonly TlbEntry* _base;
     private readonly int _size;
     private readonly int _mask;
+    private readonly TlbEntry* _entries;
+    private readonly ulong* _phys;
+    private readonly TlbDetail* _details;
     private readonly TlbEntry* _victim;
-    private readonly ulong* _victimPages; // one cache line to scan before the entries
+    private readonly ulong* _victimPhys;
+    private readonly TlbDetail* _victimDetails;
+    private readonly ulong* _victimPages; // one cache line to compare at once
     private int _victimNext;
     private readonly PscEntry[] _pmdCache;
     private readonly PscEntry[] _pudCache;
@@ -85,17 +96,27 @@ internal sealed unsafe class SoftTlb
     public SoftTlb(int entries, int pscEntries)
     {
         _size = entries;
-        _storage = GC.AllocateArray<byte>((entries + VictimEntries + 2) * sizeof(TlbEntry), pinned: true);
-        ulong start = (ulong)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage));
-        _base = (TlbEntry*)((start + 63) & ~63UL);
-        _victim = _base + entries;
-        _victimPages = (ulong*)(_victim + VictimEntries);
         _mask = entries - 1;
+        int slots = entries + VictimEntries;
+        _storage = GC.AllocateArray<byte>(slots * (sizeof(TlbEntry) + sizeof(ulong) + sizeof(TlbDetail)) + VictimEntries * sizeof(ulong) + 5 * 64, pinned: true);
+        byte* p = (byte*)(((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage)) + 63) & ~63UL);
+        _entries = (TlbEntry*)p;
+        _victim = _entries + entries;
+        p = Align(p + slots * sizeof(TlbEntry));
+        _phys = (ulong*)p;
+        _victimPhys = _phys + entries;
+        p = Align(p + slots * sizeof(ulong));
+        _details = (TlbDetail*)p;
+        _victimDetails = _details + entries;
+        p = Align(p + slots * sizeof(TlbDetail));
+        _victimPages = (ulong*)p;
         _pmdCache = new PscEntry[pscEntries];
         _pudCache = new PscEntry[pscEntries];
         _pscMask = pscEntries - 1;
         ClearAll();
     }
+
+    private static byte* Align(byte* p) => (byte*)(((ulong)p + 63) & ~63UL);
 
     public int Size => _size;
 
@@ -110,7 +131,16 @@ internal sealed unsafe class SoftTlb
     public ulong GlobalEpoch => _globalEpoch;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ref TlbEntry EntryFor(ulong va) => ref _base[(va >> Paging.PageShift) & (ulong)_mask];
+    public int IndexOf(ulong va) => (int)((va >> Paging.PageShift) & (ulong)_mask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref TlbEntry Entry(int index) => ref _entries[index];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong PhysPage(int index) => _phys[index];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref TlbDetail Detail(int index) => ref _details[index];
 
     /// <summary>Tag a lookup of <paramref name="page"/> must find for a hit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -121,11 +151,12 @@ internal sealed unsafe class SoftTlb
     {
         int i = VictimIndex(page);
         if (i < 0) return false;
-        ref TlbEntry v = ref _victim[i];
-        if (Unsafe.Add(ref v.ReadTag, (int)access) != HitTag(page, global)) return false;
-        ref TlbEntry main = ref EntryFor(page);
-        (main, v) = (v, main);
-        _victimPages[i] = v.Page;
+        if (Unsafe.Add(ref _victim[i].ReadTag, (int)access) != HitTag(page, global)) return false;
+        int slot = IndexOf(page);
+        (_entries[slot], _victim[i]) = (_victim[i], _entries[slot]);
+        (_phys[slot], _victimPhys[i]) = (_victimPhys[i], _phys[slot]);
+        (_details[slot], _victimDetails[i]) = (_victimDetails[i], _details[slot]);
+        _victimPages[i] = _victimDetails[i].Page;
         return true;
     }
 
@@ -144,30 +175,51 @@ internal sealed unsafe class SoftTlb
         return -1;
     }
 
-    /// <summary>Installs an entry, moving a valid one it replaces to the victim TLB.</summary>
-    public void Fill(in TlbEntry entry, ulong leafStart, ulong leafSize)
+    /// <summary>The slot for <paramref name="page"/>, ready to be written in place: a valid entry of another page
+    /// it held moves to the victim TLB.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Claim(ulong page, ulong leafStart, ulong leafSize)
     {
-        ref TlbEntry slot = ref EntryFor(entry.Page);
-        if (slot.Page != entry.Page && IsCurrent(in slot))
+        int slot = IndexOf(page);
+        ref TlbDetail detail = ref _details[slot];
+        if (detail.Page != page && IsCurrent(slot))
         {
-            _victim[_victimNext] = slot;
-            _victimPages[_victimNext] = slot.Page;
+            _victim[_victimNext] = _entries[slot];
+            _victimPhys[_victimNext] = _phys[slot];
+            _victimDetails[_victimNext] = detail;
+            _victimPages[_victimNext] = detail.Page;
             _victimNext = (_victimNext + 1) & (VictimEntries - 1);
         }
-        slot = entry;
         if (leafSize > Paging.PageSize)
         {
             // Remember where huge leaves were cached: a ranged flush touching them must drop all of them.
             if (leafStart < _largeStart) _largeStart = leafStart;
             if (leafStart + leafSize > _largeEnd) _largeEnd = leafStart + leafSize;
         }
+        return slot;
     }
 
-    private bool IsCurrent(in TlbEntry e)
+    /// <summary>Writes slot <paramref name="slot"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Write(int slot, ulong readTag, ulong writeTag, ulong execTag, long hostAddend, ulong physPage, ulong pageAndBits, nint leafHost)
     {
+        ref TlbEntry e = ref _entries[slot];
+        e.ReadTag = readTag;
+        e.WriteTag = writeTag;
+        e.ExecTag = execTag;
+        e.HostAddend = hostAddend;
+        _phys[slot] = physPage;
+        ref TlbDetail d = ref _details[slot];
+        d.PageAndBits = pageAndBits;
+        d.LeafHost = leafHost;
+    }
+
+    private bool IsCurrent(int slot)
+    {
+        ref TlbEntry e = ref _entries[slot];
         ulong epochBits = e.ReadTag & ((EpochLimit - 1) << EpochShift);
         ulong any = e.ReadTag & e.WriteTag & e.ExecTag & InvalidBit;
-        return any == 0 && epochBits == (e.Global ? _globalEpoch : _userEpoch);
+        return any == 0 && epochBits == (_details[slot].Global ? _globalEpoch : _userEpoch);
     }
 
     /// <summary>Drops every non-global entry (a CR3 reload): O(1) by moving to a new epoch.</summary>
@@ -195,24 +247,25 @@ internal sealed unsafe class SoftTlb
         }
         for (ulong page = start & Paging.PageMask; page < end; page += Paging.PageSize)
         {
-            ref TlbEntry e = ref EntryFor(page);
-            if (e.Page == page) Invalidate(ref e);
+            int slot = IndexOf(page);
+            if (_details[slot].Page == page) Invalidate(ref _entries[slot], ref _details[slot]);
             // A refill from the paging-structure caches does not look in the victim TLB, so a page can sit there
             // more than once: drop every copy.
             for (int i = VictimIndex(page); i >= 0; i = VictimIndex(page))
             {
-                Invalidate(ref _victim[i]);
+                Invalidate(ref _victim[i], ref _victimDetails[i]);
                 _victimPages[i] = ulong.MaxValue;
             }
         }
     }
 
-    private static void Invalidate(ref TlbEntry e)
+    private static void Invalidate(ref TlbEntry e, ref TlbDetail d)
     {
         e.ReadTag = InvalidBit;
         e.WriteTag = InvalidBit;
         e.ExecTag = InvalidBit;
-        e.Page = ulong.MaxValue;
+        d.PageAndBits = ulong.MaxValue & Paging.PageMask;
+        d.LeafHost = 0;
     }
 
     private ulong NextEpoch()
@@ -230,10 +283,10 @@ internal sealed unsafe class SoftTlb
 
     private void ClearAll()
     {
-        for (int i = 0; i < _size; i++) Invalidate(ref _base[i]);
+        for (int i = 0; i < _size; i++) Invalidate(ref _entries[i], ref _details[i]);
         for (int i = 0; i < VictimEntries; i++)
         {
-            Invalidate(ref _victim[i]);
+            Invalidate(ref _victim[i], ref _victimDetails[i]);
             _victimPages[i] = ulong.MaxValue;
         }
         _nextEpoch = 1;
@@ -247,6 +300,7 @@ internal sealed unsafe class SoftTlb
     // ------------------------------------------------------------------ paging-structure caches
 
     /// <summary>Cached PTE table for the 2 MiB region of <paramref name="va"/> (a PMD-level partial walk).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPteTable(ulong va, out ulong tablePa, out int rights)
     {
         ref PscEntry e = ref _pmdCache[(int)((va >> Paging.PmdShift) & (ulong)_pscMask)];
@@ -262,6 +316,7 @@ internal sealed unsafe class SoftTlb
     }
 
     /// <summary>Cached PMD table for the 1 GiB region of <paramref name="va"/> (a PUD-level partial walk).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPmdTable(ulong va, out ulong tablePa, out int rights)
     {
         ref PscEntry e = ref _pudCache[(int)((va >> Paging.PudShift) & (ulong)_pscMask)];
