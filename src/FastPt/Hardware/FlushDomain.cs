@@ -81,25 +81,51 @@ internal sealed class FlushDomain
     }
 
     /// <summary>Waits until every other attached context has acknowledged <paramref name="generation"/> or is
-    /// not in the middle of an access (QEMU's synced flush). A context marks itself busy with a plain store
-    /// before reading the generation; the process-wide barrier makes that store visible here, or makes the
-    /// context see the new generation: one of the two always holds, so no access that started before the flush
-    /// can still be running with a stale entry when this returns.</summary>
+    /// not in the middle of an access (QEMU's synced flush). A context that is translating acknowledges within
+    /// nanoseconds (it checks the generation on every access), so the wait first just watches the
+    /// acknowledgements. Only when some context stays silent (its thread is idle or blocked) does it fall back to
+    /// the rigorous test: a context marks itself busy with a plain store before reading the generation, and the
+    /// process-wide barrier (membarrier) makes that store visible here or makes the context see the new
+    /// generation — one of the two always holds, so no access that started before the flush can still be running
+    /// with a stale entry when this returns.</summary>
     public void WaitForAcknowledgement(long generation)
     {
         ContextSlot[] contexts = Volatile.Read(ref _contexts);
         if (contexts.Length == 0) return;
-        // A context on this very thread is never busy here (flushes are not issued from inside an access), so
-        // with only such a context there is nothing to wait for.
-        if (contexts.Length == 1 && ReferenceEquals(contexts[0].Owner, Thread.CurrentThread) && Volatile.Read(ref contexts[0].Busy) == 0) return;
+        Thread self = Thread.CurrentThread;
+        for (int spin = 0; spin < AcknowledgementSpins; spin++)
+        {
+            if (AllAcknowledged(contexts, generation, self)) return;
+            Thread.SpinWait(8);
+        }
         Interlocked.MemoryBarrierProcessWide();
         Interlocked.Increment(ref _syncedWaits);
         foreach (ContextSlot s in contexts)
         {
-            var spin = new SpinWait();
+            if (ReferenceEquals(s.Owner, self) || !s.IsLive) continue;
+            var wait = new SpinWait();
             while (Volatile.Read(ref s.Busy) != 0 && Volatile.Read(ref s.SeenGeneration) < generation)
-                spin.SpinOnce(sleep1Threshold: -1);
+                wait.SpinOnce(sleep1Threshold: -1);
         }
+    }
+
+    /// <summary>How long to watch for acknowledgements before paying for the process-wide barrier.</summary>
+    private const int AcknowledgementSpins = 64;
+
+    /// <summary>Process-wide barriers a flush had to pay for because some context did not acknowledge quickly.</summary>
+    public long Barriers => Volatile.Read(ref _syncedWaits);
+
+    private static bool AllAcknowledged(ContextSlot[] contexts, long generation, Thread self)
+    {
+        foreach (ContextSlot s in contexts)
+        {
+            // The flushing thread's own context is never inside an access here (flushes are not issued from one),
+            // and a context whose thread ended is never inside one again. A context belongs to one thread (the
+            // MmuContext contract), so its owner is exact.
+            if (ReferenceEquals(s.Owner, self) || !s.IsLive) continue;
+            if (Volatile.Read(ref s.SeenGeneration) < generation) return false;
+        }
+        return true;
     }
 
     /// <summary>Reads request <paramref name="generation"/>. Returns false when it was already overwritten (the
