@@ -158,6 +158,13 @@ public sealed unsafe class MmuContext : IDisposable
                 pa = new PhysAddr(_tlb.PhysPage(i) | (v & (Paging.PageSize - 1)));
                 return true;
             }
+            int h = _tlb.HugeIndexOf(v);
+            if (Unsafe.Add(ref _tlb.HugeEntry(h).ReadTag, (int)access) == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
+            {
+                _hits++;
+                pa = new PhysAddr(_tlb.HugePhys(h) + (v & SoftTlb.HugeMask));
+                return true;
+            }
         }
         return TranslateSlow(v, access, out pa);
     }
@@ -223,6 +230,12 @@ public sealed unsafe class MmuContext : IDisposable
             _hits++;
             return new Translation(new PhysAddr(_tlb.PhysPage(i) | (v & 0xFFF)), Paging.LeafSize(_tlb.Detail(i).Level), _tlb.Detail(i).Protection);
         }
+        int h = _tlb.HugeIndexOf(v);
+        if ((Unsafe.Add(ref _tlb.HugeEntry(h).ReadTag, (int)access) & _watchMask) == _tlb.HitTag(v & ~SoftTlb.HugeMask, global: true))
+        {
+            _hits++;
+            return new Translation(new PhysAddr(_tlb.HugePhys(h) + (v & SoftTlb.HugeMask)), Paging.LeafSize(_tlb.HugeDetail(h).Level), _tlb.HugeDetail(h).Protection);
+        }
         _misses++;
         _walks++;
         WalkStatus status;
@@ -245,7 +258,7 @@ public sealed unsafe class MmuContext : IDisposable
             _faults++;
             return new Translation(new PageFault(va, access, status == WalkStatus.ProtectionFault ? FaultReason.ProtectionViolation : FaultReason.NotMapped));
         }
-        Hit filled = HitAt(v, FillEntry(v, walk, global: true, materialize: false));
+        Hit filled = FillEntry(v, walk, global: true, materialize: false);
         return new Translation(new PhysAddr(filled.PhysPage | (v & 0xFFF)), Paging.LeafSize(filled.Level), filled.Protection);
     }
 
@@ -273,6 +286,15 @@ public sealed unsafe class MmuContext : IDisposable
             if (_checked) VerifyFrame(v, _tlb.PhysPage(slot));
             _hits++;
             hit = HitAt(v, slot);
+            fault = default;
+            return true;
+        }
+        int huge = _tlb.HugeIndexOf(v);
+        if ((Unsafe.Add(ref _tlb.HugeEntry(huge).ReadTag, (int)access) & _watchMask) == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
+        {
+            if (_checked) VerifyFrame(v, (_tlb.HugePhys(huge) + (v & SoftTlb.HugeMask)) & Paging.PageMask);
+            _hits++;
+            hit = HugeHitAt(v, huge);
             fault = default;
             return true;
         }
@@ -324,7 +346,7 @@ public sealed unsafe class MmuContext : IDisposable
         if (_checked) VerifyFrame(v, walk.PhysAddr & Paging.PageMask);
         if (walk.PteTablePa != 0 && walk.PteTablePa != pteTable) _tlb.CachePteTable(v, walk.PteTablePa, walk.RightsAbovePte);
         if (walk.PmdTablePa != 0 && walk.PmdTablePa != pmdTable) _tlb.CachePmdTable(v, walk.PmdTablePa, walk.RightsAbovePmd);
-        hit = HitAt(v, FillEntry(v, walk, global: false, materialize: access == AccessKind.Write));
+        hit = FillEntry(v, walk, global: false, materialize: access == AccessKind.Write);
         fault = default;
         return true;
     }
@@ -371,7 +393,8 @@ public sealed unsafe class MmuContext : IDisposable
         if (cachedLevel == Paging.PteLevel) _pmdHits++; else _pudHits++;
         _misses++;
         physPage = pa & Paging.PageMask;
-        Fill(v, physPage, entry, level, rights, global: false, materialize: false, (byte*)slot);
+        if (level > Paging.PteLevel) FillHuge(v, pa, entry, level, rights, global: false, materialize: false, (byte*)slot);
+        else Fill(v, physPage, entry, level, rights, global: false, materialize: false, (byte*)slot);
         return true;
     }
 
@@ -403,6 +426,15 @@ public sealed unsafe class MmuContext : IDisposable
         public nint LeafHost { get; }
     }
 
+    private Hit HugeHitAt(ulong v, int slot)
+    {
+        ref TlbDetail detail = ref _tlb.HugeDetail(slot);
+        ulong offset = v & SoftTlb.HugeMask & Paging.PageMask;
+        return new Hit(_tlb.HugePhys(slot) + offset,
+            (nint)((long)(v & ~SoftTlb.HugeMask) + _tlb.HugeEntry(slot).HostAddend + (long)offset),
+            detail.Level, detail.Protection, detail.LeafHost);
+    }
+
     private Hit HitAt(ulong v, int slot)
     {
         ref TlbDetail detail = ref _tlb.Detail(slot);
@@ -420,9 +452,34 @@ public sealed unsafe class MmuContext : IDisposable
         _ => FaultReason.PhysicalMemoryAbsent,
     };
 
-    private int FillEntry(ulong v, in WalkResult walk, bool global, bool materialize) =>
-        Fill(v, walk.PhysAddr & Paging.PageMask, walk.Entry, walk.Level, walk.Rights, global, materialize,
-            _physical.ReadPointer(walk.TablePa + (ulong)(Paging.Index(walk.Level, v) * 8)));
+    private Hit FillEntry(ulong v, in WalkResult walk, bool global, bool materialize)
+    {
+        byte* leafEntryHost = _physical.ReadPointer(walk.TablePa + (ulong)(Paging.Index(walk.Level, v) * 8));
+        if (walk.Level > Paging.PteLevel)
+            return HugeHitAt(v, FillHuge(v, walk.PhysAddr, walk.Entry, walk.Level, walk.Rights, global, materialize, leafEntryHost));
+        return HitAt(v, Fill(v, walk.PhysAddr & Paging.PageMask, walk.Entry, walk.Level, walk.Rights, global, materialize, leafEntryHost));
+    }
+
+    /// <summary>Caches the 2 MiB piece of a huge leaf that holds <paramref name="v"/> in the large-page TLB.</summary>
+    private int FillHuge(ulong v, ulong pa, ulong leaf, int level, int rights, bool global, bool materialize, byte* leafEntryHost)
+    {
+        ulong region = v & ~SoftTlb.HugeMask;
+        ulong physRegion = pa & ~SoftTlb.HugeMask;
+        ulong tag = _tlb.HitTag(region, global) | (_checked ? SoftTlb.WatchBit : 0);
+        bool user = !global;
+        bool writeHit = (leaf & PageTableEntry.Dirty) != 0 && Rights.Allows(rights, AccessKind.Write, user);
+        // The 2 MiB piece is one host chunk; a write through the addend is accounted to it.
+        byte* host = materialize || writeHit ? _physical.WritePointer(physRegion) : _physical.ReadPointer(physRegion);
+        ulong leafSize = Paging.LevelSize(level);
+        return _tlb.WriteHuge(region,
+            Rights.Allows(rights, AccessKind.Read, user) ? tag : tag | SoftTlb.InvalidBit,
+            !Rights.Allows(rights, AccessKind.Write, user) ? tag | SoftTlb.InvalidBit : writeHit ? tag : tag | SoftTlb.NotDirtyBit,
+            Rights.Allows(rights, AccessKind.Execute, user) ? tag : tag | SoftTlb.InvalidBit,
+            (long)host - (long)region,
+            physRegion,
+            TlbDetail.Pack(region, level, PageTableEntry.ProtectionOf(leaf), global),
+            (nint)leafEntryHost, v & ~(leafSize - 1), leafSize);
+    }
 
     /// <summary>Writes the TLB entry for <paramref name="v"/> in place and returns its slot.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -541,6 +598,14 @@ public sealed unsafe class MmuContext : IDisposable
                 Volatile.Write(ref _slot.Busy, 0);
                 return value;
             }
+            ref TlbEntry h = ref _tlb.HugeEntry(_tlb.HugeIndexOf(v));
+            if (h.ReadTag == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
+            {
+                T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + h.HostAddend));
+                _hits++;
+                Volatile.Write(ref _slot.Busy, 0);
+                return value;
+            }
         }
         T result = default;
         ReadSlow(v, MemoryMarshal.AsBytes(new Span<T>(ref result)));
@@ -559,6 +624,14 @@ public sealed unsafe class MmuContext : IDisposable
             if (e.WriteTag == ((v & Paging.PageMask) | _tlb.UserEpoch))
             {
                 Unsafe.WriteUnaligned((byte*)((long)v + e.HostAddend), value);
+                _hits++;
+                Volatile.Write(ref _slot.Busy, 0);
+                return;
+            }
+            ref TlbEntry h = ref _tlb.HugeEntry(_tlb.HugeIndexOf(v));
+            if (h.WriteTag == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
+            {
+                Unsafe.WriteUnaligned((byte*)((long)v + h.HostAddend), value);
                 _hits++;
                 Volatile.Write(ref _slot.Busy, 0);
                 return;

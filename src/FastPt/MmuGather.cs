@@ -185,6 +185,12 @@ public sealed class MmuGather : IDisposable
     public void Dispose()
     {
         if (!_active) return;
+        if (_mm.Memory.IsDisposed)
+        {
+            // The machine is gone and all its memory with it: there is nothing left to flush or free.
+            _active = false;
+            return;
+        }
         using (_mm.LockTables())
         {
             Finish();

@@ -58,8 +58,9 @@ internal struct PscEntry
     public int Rights;
 }
 
-/// <summary>A CPU context's translation caches: a direct-mapped TLB in three parallel arrays (the 32-byte hot
-/// entries, the physical pages, the cold details), a small fully associative victim TLB (QEMU's), and
+/// <summary>A CPU context's translation caches: a direct-mapped TLB for 4 KiB pages in three parallel arrays (the
+/// 32-byte hot entries, the physical pages, the cold details), a direct-mapped TLB of 2 MiB entries for huge leaves
+/// (as hardware has: a 1 GiB leaf is cached in 2 MiB pieces), a small fully associative victim TLB (QEMU's), and
 /// paging-structure caches for the PMD level (one load to finish a walk) and the PUD level (two). Single-threaded:
 /// only the owning context touches it.</summary>
 internal sealed unsafe class SoftTlb
@@ -84,6 +85,11 @@ internal sealed unsafe class SoftTlb
     private readonly TlbDetail* _victimDetails;
     private readonly ulong* _victimPages; // one cache line to compare at once
     private int _victimNext;
+    private readonly int _hugeSize;
+    private readonly int _hugeMask;
+    private readonly TlbEntry* _hugeEntries;
+    private readonly ulong* _hugePhys;
+    private readonly TlbDetail* _hugeDetails;
     private readonly PscEntry[] _pmdCache;
     private readonly PscEntry[] _pudCache;
     private readonly int _pscMask;
@@ -97,8 +103,10 @@ internal sealed unsafe class SoftTlb
     {
         _size = entries;
         _mask = entries - 1;
+        _hugeSize = Math.Max(16, entries / 2);
+        _hugeMask = _hugeSize - 1;
         int slots = entries + VictimEntries;
-        _storage = GC.AllocateArray<byte>(slots * (sizeof(TlbEntry) + sizeof(ulong) + sizeof(TlbDetail)) + VictimEntries * sizeof(ulong) + 5 * 64, pinned: true);
+        _storage = GC.AllocateArray<byte>((slots + _hugeSize) * (sizeof(TlbEntry) + sizeof(ulong) + sizeof(TlbDetail)) + VictimEntries * sizeof(ulong) + 8 * 64, pinned: true);
         byte* p = (byte*)(((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage)) + 63) & ~63UL);
         _entries = (TlbEntry*)p;
         _victim = _entries + entries;
@@ -110,6 +118,12 @@ internal sealed unsafe class SoftTlb
         _victimDetails = _details + entries;
         p = Align(p + slots * sizeof(TlbDetail));
         _victimPages = (ulong*)p;
+        p = Align(p + VictimEntries * sizeof(ulong));
+        _hugeEntries = (TlbEntry*)p;
+        p = Align(p + _hugeSize * sizeof(TlbEntry));
+        _hugePhys = (ulong*)p;
+        p = Align(p + _hugeSize * sizeof(ulong));
+        _hugeDetails = (TlbDetail*)p;
         _pmdCache = new PscEntry[pscEntries];
         _pudCache = new PscEntry[pscEntries];
         _pscMask = pscEntries - 1;
@@ -141,6 +155,41 @@ internal sealed unsafe class SoftTlb
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref TlbDetail Detail(int index) => ref _details[index];
+
+    public const ulong HugeMask = Paging.PmdSize - 1;
+
+    /// <summary>Slot of the 2 MiB region of <paramref name="va"/> in the large-page TLB.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int HugeIndexOf(ulong va) => (int)((va >> Paging.PmdShift) & (ulong)_hugeMask);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref TlbEntry HugeEntry(int index) => ref _hugeEntries[index];
+
+    /// <summary>Physical address of the cached 2 MiB region.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong HugePhys(int index) => _hugePhys[index];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref TlbDetail HugeDetail(int index) => ref _hugeDetails[index];
+
+    /// <summary>Writes the large-page slot for the 2 MiB region <paramref name="region"/> of a huge leaf.</summary>
+    public int WriteHuge(ulong region, ulong readTag, ulong writeTag, ulong execTag, long hostAddend, ulong physRegion, ulong regionAndBits, nint leafHost, ulong leafStart, ulong leafSize)
+    {
+        int slot = HugeIndexOf(region);
+        ref TlbEntry e = ref _hugeEntries[slot];
+        e.ReadTag = readTag;
+        e.WriteTag = writeTag;
+        e.ExecTag = execTag;
+        e.HostAddend = hostAddend;
+        _hugePhys[slot] = physRegion;
+        ref TlbDetail d = ref _hugeDetails[slot];
+        d.PageAndBits = regionAndBits;
+        d.LeafHost = leafHost;
+        // A ranged flush touching a cached huge leaf must drop all of them.
+        if (leafStart < _largeStart) _largeStart = leafStart;
+        if (leafStart + leafSize > _largeEnd) _largeEnd = leafStart + leafSize;
+        return slot;
+    }
 
     /// <summary>Tag a lookup of <paramref name="page"/> must find for a hit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -289,6 +338,7 @@ internal sealed unsafe class SoftTlb
             Invalidate(ref _victim[i], ref _victimDetails[i]);
             _victimPages[i] = ulong.MaxValue;
         }
+        for (int i = 0; i < _hugeSize; i++) Invalidate(ref _hugeEntries[i], ref _hugeDetails[i]);
         _nextEpoch = 1;
         _userEpoch = 0;
         _globalEpoch = 1UL << EpochShift;

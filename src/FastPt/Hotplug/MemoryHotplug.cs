@@ -247,6 +247,7 @@ internal sealed unsafe class MemoryHotplug
         MmStruct initMm = _memory.InitMm;
         var ops = new RemovePagetableOps { Memory = _memory, Vmemmap = _vmemmap, Gather = gather, Altmap = altmap, Direct = false, SplitPool = [] };
         PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, startVa, endVa, ref ops);
+        ops.Commit();
     }
 
     private void DepopulateLocked(ulong startVa, ulong endVa, Altmap? altmap)
@@ -273,6 +274,7 @@ internal sealed unsafe class MemoryHotplug
         var ops = new RemovePagetableOps { Memory = _memory, Vmemmap = _vmemmap, Gather = gather, Direct = true, SplitPool = pool };
         ulong va = _memory.Layout.DirectMapAddress(start);
         PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, va, va + (end - start), ref ops);
+        ops.Commit();
         for (int i = ops.SplitPoolUsed; i < pool.Length; i++) _memory.Buddy.Free(pool[i], 0);
     }
 

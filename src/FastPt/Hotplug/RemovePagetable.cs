@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Threading;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
@@ -25,6 +26,9 @@ internal unsafe struct RemovePagetableOps : IPageWalkOps
     public int SplitPoolUsed;
     public long FramesFreed;
 
+    // Counter changes are summed here and applied once by Commit: one atomic add per walk, not per leaf.
+    private long _directMap4K, _directMap2M, _directMap1G;
+
     public static bool Mutates => true;
 
     public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
@@ -44,8 +48,8 @@ internal unsafe struct RemovePagetableOps : IPageWalkOps
             // fault, so split it (as change_page_attr does) and clear the removed part below.
             if (SplitPoolUsed == SplitPool.Length) throw new InvalidOperationException("direct-map split pool exhausted");
             RangeChangeOperation.SplitLeaf(Memory.InitMm, entry, level, address, SplitPool[SplitPoolUsed++], Gather);
-            Vmstat.Add(ref DirectMapCounter(level), -1);
-            Vmstat.Add(ref DirectMapCounter(level - 1), Paging.EntriesPerTable);
+            DirectMapCounter(level)--;
+            DirectMapCounter(level - 1) += Paging.EntriesPerTable;
             return WalkAction.Descend;
         }
         ulong leafPa = PageTableEntry.LeafAddress(value, level);
@@ -100,7 +104,7 @@ internal unsafe struct RemovePagetableOps : IPageWalkOps
         Gather.AddRange(start, end);
         if (Direct)
         {
-            Vmstat.Add(ref DirectMapCounter(level), -1);
+            DirectMapCounter(level)--;
             return;
         }
         ulong pfn = PageTableEntry.LeafAddress(value, level) >> Paging.PageShift;
@@ -108,16 +112,25 @@ internal unsafe struct RemovePagetableOps : IPageWalkOps
         ulong pages = 1UL << order;
         if (Altmap is not null && Altmap.Contains(pfn)) Altmap.Release(pages); // vmem_altmap_free
         else Gather.RemovePages(pfn, order); // buddy, or free_reserved_page for boot memmap, after the flush
-        Vmstat.Add(ref Memory.Stat.MemmapFrames, -(long)pages);
         FramesFreed += (long)pages;
         FastPtEventSource.Log.VmemmapFree(start, end - start, Altmap is not null && Altmap.Contains(pfn));
     }
 
+    [UnscopedRef]
     private ref long DirectMapCounter(int level)
     {
+        if (level == 1) return ref _directMap4K;
+        if (level == 2) return ref _directMap2M;
+        return ref _directMap1G;
+    }
+
+    /// <summary>Applies the counter changes of the walk.</summary>
+    public readonly void Commit()
+    {
         Vmstat s = Memory.Stat;
-        if (level == 1) return ref s.DirectMap4K;
-        if (level == 2) return ref s.DirectMap2M;
-        return ref s.DirectMap1G;
+        if (_directMap4K != 0) Vmstat.Add(ref s.DirectMap4K, _directMap4K);
+        if (_directMap2M != 0) Vmstat.Add(ref s.DirectMap2M, _directMap2M);
+        if (_directMap1G != 0) Vmstat.Add(ref s.DirectMap1G, _directMap1G);
+        if (FramesFreed != 0) Vmstat.Add(ref s.MemmapFrames, -FramesFreed);
     }
 }

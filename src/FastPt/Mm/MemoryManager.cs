@@ -183,6 +183,9 @@ internal sealed unsafe class MemoryManager : IDisposable
         PageTableOps.TeardownUser(mm);
     }
 
+    /// <summary>True once the machine was disposed.</summary>
+    public bool IsDisposed => _disposed;
+
     /// <summary>Number of live user address spaces.</summary>
     public int UserMmCount
     {

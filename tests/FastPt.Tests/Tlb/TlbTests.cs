@@ -52,6 +52,37 @@ public class TlbTests
     }
 
     [Fact]
+    public void Huge_leaves_live_in_the_large_page_tlb_and_every_change_to_them_reaches_it()
+    {
+        using Machine machine = Create(4 * GiB, checkedMode: false);
+        using AddressSpace space = machine.CreateAddressSpace();
+        PhysAddr frames = machine.AllocatePhysical(1 * GiB);
+        space.Map(Base, frames, 1 * GiB, Protection.ReadWrite);                     // one 1 GiB leaf
+        space.Map(Base + 1 * GiB, P(frames.Value), 4 * MiB, Protection.ReadWrite);  // two 2 MiB leaves
+        using MmuContext cpu = space.CreateContext();
+        cpu.Write(Base + 0x123_4560, 7UL);
+        long misses = cpu.Statistics.Misses;
+        Assert.Equal(7UL, cpu.Read<ulong>(Base + 0x123_4560));
+        Assert.True(cpu.TryTranslate(Base + 0x123_0000, AccessKind.Read, out PhysAddr pa)); // same 2 MiB piece
+        Assert.Equal(frames.Value + 0x123_0000, pa.Value);
+        Assert.Equal(misses, cpu.Statistics.Misses);
+
+        // Taking write access from one 4 KiB page splits both levels; the cached piece must go.
+        space.Protect(Base + 0x123_4000, Page, Protection.Read);
+        Assert.Throws<PageFaultException>(() => cpu.Write(Base + 0x123_4560, 1UL));
+        cpu.Write(Base + 0x123_5000, 2UL);
+        Assert.Equal(PageSize.Size4K, cpu.Translate(Base + 0x123_4000).PageSize);
+        Assert.Equal(PageSize.Size2M, cpu.Translate(Base + 0x300_0000).PageSize);
+
+        cpu.Write(Base + 1 * GiB + 8, 3UL);
+        space.Unmap(Base + 1 * GiB, 2 * MiB);
+        Assert.False(cpu.TryTranslate(Base + 1 * GiB + 8, AccessKind.Read, out _));
+        Assert.Equal(FaultReason.NotMapped, Assert.Throws<PageFaultException>(() => cpu.Read<ulong>(Base + 1 * GiB + 8)).Fault.Reason);
+        Assert.True(cpu.TryTranslate(Base + 1 * GiB + 2 * MiB, AccessKind.Read, out pa));
+        Assert.Equal(frames.Value + 2 * MiB, pa.Value);
+    }
+
+    [Fact]
     public void Unmap_and_protect_are_never_missed_by_a_warm_context()
     {
         using Machine machine = Create(2 * GiB);
@@ -172,6 +203,20 @@ public class TlbTests
         gather.Dispose();
         Assert.Equal(tables - 3, machine.GetStatistics().PageTablePages);
         Assert.Equal(1, gather.Flushes);
+        Assert.Throws<ObjectDisposedException>(() => space.Unmap(Base, Page, gather));
+    }
+
+    [Fact]
+    public void A_gather_outliving_its_machine_is_disposed_without_touching_freed_memory()
+    {
+        Machine machine = Create(2 * GiB);
+        AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(1 * GiB), 2 * MiB, Protection.Read, PageSize.Size4K);
+        MmuGather gather = space.BeginGather();
+        space.Unmap(Base, 2 * MiB, gather);
+        Assert.Equal(3, gather.PendingTables);
+        machine.Dispose();
+        gather.Dispose();
         Assert.Throws<ObjectDisposedException>(() => space.Unmap(Base, Page, gather));
     }
 
