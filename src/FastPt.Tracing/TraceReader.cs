@@ -24,6 +24,10 @@ internal sealed class TraceReader
     private readonly Dictionary<ulong, SpaceAccumulator> _spaces = new();
     private readonly Dictionary<string, OperationAccumulator> _operations = new(StringComparer.Ordinal);
     private readonly Dictionary<(int Thread, ulong Space), OperationAccumulator> _lastOperation = new();
+
+    // Hot-add, hot-remove and HVO batches are Start/Stop activities: the flushes a thread issues inside one belong
+    // to it (a hot-remove flushes the kernel and every address space), whatever the last range operation was.
+    private readonly Dictionary<int, OperationAccumulator> _activeActivity = new();
     private readonly Dictionary<FlushKind, long> _flushesByKind = new();
     private readonly Dictionary<FaultReason, long> _faultsByReason = new();
     private readonly Dictionary<AccessKind, long> _faultsByAccess = new();
@@ -208,7 +212,8 @@ internal sealed class TraceReader
                 Increment(_flushesByKind, kind);
                 space.Flushes++;
                 Increment(space.FlushesByKind, kind);
-                if (_lastOperation.TryGetValue((data.ThreadID, spaceId), out OperationAccumulator? operation))
+                if (_activeActivity.TryGetValue(data.ThreadID, out OperationAccumulator? operation)
+                    || _lastOperation.TryGetValue((data.ThreadID, spaceId), out operation))
                 {
                     operation.Flushes++;
                     Increment(operation.FlushesByKind, kind);
@@ -259,12 +264,28 @@ internal sealed class TraceReader
         int addressIndex = Array.IndexOf(data.PayloadNames, "start");
         ulong address = addressIndex >= 0 ? ToU64(data.PayloadValue(addressIndex)) : 0;
         var key = (data.ThreadID, addressIndex >= 0, address);
+        string? operationName = task switch
+        {
+            "HotAdd" => "hot-add",
+            "HotRemove" => "hot-remove",
+            "VmemmapBatch" => "vmemmap batch",
+            _ => null,
+        };
         if (data.Opcode == TraceEventOpcode.Start)
         {
             if (!activity.Open.TryGetValue(key, out Stack<double>? starts)) activity.Open[key] = starts = new Stack<double>();
             starts.Push(time);
+            if (operationName is not null)
+            {
+                OperationAccumulator operation = Operation(operationName);
+                operation.Count++;
+                int sizeIndex = Array.IndexOf(data.PayloadNames, "size");
+                if (sizeIndex >= 0) operation.Bytes += (long)ToU64(data.PayloadValue(sizeIndex));
+                _activeActivity[data.ThreadID] = operation;
+            }
             return;
         }
+        if (operationName is not null) _activeActivity.Remove(data.ThreadID);
         if (activity.Open.TryGetValue(key, out Stack<double>? open) && open.Count > 0)
             activity.Durations.Add(TimeSpan.FromMilliseconds(Math.Max(0, time - open.Pop())));
         else

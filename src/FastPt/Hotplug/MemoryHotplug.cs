@@ -168,14 +168,14 @@ internal sealed unsafe class MemoryHotplug
             using (_memory.InitMm.LockTables())
             {
                 Counters before = Counters.Take(_memory, _vmemmap);
-                int flushes = RemoveRange(startPfn, endPfn, endPfn, altmap, offline: true);
+                (int flushes, long tablesFreed) = RemoveRange(startPfn, endPfn, endPfn, altmap, offline: true);
                 if (altmap is not null)
                 {
                     if (altmap.Allocated != 0) throw new InvalidOperationException($"altmap still holds {altmap.Allocated} frames after removal");
                     _altmaps.Remove(altmap);
                 }
                 HotplugReport report = Counters.Take(_memory, _vmemmap).Report(before, start, size, watch.Elapsed, flushes);
-                FastPtEventSource.Log.HotRemoveStop(start, size, -report.MemmapFramesDelta, -report.PageTablesDelta, report.BytesMarkedUnused, success: true);
+                FastPtEventSource.Log.HotRemoveStop(start, size, -report.MemmapFramesDelta, tablesFreed, report.BytesMarkedUnused, success: true);
                 return report;
             }
         }
@@ -184,8 +184,8 @@ internal sealed unsafe class MemoryHotplug
     /// <summary>Takes [startPfn, endPfn) out: offline, <c>section_deactivate</c> per section (vmemmap) up to
     /// <paramref name="sectionsEndPfn"/>, the linear map of all of it, one gather for everything; then every address
     /// space is flushed before the host memory goes. Also undoes a hot-add that failed half-way (whose sections are
-    /// only partly activated). Returns the flushes issued.</summary>
-    private int RemoveRange(ulong startPfn, ulong sectionsEndPfn, ulong endPfn, Altmap? altmap, bool offline)
+    /// only partly activated). Returns the flushes issued and the page-table pages freed.</summary>
+    private (int Flushes, long TablesFreed) RemoveRange(ulong startPfn, ulong sectionsEndPfn, ulong endPfn, Altmap? altmap, bool offline)
     {
         ulong start = startPfn << Paging.PageShift, end = endPfn << Paging.PageShift;
         if (offline)
@@ -214,10 +214,11 @@ internal sealed unsafe class MemoryHotplug
             throw;
         }
         int flushes = gather.Flushes;
+        long tablesFreed = gather.TablesFreed;
         // Nothing may keep a host pointer into the range once its memory goes back to the host.
         flushes += _memory.FlushAllUserSpaces();
         _memory.Physical.Release(start, end - start);
-        return flushes;
+        return (flushes, tablesFreed);
     }
 
     /// <summary><c>section_deactivate</c>: clear the subsections; a runtime section's memmap for them goes now, an

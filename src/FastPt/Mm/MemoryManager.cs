@@ -227,6 +227,7 @@ internal sealed unsafe class MemoryManager : IDisposable
         {
             long generation = mm.Flush.Publish(new FlushRequest(0, Layout.UserTop, FlushKind.All, TablesFreed: false));
             mm.Flush.WaitForAcknowledgement(generation);
+            if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.TlbFlush(mm.Id, FlushKind.All, 0, Layout.UserTop, mm.Flush.Contexts.Length);
         }
         return mms.Length;
     }
