@@ -351,26 +351,21 @@ internal sealed unsafe class SoftTlb
 
     /// <summary>Cached PTE table for the 2 MiB region of <paramref name="va"/> (a PMD-level partial walk).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryPteTable(ulong va, out ulong tablePa, out int rights)
-    {
-        ref PscEntry e = ref _pmdCache[(int)((va >> Paging.PmdShift) & (ulong)_pscMask)];
-        if (e.Tag == (va >> Paging.PmdShift) + 1)
-        {
-            tablePa = e.TablePa;
-            rights = e.Rights;
-            return true;
-        }
-        tablePa = 0;
-        rights = 0;
-        return false;
-    }
+    public bool TryPteTable(ulong va, out ulong tablePa, out int rights) => TryCached(_pmdCache, Paging.PmdShift, va, out tablePa, out rights);
 
     /// <summary>Cached PMD table for the 1 GiB region of <paramref name="va"/> (a PUD-level partial walk).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryPmdTable(ulong va, out ulong tablePa, out int rights)
+    public bool TryPmdTable(ulong va, out ulong tablePa, out int rights) => TryCached(_pudCache, Paging.PudShift, va, out tablePa, out rights);
+
+    public void CachePteTable(ulong va, ulong tablePa, int rights) => Cache(_pmdCache, Paging.PmdShift, va, tablePa, rights);
+
+    public void CachePmdTable(ulong va, ulong tablePa, int rights) => Cache(_pudCache, Paging.PudShift, va, tablePa, rights);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryCached(PscEntry[] cache, int shift, ulong va, out ulong tablePa, out int rights)
     {
-        ref PscEntry e = ref _pudCache[(int)((va >> Paging.PudShift) & (ulong)_pscMask)];
-        if (e.Tag == (va >> Paging.PudShift) + 1)
+        ref PscEntry e = ref cache[(int)((va >> shift) & (ulong)_pscMask)];
+        if (e.Tag == (va >> shift) + 1)
         {
             tablePa = e.TablePa;
             rights = e.Rights;
@@ -381,11 +376,8 @@ internal sealed unsafe class SoftTlb
         return false;
     }
 
-    public void CachePteTable(ulong va, ulong tablePa, int rights) =>
-        _pmdCache[(int)((va >> Paging.PmdShift) & (ulong)_pscMask)] = new PscEntry { Tag = (va >> Paging.PmdShift) + 1, TablePa = tablePa, Rights = rights };
-
-    public void CachePmdTable(ulong va, ulong tablePa, int rights) =>
-        _pudCache[(int)((va >> Paging.PudShift) & (ulong)_pscMask)] = new PscEntry { Tag = (va >> Paging.PudShift) + 1, TablePa = tablePa, Rights = rights };
+    private void Cache(PscEntry[] cache, int shift, ulong va, ulong tablePa, int rights) =>
+        cache[(int)((va >> shift) & (ulong)_pscMask)] = new PscEntry { Tag = (va >> shift) + 1, TablePa = tablePa, Rights = rights };
 
     /// <summary>Drops every cached partial walk (required whenever a table may have been freed).</summary>
     public void FlushPagingStructureCaches()

@@ -47,31 +47,27 @@ internal static unsafe class PageTableOps
     /// through <paramref name="gather"/>.</summary>
     public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGather gather)
     {
-        MemoryManager memory = mm.Memory;
-        using (mm.LockTables())
-        {
-            ThrowIfDisposed(mm);
-            gather.EnsureUsableFor(mm);
-            var check = new RangeChangeOperation.CheckOps();
-            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
-            if (!check.Failure.IsSuccess) return check.Failure;
-            if (!TryPreallocate(mm, check.SplitTables, va, out ulong[] pool, out PagingResult failure)) return failure;
-            int need = (int)check.SplitTables;
-            long tablesBefore = gather.PendingTables + gather.TablesFreed;
-            fixed (ulong* p = pool)
-            {
-                var ops = new RangeChangeOperation.UnmapOps { Mm = mm, Gather = gather, Pool = p, PoolSize = need };
-                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref ops);
-                ReleaseUnused(memory, pool, ops.PoolUsed, need);
-            }
-            if (FastPtEventSource.Log.IsEnabled())
-                FastPtEventSource.Log.UnmapRange(mm.Id, va, length, gather.PendingTables + gather.TablesFreed - tablesBefore);
-            return PagingResult.Success;
-        }
+        long tablesBefore = gather.PendingTables + gather.TablesFreed;
+        var ops = new RangeChangeOperation.UnmapOps { Mm = mm, Gather = gather };
+        PagingResult result = ChangeRange(mm, va, length, gather, ref ops);
+        if (result.IsSuccess && FastPtEventSource.Log.IsEnabled())
+            FastPtEventSource.Log.UnmapRange(mm.Id, va, length, gather.PendingTables + gather.TablesFreed - tablesBefore);
+        return result;
     }
 
     /// <summary>Changes the rights of [va, va + length); every page must be mapped.</summary>
     public static PagingResult Protect(MmStruct mm, ulong va, ulong length, Protection protection, MmuGather gather)
+    {
+        var ops = new RangeChangeOperation.ProtectOps { Mm = mm, Gather = gather, Protection = protection };
+        PagingResult result = ChangeRange(mm, va, length, gather, ref ops);
+        if (result.IsSuccess) FastPtEventSource.Log.ProtectRange(mm.Id, va, length, (int)protection);
+        return result;
+    }
+
+    /// <summary>The shape unmap and protect share: check every page is mapped and count the split tables, allocate
+    /// them, run the commit walk, give back what it did not use.</summary>
+    private static PagingResult ChangeRange<TOps>(MmStruct mm, ulong va, ulong length, MmuGather gather, ref TOps ops)
+        where TOps : struct, RangeChangeOperation.ISplitPool
     {
         MemoryManager memory = mm.Memory;
         using (mm.LockTables())
@@ -85,11 +81,10 @@ internal static unsafe class PageTableOps
             int need = (int)check.SplitTables;
             fixed (ulong* p = pool)
             {
-                var ops = new RangeChangeOperation.ProtectOps { Mm = mm, Gather = gather, Protection = protection, Pool = p, PoolSize = need };
+                ops.SetPool(p, need);
                 PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref ops);
                 ReleaseUnused(memory, pool, ops.PoolUsed, need);
             }
-            FastPtEventSource.Log.ProtectRange(mm.Id, va, length, (int)protection);
             return PagingResult.Success;
         }
     }

@@ -98,14 +98,31 @@ internal static unsafe class RangeChangeOperation
         Diagnostics.FastPtEventSource.Log.TableSplit(mm.Id, level, start);
     }
 
+    /// <summary>A commit pass that takes the tables for its splits from a preallocated pool.</summary>
+    internal interface ISplitPool : IPageWalkOps
+    {
+        /// <summary>Hands the pool over before the walk.</summary>
+        void SetPool(ulong* pool, int size);
+
+        /// <summary>Tables taken from the pool.</summary>
+        int PoolUsed { get; }
+    }
+
     /// <summary>Commit pass of unmap.</summary>
-    internal struct UnmapOps : IPageWalkOps
+    internal struct UnmapOps : ISplitPool
     {
         public MmStruct Mm;
         public MmuGather Gather;
         public ulong* Pool;
-        public int PoolUsed;
         public int PoolSize;
+
+        public int PoolUsed { get; private set; }
+
+        public void SetPool(ulong* pool, int size)
+        {
+            Pool = pool;
+            PoolSize = size;
+        }
 
         public static bool Mutates => true;
 
@@ -165,14 +182,21 @@ internal static unsafe class RangeChangeOperation
     }
 
     /// <summary>Commit pass of protect.</summary>
-    internal struct ProtectOps : IPageWalkOps
+    internal struct ProtectOps : ISplitPool
     {
         public MmStruct Mm;
         public MmuGather Gather;
         public Protection Protection;
         public ulong* Pool;
-        public int PoolUsed;
         public int PoolSize;
+
+        public int PoolUsed { get; private set; }
+
+        public void SetPool(ulong* pool, int size)
+        {
+            Pool = pool;
+            PoolSize = size;
+        }
 
         public static bool Mutates => true;
 
