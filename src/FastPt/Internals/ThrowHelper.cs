@@ -21,6 +21,9 @@ internal static class ThrowHelper
     public static void ThrowAddressSpaceDisposed() => throw new ObjectDisposedException(nameof(AddressSpace));
 
     [DoesNotReturn]
+    public static void ThrowGatherFinished() => throw new ObjectDisposedException(nameof(MmuGather), "The gather has finished.");
+
+    [DoesNotReturn]
     public static void ThrowArgument(string message, string paramName) => throw new ArgumentException(message, paramName);
 
     /// <summary>The report of a walk that reached freed page-table page <paramref name="tablePa"/> (checked mode):

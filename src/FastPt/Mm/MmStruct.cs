@@ -13,7 +13,7 @@ internal sealed unsafe class MmStruct
     private static long s_nextId;
 
     private ulong[] _pool = new ulong[64];
-    private MmuGather? _cachedGather;
+    private MmuGatherCore? _cachedGather;
 
     public MmStruct(MemoryManager memory, bool kernel)
     {
@@ -103,9 +103,9 @@ internal sealed unsafe class MmStruct
     }
 
     /// <summary>The gather reused by single operations (under <see cref="PageTableLock"/>) so they allocate nothing.</summary>
-    public MmuGather RentGather()
+    public MmuGatherCore RentGather()
     {
-        MmuGather gather = _cachedGather ??= new MmuGather(this, owned: true);
+        MmuGatherCore gather = _cachedGather ??= new MmuGatherCore(this, owned: true);
         gather.Begin();
         return gather;
     }
