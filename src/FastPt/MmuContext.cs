@@ -13,8 +13,9 @@ namespace FastPt;
 /// which is the fastest way to translate.</summary>
 public sealed class MmuContext : IDisposable
 {
-    // The simulated CPU itself (Hardware/Cpu.*.cs); this handle adds only the address-space bookkeeping.
-    private readonly Cpu<FrameMap> _cpu;
+    // The simulated CPU itself (Hardware/Cpu.*.cs); this handle adds only the address-space bookkeeping. Not
+    // readonly: the CPU is a mutable struct called in place, and a readonly field would make every call work on a copy.
+    private Cpu<FrameMap> _cpu;
     private readonly MemoryManager _memory;
     private AddressSpace _space;
 

@@ -9,7 +9,7 @@ namespace FastPt.Hardware;
 
 // Data access through translation: typed reads and writes with their TLB-hit fast paths, and byte ranges that
 // check every page before touching any.
-internal sealed unsafe partial class Cpu<TFrames>
+internal unsafe partial struct Cpu<TFrames>
 {
     /// <summary>Reads a value through translation. Faults throw <see cref="PageFaultException"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

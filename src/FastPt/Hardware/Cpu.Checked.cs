@@ -5,7 +5,7 @@ namespace FastPt.Hardware;
 
 // Checked mode: every hit and every walk verifies that what it reached was not freed (the free poison in a table,
 // the poison flag of a frame's descriptor, which only the memory manager can read: asked through TFrames).
-internal sealed unsafe partial class Cpu<TFrames>
+internal unsafe partial struct Cpu<TFrames>
 {
     /// <summary>Checked mode: the frame a translation reached must not have been freed.</summary>
     private void VerifyFrame(ulong v, ulong physPage)

@@ -6,7 +6,7 @@ namespace FastPt.Hardware;
 
 // Invalidation: the flushes published to the address space's (and the kernel's) flush domain, applied before the
 // next translation, and the local flush.
-internal sealed unsafe partial class Cpu<TFrames>
+internal unsafe partial struct Cpu<TFrames>
 {
     /// <summary>Drops everything cached (global entries included).</summary>
     public void FlushLocal()

@@ -6,7 +6,7 @@ namespace FastPt.Hardware;
 
 // TLB refill: the common miss finished from a paging-structure cache in a few loads, and the fills of the 4 KiB
 // and 2 MiB TLBs after a walk.
-internal sealed unsafe partial class Cpu<TFrames>
+internal unsafe partial struct Cpu<TFrames>
 {
     /// <summary>The common miss, done in a few loads: a paging-structure cache holds the table above the leaf,
     /// and the leaf needs no Accessed or Dirty update. Anything unusual (a hole, a fault, a bit to set, checked

@@ -7,7 +7,7 @@ namespace FastPt.Hardware;
 
 // Translation: the TLB-hit fast path, the general miss path (victim TLB, paging-structure caches, walk) and
 // kernel translations with global entries.
-internal sealed unsafe partial class Cpu<TFrames>
+internal unsafe partial struct Cpu<TFrames>
 {
     /// <summary>Translates <paramref name="v"/> for <paramref name="access"/>: true and the physical address, or
     /// false if the access faults. A TLB hit is one compare and one add.</summary>

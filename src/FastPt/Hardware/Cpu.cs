@@ -12,8 +12,10 @@ namespace FastPt.Hardware;
 /// concern: translation (<c>Cpu.Translate.cs</c>), TLB refill (<c>Cpu.Refill.cs</c>), invalidation
 /// (<c>Cpu.Invalidate.cs</c>), data access (<c>Cpu.Access.cs</c>) and checked mode (<c>Cpu.Checked.cs</c>). A CPU
 /// belongs to the thread that created it: flushes that wait for every CPU rely on knowing which thread each runs
-/// on. The public handle is <c>MmuContext</c>.</summary>
-internal sealed unsafe partial class Cpu<TFrames> where TFrames : struct, IFrameMap
+/// on. The public handle is <c>MmuContext</c>, which embeds the CPU: a struct, so that the hot paths load these
+/// fields straight from the handle object, as they did before the split (a class would add one dependent load to
+/// every TLB hit). Only ever held in a non-readonly field and called in place, never copied.</summary>
+internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
 {
     private static int s_nextNumber;
 
