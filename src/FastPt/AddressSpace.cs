@@ -378,8 +378,14 @@ public sealed unsafe class AddressSpace : IDisposable
         _disposed = true;
         _machine.Forget(this);
         _memory.DestroyUserMm(_mm);
-        // Contexts see the teardown's flush and throw on their next use; the thread-local list goes now.
-        lock (_contextsLock) _implicitContexts.Dispose();
+        // Contexts see the teardown's flush and throw on their next use; the thread-local list goes now, and every
+        // context's counts go to the machine's totals, which the Meter reads.
+        lock (_contextsLock)
+        {
+            foreach (MmuContext? c in _implicitContexts.Values) c?.RetireCounters();
+            foreach (MmuContext c in _explicitContexts) c.RetireCounters();
+            _implicitContexts.Dispose();
+        }
         if (t_context is not null && ReferenceEquals(t_context.AddressSpace, this)) t_context = null;
     }
 }

@@ -26,7 +26,7 @@ public sealed class MmuContext : IDisposable
         _memory = space.Mm.Memory;
         MachineOptions options = _memory.Options;
         _cpu = new Cpu<FrameMap>(_memory.Physical, new FrameMap(_memory), _memory.Rcu, _memory.Layout, _memory.Checked,
-            options.TlbEntries, options.PagingStructureCacheEntries, _memory.InitMm.Root, space.Mm.Root);
+            options.TlbEntries, options.PagingStructureCacheEntries, _memory.InitMm.Root, space.Mm.Root, _memory.Stat);
     }
 
     /// <summary>True for the context an address space keeps for a thread (it cannot switch address spaces).</summary>
@@ -56,6 +56,9 @@ public sealed class MmuContext : IDisposable
         _space = space;
         _cpu.SwitchTo(space.Mm.Root);
     }
+
+    /// <summary>Folds the counters into the machine's totals for the Meter (the address space is going away).</summary>
+    internal void RetireCounters() => _cpu.RetireCounters();
 
     /// <summary>Drops everything cached (global entries included).</summary>
     public void FlushLocal() => _cpu.FlushLocal();

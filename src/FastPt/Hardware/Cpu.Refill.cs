@@ -47,8 +47,8 @@ internal unsafe partial struct Cpu<TFrames>
         ulong leafSize = Paging.LevelSize(level);
         ulong pa = PageTableEntry.LeafAddress(entry, level) | (v & (leafSize - 1));
         if (pa >= _physical.MaxPhysicalAddress || !_frames.IsPresent(pa >> Paging.PageShift)) return false;
-        if (cachedLevel == Paging.PteLevel) _pmdHits++; else _pudHits++;
-        _misses++;
+        if (cachedLevel == Paging.PteLevel) _counters.PmdCacheHits++; else _counters.PudCacheHits++;
+        _counters.Misses++;
         physPage = pa & Paging.PageMask;
         if (level > Paging.PteLevel) FillHuge(v, pa, entry, level, rights, global: false, materialize: false, (byte*)slot);
         else Fill(v, physPage, entry, level, rights, global: false, materialize: false, (byte*)slot);
