@@ -103,29 +103,28 @@ internal static unsafe class PageTableOps
         for (int i = used; i < allocated; i++) memory.Buddy.Free(pool[i], 0);
     }
 
-    /// <summary>The leaf mapping <paramref name="va"/>, read without side effects (no A/D, no TLB).</summary>
+    /// <summary>The leaf mapping <paramref name="va"/>, read without side effects (no A/D, no TLB): the hardware
+    /// walker's inspection walk, whose rights check does not matter here. A PROT_NONE leaf (not present) counts as
+    /// mapped.</summary>
     public static bool Lookup(MmStruct mm, ulong va, out ulong entry, out int level)
     {
         MemoryManager memory = mm.Memory;
+        WalkStatus status;
+        WalkResult walk;
         memory.Rcu.ReadLock();
         try
         {
-            ulong tablePa = mm.RootPa;
-            level = mm.RootLevel;
-            while (true)
-            {
-                entry = System.Threading.Volatile.Read(ref memory.Physical.TableForRead(tablePa)[Paging.Index(level, va)]);
-                if (entry == 0) return false;
-                if (PageTableEntry.IsLeaf(entry, level)) return true;
-                if ((entry & PageTableEntry.Present) == 0) return false;
-                tablePa = PageTableEntry.TableAddress(entry);
-                level--;
-            }
+            status = HardwareWalker.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, AccessKind.Read, user: false,
+                updateAccessedDirty: false, checkPoison: false, out walk);
         }
         finally
         {
             memory.Rcu.ReadUnlock();
         }
+        entry = walk.Entry;
+        level = walk.Level;
+        return status is WalkStatus.Ok or WalkStatus.ProtectionFault
+            || (entry != 0 && PageTableEntry.IsLeaf(entry, level));
     }
 
     /// <summary>Inspection walk collecting the leaves of [start, end) as runs.</summary>
@@ -208,16 +207,8 @@ internal static unsafe class PageTableOps
             MemoryManager memory = mm.Memory;
             if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.AddressSpaceTeardown(mm.Id, mm.Tables[1] + mm.Tables[2] + mm.Tables[3] + mm.Tables[4] + 1);
             MmuGatherCore gather = mm.RentGather();
-            ulong* root = memory.Physical.TableForWrite(mm.RootPa);
-            int userEntries = Paging.EntriesPerTable / 2;
-            for (int i = 0; i < userEntries; i++)
-            {
-                ulong entry = root[i];
-                if (entry == 0) continue;
-                root[i] = 0;
-                if (PageTableEntry.IsLeaf(entry, mm.RootLevel)) continue;
-                gather.RemoveSubtree(PageTableEntry.TableAddress(entry), mm.RootLevel - 1, countLeaves: true);
-            }
+            var teardown = new TeardownOps { Gather = gather };
+            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, 0, memory.Layout.UserTop, ref teardown);
             gather.AddRange(0, memory.Layout.UserTop);
             // The root goes with everything else, after the flush.
             mm.Tables[mm.RootLevel]++;
@@ -225,6 +216,28 @@ internal static unsafe class PageTableOps
             gather.Finish();
             mm.Disposed = true;
         }
+    }
+
+    /// <summary>Teardown's walk over the root's user entries: each is cleared and its subtree queued whole on the
+    /// gather (no descent here: the gather walks the detached subtree).</summary>
+    private struct TeardownOps : IPageWalkOps
+    {
+        public MmuGatherCore Gather;
+
+        public static bool Mutates => true;
+
+        public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
+        {
+            ulong value = *entry;
+            if (value == 0) return WalkAction.Continue;
+            *entry = 0;
+            if (!PageTableEntry.IsLeaf(value, level)) Gather.RemoveSubtree(PageTableEntry.TableAddress(value), level - 1, address, next);
+            return WalkAction.Continue;
+        }
+
+        public WalkAction PteRange(ulong* ptes, ulong address, ulong end) => WalkAction.Continue;
+
+        public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next) => WalkAction.Continue;
     }
 
     private static void ThrowIfDisposed(MmStruct mm)

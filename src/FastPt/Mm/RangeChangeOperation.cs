@@ -148,7 +148,7 @@ internal static unsafe class RangeChangeOperation
                 // after the flush, without clearing its entries one by one.
                 Volatile.Write(ref *entry, 0);
                 Gather.AddRange(address, next);
-                Gather.RemoveSubtree(PageTableEntry.TableAddress(value), level - 1, countLeaves: true);
+                Gather.RemoveSubtree(PageTableEntry.TableAddress(value), level - 1, address, next);
                 return WalkAction.Continue;
             }
             return WalkAction.Descend;
