@@ -48,8 +48,7 @@ internal static unsafe class PageTableOps
     public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGatherCore gather)
     {
         long tablesBefore = gather.PendingTables + gather.TablesFreed;
-        var ops = new RangeChangeOperation.UnmapOps { Mm = mm, Gather = gather };
-        PagingResult result = ChangeRange(mm, va, length, gather, ref ops);
+        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Unmap());
         if (result.IsSuccess && FastPtEventSource.Log.IsEnabled())
             FastPtEventSource.Log.UnmapRange(mm.Id, va, length, gather.PendingTables + gather.TablesFreed - tablesBefore);
         return result;
@@ -58,16 +57,15 @@ internal static unsafe class PageTableOps
     /// <summary>Changes the rights of [va, va + length); every page must be mapped.</summary>
     public static PagingResult Protect(MmStruct mm, ulong va, ulong length, Protection protection, MmuGatherCore gather)
     {
-        var ops = new RangeChangeOperation.ProtectOps { Mm = mm, Gather = gather, Protection = protection };
-        PagingResult result = ChangeRange(mm, va, length, gather, ref ops);
+        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Protect { Protection = protection });
         if (result.IsSuccess) FastPtEventSource.Log.ProtectRange(mm.Id, va, length, (int)protection);
         return result;
     }
 
     /// <summary>The shape unmap and protect share: check every page is mapped and count the split tables, allocate
     /// them, run the commit walk, give back what it did not use.</summary>
-    private static PagingResult ChangeRange<TOps>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, ref TOps ops)
-        where TOps : struct, RangeChangeOperation.ISplitPool
+    private static PagingResult ChangeRange<TChange>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, TChange change)
+        where TChange : struct, RangeChangeOperation.IRangeChange
     {
         MemoryManager memory = mm.Memory;
         using (mm.LockTables())
@@ -81,9 +79,9 @@ internal static unsafe class PageTableOps
             int need = (int)check.SplitTables;
             fixed (ulong* p = pool)
             {
-                ops.SetPool(p, need);
-                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref ops);
-                ReleaseUnused(memory, pool, ops.PoolUsed, need);
+                var commit = new RangeChangeOperation.CommitOps<TChange> { Mm = mm, Gather = gather, Change = change, Pool = p, PoolSize = need };
+                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
+                ReleaseUnused(memory, pool, commit.PoolUsed, need);
             }
             return PagingResult.Success;
         }
