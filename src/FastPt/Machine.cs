@@ -80,7 +80,7 @@ public sealed unsafe class Machine : IDisposable
     public PhysAddr AllocatePhysical(ulong size)
     {
         if (!TryAllocatePhysical(size, out PhysAddr pa))
-            throw new OutOfFramesException($"The simulated machine has no free block of {size} bytes.");
+            ThrowHelper.ThrowNoFreeBlock(size);
         return pa;
     }
 
@@ -110,7 +110,7 @@ public sealed unsafe class Machine : IDisposable
 
     private static int OrderFor(ulong size)
     {
-        if (size == 0 || size > 1UL << 30) throw new ArgumentOutOfRangeException(nameof(size), "size must be 1 byte to 1 GiB");
+        if (size == 0 || size > 1UL << 30) ThrowHelper.ThrowArgumentOutOfRange(nameof(size), "size must be 1 byte to 1 GiB");
         ulong pages = (size + 4095) >> 12;
         int order = 0;
         while ((1UL << order) < pages) order++;
@@ -138,7 +138,7 @@ public sealed unsafe class Machine : IDisposable
         if (length == 0) return;
         ulong last = pa.Value + length - 1;
         if (last < pa.Value || last >= _memory.Physical.MaxPhysicalAddress || !_memory.Sparse.RangePresent(pa.Pfn, (last >> 12) - pa.Pfn + 1))
-            throw new ArgumentOutOfRangeException(nameof(pa), $"{pa}+0x{length:x} is not present memory.");
+            ThrowHelper.ThrowNotPresentMemory(pa, length, nameof(pa));
     }
 
     /// <summary>The kernel page-table leaf mapping a kernel virtual address (direct map or vmemmap), or null.</summary>
@@ -154,7 +154,7 @@ public sealed unsafe class Machine : IDisposable
     public IReadOnlyList<MappingRun> DumpKernel(VirtAddr start, ulong length, int maxRuns = 100_000)
     {
         ThrowIfDisposed();
-        if (length == 0 || start.Value + length < start.Value) throw new ArgumentOutOfRangeException(nameof(length));
+        if (length == 0 || start.Value + length < start.Value) ThrowHelper.ThrowArgumentOutOfRange(nameof(length));
         return PageTableOps.Dump(_memory.InitMm, start.Value, start.Value + length, maxRuns);
     }
 

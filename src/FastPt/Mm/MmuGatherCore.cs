@@ -54,7 +54,7 @@ internal sealed class MmuGatherCore
 
     public void Begin()
     {
-        if (_active) throw new InvalidOperationException("gather already in use");
+        if (_active) ThrowHelper.ThrowGatherInUse();
         _active = true;
         _flushes = 0;
         _tablesFreed = 0;
@@ -63,7 +63,7 @@ internal sealed class MmuGatherCore
     public void EnsureUsableFor(MmStruct mm)
     {
         if (!_active) ThrowHelper.ThrowGatherFinished();
-        if (!ReferenceEquals(mm, _mm)) throw new ArgumentException("The gather belongs to another address space.");
+        if (!ReferenceEquals(mm, _mm)) ThrowHelper.ThrowGatherOfAnotherSpace();
     }
 
     /// <summary>Records that translations of [start, end) changed and must be flushed.</summary>
@@ -225,7 +225,7 @@ internal sealed class MmuGatherCore
         public void Validate()
         {
             if (_owner is null || !_owner._freeing || _owner._flushSequence != _sequence || _sequence == 0)
-                throw new InvalidOperationException("page-table page freed without a completed TLB flush");
+                ThrowHelper.ThrowInvariant("page-table page freed without a completed TLB flush");
         }
     }
 }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -33,8 +34,7 @@ internal static unsafe class PageTableOps
             {
                 var commit = new MapOperation.CommitOps { Plan = plan, Mm = mm, Pool = p, PoolSize = need };
                 PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
-                if (commit.PoolUsed != need)
-                    throw new InvalidOperationException($"map used {commit.PoolUsed} of {need} counted tables");
+                if (commit.PoolUsed != need) ThrowHelper.ThrowPoolMismatch(commit.PoolUsed, need);
             }
             if (mm.IsKernel) memory.SyncKernelTopLevel();
             if (FastPtEventSource.Log.IsEnabled())
@@ -240,6 +240,6 @@ internal static unsafe class PageTableOps
 
     private static void ThrowIfDisposed(MmStruct mm)
     {
-        ObjectDisposedException.ThrowIf(mm.Disposed, typeof(AddressSpace));
+        if (mm.Disposed) ThrowHelper.ThrowAddressSpaceDisposed();
     }
 }

@@ -2,6 +2,7 @@ using System;
 using System.Threading;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -140,7 +141,7 @@ internal static unsafe class RangeChangeOperation
                 Change.Leaf(Mm, Gather, entry, level, address, next);
                 return WalkAction.Continue;
             }
-            if (PoolUsed == PoolSize) throw new InvalidOperationException("a range change ran out of preallocated split tables");
+            if (PoolUsed == PoolSize) ThrowHelper.ThrowInvariant("a range change ran out of preallocated split tables");
             SplitLeaf(Mm, entry, level, address, Pool[PoolUsed++], Gather);
             return WalkAction.Descend;
         }
