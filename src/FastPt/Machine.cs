@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using FastPt.Geometry;
-using FastPt.Hardware;
 using FastPt.Internals;
 using FastPt.Mm;
 
