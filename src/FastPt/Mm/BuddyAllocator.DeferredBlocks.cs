@@ -14,6 +14,7 @@ internal sealed unsafe partial class BuddyAllocator
 {
     /// <summary>Sorted, disjoint [start, end) frame ranges of whole free max-order blocks of ZONE_NORMAL; replaced
     /// whole under <see cref="_lock"/>, so lookups outside it see one consistent array.</summary>
+    // Each new array is published with a release store after it was filled; lookups read it with an acquire load.
     private Range[] _deferredBlocks = [];
 
     private readonly record struct Range(ulong Start, ulong End);

@@ -37,6 +37,7 @@ internal sealed unsafe partial class Memmap
             current.CopyTo(next, 0);
             next[^1] = region;
             Interlocked.Add(ref _deferredPages, region.Pending);
+            // Release: a miss that reads the new array (acquire) sees the region fully built.
             Volatile.Write(ref _deferred, next);
         }
     }
