@@ -155,12 +155,19 @@ public sealed unsafe class Machine : IDisposable
         return MapOperation.Describe(entry, level, va.Value);
     }
 
-    /// <summary>How the kernel maps [<paramref name="start"/>, +<paramref name="length"/>), as runs.</summary>
+    /// <summary>How the kernel maps [<paramref name="start"/>, +<paramref name="length"/>), as runs (at most
+    /// <paramref name="maxRuns"/>). The range may end exactly at 2^64; it must be canonical and lie in one half of
+    /// the address space.</summary>
     public IReadOnlyList<MappingRun> DumpKernel(VirtAddr start, ulong length, int maxRuns = 100_000)
     {
         ThrowIfDisposed();
-        if (length == 0 || start.Value + length < start.Value) throw new ArgumentOutOfRangeException(nameof(length));
-        return PageTableOps.Dump(_memory.InitMm, start.Value, start.Value + length, maxRuns);
+        if (length == 0 || length - 1 > ulong.MaxValue - start.Value)
+            throw new ArgumentOutOfRangeException(nameof(length), $"{start}+0x{length:x} is empty or goes past 2^64.");
+        ulong last = start.Value + (length - 1);
+        if (!Paging.IsCanonical(start.Value, PagingMode) || !Paging.IsCanonical(last, PagingMode) || (long)(start.Value ^ last) < 0)
+            throw new ArgumentOutOfRangeException(nameof(start), $"{start}+0x{length:x} is not a canonical range of one half of the address space.");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRuns);
+        return PageTableOps.Dump(_memory.InitMm, start.Value, start.Value + length, maxRuns); // an end of 2^64 is 0
     }
 
     /// <summary>Kernel page-table pages by level (index 1 = PTE … 5), the root included.</summary>
