@@ -175,24 +175,35 @@ public sealed unsafe class Machine : IDisposable
 
     /// <summary>Hot-adds [<paramref name="start"/>, +<paramref name="size"/>) (a multiple of 2 MiB subsections):
     /// builds its memmap in the vmemmap (2 MiB blocks, 4 KiB pages, or an altmap in the range itself), its direct
-    /// map, and onlines its frames into the buddy allocator. Throws <see cref="HotplugException"/> with nothing
-    /// changed if the range is misaligned, already present, or memory for its metadata runs out.</summary>
-    public HotplugReport AddMemory(PhysAddr start, ulong size, HotAddOptions? options = null)
+    /// map, and onlines its frames into the buddy allocator. Every frame the metadata needs is taken before
+    /// anything changes, so a refusal — misaligned, out of range, already present, or out of memory for the
+    /// metadata — is a result with nothing changed.</summary>
+    public HotplugResult TryAddMemory(PhysAddr start, ulong size, HotAddOptions? options = null)
     {
         ThrowIfDisposed();
         return _hotplug.Add(start.Value, size, options ?? new HotAddOptions());
     }
 
+    /// <summary>Like <see cref="TryAddMemory"/>, throwing <see cref="HotplugException"/> (nothing changed) when
+    /// the add is refused.</summary>
+    public HotplugReport AddMemory(PhysAddr start, ulong size, HotAddOptions? options = null) =>
+        TryAddMemory(start, size, options).ThrowIfFailed();
+
     /// <summary>Hot-removes [<paramref name="start"/>, +<paramref name="size"/>): offlines its frames, frees its
     /// memmap (marking partly used vmemmap pages and blocks with 0xFD, freeing each when all of it is marked),
-    /// removes its direct map and frees page-table pages that became empty, all through one gather. Throws
-    /// <see cref="HotplugException"/> with nothing changed if a frame is still in use (Busy), the range is not
-    /// present, or misaligned.</summary>
-    public HotplugReport RemoveMemory(PhysAddr start, ulong size)
+    /// removes its direct map and frees page-table pages that became empty, all through one gather. A refusal is a
+    /// result with nothing changed: a frame still in use (<see cref="HotplugError.Busy"/>), no free kernel frame
+    /// for splitting a 1 GiB direct-map leaf the range cuts (<see cref="HotplugError.OutOfMemory"/>), a range not
+    /// present, misaligned, or not matching how it was added.</summary>
+    public HotplugResult TryRemoveMemory(PhysAddr start, ulong size)
     {
         ThrowIfDisposed();
         return _hotplug.Remove(start.Value, size);
     }
+
+    /// <summary>Like <see cref="TryRemoveMemory"/>, throwing <see cref="HotplugException"/> (nothing changed) when
+    /// the removal is refused.</summary>
+    public HotplugReport RemoveMemory(PhysAddr start, ulong size) => TryRemoveMemory(start, size).ThrowIfFailed();
 
     /// <summary>A snapshot of the memory counters.</summary>
     public MemoryStatistics GetStatistics()
