@@ -94,7 +94,7 @@ public sealed unsafe class Machine : IDisposable
     {
         ThrowIfDisposed();
         int order = OrderFor(size);
-        if (_memory.Buddy.TryAllocate(order, zero: true, out ulong pfn, movable: true))
+        if (_memory.Buddy.TryAllocateUser(order, out ulong pfn))
         {
             pa = PhysAddr.FromPfn(pfn);
             return true;
@@ -103,14 +103,31 @@ public sealed unsafe class Machine : IDisposable
         return false;
     }
 
-    /// <summary>Frees frames from <see cref="AllocatePhysical"/> (same size).</summary>
+    /// <summary>Frees a block from <see cref="AllocatePhysical"/>, given its address and the size it was allocated
+    /// with (rounded up the same way). Anything else is refused with <see cref="ArgumentException"/> and nothing
+    /// freed: an address that does not start an allocated block (freed already, never allocated, inside a block),
+    /// a block of another size, or the kernel's own frames.</summary>
     public void FreePhysical(PhysAddr pa, ulong size)
     {
         ThrowIfDisposed();
         int order = OrderFor(size);
-        if ((pa.Value & ((4096UL << order) - 1)) != 0) ThrowHelper.ThrowArgument("Address is not the start of an allocated block.", nameof(pa));
-        if (!_memory.Sparse.PfnValid(pa.Pfn)) ThrowHelper.ThrowArgument("Address is not in present memory.", nameof(pa));
-        _memory.Buddy.Free(pa.Pfn, order);
+        if ((pa.Value & ((4096UL << order) - 1)) != 0)
+            ThrowHelper.ThrowArgument($"{pa} is not aligned to a block of {size} bytes, so it cannot start one.", nameof(pa));
+        if (!_memory.Sparse.PfnValid(pa.Pfn)) ThrowHelper.ThrowArgument($"{pa} is not in present memory.", nameof(pa));
+        switch (_memory.Buddy.TryFreeUser(pa.Pfn, order, out int allocatedOrder))
+        {
+            case UserFree.Freed:
+                return;
+            case UserFree.WrongSize:
+                ThrowHelper.ThrowArgument($"{pa} starts a block of {4096UL << allocatedOrder} bytes, freed as {4096UL << order}.", nameof(size));
+                break;
+            case UserFree.NotUserData:
+                ThrowHelper.ThrowArgument($"{pa} is the kernel's memory (page tables, memmap or boot memory), not a block from AllocatePhysical.", nameof(pa));
+                break;
+            default:
+                ThrowHelper.ThrowArgument($"{pa} does not start an allocated block (freed already, never allocated, or inside a block).", nameof(pa));
+                break;
+        }
     }
 
     private static int OrderFor(ulong size)
