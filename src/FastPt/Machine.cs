@@ -27,18 +27,21 @@ public sealed unsafe class Machine : IDisposable
     private readonly HashSet<AddressSpace> _spaces = new();
     private int _disposed;
 
-    /// <summary>Boots a machine. With no options: 1 GiB of RAM, 4-level paging.</summary>
+    /// <summary>Boots a machine. With no options: 1 GiB of RAM, 4-level paging. The options are validated (an
+    /// <see cref="ArgumentException"/> names the one at fault) and copied: <see cref="Options"/> is the machine's
+    /// own snapshot.</summary>
     public Machine(MachineOptions? options = null)
     {
-        Options = options ?? new MachineOptions();
-        _memory = new MemoryManager(Options);
+        Options = (options ?? new MachineOptions()).Validated();
+        // The engine reads a copy of its own: not even a reflection write to Options reaches native code.
+        _memory = new MemoryManager(Options.Validated());
         _hotplug = new Hotplug.MemoryHotplug(_memory);
         Diagnostics.FastPtMeter.Register(this);
     }
 
     internal MemoryManager Memory => _memory;
 
-    /// <summary>The options the machine was built with.</summary>
+    /// <summary>The options the machine was built with: a validated copy, immutable.</summary>
     public MachineOptions Options { get; }
 
     /// <summary>4- or 5-level paging.</summary>

@@ -17,9 +17,9 @@ internal sealed unsafe class MemoryManager : IDisposable
     private readonly List<MmStruct> _userMms = new();
     private bool _disposed;
 
+    /// <summary>Boots on <paramref name="options"/>, which <see cref="MachineOptions.Validated"/> checked and copied.</summary>
     public MemoryManager(MachineOptions options)
     {
-        options.Validate();
         Options = options;
         Layout = KernelLayout.For(options.PagingMode);
         Checked = options.CheckedMode;
