@@ -31,10 +31,24 @@ public sealed unsafe class Machine : IDisposable
     /// <see cref="ArgumentException"/> names the one at fault) and copied: <see cref="Options"/> is the machine's
     /// own snapshot.</summary>
     public Machine(MachineOptions? options = null)
+        : this(options, null)
+    {
+    }
+
+    /// <summary>Boots a machine, reporting each step of the boot to <paramref name="progress"/> on the calling
+    /// thread (booting 64 TiB takes a second or more).</summary>
+    public Machine(MachineOptions? options, IProgress<BootProgress>? progress)
+        : this(options, progress, deferredInit: true)
+    {
+    }
+
+    /// <summary>Boots a machine; with <paramref name="deferredInit"/> off, every reserved descriptor is written and
+    /// every free block linked at boot (the representation the deferred one is checked against).</summary>
+    internal Machine(MachineOptions? options, IProgress<BootProgress>? progress, bool deferredInit)
     {
         Options = (options ?? new MachineOptions()).Validated();
         // The engine reads a copy of its own: not even a reflection write to Options reaches native code.
-        _memory = new MemoryManager(Options.Validated());
+        _memory = new MemoryManager(Options.Validated(), progress, deferredInit);
         _hotplug = new Hotplug.MemoryHotplug(_memory);
         Diagnostics.FastPtMeter.Register(this);
     }
@@ -147,6 +161,7 @@ public sealed unsafe class Machine : IDisposable
     {
         ThrowIfDisposed();
         CheckPhysical(pa, (ulong)destination.Length);
+        _memory.Memmap.InitialiseBacking(pa.Value, (ulong)destination.Length);
         _memory.Physical.Read(pa.Value, destination);
     }
 
@@ -155,6 +170,7 @@ public sealed unsafe class Machine : IDisposable
     {
         ThrowIfDisposed();
         CheckPhysical(pa, (ulong)source.Length);
+        _memory.Memmap.InitialiseBacking(pa.Value, (ulong)source.Length);
         _memory.Physical.Write(pa.Value, source);
     }
 

@@ -223,7 +223,7 @@ internal sealed unsafe class MemoryHotplug
             for (ulong p = altmap.BasePfn; p < altmap.BasePfn + altmap.Free; p++) _memory.Memmap.GetMutable(p)->Flags = 0;
         Interlocked.Add(ref _memory.PresentPages, -(long)(endPfn - startPfn));
         MmStruct initMm = _memory.InitMm;
-        MmuGather gather = initMm.RentGather();
+        MmuGatherCore gather = initMm.RentGather();
         try
         {
             for (ulong pfn = startPfn; pfn < endPfn;)
@@ -248,7 +248,7 @@ internal sealed unsafe class MemoryHotplug
 
     /// <summary><c>section_deactivate</c>: clear the subsections; a runtime section's memmap for them goes now, an
     /// early section's (populated whole at boot) only when the section is empty.</summary>
-    private void DeactivateSection(ulong pfn, ulong n, Altmap? altmap, MmuGather gather)
+    private void DeactivateSection(ulong pfn, ulong n, Altmap? altmap, MmuGatherCore gather)
     {
         ulong section = SparseMemory.SectionOf(pfn);
         bool early = _memory.Sparse.IsEarly(section);
@@ -268,7 +268,7 @@ internal sealed unsafe class MemoryHotplug
     }
 
     /// <summary><c>vmemmap_free</c>.</summary>
-    private void Depopulate(ulong startVa, ulong endVa, Altmap? altmap, MmuGather gather)
+    private void Depopulate(ulong startVa, ulong endVa, Altmap? altmap, MmuGatherCore gather)
     {
         MmStruct initMm = _memory.InitMm;
         var ops = new RemovePagetableOps { Memory = _memory, Vmemmap = _vmemmap, Gather = gather, Altmap = altmap, Direct = false, SplitPool = [] };
@@ -278,7 +278,7 @@ internal sealed unsafe class MemoryHotplug
 
     /// <summary><c>kernel_physical_mapping_remove</c>: a 1 GiB leaf the range cuts in part is split into 2 MiB
     /// leaves with a table from <paramref name="splitTables"/>, which holds one per such leaf.</summary>
-    private void RemoveDirectMap(ulong start, ulong end, MmuGather gather, ulong[] splitTables)
+    private void RemoveDirectMap(ulong start, ulong end, MmuGatherCore gather, ulong[] splitTables)
     {
         MmStruct initMm = _memory.InitMm;
         var ops = new RemovePagetableOps { Memory = _memory, Vmemmap = _vmemmap, Gather = gather, Direct = true, SplitPool = splitTables };
