@@ -53,6 +53,7 @@ internal static unsafe class PageTableOps
                 throw new InvalidOperationException($"map used {commit.PoolUsed} of {pool.Length} counted tables");
         }
         if (mm.IsKernel) memory.SyncKernelTopLevel();
+        else if (mm.QueuedTables > 0) MemoryManager.InvalidateCachedWalks(mm, va, length);
         if (FastPtEventSource.Log.IsEnabled())
             FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, pool.Length);
     }
