@@ -79,4 +79,156 @@ public class HotplugConcurrencyTests
         Assert.Equal(before.MemmapFrames, after.MemmapFrames);
         Assert.Equal(0, after.MovableManagedPages);
     }
+
+    /// <summary>Kernel translations (direct map and vmemmap of a hot-added section) race its removal on several
+    /// threads, more than there are cores, so some are preempted in the middle of a translation. When
+    /// <c>RemoveMemory</c> returns, a translation still running must have started after the removal's flush and
+    /// so must fault: the removal waits for every context inside a kernel translation, as it does for user ones.
+    /// A translation that starts after the return faults too.</summary>
+    [Fact]
+    public void Kernel_translations_racing_hot_remove_never_outlive_it()
+    {
+        const int Translators = 4, Ring = 1 << 16;
+        const ulong start = 8 * GiB;
+        using Machine machine = Create(256 * MiB, checkedMode: true);
+        AddressSpace space = machine.CreateAddressSpace();
+        long phase = 0; // odd while the section is removed (from RemoveMemory's return to the next AddMemory)
+        var started = new long[Translators];
+        var completed = new long[Translators];
+        var results = new bool[Translators][];
+        using var stop = new CancellationTokenSource();
+        Exception? failure = null;
+        long successes = 0, faultsAfterReturn = 0;
+
+        void Translator(int id)
+        {
+            var random = new Random(id);
+            results[id] = new bool[Ring];
+            using MmuContext cpu = space.CreateContext();
+            try
+            {
+                for (long i = 1; !stop.IsCancellationRequested; i++)
+                {
+                    ulong offset = (ulong)random.Next((int)(Section / Page)) * Page;
+                    VirtAddr va = random.Next(2) == 0
+                        ? machine.DirectMapBase + (start + offset)
+                        : machine.VmemmapBase + ((start + offset) >> 12) * 64;
+                    long before = Volatile.Read(ref phase);
+                    Volatile.Write(ref started[id], i);
+                    Translation t = cpu.TranslateKernel(va);
+                    results[id][i & (Ring - 1)] = t.Succeeded;
+                    Volatile.Write(ref completed[id], i);
+                    if ((before & 1) != 0 && Volatile.Read(ref phase) == before)
+                    {
+                        if (t.Succeeded) throw new InvalidOperationException($"translator {id}: {va} translated to {t.PhysAddr} after the removal returned");
+                        Interlocked.Increment(ref faultsAfterReturn);
+                    }
+                    else if (t.Succeeded)
+                    {
+                        Interlocked.Increment(ref successes);
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                failure ??= e;
+                stop.Cancel();
+            }
+        }
+
+        var threads = new Thread[Translators];
+        for (int i = 0; i < Translators; i++)
+        {
+            int id = i;
+            threads[i] = new Thread(() => Translator(id));
+        }
+        long inFlightChecked = 0;
+        int cycles = 0;
+        try
+        {
+            machine.AddMemory(P(start), Section);
+            foreach (Thread t in threads) t.Start();
+            for (; cycles < 20_000 && failure is null; cycles++)
+            {
+                if (cycles >= 40 && inFlightChecked >= 20 && Interlocked.Read(ref successes) >= 1000) break;
+                machine.RemoveMemory(P(start), Section);
+                Volatile.Write(ref phase, phase + 1);
+                // Translations running now: each must fault, whenever it began.
+                for (int id = 0; id < Translators; id++)
+                {
+                    long c = Volatile.Read(ref completed[id]), s = Volatile.Read(ref started[id]);
+                    if (s <= c) continue;
+                    var wait = new SpinWait();
+                    while (Volatile.Read(ref completed[id]) < s && failure is null) wait.SpinOnce();
+                    bool ok = results[id][s & (Ring - 1)];
+                    if (Volatile.Read(ref started[id]) - s >= Ring) continue; // overwritten meanwhile: no sample
+                    Assert.False(ok, $"translator {id}: translation {s}, running when RemoveMemory returned, gave the removed memory");
+                    inFlightChecked++;
+                }
+                Volatile.Write(ref phase, phase + 1);
+                machine.AddMemory(P(start), Section);
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            foreach (Thread t in threads) if (t.ThreadState != ThreadState.Unstarted) t.Join();
+        }
+        Assert.Null(failure);
+        Assert.True(inFlightChecked >= 20 && Interlocked.Read(ref successes) >= 1000,
+            $"the race was not exercised: {inFlightChecked} translations running at a return checked, {successes} successes, {faultsAfterReturn} faults after a return, {cycles} cycles");
+        Assert.Equal(0, machine.GetStatistics().UseAfterFreeDetected);
+    }
+
+    /// <summary>The removal waits for a context inside a kernel translation: the context's kernel slot is held
+    /// busy and behind (what a translation that read the kernel's flush generation before the removal looks like);
+    /// the removal must reach its wait for it and not return until the translation ends. Afterwards the context
+    /// translates the removed range to a fault.</summary>
+    [Fact]
+    public async Task Hot_remove_waits_for_a_context_inside_a_kernel_translation()
+    {
+        const ulong start = 8 * GiB;
+        using Machine machine = Create(256 * MiB, checkedMode: true);
+        machine.AddMemory(P(start), Section);
+        AddressSpace space = machine.CreateAddressSpace();
+        using MmuContext cpu = space.CreateContext();
+        VirtAddr va = machine.DirectMapBase + start;
+        Assert.True(cpu.TranslateKernel(va).Succeeded); // a global entry for the range
+        var kernelFlushes = machine.Memory.InitMm.Flush;
+        long barriersBefore = kernelFlushes.Barriers;
+        Volatile.Write(ref cpu.KernelSlot.Busy, 1);
+        Task removal = Task.Run(() => machine.RemoveMemory(P(start), Section), TestContext.Current.CancellationToken);
+        try
+        {
+            // The removal reaches the wait for this context (the event it waits on), and stays there.
+            var wait = new SpinWait();
+            while (kernelFlushes.Barriers == barriersBefore && !removal.IsCompleted) wait.SpinOnce();
+            Assert.False(removal.IsCompleted, "RemoveMemory returned while a context was inside a kernel translation");
+        }
+        finally
+        {
+            Volatile.Write(ref cpu.KernelSlot.Busy, 0);
+        }
+        await removal;
+        Assert.False(cpu.TranslateKernel(va).Succeeded);
+    }
+
+    /// <summary>A kernel flush a context has not applied yet survives a switch of address space: the switch keeps
+    /// global entries, so it must keep the duty to drop them too.</summary>
+    [Fact]
+    public void A_switch_of_address_space_does_not_skip_a_kernel_flush()
+    {
+        const ulong start = 8 * GiB;
+        using Machine machine = Create(256 * MiB, checkedMode: true);
+        machine.AddMemory(P(start), Section);
+        AddressSpace first = machine.CreateAddressSpace(), second = machine.CreateAddressSpace();
+        using MmuContext cpu = first.CreateContext();
+        VirtAddr direct = machine.DirectMapBase + start, memmap = machine.VmemmapBase + (start >> 12) * 64;
+        Assert.True(cpu.TranslateKernel(direct).Succeeded);
+        Assert.True(cpu.TranslateKernel(memmap).Succeeded);
+        machine.RemoveMemory(P(start), Section);
+        cpu.SwitchTo(second);
+        Assert.False(cpu.TranslateKernel(direct).Succeeded, "a global entry of removed memory survived the switch");
+        Assert.False(cpu.TranslateKernel(memmap).Succeeded);
+    }
 }
