@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using FastPt.Geometry;
-using FastPt.Hardware;
 using FastPt.Internals;
 using FastPt.Mm;
 
@@ -29,15 +28,9 @@ public sealed unsafe class Machine : IDisposable
 
     /// <summary>Boots a machine. With no options: 1 GiB of RAM, 4-level paging. The options are validated (an
     /// <see cref="ArgumentException"/> names the one at fault) and copied: <see cref="Options"/> is the machine's
-    /// own snapshot.</summary>
-    public Machine(MachineOptions? options = null)
-        : this(options, null)
-    {
-    }
-
-    /// <summary>Boots a machine, reporting each step of the boot to <paramref name="progress"/> on the calling
+    /// own snapshot. With <paramref name="progress"/>, each step of the boot is reported to it on the calling
     /// thread (booting 64 TiB takes a second or more).</summary>
-    public Machine(MachineOptions? options, IProgress<BootProgress>? progress)
+    public Machine(MachineOptions? options = null, IProgress<BootProgress>? progress = null)
         : this(options, progress, deferredInit: true)
     {
     }
@@ -50,7 +43,7 @@ public sealed unsafe class Machine : IDisposable
         // The engine reads a copy of its own: not even a reflection write to Options reaches native code.
         _memory = new MemoryManager(Options.Validated(), progress, deferredInit);
         _hotplug = new Hotplug.MemoryHotplug(_memory);
-        Diagnostics.FastPtMeter.Register(this);
+        Diagnostics.FastPtMeter.Register(_memory.Stat);
     }
 
     internal MemoryManager Memory => _memory;
@@ -86,11 +79,6 @@ public sealed unsafe class Machine : IDisposable
         return space;
     }
 
-    internal AddressSpace[] LiveAddressSpaces()
-    {
-        lock (_spacesLock) return [.. _spaces];
-    }
-
     internal void Forget(AddressSpace space)
     {
         lock (_spacesLock) _spaces.Remove(space);
@@ -102,7 +90,7 @@ public sealed unsafe class Machine : IDisposable
     public PhysAddr AllocatePhysical(ulong size)
     {
         if (!TryAllocatePhysical(size, out PhysAddr pa))
-            throw new OutOfFramesException($"The simulated machine has no free block of {size} bytes.");
+            ThrowHelper.ThrowNoFreeBlock(size);
         return pa;
     }
 
@@ -149,7 +137,7 @@ public sealed unsafe class Machine : IDisposable
 
     private static int OrderFor(ulong size)
     {
-        if (size == 0 || size > 1UL << 30) throw new ArgumentOutOfRangeException(nameof(size), "size must be 1 byte to 1 GiB");
+        if (size == 0 || size > 1UL << 30) ThrowHelper.ThrowArgumentOutOfRange(nameof(size), "size must be 1 byte to 1 GiB");
         ulong pages = (size + 4095) >> 12;
         int order = 0;
         while ((1UL << order) < pages) order++;
@@ -179,7 +167,7 @@ public sealed unsafe class Machine : IDisposable
         if (length == 0) return;
         ulong last = pa.Value + length - 1;
         if (last < pa.Value || last >= _memory.Physical.MaxPhysicalAddress || !_memory.Sparse.RangePresent(pa.Pfn, (last >> 12) - pa.Pfn + 1))
-            throw new ArgumentOutOfRangeException(nameof(pa), $"{pa}+0x{length:x} is not present memory.");
+            ThrowHelper.ThrowNotPresentMemory(pa, length, nameof(pa));
     }
 
     /// <summary>The kernel page-table leaf mapping a kernel virtual address (direct map or vmemmap), or null.</summary>
@@ -289,10 +277,11 @@ public sealed unsafe class Machine : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        Diagnostics.FastPtMeter.Unregister(this);
         AddressSpace[] spaces;
         lock (_spacesLock) spaces = [.. _spaces];
         foreach (AddressSpace space in spaces) space.Dispose();
+        // After the address spaces, so that their CPUs' counts are in the totals the Meter keeps.
+        Diagnostics.FastPtMeter.Unregister(_memory.Stat);
         _memory.Dispose();
     }
 }

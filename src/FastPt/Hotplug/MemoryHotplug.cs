@@ -5,6 +5,7 @@ using System.Threading;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 using FastPt.Mm;
 
 namespace FastPt.Hotplug;
@@ -202,7 +203,7 @@ internal sealed unsafe class MemoryHotplug
                 (int flushes, long tablesFreed) = RemoveRange(startPfn, endPfn, altmap, splitTables);
                 if (altmap is not null)
                 {
-                    if (altmap.Allocated != 0) throw new InvalidOperationException($"altmap still holds {altmap.Allocated} frames after removal");
+                    if (altmap.Allocated != 0) ThrowHelper.ThrowAltmapNotEmpty(altmap.Allocated);
                     _altmaps.Remove(altmap);
                 }
                 HotplugReport report = Counters.Take(_memory, _vmemmap).Report(before, start, size, watch.Elapsed, flushes);

@@ -80,22 +80,20 @@ public class HotplugConcurrencyTests
         Assert.Equal(0, after.MovableManagedPages);
     }
 
-    /// <summary>Kernel translations (direct map and vmemmap of a hot-added section) race its removal on several
-    /// threads, more than there are cores, so some are preempted in the middle of a translation. When
-    /// <c>RemoveMemory</c> returns, a translation still running must have started after the removal's flush and
-    /// so must fault: the removal waits for every context inside a kernel translation, as it does for user ones.
-    /// A translation that starts after the return faults too.</summary>
+    /// <summary>Kernel translations (direct map and vmemmap of a hot-added section) race its removal and re-adding
+    /// on more threads than there are cores, in checked mode. Their walks are protected only by the context's busy
+    /// flag in init_mm's flush domain: a walk through a table the removal freed would be reported as a
+    /// use-after-free. A translation that starts after <c>RemoveMemory</c> returned must fault. (That a
+    /// translation running at the return has been waited for is shown deterministically by the next test: from
+    /// outside, a thread preempted just after its translation returned looks the same as one inside it.)</summary>
     [Fact]
     public void Kernel_translations_racing_hot_remove_never_outlive_it()
     {
-        const int Translators = 4, Ring = 1 << 16;
+        const int Translators = 4;
         const ulong start = 8 * GiB;
         using Machine machine = Create(256 * MiB, checkedMode: true);
         AddressSpace space = machine.CreateAddressSpace();
         long phase = 0; // odd while the section is removed (from RemoveMemory's return to the next AddMemory)
-        var started = new long[Translators];
-        var completed = new long[Translators];
-        var results = new bool[Translators][];
         using var stop = new CancellationTokenSource();
         Exception? failure = null;
         long successes = 0, faultsAfterReturn = 0;
@@ -103,21 +101,17 @@ public class HotplugConcurrencyTests
         void Translator(int id)
         {
             var random = new Random(id);
-            results[id] = new bool[Ring];
             using MmuContext cpu = space.CreateContext();
             try
             {
-                for (long i = 1; !stop.IsCancellationRequested; i++)
+                while (!stop.IsCancellationRequested)
                 {
                     ulong offset = (ulong)random.Next((int)(Section / Page)) * Page;
                     VirtAddr va = random.Next(2) == 0
                         ? machine.DirectMapBase + (start + offset)
                         : machine.VmemmapBase + ((start + offset) >> 12) * 64;
                     long before = Volatile.Read(ref phase);
-                    Volatile.Write(ref started[id], i);
                     Translation t = cpu.TranslateKernel(va);
-                    results[id][i & (Ring - 1)] = t.Succeeded;
-                    Volatile.Write(ref completed[id], i);
                     if ((before & 1) != 0 && Volatile.Read(ref phase) == before)
                     {
                         if (t.Succeeded) throw new InvalidOperationException($"translator {id}: {va} translated to {t.PhysAddr} after the removal returned");
@@ -142,29 +136,17 @@ public class HotplugConcurrencyTests
             int id = i;
             threads[i] = new Thread(() => Translator(id));
         }
-        long inFlightChecked = 0;
         int cycles = 0;
+        bool Enough() => cycles >= 40 && Interlocked.Read(ref successes) >= 1000 && Interlocked.Read(ref faultsAfterReturn) >= 1000;
         try
         {
             machine.AddMemory(P(start), Section);
             foreach (Thread t in threads) t.Start();
-            for (; cycles < 20_000 && failure is null; cycles++)
+            for (; cycles < 20_000 && failure is null && !Enough(); cycles++)
             {
-                if (cycles >= 40 && inFlightChecked >= 20 && Interlocked.Read(ref successes) >= 1000) break;
                 machine.RemoveMemory(P(start), Section);
                 Volatile.Write(ref phase, phase + 1);
-                // Translations running now: each must fault, whenever it began.
-                for (int id = 0; id < Translators; id++)
-                {
-                    long c = Volatile.Read(ref completed[id]), s = Volatile.Read(ref started[id]);
-                    if (s <= c) continue;
-                    var wait = new SpinWait();
-                    while (Volatile.Read(ref completed[id]) < s && failure is null) wait.SpinOnce();
-                    bool ok = results[id][s & (Ring - 1)];
-                    if (Volatile.Read(ref started[id]) - s >= Ring) continue; // overwritten meanwhile: no sample
-                    Assert.False(ok, $"translator {id}: translation {s}, running when RemoveMemory returned, gave the removed memory");
-                    inFlightChecked++;
-                }
+                Thread.Yield(); // let translations start while the section is gone
                 Volatile.Write(ref phase, phase + 1);
                 machine.AddMemory(P(start), Section);
             }
@@ -175,8 +157,7 @@ public class HotplugConcurrencyTests
             foreach (Thread t in threads) if (t.ThreadState != ThreadState.Unstarted) t.Join();
         }
         Assert.Null(failure);
-        Assert.True(inFlightChecked >= 20 && Interlocked.Read(ref successes) >= 1000,
-            $"the race was not exercised: {inFlightChecked} translations running at a return checked, {successes} successes, {faultsAfterReturn} faults after a return, {cycles} cycles");
+        Assert.True(Enough(), $"the race was not exercised: {successes} successes, {faultsAfterReturn} faults after a return, {cycles} cycles");
         Assert.Equal(0, machine.GetStatistics().UseAfterFreeDetected);
     }
 

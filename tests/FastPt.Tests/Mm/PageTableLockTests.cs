@@ -1,6 +1,5 @@
 using System;
 using System.Threading;
-using FastPt.Mm;
 using Xunit;
 using static FastPt.Tests.TestMachines;
 
