@@ -189,10 +189,14 @@ public class OutputTests
         using JsonDocument document = JsonDocument.Parse(json.Output);
         Dictionary<string, JsonElement> facts = document.RootElement.GetProperty("scenarios")[0].GetProperty("facts").EnumerateArray()
             .ToDictionary(fact => fact.GetProperty("name").GetString()!, fact => fact);
-        JsonElement hits = facts["translate, one address repeated (TLB hits)"];
-        JsonElement random = facts["translate, random addresses (mostly TLB misses and walks)"];
-        Assert.Equal("ns/translation", hits.GetProperty("unit").GetString());
-        Assert.True(hits.GetProperty("value").GetDouble() > 0 && random.GetProperty("value").GetDouble() > 0);
+        JsonElement hit = facts["translate one address repeated"];
+        JsonElement random = facts["translate random addresses"];
+        Assert.Equal("ns/translation", hit.GetProperty("unit").GetString());
+        Assert.True(hit.GetProperty("value").GetDouble() > 0 && random.GetProperty("value").GetDouble() > 0);
+        // What was measured, by the context's own counters: every repeat a TLB hit, the random ones mostly misses.
+        Assert.Equal(100, facts["TLB hits, one address repeated"].GetProperty("value").GetDouble());
+        double randomHits = facts["TLB hits, random addresses"].GetProperty("value").GetDouble();
+        Assert.InRange(randomHits, 0, 60);
         Assert.False(facts.ContainsKey("translate"));
     }
 }
