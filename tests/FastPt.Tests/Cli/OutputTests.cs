@@ -118,6 +118,23 @@ public class OutputTests
         AssertFits(output.ToString(), 30);
     }
 
+    [Fact]
+    public void A_long_name_may_fold_where_a_number_or_heading_may_not()
+    {
+        var table = new FittedTable("events");
+        table.AddColumn("provider");
+        table.AddColumn("event");
+        table.AddColumn("count", rightAligned: true);
+        table.AddRow("Microsoft-DotNETCore-EventPipe", "InitialInstrumentEnumerationComplete", "1,234,567");
+        table.AddRow("FastPt", "0xffff888000000000-0xffff888040000000", "1");
+        int[]? widths = table.FitColumns(70);
+        Assert.NotNull(widths);
+        Assert.True(widths[2] >= "1,234,567".Length);
+        // The address holds digits: it is a number and stays whole, so the event column is at least that wide.
+        Assert.True(widths[1] >= "0xffff888000000000-0xffff888040000000".Length);
+        Assert.True(widths[0] < "Microsoft-DotNETCore-EventPipe".Length);
+    }
+
     [Theory]
     [InlineData("80", 80)]
     [InlineData("40", 40)]
