@@ -104,7 +104,7 @@ internal static class ReportRenderer
         string verdict = failed > 0
             ? FormattableString.Invariant($"[red]{failed} of {reports.Count} scenarios failed[/]")
             : FormattableString.Invariant($"[green]{passed} of {reports.Count} scenarios passed[/]");
-        if (notRun > 0) verdict += FormattableString.Invariant($"; [yellow]{notRun} could not run (too little memory)[/]");
+        if (notRun > 0) verdict += FormattableString.Invariant($"; [yellow]{notRun} could not run on this machine[/]");
         console.MarkupLine(CultureInfo.InvariantCulture, "{0} in {1}, after a boot of {2}", verdict,
             Markup.Escape(ReportValue.FromDuration(total).ToString()), Markup.Escape(ReportValue.FromDuration(bootTime).ToString()));
     }
