@@ -60,7 +60,7 @@ internal static class ScenarioCommands
             {
                 // A word starting with '-' is an unknown option, which ParsedCommandLine reports as such.
                 if ((token.Value.Length > 1 && token.Value[0] == '-') || ScenarioCatalog.Find(token.Value) is not null) continue;
-                result.AddError($"unknown scenario {TextFormat.Quote(token.Value)}; known scenarios: {string.Join(", ", ScenarioCatalog.All.Select(s => s.Name))}");
+                result.AddError(UnknownScenario(token.Value));
             }
         });
         var command = new Command("run", "Run the named scenarios.") { names };
@@ -68,11 +68,19 @@ internal static class ScenarioCommands
         command.SetAction(parse =>
         {
             var scenarios = new List<IScenario>();
-            foreach (string name in parse.GetValue(names) ?? []) scenarios.Add(ScenarioCatalog.Find(name)!);
+            foreach (string name in parse.GetValue(names) ?? [])
+            {
+                // The validator leaves words starting with '-' to the unknown-option check, which lets them through
+                // after '--' ("run -- --memory"): they are unknown scenarios then.
+                scenarios.Add(ScenarioCatalog.Find(name) ?? throw new CliException(UnknownScenario(name)));
+            }
             return options.Run(parse, scenarios, environment);
         });
         return command;
     }
+
+    private static string UnknownScenario(string name) =>
+        $"unknown scenario {TextFormat.Quote(name)}; known scenarios: {string.Join(", ", ScenarioCatalog.All.Select(s => s.Name))}";
 
     public static Command CreateList(CliEnvironment environment)
     {

@@ -43,7 +43,7 @@ public sealed class HotplugScenario : IScenario
             // RAM reaches the top of the physical address space (64 TiB with 4-level paging): there is nowhere to
             // hot-add, which is no failed check either.
             return ScenarioReport.NotRun(this, string.Create(CultureInfo.InvariantCulture,
-                $"no physical address space is left for hot-add: RAM ends at {Parsing.SizeParser.Format(end)} and the machine addresses {Parsing.SizeParser.Format(machine.MaxPhysicalAddress.Value)}; the scenario needs {Parsing.SizeParser.Format(top - end)} above RAM (less RAM, or --levels 5)"));
+                $"no physical address space is left for hot-add: RAM ends at {Parsing.SizeParser.Format(end)} and the machine addresses {Parsing.SizeParser.Format(machine.MaxPhysicalAddress.Value)}; the scenario needs {Parsing.SizeParser.Format(top - end)} above RAM (give the machine less RAM)"));
         }
 
         var states = new List<IReadOnlyList<ReportValue>>();

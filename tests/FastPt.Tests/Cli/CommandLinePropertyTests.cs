@@ -50,7 +50,7 @@ public sealed class CommandLinePropertyTests : IDisposable
     private static Gen<string[]> Flag(string name) => Gen.Const(new[] { name });
 
     private static readonly Gen<string[]> Junk = Gen.OneOf(
-        "--bogus", "-x", "nosuch", "--", "", " ", "@", "-", "-", "\t", "--memory=1G", "-m", "\0", "—", "--levels=5", "run", "trace", "0x1000", "-5")
+        "--bogus", "-x", "nosuch", "--", "--", "", " ", "@", "-", "-", "\t", "--memory=1G", "-m", "\0", "—", "--levels=5", "run", "trace", "0x1000", "-5")
         .Select(word => new[] { word });
 
     private Gen<string[]> Commands()

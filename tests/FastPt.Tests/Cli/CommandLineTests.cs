@@ -195,13 +195,15 @@ public class CommandLineTests
     [InlineData("unknown option '--bogus' for 'fastpt run'", "run", "boot", "--bogus")]
     [InlineData("unknown option '-x' for 'fastpt run'", "run", "-x", "boot")]
     [InlineData("unknown option '--bogus' for 'fastpt trace summarize'", "trace", "summarize", "--bogus")]
+    [InlineData("unknown scenario '--memory'", "run", "--", "--memory")]
+    [InlineData("trace file '-' not found", "trace", "summarize", "-")]
     [InlineData("unknown option '--bogus' for 'fastpt trace record'", "trace", "record", "--bogus", "--", "run", "boot")]
     public void Messages_name_the_thing_that_is_wrong(string expected, params string[] args)
     {
         CliRunner.Result result = CliRunner.Run(args);
         AssertUsageError(result, expected);
         Assert.DoesNotContain("a address", result.Error, StringComparison.Ordinal);
-        Assert.DoesNotContain("unknown scenario '-", result.Error, StringComparison.Ordinal);
+        if (!args.Contains("--")) Assert.DoesNotContain("unknown scenario '-", result.Error, StringComparison.Ordinal);
     }
 
     [Fact]
