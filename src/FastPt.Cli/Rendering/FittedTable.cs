@@ -85,8 +85,9 @@ internal sealed class FittedTable
             foreach ((string cell, bool isHeader) in CellsOf(column))
             {
                 string text = Markup.Remove(cell);
-                // A right-aligned cell is a figure ("35.5 ms", "6 GiB"): it stays on one line; headings may wrap.
-                bool whole = _columns[column].RightAligned && !isHeader;
+                // A figure in a right-aligned column ("35.5 ms", "6 GiB") stays on one line; a sentence there and
+                // headings may wrap.
+                bool whole = _columns[column].RightAligned && !isHeader && IsFigure(text);
                 minimum[column] = Math.Max(minimum[column], whole ? LongestLine(text) : LongestWord(text, foldable: true));
                 // Folded: a long name in a cell may break (System.Diagnostics.Metrics), a heading or a word with a
                 // digit in it (a number, an address, "<32768:1") may not.
@@ -104,33 +105,34 @@ internal sealed class FittedTable
             if (folded.Sum() > available) return null;
             minimum = folded;
         }
-        // Share the room left above the minimum: a column that wants little more than a fair share gets it whole;
-        // the rest is shared in proportion to what each column still wants.
+        // Share the room left above the minimum by water-filling: while some column wants no more than an equal
+        // share of what is left, it gets all it wants; the columns that want more split the rest equally. A short
+        // column is then never folded to give a long sentence room it cannot fill anyway.
         int[] widths = (int[])minimum.Clone();
         int left = available - minimum.Sum();
-        int fair = left / count;
-        for (int column = 0; column < count; column++)
+        var open = new List<int>(Enumerable.Range(0, count).Where(column => natural[column] > widths[column]));
+        bool settled;
+        do
         {
-            int want = natural[column] - widths[column];
-            if (want <= fair)
+            settled = false;
+            if (open.Count == 0) break;
+            int share = left / open.Count;
+            foreach (int column in open.ToArray())
             {
+                int want = natural[column] - widths[column];
+                if (want > share) continue;
                 widths[column] += want;
                 left -= want;
+                open.Remove(column);
+                settled = true;
             }
         }
-        int wanted = Enumerable.Range(0, count).Sum(column => natural[column] - widths[column]);
-        int shared = left;
-        for (int column = 0; column < count && wanted > 0; column++)
+        while (settled);
+        for (int i = 0; i < open.Count; i++)
         {
-            int extra = (int)((long)shared * (natural[column] - widths[column]) / wanted);
-            widths[column] += extra;
+            int extra = left / (open.Count - i);
+            widths[open[i]] += extra;
             left -= extra;
-        }
-        for (int column = 0; left > 0 && column < count; column++)
-        {
-            int more = Math.Min(left, natural[column] - widths[column]);
-            widths[column] += more;
-            left -= more;
         }
         return widths;
     }
@@ -214,6 +216,10 @@ internal sealed class FittedTable
         }
         return longest;
     }
+
+    /// <summary>A figure: a number with at most a unit ("35.5 ms", "0x8000000000-0x80c0000000"), not a sentence.</summary>
+    private static bool IsFigure(string text) =>
+        text.AsSpan().IndexOfAnyInRange('0', '9') >= 0 && text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length <= 2;
 
     private static int LongestLine(string text)
     {

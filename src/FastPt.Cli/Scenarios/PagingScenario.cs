@@ -13,6 +13,10 @@ public sealed class PagingScenario : IScenario
     private const ulong GiB = 1UL << 30;
     private const ulong RegionBase = 0x0000_0080_0000_0000;
     private const int Translations = 100_000;
+    // Translations are timed in batches and the fastest batch is reported: on a shared machine a batch the scheduler
+    // preempted measures the other processes, not the translation.
+    private const int Batches = 20;
+    private const int BatchSize = Translations / Batches;
 
     /// <inheritdoc/>
     public string Name => "paging";
@@ -155,7 +159,7 @@ public sealed class PagingScenario : IScenario
         report.AddTable(new ReportTable("Operations", ["operation", "page size", "entries", "time", "entries/s"], timings));
     }
 
-    /// <summary>Times <see cref="MmuContext.Translate"/> on a context this thread holds (its software TLB, then
+    /// <summary>Times <see cref="MmuContext.TryTranslate"/> on a context this thread holds (its software TLB, then
     /// the paging-structure caches or a walk) in loops that do nothing else, then checks every result. Two figures,
     /// each with the hit rate the context's counters measured: one address over and over, and random addresses over
     /// the three regions (with 262,144 pages the 4K region cannot stay in the TLB).</summary>
@@ -166,7 +170,9 @@ public sealed class PagingScenario : IScenario
         var addresses = new ulong[Translations];
         for (int i = 0; i < addresses.Length; i++)
             addresses[i] = regions[random.Next(regions.Length)].Virtual + (ulong)random.NextInt64((long)GiB);
-        var results = new Translation[Translations];
+        // The timed loops store what TryTranslate (the path the TLB benchmarks time) returns; the checks run after.
+        var translated = new bool[Translations];
+        var physical = new ulong[Translations];
         using MmuContext cpu = space.CreateContext();
 
         context.ReportProgress("translate one address", 0, 2);
@@ -178,13 +184,23 @@ public sealed class PagingScenario : IScenario
             var hitAddress = new VirtAddr(hit);
             cpu.Translate(hitAddress);
             TlbStatistics before = cpu.Statistics;
-            long hitStart = Stopwatch.GetTimestamp();
-            for (int i = 0; i < results.Length; i++) results[i] = cpu.Translate(hitAddress);
-            TimeSpan hitElapsed = Stopwatch.GetElapsedTime(hitStart);
+            var hitTimer = new BatchTimer();
+            for (int batch = 0; batch < Batches; batch++)
+            {
+                long batchStart = Stopwatch.GetTimestamp();
+                for (int i = batch * BatchSize, end = i + BatchSize; i < end; i++)
+                {
+                    translated[i] = cpu.TryTranslate(hitAddress, AccessKind.Read, out PhysAddr pa);
+                    physical[i] = pa.Value;
+                }
+                hitTimer.Add(Stopwatch.GetTimestamp() - batchStart);
+            }
             long hits = cpu.Statistics.Hits - before.Hits;
-            long hitWrong = results.Count(result => !result.Succeeded || result.PhysAddr.Value != hitPhysical);
-            AddTiming(timings, "translate one address", PageSize.Size4K, Translations, hitElapsed);
-            report.AddFact("translate one address repeated", hitElapsed.TotalMilliseconds * 1e6 / Translations, "ns/translation");
+            long hitWrong = 0;
+            for (int i = 0; i < physical.Length; i++)
+                if (!translated[i] || physical[i] != hitPhysical) hitWrong++;
+            AddTiming(timings, "translate one address", PageSize.Size4K, Translations, hitTimer.Total);
+            report.AddFact("translate one address repeated", hitTimer.FastestNanosecondsPer(BatchSize), "ns/translation");
             report.AddFact("TLB hits, one address repeated", 100.0 * hits / Translations, "%");
             report.CheckEqual(FormattableString.Invariant($"{Translations:N0} translations of one address give its physical address (wrong ones)"), 0, hitWrong);
             report.CheckEqual(FormattableString.Invariant($"{Translations:N0} translations of one address after the first are TLB hits"), Translations, hits);
@@ -192,9 +208,17 @@ public sealed class PagingScenario : IScenario
 
         context.ReportProgress("translate random addresses", 1, 2);
         TlbStatistics randomBefore = cpu.Statistics;
-        long start = Stopwatch.GetTimestamp();
-        for (int i = 0; i < addresses.Length; i++) results[i] = cpu.Translate(new VirtAddr(addresses[i]));
-        TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+        var timer = new BatchTimer();
+        for (int batch = 0; batch < Batches; batch++)
+        {
+            long batchStart = Stopwatch.GetTimestamp();
+            for (int i = batch * BatchSize, end = i + BatchSize; i < end; i++)
+            {
+                translated[i] = cpu.TryTranslate(new VirtAddr(addresses[i]), AccessKind.Read, out PhysAddr pa);
+                physical[i] = pa.Value;
+            }
+            timer.Add(Stopwatch.GetTimestamp() - batchStart);
+        }
         long randomHits = cpu.Statistics.Hits - randomBefore.Hits;
         context.ReportProgress("translate random addresses", 2, 2);
 
@@ -205,18 +229,39 @@ public sealed class PagingScenario : IScenario
             ulong address = addresses[i];
             Region region = regions[(address - RegionBase) / GiB];
             ulong expected = region.Physical + (address - region.Virtual);
-            Translation translation = results[i];
+            // Untimed, after the counters were read: the full translation says the page size and the fault.
+            Translation translation = cpu.Translate(new VirtAddr(address));
             // Regions above the machine's RAM are still mapped, but the MMU reports the missing memory.
             bool correct = MachineMemory.IsRam(options, expected)
-                ? translation.Succeeded && translation.PhysAddr.Value == expected && translation.PageSize == region.Size
-                : !translation.Succeeded && translation.Fault.Reason == FaultReason.PhysicalMemoryAbsent;
+                ? translated[i] && physical[i] == expected && translation.Succeeded && translation.PhysAddr.Value == expected && translation.PageSize == region.Size
+                : !translated[i] && !translation.Succeeded && translation.Fault.Reason == FaultReason.PhysicalMemoryAbsent;
             if (!correct && wrong++ == 0) firstWrong = $"0x{address:x}: expected 0x{expected:x} ({region.Size.ShortName()}), got {translation}";
         }
-        AddTiming(timings, "translate random addresses", null, Translations, elapsed);
-        report.AddFact("translate random addresses", elapsed.TotalMilliseconds * 1e6 / Translations, "ns/translation");
+        AddTiming(timings, "translate random addresses", null, Translations, timer.Total);
+        report.AddFact("translate random addresses", timer.FastestNanosecondsPer(BatchSize), "ns/translation");
+        report.AddFact("translation timing", FormattableString.Invariant(
+            $"TryTranslate, fastest of {Batches} batches of {BatchSize:N0} (the table: all {Batches})"));
         report.AddFact("TLB hits, random addresses", 100.0 * randomHits / Translations, "%");
         report.Check(FormattableString.Invariant($"{Translations:N0} random translations give the expected physical address and page size"),
             wrong == 0, wrong == 0 ? "all correct" : FormattableString.Invariant($"{wrong:N0} wrong; first: {firstWrong}"));
+    }
+
+    /// <summary>The total and the fastest of timed batches, in <see cref="Stopwatch"/> ticks.</summary>
+    private struct BatchTimer
+    {
+        private long _total;
+        private long _fastest;
+        private int _batches;
+
+        public readonly TimeSpan Total => Stopwatch.GetElapsedTime(0, _total);
+
+        public void Add(long ticks)
+        {
+            _total += ticks;
+            _fastest = _batches++ == 0 ? ticks : Math.Min(_fastest, ticks);
+        }
+
+        public readonly double FastestNanosecondsPer(int count) => _fastest * 1e9 / Stopwatch.Frequency / count;
     }
 
     private static void CheckSplitPage(ScenarioReport report, AddressSpace space, Region region, ulong middle)

@@ -121,6 +121,24 @@ public class OutputTests
     }
 
     [Fact]
+    public void A_short_column_keeps_its_width_and_a_sentence_wraps()
+    {
+        // Facts as the report writes them: a name, a right-aligned value, a unit.
+        var table = new FittedTable { ShowHeaders = false };
+        table.AddColumn("fact");
+        table.AddColumn("value", rightAligned: true);
+        table.AddColumn("unit");
+        table.AddRow("translate one address repeated", "7.15", "ns/translation");
+        table.AddRow("translation timing", "TryTranslate, fastest of 20 batches of 5,000 (the table: all 20)", "");
+        int[]? widths = table.FitColumns(100);
+        Assert.NotNull(widths);
+        // The name fits whole; the sentence, not a figure, wraps in what is left instead of the table becoming a list.
+        Assert.Equal("translate one address repeated".Length, widths[0]);
+        Assert.True(widths[1] < "TryTranslate, fastest of 20 batches of 5,000 (the table: all 20)".Length);
+        Assert.Equal(100 - (3 * 2 + 3 + 1), widths.Sum());
+    }
+
+    [Fact]
     public void A_long_name_may_fold_where_a_number_or_heading_may_not()
     {
         var table = new FittedTable("events");
