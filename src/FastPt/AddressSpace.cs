@@ -23,6 +23,9 @@ public sealed unsafe class AddressSpace : IDisposable
     private readonly ThreadLocal<MmuContext> _implicitContexts;
     private readonly Lock _contextsLock = new();
     private readonly List<MmuContext> _explicitContexts = new();
+    // The counters of explicit contexts already disposed, so the address space's totals never go down (under _contextsLock).
+    private TlbStatistics _disposedContexts;
+    private bool _contextsDisposed;
     private bool _disposed;
 
     // The calling thread's last (address space, context) pair: one thread-local load on the translation path.
@@ -269,7 +272,10 @@ public sealed unsafe class AddressSpace : IDisposable
 
     internal void Forget(MmuContext context)
     {
-        lock (_contextsLock) _explicitContexts.Remove(context);
+        lock (_contextsLock)
+        {
+            if (_explicitContexts.Remove(context)) _disposedContexts += context.Statistics;
+        }
     }
 
     /// <summary>The calling thread's context for this address space.</summary>
@@ -293,24 +299,35 @@ public sealed unsafe class AddressSpace : IDisposable
         return context;
     }
 
-    /// <summary>Counters summed over every CPU context of this address space.</summary>
+    /// <summary>Counters summed over every CPU context of this address space, the explicit contexts already
+    /// disposed included.</summary>
     public TlbStatistics TlbStatistics
     {
         get
         {
             ThrowIfDisposed();
-            TlbStatistics sum = default;
-            lock (_contextsLock)
-            {
-                // Dispose runs under the same lock, so the thread-local list cannot go away while it is read.
-                ThrowIfDisposed();
-                foreach (MmuContext? c in _implicitContexts.Values)
-                    if (c is not null) sum += c.Statistics;
-                foreach (MmuContext c in _explicitContexts) sum += c.Statistics;
-            }
+            return SumTlbStatistics();
+        }
+    }
+
+    /// <summary>The sum behind <see cref="TlbStatistics"/>, without the disposed check: the machine reads it once
+    /// more while it forgets the address space.</summary>
+    internal TlbStatistics SumTlbStatistics()
+    {
+        lock (_contextsLock)
+        {
+            // Dispose runs under the same lock, so the thread-local list cannot go away while it is read.
+            TlbStatistics sum = _disposedContexts;
+            if (_contextsDisposed) return sum;
+            foreach (MmuContext? c in _implicitContexts.Values)
+                if (c is not null) sum += c.Statistics;
+            foreach (MmuContext c in _explicitContexts) sum += c.Statistics;
             return sum;
         }
     }
+
+    /// <summary>The sum behind <see cref="FlushesPublished"/>, without the disposed check.</summary>
+    internal long SumFlushesPublished() => _mm.Flush.Published;
 
     /// <summary>Flushes published to this address space's contexts, by kind.</summary>
     public long FlushesPublishedOf(FlushKind kind)
@@ -389,11 +406,17 @@ public sealed unsafe class AddressSpace : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
-        _disposed = true;
+        // The machine adds this address space's counters to its totals as it forgets it (the Meter's counters
+        // never go down), so it reads them before anything is torn down.
         _machine.Forget(this);
+        _disposed = true;
         _memory.DestroyUserMm(_mm);
         // Contexts see the teardown's flush and throw on their next use; the thread-local list goes now.
-        lock (_contextsLock) _implicitContexts.Dispose();
+        lock (_contextsLock)
+        {
+            _contextsDisposed = true;
+            _implicitContexts.Dispose();
+        }
         if (t_context is not null && ReferenceEquals(t_context.AddressSpace, this)) t_context = null;
     }
 }

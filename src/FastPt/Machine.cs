@@ -25,6 +25,9 @@ public sealed unsafe class Machine : IDisposable
     private readonly Hotplug.MemoryHotplug _hotplug;
     private readonly Lock _spacesLock = new();
     private readonly HashSet<AddressSpace> _spaces = new();
+    // Counters of the address spaces already disposed (under _spacesLock).
+    private TlbStatistics _forgottenTlb;
+    private long _forgottenFlushes;
     private int _disposed;
 
     /// <summary>Boots a machine. With no options: 1 GiB of RAM, 4-level paging.</summary>
@@ -90,7 +93,30 @@ public sealed unsafe class Machine : IDisposable
 
     internal void Forget(AddressSpace space)
     {
-        lock (_spacesLock) _spaces.Remove(space);
+        lock (_spacesLock)
+        {
+            if (!_spaces.Remove(space)) return;
+            // Under the lock TranslationTotals holds: an observer sees the address space live or in the totals, never neither.
+            _forgottenTlb += space.SumTlbStatistics();
+            _forgottenFlushes += space.SumFlushesPublished();
+        }
+    }
+
+    /// <summary>TLB counters and flushes published over every address space this machine ever had, the disposed
+    /// ones included (the Meter's monotonic counters).</summary>
+    internal (TlbStatistics Tlb, long FlushesPublished) TranslationTotals()
+    {
+        lock (_spacesLock)
+        {
+            TlbStatistics tlb = _forgottenTlb;
+            long flushes = _forgottenFlushes;
+            foreach (AddressSpace space in _spaces)
+            {
+                tlb += space.SumTlbStatistics();
+                flushes += space.SumFlushesPublished();
+            }
+            return (tlb, flushes);
+        }
     }
 
     /// <summary>Allocates physically contiguous, naturally aligned frames for data from the buddy allocator:

@@ -10,9 +10,9 @@ namespace FastPt.Diagnostics;
 /// provider, or a <see cref="MeterListener"/>). Each instrument reports the sum over every live
 /// <see cref="Machine"/> of the process; machines register when they boot and unregister when disposed.</summary>
 /// <remarks>The values are read only when a listener asks (once per refresh interval), from the counters the
-/// engine keeps anyway, so the meter costs nothing on the hot paths. TLB, fault and flush figures are totals over
-/// the address spaces alive at the moment of observation: they drop when an address space is disposed, which is
-/// why they are up-down counters rather than monotonic counters.</remarks>
+/// engine keeps anyway, so the meter costs nothing on the hot paths. TLB, fault and flush figures are monotonic
+/// counters since the process started: an address space, context or machine disposed leaves its counts behind
+/// (as the faults of a trace stay counted when the address space is gone). The hit rate is over the live ones.</remarks>
 public static class FastPtMeter
 {
     /// <summary>The meter's name, also the one to give to <c>Metrics=</c> of the
@@ -21,6 +21,9 @@ public static class FastPtMeter
 
     private static readonly Lock s_machinesLock = new();
     private static readonly List<WeakReference<Machine>> s_machines = new();
+    // Counters of the machines already disposed (under s_machinesLock).
+    private static TlbStatistics s_disposedTlb;
+    private static long s_disposedFlushes;
 
     /// <summary>The meter.</summary>
     public static Meter Meter { get; } = CreateMeter();
@@ -36,14 +39,14 @@ public static class FastPtMeter
             "Frames free in the buddy allocators (nr_free_pages).");
         meter.CreateObservableGauge("fastpt.tlb.hit_rate", ObserveHitRate, null,
             "TLB hits over all translations of the live address spaces (0 to 1; 0 before any translation).");
-        meter.CreateObservableUpDownCounter("fastpt.tlb.hits", () => SumTlb(static t => t.Hits), "{translation}",
-            "Translations answered by a TLB, over the live address spaces.");
-        meter.CreateObservableUpDownCounter("fastpt.tlb.misses", () => SumTlb(static t => t.Misses), "{translation}",
-            "Translations that missed the TLB, over the live address spaces.");
-        meter.CreateObservableUpDownCounter("fastpt.faults", () => SumTlb(static t => t.Faults), "{fault}",
-            "Translations that faulted, over the live address spaces.");
-        meter.CreateObservableUpDownCounter("fastpt.tlb.flushes_published", ObserveFlushes, "{flush}",
-            "TLB flushes published to the CPU contexts of the live address spaces.");
+        meter.CreateObservableCounter("fastpt.tlb.hits", () => SumTlb(static t => t.Hits), "{translation}",
+            "Translations answered by a TLB, over every address space since the process started.");
+        meter.CreateObservableCounter("fastpt.tlb.misses", () => SumTlb(static t => t.Misses), "{translation}",
+            "Translations that missed the TLB, over every address space since the process started.");
+        meter.CreateObservableCounter("fastpt.faults", () => SumTlb(static t => t.Faults), "{fault}",
+            "Translations that faulted, over every address space since the process started.");
+        meter.CreateObservableCounter("fastpt.tlb.flushes_published", ObserveFlushes, "{flush}",
+            "TLB flushes published to CPU contexts, over every address space since the process started.");
         meter.CreateObservableGauge("fastpt.rcu.pending_callbacks", () => Sum(static s => s.RcuPendingCallbacks), "{callback}",
             "RCU callbacks waiting for a grace period.");
         meter.CreateObservableCounter("fastpt.locks.contended", () => Sum(static s => s.PageTableLockContentions), "{acquisition}",
@@ -80,7 +83,11 @@ public static class FastPtMeter
     {
         lock (s_machinesLock)
         {
-            s_machines.RemoveAll(reference => !reference.TryGetTarget(out Machine? target) || ReferenceEquals(target, machine));
+            if (s_machines.RemoveAll(reference => !reference.TryGetTarget(out Machine? target) || ReferenceEquals(target, machine)) == 0) return;
+            // Under the lock the observations hold: they see the machine live or in these totals, never neither.
+            (TlbStatistics tlb, long flushes) = machine.TranslationTotals();
+            s_disposedTlb += tlb;
+            s_disposedFlushes += flushes;
         }
     }
 
@@ -118,15 +125,23 @@ public static class FastPtMeter
 
     private static long SumTlb(Func<TlbStatistics, long> select)
     {
-        long total = 0;
-        ForEachSpace(space => total += select(space.TlbStatistics));
-        return total;
+        TlbStatistics total = default;
+        lock (s_machinesLock)
+        {
+            total = s_disposedTlb;
+            ForEachMachine(machine => total += machine.TranslationTotals().Tlb);
+        }
+        return select(total);
     }
 
     private static long ObserveFlushes()
     {
         long total = 0;
-        ForEachSpace(space => total += space.FlushesPublished);
+        lock (s_machinesLock)
+        {
+            total = s_disposedFlushes;
+            ForEachMachine(machine => total += machine.TranslationTotals().FlushesPublished);
+        }
         return total;
     }
 

@@ -91,12 +91,67 @@ public sealed class FastPtMeterTests : IDisposable
             Assert.Equal(machine.GetStatistics().RcuPendingCallbacks, used["fastpt.rcu.pending_callbacks"] - baseline["fastpt.rcu.pending_callbacks"]);
         }
 
-        // A disposed machine no longer counts.
+        // A disposed machine no longer counts in the gauges; the counters keep what it counted.
         Dictionary<string, double> afterDispose = Observe();
         Assert.Equal(machinesBefore, FastPtMeter.LiveMachines);
         Assert.Equal(baseline["fastpt.page_tables"], afterDispose["fastpt.page_tables"]);
         Assert.Equal(baseline["fastpt.memory.free_frames"], afterDispose["fastpt.memory.free_frames"]);
-        Assert.Equal(baseline["fastpt.tlb.hits"], afterDispose["fastpt.tlb.hits"]);
+        Assert.True(afterDispose["fastpt.tlb.hits"] > baseline["fastpt.tlb.hits"]);
+        Assert.Equal(1, afterDispose["fastpt.faults"] - baseline["fastpt.faults"]);
+    }
+
+    /// <summary>Issue 9: the Meter said 0 faults where the trace of the same run counted 4, because the address
+    /// spaces that faulted were gone. Counters never go down: a disposed context, address space or machine leaves
+    /// its counts behind.</summary>
+    [Fact]
+    public void Counters_keep_the_counts_of_what_was_disposed()
+    {
+        Dictionary<string, double> baseline = Observe();
+        string[] counters = ["fastpt.tlb.hits", "fastpt.tlb.misses", "fastpt.faults", "fastpt.tlb.flushes_published"];
+        Dictionary<string, double> previous = baseline;
+        void AssertNoCounterWentDown(Dictionary<string, double> now)
+        {
+            foreach (string counter in counters) Assert.True(now[counter] >= previous[counter], $"{counter}: {previous[counter]} -> {now[counter]}");
+            previous = now;
+        }
+
+        TlbStatistics counted;
+        long flushes;
+        using (Machine machine = Create(1 * GiB))
+        {
+            AddressSpace space = machine.CreateAddressSpace();
+            space.Map(V(0x4000_0000), P(0), 2 * MiB, Protection.Read, PageSize.Size4K);
+            using (MmuContext cpu = space.CreateContext())
+            {
+                for (int pass = 0; pass < 2; pass++)
+                    for (ulong offset = 0; offset < 2 * MiB; offset += 16 * Page) Assert.True(cpu.TryTranslate(V(0x4000_0000 + offset), AccessKind.Read, out _));
+                Assert.False(cpu.Translate(V(0x4000_0000), AccessKind.Write).Succeeded);
+                Assert.False(cpu.Translate(V(0x5000_0000)).Succeeded);
+            }
+            // The explicit context is gone; its counts stay in the address space's.
+            counted = space.TlbStatistics;
+            Assert.Equal(2, counted.Faults);
+            Assert.True(counted.Hits > 0 && counted.Misses > 0);
+            Assert.False(space.Translate(V(0x4000_0000), AccessKind.Write).Succeeded);
+            space.Unmap(V(0x4000_0000), 2 * MiB);
+            counted = space.TlbStatistics;
+            flushes = space.FlushesPublished;
+            Assert.Equal(3, counted.Faults);
+            AssertNoCounterWentDown(Observe());
+
+            space.Dispose();
+            Dictionary<string, double> afterSpace = Observe();
+            AssertNoCounterWentDown(afterSpace);
+            Assert.Equal(counted.Faults, afterSpace["fastpt.faults"] - baseline["fastpt.faults"]);
+            Assert.Equal(counted.Hits, afterSpace["fastpt.tlb.hits"] - baseline["fastpt.tlb.hits"]);
+        }
+
+        Dictionary<string, double> afterMachine = Observe();
+        AssertNoCounterWentDown(afterMachine);
+        Assert.Equal(counted.Faults, afterMachine["fastpt.faults"] - baseline["fastpt.faults"]);
+        Assert.Equal(counted.Hits, afterMachine["fastpt.tlb.hits"] - baseline["fastpt.tlb.hits"]);
+        Assert.Equal(counted.Misses, afterMachine["fastpt.tlb.misses"] - baseline["fastpt.tlb.misses"]);
+        Assert.Equal(flushes, afterMachine["fastpt.tlb.flushes_published"] - baseline["fastpt.tlb.flushes_published"]);
     }
 
     [Fact]
