@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Threading;
 using FastPt.Geometry;
 using FastPt.Hardware;
@@ -23,9 +22,6 @@ public sealed unsafe class AddressSpace : IDisposable
     private readonly ThreadLocal<MmuContext> _implicitContexts;
     private readonly Lock _contextsLock = new();
     private readonly List<MmuContext> _explicitContexts = new();
-    // The counters of explicit contexts already disposed, so the address space's totals never go down (under _contextsLock).
-    private TlbStatistics _disposedContexts;
-    private bool _contextsDisposed;
     private bool _disposed;
 
     // The calling thread's last (address space, context) pair: one thread-local load on the translation path.
@@ -204,7 +200,7 @@ public sealed unsafe class AddressSpace : IDisposable
         ValidateRange(va, length, PageSize.Size4K).ThrowIfFailed();
         ulong pages = length >> Paging.PageShift;
         if ((ulong)bitmap.Length * 64 < pages)
-            throw new ArgumentException($"The bitmap needs {(pages + 63) / 64} words for {pages} pages.", nameof(bitmap));
+            ThrowHelper.ThrowBitmapTooSmall(pages, nameof(bitmap));
         bitmap[..(int)((pages + 63) / 64)].Clear();
         if (gather is not null) return TestAndClearOperation.Run(_mm, va.Value, length, bit, bitmap, gather.Core);
         using (_mm.LockTables())
@@ -244,7 +240,7 @@ public sealed unsafe class AddressSpace : IDisposable
     {
         ThrowIfDisposed();
         PagingResult invalid = ValidateRange(start, length, PageSize.Size4K);
-        if (!invalid.IsSuccess) throw new PagingException(invalid);
+        if (!invalid.IsSuccess) ThrowHelper.ThrowPaging(invalid);
         return PageTableOps.Dump(_mm, start.Value, start.Value + length, maxRuns);
     }
 
@@ -272,10 +268,7 @@ public sealed unsafe class AddressSpace : IDisposable
 
     internal void Forget(MmuContext context)
     {
-        lock (_contextsLock)
-        {
-            if (_explicitContexts.Remove(context)) _disposedContexts += context.Statistics;
-        }
+        lock (_contextsLock) _explicitContexts.Remove(context);
     }
 
     /// <summary>The calling thread's context for this address space.</summary>
@@ -299,35 +292,24 @@ public sealed unsafe class AddressSpace : IDisposable
         return context;
     }
 
-    /// <summary>Counters summed over every CPU context of this address space, the explicit contexts already
-    /// disposed included.</summary>
+    /// <summary>Counters summed over every CPU context of this address space.</summary>
     public TlbStatistics TlbStatistics
     {
         get
         {
             ThrowIfDisposed();
-            return SumTlbStatistics();
-        }
-    }
-
-    /// <summary>The sum behind <see cref="TlbStatistics"/>, without the disposed check: the machine reads it once
-    /// more while it forgets the address space.</summary>
-    internal TlbStatistics SumTlbStatistics()
-    {
-        lock (_contextsLock)
-        {
-            // Dispose runs under the same lock, so the thread-local list cannot go away while it is read.
-            TlbStatistics sum = _disposedContexts;
-            if (_contextsDisposed) return sum;
-            foreach (MmuContext? c in _implicitContexts.Values)
-                if (c is not null) sum += c.Statistics;
-            foreach (MmuContext c in _explicitContexts) sum += c.Statistics;
+            TlbStatistics sum = default;
+            lock (_contextsLock)
+            {
+                // Dispose runs under the same lock, so the thread-local list cannot go away while it is read.
+                ThrowIfDisposed();
+                foreach (MmuContext? c in _implicitContexts.Values)
+                    if (c is not null) sum += c.Statistics;
+                foreach (MmuContext c in _explicitContexts) sum += c.Statistics;
+            }
             return sum;
         }
     }
-
-    /// <summary>The sum behind <see cref="FlushesPublished"/>, without the disposed check.</summary>
-    internal long SumFlushesPublished() => _mm.Flush.Published;
 
     /// <summary>Flushes published to this address space's contexts, by kind.</summary>
     public long FlushesPublishedOf(FlushKind kind)
@@ -346,7 +328,7 @@ public sealed unsafe class AddressSpace : IDisposable
     {
         ArgumentNullException.ThrowIfNull(context);
         if (!ReferenceEquals(context.AddressSpace, this))
-            throw new ArgumentException("The context translates for another address space.", nameof(context));
+            ThrowHelper.ThrowArgument("The context translates for another address space.", nameof(context));
         return context.Translate(va, access);
     }
 
@@ -393,7 +375,7 @@ public sealed unsafe class AddressSpace : IDisposable
 
     private static Protection Normalize(Protection protection)
     {
-        if ((protection & ~Protection.All) != 0) throw new ArgumentOutOfRangeException(nameof(protection));
+        if ((protection & ~Protection.All) != 0) ThrowHelper.ThrowArgumentOutOfRange(nameof(protection));
         return protection == Protection.None ? Protection.None : protection | Protection.Read;
     }
 
@@ -406,15 +388,15 @@ public sealed unsafe class AddressSpace : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
-        // The machine adds this address space's counters to its totals as it forgets it (the Meter's counters
-        // never go down), so it reads them before anything is torn down.
-        _machine.Forget(this);
         _disposed = true;
+        _machine.Forget(this);
         _memory.DestroyUserMm(_mm);
-        // Contexts see the teardown's flush and throw on their next use; the thread-local list goes now.
+        // Contexts see the teardown's flush and throw on their next use; the thread-local list goes now, and every
+        // context's counts go to the machine's totals, which the Meter reads.
         lock (_contextsLock)
         {
-            _contextsDisposed = true;
+            foreach (MmuContext? c in _implicitContexts.Values) c?.RetireCounters();
+            foreach (MmuContext c in _explicitContexts) c.RetireCounters();
             _implicitContexts.Dispose();
         }
         if (t_context is not null && ReferenceEquals(t_context.AddressSpace, this)) t_context = null;
