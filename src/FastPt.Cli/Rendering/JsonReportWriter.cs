@@ -41,6 +41,7 @@ internal static class JsonReportWriter
         json.WriteString("name", report.Scenario);
         json.WriteString("description", report.Description);
         json.WriteBoolean("passed", report.Passed);
+        if (report.SkipReason is { } reason) json.WriteString("skipped", reason);
         json.WriteNumber("elapsedMilliseconds", report.Elapsed.TotalMilliseconds);
         json.WriteStartArray("facts");
         foreach (ReportFact fact in report.Facts)

@@ -24,6 +24,7 @@ internal static class ReportRenderer
         console.WriteLine();
         console.Write(new Rule($"[bold]{Markup.Escape(report.Scenario)}[/]") { Justification = Justify.Left });
         console.MarkupLine($"[grey]{Markup.Escape(report.Description)}[/]");
+        if (report.SkipReason is { } reason) console.MarkupLine($"  [yellow]skipped:[/] {Markup.Escape(reason)}");
 
         if (report.Facts.Count > 0)
         {
@@ -79,15 +80,18 @@ internal static class ReportRenderer
         {
             summary.AddRow(
                 Markup.Escape(report.Scenario),
-                report.Passed ? "[green]passed[/]" : "[red]FAILED[/]",
+                report.Skipped ? "[yellow]skipped[/]" : report.Passed ? "[green]passed[/]" : "[red]FAILED[/]",
                 FormattableString.Invariant($"{report.Checks.Count - report.FailedChecks}/{report.Checks.Count}"),
                 Markup.Escape(ReportValue.FromDuration(report.Elapsed).ToString()));
         }
         console.Write(summary);
         int failed = reports.Count(report => !report.Passed);
+        int skipped = reports.Count(report => report.Skipped);
+        int ran = reports.Count - skipped;
+        string skippedNote = skipped == 0 ? "" : FormattableString.Invariant($" ({skipped} skipped on this host)");
         string verdict = failed == 0
-            ? FormattableString.Invariant($"[green]{reports.Count} of {reports.Count} scenarios passed[/]")
-            : FormattableString.Invariant($"[red]{failed} of {reports.Count} scenarios failed[/]");
+            ? FormattableString.Invariant($"[green]{ran} of {ran} scenarios passed[/]{skippedNote}")
+            : FormattableString.Invariant($"[red]{failed} of {ran} scenarios failed[/]{skippedNote}");
         console.MarkupLine(CultureInfo.InvariantCulture, "{0} in {1}", verdict, Markup.Escape(ReportValue.FromDuration(total).ToString()));
     }
 }
