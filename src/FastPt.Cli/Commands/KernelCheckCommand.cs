@@ -172,8 +172,9 @@ internal static class KernelCheckCommand
         {
             foreach (HostAttempt attempt in result.Kernel.Attempts)
             {
-                console.MarkupLine(CultureInfo.InvariantCulture, "  [grey]attempt:[/] PTE {0:N0}, PMD {1:N0}, PUD {2:N0}, VmPTE +{3:N0} kB, {4:N0} disturbed 2 MiB blocks",
-                    attempt.Tables.Pte, attempt.Tables.Pmd, attempt.Tables.Pud, attempt.VmPteDeltaKiB, attempt.DisturbedBlocks);
+                console.MarkupLine(CultureInfo.InvariantCulture,
+                    "  [grey]attempt:[/] PTE {0:N0}, PMD {1:N0}, PUD {2:N0}, VmPTE +{3:N0} kB, {4:N0} disturbed 2 MiB blocks, {5:+#;-#;0} kB between blocks",
+                    attempt.Tables.Pte, attempt.Tables.Pmd, attempt.Tables.Pud, attempt.VmPteDeltaKiB, attempt.DisturbedBlocks, attempt.OutsideKiB);
             }
         }
         console.MarkupLine(result.Passed ? $"[green]{Markup.Escape(result.Verdict)}[/]" : $"[red]{Markup.Escape(result.Verdict)}[/]");
@@ -204,6 +205,7 @@ internal static class KernelCheckCommand
                 WriteLevels(json, attempt.Tables);
                 json.WriteNumber("vmPteGrowthKiB", attempt.VmPteDeltaKiB);
                 json.WriteNumber("disturbedBlocks", attempt.DisturbedBlocks);
+                json.WriteNumber("betweenBlocksKiB", attempt.OutsideKiB);
                 json.WriteEndObject();
             }
             json.WriteEndArray();

@@ -16,14 +16,26 @@ internal readonly record struct TableLevels(long Pte, long Pmd, long Pud)
     public long KiB => (Pte + Pmd + Pud) * 4;
 }
 
-/// <summary>One measurement of the host kernel: the tables attributed per level, the VmPTE growth over the whole
-/// touch loop, and the 2 MiB blocks whose growth no allocation of that block explains (another thread of the
-/// process mapped or unmapped memory meanwhile).</summary>
-internal sealed record HostAttempt(TableLevels Tables, long VmPteDeltaKiB, long DisturbedBlocks, ulong RegionStart)
+/// <summary>One measurement of the host kernel.</summary>
+/// <param name="Tables">Tables attributed per level.</param>
+/// <param name="VmPteDeltaKiB">VmPTE growth while the page set's own pages were touched (the sum over the blocks).</param>
+/// <param name="DisturbedBlocks">2 MiB blocks whose growth the block cannot explain: negative, not whole tables, or
+/// more tables than its first touch can allocate (another thread of the process mapped or unmapped memory
+/// meanwhile).</param>
+/// <param name="OutsideKiB">VmPTE change between the blocks, while nothing of the page set was touched: other
+/// threads' work, excluded from the figures.</param>
+/// <param name="RegionStart">Where the region was.</param>
+internal sealed record HostAttempt(TableLevels Tables, long VmPteDeltaKiB, long DisturbedBlocks, long OutsideKiB, ulong RegionStart)
 {
-    /// <summary>True when every reading is explained by the page set's own faults.</summary>
+    /// <summary>True when every block's growth is explained by the page set's own faults.</summary>
     public bool Clean => DisturbedBlocks == 0 && Tables.KiB == VmPteDeltaKiB;
 }
+
+/// <summary>What one 2 MiB block of the page set did to VmPTE while its pages were touched.</summary>
+/// <param name="AllowedTables">Tables the block may allocate: 1, plus 1 if it is the set's first block in its 1 GiB,
+/// plus 1 if first in its 512 GiB.</param>
+/// <param name="GrownKiB">VmPTE after its touches minus VmPTE before them.</param>
+internal readonly record struct BlockGrowth(int AllowedTables, long GrownKiB);
 
 /// <summary>The outcome of measuring the host kernel: the agreed attempt (or the last one when none agreed) and
 /// every attempt made.</summary>
@@ -33,10 +45,13 @@ internal sealed record HostMeasurement(HostAttempt Result, bool Agreed, IReadOnl
 /// <summary>Measures what the running Linux kernel spends on page tables for a page set. A fresh region aligned to
 /// 512 GiB is reserved with a 512 GiB slack, so that the PGD entries the pages fall in hold nothing else; one byte
 /// of every page is read (a read fault maps the shared zero page: the same tables as a write, no data memory); VmPTE
-/// is read after every 2 MiB block. The kernel reports only the sum, so levels come from the growth per block: the
-/// fault walk allocates every missing table from the top down, and a 2 MiB block needs one PTE table, one PMD table
-/// and one PUD table at most, so a block that grew VmPTE by k tables allocated its PTE table and the k − 1 tables
-/// above it. P4D tables (5-level hosts) and the PGD are not in VmPTE, and neither is measured.</summary>
+/// is read just before and just after the touches of every 2 MiB block, so that other threads' work between blocks
+/// stays out. The kernel reports only the sum, so levels come from the growth per block: the fault walk allocates
+/// every missing table from the top down, and a 2 MiB block needs one PTE table, one PMD table and one PUD table at
+/// most, so a block that grew VmPTE by k tables allocated its PTE table and the k − 1 tables above it. A block can
+/// only need a new PMD table if it is the set's first in its 1 GiB, and a new PUD table if first in its 512 GiB
+/// (the region shares no PGD entry with anything): more growth than that is another thread's, and the attempt is
+/// repeated. P4D tables (5-level hosts) and the PGD are not in VmPTE, and neither is measured.</summary>
 internal static class HostPageTables
 {
     /// <summary>Bytes one PGD entry covers (with 4-level paging): the alignment of the region.</summary>
@@ -77,6 +92,7 @@ internal static class HostPageTables
 
     private static HostAttempt Attempt(VmPteReader reader, PageSet pages, ulong span, ulong reserved, out bool hugePagesOff, out string hugePagesNote)
     {
+        var blocks = new BlockGrowth[pages.DistinctBlocks(BlockShift)];
         nint mapping = LinuxMemory.MapAnonymousReadOnly(reserved, out int errno);
         if (mapping == 0)
         {
@@ -96,7 +112,7 @@ internal static class HostPageTables
                 _ => "madvise(MADV_NOHUGEPAGE) failed: " + LinuxMemory.Describe(advice),
             };
             if (!hugePagesOff) throw new KernelCheckException("cannot turn transparent huge pages off for the region: " + hugePagesNote);
-            attempt = Touch(reader, (nint)start, pages.Pages);
+            attempt = Touch(reader, (nint)start, pages.Pages, blocks);
         }
         catch
         {
@@ -108,19 +124,29 @@ internal static class HostPageTables
         return attempt;
     }
 
-    /// <summary>Reads one byte of every page, block by block, with a VmPTE reading after each 2 MiB block. Fully
-    /// optimised from the first call (no tier-up or on-stack replacement mid-loop) and allocation-free.</summary>
+    /// <summary>Reads one byte of every page, block by block, with a VmPTE reading just before and just after each
+    /// 2 MiB block, into <paramref name="blocks"/> (one entry per block). Fully optimised from the first call (no
+    /// tier-up or on-stack replacement mid-loop) and allocation-free.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static HostAttempt Touch(VmPteReader reader, nint start, ReadOnlySpan<ulong> pages)
+    private static HostAttempt Touch(VmPteReader reader, nint start, ReadOnlySpan<ulong> pages, Span<BlockGrowth> blocks)
     {
-        long pte = 0, pmd = 0, pud = 0, disturbed = 0;
+        long outside = 0;
         int zero = 0;
-        long first = reader.ReadKiB();
-        long before = first;
-        int i = 0;
+        long previousAfter = -1;
+        ulong previousBlock = ulong.MaxValue;
+        int i = 0, b = 0;
         while (i < pages.Length)
         {
             ulong block = pages[i] >> BlockShift;
+            // Tables this block may allocate: its PTE table, a PMD table if it opens a 1 GiB region, a PUD table if
+            // it opens a 512 GiB region (pages are sorted, so "opens" means "differs from the previous block's").
+            int allowed = 1;
+            if (previousBlock == ulong.MaxValue || block >> BlockShift != previousBlock >> BlockShift) allowed++;
+            if (previousBlock == ulong.MaxValue || block >> (2 * BlockShift) != previousBlock >> (2 * BlockShift)) allowed++;
+            previousBlock = block;
+
+            long before = reader.ReadKiB();
+            if (previousAfter >= 0) outside += before - previousAfter;
             do
             {
                 zero |= Marshal.ReadByte(start + (nint)(pages[i] << PageShift));
@@ -128,21 +154,34 @@ internal static class HostPageTables
             }
             while (i < pages.Length && pages[i] >> BlockShift == block);
             long after = reader.ReadKiB();
-            long grown = after - before;
-            before = after;
-            if (grown < 0 || grown % 4 != 0 || grown > 12)
+            previousAfter = after;
+            blocks[b++] = new BlockGrowth(allowed, after - before);
+        }
+        // Anonymous memory never written reads as zero; anything else means the region is not what was reserved.
+        if (zero != 0) throw new KernelCheckException("the reserved region did not read as zero: it is not a fresh anonymous mapping");
+        return Attribute(blocks[..b], outside, (ulong)start);
+    }
+
+    /// <summary>Turns the growth of every block into tables per level. A block that grew by k whole tables, no more
+    /// than it may allocate, allocated its PTE table and the k − 1 above it; any other growth is another thread's,
+    /// and the block counts as disturbed.</summary>
+    internal static HostAttempt Attribute(ReadOnlySpan<BlockGrowth> blocks, long outsideKiB, ulong regionStart)
+    {
+        long pte = 0, pmd = 0, pud = 0, disturbed = 0, grownTotal = 0;
+        foreach (BlockGrowth block in blocks)
+        {
+            grownTotal += block.GrownKiB;
+            if (block.GrownKiB < 0 || block.GrownKiB % 4 != 0 || block.GrownKiB / 4 > block.AllowedTables)
             {
                 disturbed++;
                 continue;
             }
-            long tables = grown / 4;
+            long tables = block.GrownKiB / 4;
             if (tables >= 1) pte++;
             if (tables >= 2) pmd++;
             if (tables >= 3) pud++;
         }
-        // Anonymous memory never written reads as zero; anything else means the region is not what was reserved.
-        if (zero != 0) throw new KernelCheckException("the reserved region did not read as zero: it is not a fresh anonymous mapping");
-        return new HostAttempt(new TableLevels(pte, pmd, pud), before - first, disturbed, (ulong)start);
+        return new HostAttempt(new TableLevels(pte, pmd, pud), grownTotal, disturbed, outsideKiB, regionStart);
     }
 
     private static ulong RoundUp(ulong value, ulong alignment) => (value + alignment - 1) & ~(alignment - 1);

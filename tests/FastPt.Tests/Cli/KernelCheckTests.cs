@@ -107,6 +107,86 @@ public class KernelCheckTests
     }
 
     [Theory]
+    [InlineData(4)]
+    [InlineData(5)]
+    public void The_main_job_scenario_passes_with_either_paging_mode(int levels)
+    {
+        SkipUnlessSupported();
+        var options = new MachineOptions { MemorySize = 4UL << 30, PagingMode = levels == 5 ? PagingMode.FiveLevel : PagingMode.FourLevel };
+        ScenarioReport report = ScenarioRunner.Run(new KernelCheckScenario(), options, seed: 7);
+        Assert.False(report.Skipped);
+        Assert.Equal(4, report.Checks.Count);
+        Assert.True(report.Passed, string.Join(Environment.NewLine, report.Checks.Select(c => $"{c.Name}: {c.Detail}")));
+        Assert.Equal(8, report.Tables.Single().Rows.Count);
+    }
+
+    [Fact]
+    public void Growth_a_block_cannot_explain_is_disturbance_not_a_table()
+    {
+        // A set opening a 512 GiB region (3 tables), then two blocks of the same 1 GiB (1 table each).
+        BlockGrowth[] clean = [new(3, 12), new(1, 4), new(1, 4)];
+        HostAttempt attempt = HostPageTables.Attribute(clean, outsideKiB: 8, regionStart: 0);
+        Assert.Equal(new TableLevels(3, 1, 1), attempt.Tables);
+        Assert.True(attempt.Clean);
+        Assert.Equal(20, attempt.VmPteDeltaKiB);   // what happened between blocks stays out
+
+        // Another thread's table inside the third block's readings: not a PMD table of ours.
+        HostAttempt noisy = HostPageTables.Attribute([new(3, 12), new(1, 4), new(1, 8)], 0, 0);
+        Assert.Equal(1, noisy.DisturbedBlocks);
+        Assert.False(noisy.Clean);
+        // Frees by another thread, and growth that is not whole tables, are disturbance too.
+        Assert.False(HostPageTables.Attribute([new(3, 12), new(1, -4)], 0, 0).Clean);
+        Assert.False(HostPageTables.Attribute([new(3, 14)], 0, 0).Clean);
+        // Less than the block may allocate is a measurement (a real difference shows this way), not disturbance.
+        HostAttempt fewer = HostPageTables.Attribute([new(3, 8), new(1, 0)], 0, 0);
+        Assert.True(fewer.Clean);
+        Assert.Equal(new TableLevels(1, 1, 0), fewer.Tables);
+    }
+
+    [Fact]
+    public void Another_thread_allocating_page_tables_meanwhile_never_makes_a_false_mismatch()
+    {
+        SkipUnlessSupported();
+        // A thread that keeps mapping, touching and unmapping memory: VmPTE grows and shrinks under the probe.
+        using var stop = new System.Threading.CancellationTokenSource();
+        long noiseRounds = 0;
+        var noise = new System.Threading.Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                nint region = LinuxMemory.MapAnonymousReadOnly(1UL << 30, out _);
+                if (region == 0) return;
+                int sum = 0;
+                for (int page = 0; page < 64; page++) sum |= System.Runtime.InteropServices.Marshal.ReadByte(region + (page << 21));
+                _ = LinuxMemory.Unmap(region, 1UL << 30);
+                System.Threading.Interlocked.Add(ref noiseRounds, 1 + sum);
+            }
+        }) { IsBackground = true };
+        noise.Start();
+        int passed = 0, unstable = 0;
+        try
+        {
+            using var machine = new Machine(new MachineOptions { MemorySize = 1UL << 30 });
+            foreach (PagePatternKind kind in new[] { PagePatternKind.Dense, PagePatternKind.Stride2M, PagePatternKind.Stride1G, PagePatternKind.Random })
+            {
+                PageSet pages = PagePattern.Build(kind, Math.Min(PagePattern.DefaultCount(kind), 600), 2UL << 30, 5);
+                KernelCheckResult result = KernelComparison.Run(machine, pages);
+                // Agreed readings must be the true ones; readings that never agree are reported as such.
+                if (result.Kernel.Agreed) Assert.True(result.Passed, PagePattern.Name(kind) + ": " + result.Verdict);
+                if (result.Passed) passed++;
+                else unstable++;
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            noise.Join();
+        }
+        Assert.True(System.Threading.Interlocked.Read(ref noiseRounds) > 0);
+        Assert.Equal(4, passed + unstable);
+    }
+
+    [Theory]
     [InlineData("kernel-check", "--pattern", "dense", "--pages", "x")]
     [InlineData("kernel-check", "--seed", "3")]
     [InlineData("kernel-check", "--pattern", "stride2m", "--span", "1G")]
