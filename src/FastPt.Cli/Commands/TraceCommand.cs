@@ -97,11 +97,15 @@ internal static class TraceCommand
     {
         var file = new Argument<string>("file") { Description = "A .nettrace file (from 'fastpt trace record' or dotnet-trace)." };
         Option<bool> json = CommonOptions.Json();
+        var all = new Option<bool>("--all")
+        {
+            Description = "List every event kind of every provider (by default other providers, such as the runtime's rundown, take one line each).",
+        };
         var command = new Command("summarize",
             "Summarise a .nettrace: events per kind, page tables and bytes freed, TLB flushes per operation, address "
             + "spaces, faults, Start/Stop latency histograms and FastPt Meter values.")
         {
-            file, json,
+            file, json, all,
         };
         command.Aliases.Add("summarise");
         command.SetAction(parse =>
@@ -115,7 +119,7 @@ internal static class TraceCommand
             }
             else
             {
-                TraceSummaryRenderer.Render(environment.CreateConsole(), summary, full: true);
+                TraceSummaryRenderer.Render(environment.CreateConsole(), summary, full: true, allKinds: parse.GetValue(all));
             }
             return ExitCodes.Success;
         });
