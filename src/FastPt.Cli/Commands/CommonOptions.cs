@@ -54,6 +54,30 @@ internal static class CommonOptions
         Description = "Write a machine-readable JSON report to standard output instead of tables.",
     };
 
+    /// <summary>--duration; null when absent (the scenarios run once).</summary>
+    public static Option<TimeSpan?> Duration() => new("--duration")
+    {
+        Description = "Loop the scenarios, each round on a fresh machine, until this much time has passed (500ms, 3s, 2m, 1h): "
+            + "a steady workload for dotnet-counters or dotnet-trace. Ctrl+C stops with the summary so far.",
+        HelpName = "TIME",
+        CustomParser = ParseDuration,
+    };
+
+    /// <summary>--repeat; null when absent.</summary>
+    public static Option<int?> Repeat()
+    {
+        var option = new Option<int?>("--repeat")
+        {
+            Description = "Loop the scenarios this many rounds, each on a fresh machine (with --duration: whichever ends first).",
+            HelpName = "N",
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 1) result.AddError("--repeat must be at least 1");
+        });
+        return option;
+    }
+
     public static Option<string?> Pages(bool required) => new("--pages")
     {
         Description = "Page file: one 4 KiB page index per line (decimal or 0x-hex, '#' comments), plain or gzip.",
@@ -105,6 +129,14 @@ internal static class CommonOptions
         else if (bytes > MaximumMemory)
             result.AddError($"--memory: '{text}' exceeds the 64 TiB the simulated machine can address");
         return bytes;
+    }
+
+    private static TimeSpan? ParseDuration(ArgumentResult result)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (DurationParser.TryParse(text, out TimeSpan duration, out string error)) return duration;
+        result.AddError("--duration: " + error);
+        return null;
     }
 
     private static ulong? ParseBase(ArgumentResult result)
