@@ -33,7 +33,7 @@ public sealed unsafe class Machine : IDisposable
         Options = options ?? new MachineOptions();
         _memory = new MemoryManager(Options);
         _hotplug = new Hotplug.MemoryHotplug(_memory);
-        Diagnostics.FastPtMeter.Register(this);
+        Diagnostics.FastPtMeter.Register(_memory.Stat);
     }
 
     internal MemoryManager Memory => _memory;
@@ -67,11 +67,6 @@ public sealed unsafe class Machine : IDisposable
         var space = new AddressSpace(this, _memory);
         lock (_spacesLock) _spaces.Add(space);
         return space;
-    }
-
-    internal AddressSpace[] LiveAddressSpaces()
-    {
-        lock (_spacesLock) return [.. _spaces];
     }
 
     internal void Forget(AddressSpace space)
@@ -235,10 +230,11 @@ public sealed unsafe class Machine : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        Diagnostics.FastPtMeter.Unregister(this);
         AddressSpace[] spaces;
         lock (_spacesLock) spaces = [.. _spaces];
         foreach (AddressSpace space in spaces) space.Dispose();
+        // After the address spaces, so that their CPUs' counts are in the totals the Meter keeps.
+        Diagnostics.FastPtMeter.Unregister(_memory.Stat);
         _memory.Dispose();
     }
 }

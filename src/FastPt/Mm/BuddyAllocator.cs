@@ -29,19 +29,20 @@ internal sealed unsafe class BuddyAllocator
     private readonly SparseMemory _sparse;
     private readonly PhysicalMemory _memory;
     private readonly bool _checked;
+    private readonly Vmstat _stat; // nr_free_pages lives there, where the Meter reads it
     private readonly Lock _lock = new();
     private readonly ulong[][] _head = [new ulong[Orders], new ulong[Orders]];
     private readonly long[][] _blocks = [new long[Orders], new long[Orders]];
     private readonly long[] _zoneFree = new long[2];
     private readonly long[] _zoneManaged = new long[2];
-    private long _freePages;
     private long _managedPages;
     private long _reservedPagesFreed;
     private long _allocations;
     private long _frees;
 
-    public BuddyAllocator(Memmap memmap, SparseMemory sparse, PhysicalMemory memory, bool checkedMode)
+    public BuddyAllocator(Memmap memmap, SparseMemory sparse, PhysicalMemory memory, Vmstat stat, bool checkedMode)
     {
+        _stat = stat;
         _memmap = memmap;
         _sparse = sparse;
         _memory = memory;
@@ -49,7 +50,7 @@ internal sealed unsafe class BuddyAllocator
     }
 
     /// <summary>Free pages in all orders (<c>nr_free_pages</c>).</summary>
-    public long FreePages => Volatile.Read(ref _freePages);
+    public long FreePages => Volatile.Read(ref _stat.FreePages);
 
     /// <summary>Pages the allocator manages (<c>zone->managed_pages</c>): onlined or freed from boot reservations,
     /// minus offlined ones.</summary>
@@ -112,7 +113,7 @@ internal sealed unsafe class BuddyAllocator
             d->Flags = PageFlags.Allocated;
             d->RefCount = 1;
             d->Private = 0;
-            _freePages -= 1L << order;
+            _stat.FreePages -= 1L << order;
             _allocations++;
         }
         if (_checked) ClearPoison(pfn, order);
@@ -239,7 +240,7 @@ internal sealed unsafe class BuddyAllocator
                 ulong blockEnd = head + (1UL << order);
                 int zone = ZoneOf(head);
                 RemoveFromList(head, order, zone);
-                _freePages -= 1L << order;
+                _stat.FreePages -= 1L << order;
                 _zoneFree[zone] -= 1L << order;
                 // Return what lies outside the range.
                 GiveBack(head, Math.Max(head, Math.Min(startPfn, blockEnd)));
@@ -310,7 +311,7 @@ internal sealed unsafe class BuddyAllocator
     private void FreeLocked(ulong pfn, int order)
     {
         int zone = ZoneOf(pfn);
-        _freePages += 1L << order;
+        _stat.FreePages += 1L << order;
         _zoneFree[zone] += 1L << order;
         while (order < MaxOrder)
         {

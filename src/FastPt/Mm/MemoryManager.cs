@@ -30,7 +30,7 @@ internal sealed unsafe class MemoryManager : IDisposable
             Rcu = new RcuDomain();
             Rcu.GracePeriodCompleted += callbacks => FastPtEventSource.Log.GracePeriod(Rcu.GracePeriods, callbacks);
             Memmap = new Memmap(Physical, Rcu, Layout, Checked);
-            Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Checked);
+            Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Stat, Checked);
             PageTables = new PageTableAllocator(Buddy, Memmap, Stat);
             InitMm = new MmStruct(this, kernel: true);
             Boot();
@@ -226,6 +226,7 @@ internal sealed unsafe class MemoryManager : IDisposable
         foreach (MmStruct mm in mms)
         {
             long generation = mm.Flush.Publish(new FlushRequest(0, Layout.UserTop, FlushKind.All, TablesFreed: false));
+            Vmstat.Add(ref Stat.TlbFlushesPublished, 1);
             mm.Flush.WaitForAcknowledgement(generation);
             if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.TlbFlush(mm.Id, FlushKind.All, 0, Layout.UserTop, mm.Flush.Contexts.Length);
         }
@@ -237,6 +238,7 @@ internal sealed unsafe class MemoryManager : IDisposable
     public void FlushTlb(MmStruct mm, in FlushRequest request)
     {
         long generation = mm.Flush.Publish(request);
+        Vmstat.Add(ref Stat.TlbFlushesPublished, 1);
         if (mm.IsKernel) Memmap.FlushKernelTlb();
         if (Options.SyncedFlushes) mm.Flush.WaitForAcknowledgement(generation);
     }
