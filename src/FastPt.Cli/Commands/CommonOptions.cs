@@ -57,7 +57,7 @@ internal static class CommonOptions
     /// <summary>--duration; null when absent (the scenarios run once).</summary>
     public static Option<TimeSpan?> Duration() => new("--duration")
     {
-        Description = "Loop the scenarios, each round on a fresh machine, until this much time has passed (500ms, 3s, 2m, 1h): "
+        Description = "Loop the scenarios on one machine (a new one after a failed round) until this much time has passed (500ms, 3s, 2m, 1h): "
             + "a steady workload for dotnet-counters or dotnet-trace. Ctrl+C stops with the summary so far.",
         HelpName = "TIME",
         CustomParser = ParseDuration,
@@ -68,7 +68,7 @@ internal static class CommonOptions
     {
         var option = new Option<int?>("--repeat")
         {
-            Description = "Loop the scenarios this many rounds, each on a fresh machine (with --duration: whichever ends first).",
+            Description = "Loop the scenarios this many rounds on one machine (with --duration: whichever ends first).",
             HelpName = "N",
         };
         option.Validators.Add(result =>

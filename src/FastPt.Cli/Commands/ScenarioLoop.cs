@@ -31,7 +31,8 @@ internal sealed record LoopLimits(TimeSpan? Duration, int? Repeat)
 }
 
 /// <summary><c>fastpt run … --duration TIME / --repeat N</c> (and the main job with them): the scenarios again and
-/// again, each round on a freshly booted machine, so that a profiler (<c>dotnet-counters monitor -n fastpt</c>,
+/// again on one machine (scenarios that pass leave it as they found it; a failed round gets a newly booted one
+/// next), so that the gauges stay steady for a profiler (<c>dotnet-counters monitor -n fastpt</c>,
 /// <c>dotnet-trace collect -p PID</c>) can attach to a steady workload. A progress line on standard error; a summary
 /// per scenario at the end; Ctrl+C (or SIGTERM) ends the loop cleanly with the summary so far, a second Ctrl+C
 /// ends the process.</summary>
@@ -69,48 +70,68 @@ internal static class ScenarioLoop
         if (!json)
         {
             ReportRenderer.RenderMachine(console, machineOptions, seed);
-            console.MarkupLine(CultureInfo.InvariantCulture, "looping [bold]{0}[/] {1}, each round on a freshly booted machine (Ctrl+C stops with the summary so far)",
+            console.MarkupLine(CultureInfo.InvariantCulture, "looping [bold]{0}[/] {1} (Ctrl+C stops with the summary so far)",
                 Markup.Escape(string.Join(", ", scenarios.Select(s => s.Name))), Markup.Escape(limits.Describe()));
         }
 
         Tally[] tallies = scenarios.Select(s => new Tally(s.Name)).ToArray();
+        Machine? machine = null;
+        TimeSpan bootTime = TimeSpan.Zero;
+        int boots = 0;
         long start = Stopwatch.GetTimestamp();
         TimeSpan lastProgress = TimeSpan.MinValue;
         int rounds = 0;
         bool interrupted = false;
-        while (true)
+        try
         {
-            TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
-            if (stop.IsCancellationRequested) { interrupted = true; break; }
-            if (rounds > 0 && limits.Repeat is { } repeat && rounds >= repeat) break;
-            if (rounds > 0 && limits.Duration is { } duration && elapsed >= duration) break;
-
-            long bootStart = Stopwatch.GetTimestamp();
-            using (Machine machine = CommonOptions.Boot(machineOptions))
+            while (true)
             {
-                TimeSpan bootTime = Stopwatch.GetElapsedTime(bootStart);
+                TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+                if (stop.IsCancellationRequested) { interrupted = true; break; }
+                if (rounds > 0 && limits.Repeat is { } repeat && rounds >= repeat) break;
+                if (rounds > 0 && limits.Duration is { } duration && elapsed >= duration) break;
+
+                if (machine is null)
+                {
+                    long bootStart = Stopwatch.GetTimestamp();
+                    machine = CommonOptions.Boot(machineOptions);
+                    bootTime = Stopwatch.GetElapsedTime(bootStart);
+                    boots++;
+                }
+                bool roundPassed = true;
                 for (int i = 0; i < scenarios.Count && !stop.IsCancellationRequested; i++)
                 {
                     ScenarioReport report = ScenarioRunner.Run(scenarios[i], new ScenarioContext(machine, seed, bootTime));
                     Count(tallies[i], report, rounds + 1);
+                    roundPassed &= report.Passed;
+                }
+                // Scenarios that pass leave the machine as they found it; after a failure, the next round gets a new one.
+                if (!roundPassed)
+                {
+                    machine.Dispose();
+                    machine = null;
+                }
+                if (stop.IsCancellationRequested) { interrupted = true; rounds++; break; }
+                rounds++;
+                afterRound?.Invoke(rounds);
+
+                elapsed = Stopwatch.GetElapsedTime(start);
+                if (environment.Interactive || rounds == 1 || elapsed - lastProgress >= RedirectedProgressInterval)
+                {
+                    WriteProgress(environment, rounds, elapsed, limits, tallies);
+                    lastProgress = elapsed;
                 }
             }
-            if (stop.IsCancellationRequested) { interrupted = true; rounds++; break; }
-            rounds++;
-            afterRound?.Invoke(rounds);
-
-            elapsed = Stopwatch.GetElapsedTime(start);
-            if (environment.Interactive || rounds == 1 || elapsed - lastProgress >= RedirectedProgressInterval)
-            {
-                WriteProgress(environment, rounds, elapsed, limits, tallies);
-                lastProgress = elapsed;
-            }
+        }
+        finally
+        {
+            machine?.Dispose();
         }
         if (environment.Interactive && rounds > 0) environment.Error.WriteLine();
         TimeSpan total = Stopwatch.GetElapsedTime(start);
 
-        if (json) WriteJson(environment.Output, machineOptions, seed, limits, tallies, rounds, interrupted, total);
-        else Render(console, tallies, rounds, interrupted, total);
+        if (json) WriteJson(environment.Output, machineOptions, seed, limits, tallies, rounds, boots, interrupted, total);
+        else Render(console, tallies, rounds, boots, interrupted, total);
         return tallies.All(t => t.Failed == 0) ? ExitCodes.Success : ExitCodes.ChecksFailed;
     }
 
@@ -159,7 +180,7 @@ internal static class ScenarioLoop
         environment.Error.Flush();
     }
 
-    private static void Render(IAnsiConsole console, Tally[] tallies, int rounds, bool interrupted, TimeSpan total)
+    private static void Render(IAnsiConsole console, Tally[] tallies, int rounds, int boots, bool interrupted, TimeSpan total)
     {
         foreach (Tally tally in tallies.Where(t => t.FirstFailure is not null))
         {
@@ -188,10 +209,12 @@ internal static class ScenarioLoop
             ? string.Create(CultureInfo.InvariantCulture, $"[green]{runs:N0} of {runs:N0} scenario runs passed[/]")
             : string.Create(CultureInfo.InvariantCulture, $"[red]{failed:N0} of {runs:N0} scenario runs failed[/]");
         string how = interrupted ? "; stopped by a signal (Ctrl+C), the summary covers the runs that finished" : "";
-        console.MarkupLine(CultureInfo.InvariantCulture, "{0} in {1:N0} round{2}, {3}{4}", verdict, rounds, rounds == 1 ? "" : "s", Markup.Escape(Time(total)), Markup.Escape(how));
+        string machines = boots == 1 ? "" : string.Create(CultureInfo.InvariantCulture, $" on {boots:N0} machines (a new one after each failed round)");
+        console.MarkupLine(CultureInfo.InvariantCulture, "{0} in {1:N0} round{2}{3}, {4}{5}", verdict, rounds, rounds == 1 ? "" : "s", Markup.Escape(machines),
+            Markup.Escape(Time(total)), Markup.Escape(how));
     }
 
-    private static void WriteJson(TextWriter output, MachineOptions options, int seed, LoopLimits limits, Tally[] tallies, int rounds, bool interrupted, TimeSpan total)
+    private static void WriteJson(TextWriter output, MachineOptions options, int seed, LoopLimits limits, Tally[] tallies, int rounds, int boots, bool interrupted, TimeSpan total)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -209,6 +232,7 @@ internal static class ScenarioLoop
             if (limits.Duration is { } duration) json.WriteNumber("durationMilliseconds", duration.TotalMilliseconds);
             if (limits.Repeat is { } repeat) json.WriteNumber("repeat", repeat);
             json.WriteNumber("rounds", rounds);
+            json.WriteNumber("machinesBooted", boots);
             json.WriteBoolean("interrupted", interrupted);
             json.WriteEndObject();
             json.WriteStartArray("scenarios");
