@@ -78,13 +78,12 @@ internal static class KernelCheckCommand
             }
             else
             {
-                PageFileReplay.RequireFile(path);
                 set = ReadPageFile(path);
                 if (set.Count == 0) throw new CliException($"page file '{path}' has no pages", ExitCodes.BadInput);
                 subject = $"page file {path}: {set.Count:N0} distinct pages";
             }
 
-            using Machine machine = CommonOptions.Boot(CommonOptions.MachineOptions(parse.GetValue(memory), parse.GetValue(levels), checkedMode: false));
+            using Machine machine = CommonOptions.Boot(CommonOptions.MachineOptions(parse.GetValue(memory), parse.GetValue(levels), checkedMode: false), environment);
             KernelCheckResult result;
             try
             {
@@ -93,6 +92,10 @@ internal static class KernelCheckCommand
             catch (KernelCheckException exception)
             {
                 throw new CliException("kernel-check: " + exception.Message, ExitCodes.BadInput);
+            }
+            catch (FastPtException exception)
+            {
+                throw new CliException($"kernel-check: FastPt could not map the page set: {exception.Message} (a larger --memory holds more tables)", ExitCodes.BadInput);
             }
             if (parse.GetValue(json)) WriteJson(environment.Output, subject, result);
             else Render(environment.CreateConsole(), subject, result);
@@ -165,7 +168,7 @@ internal static class KernelCheckCommand
         string mode = result.PagingMode == PagingMode.FiveLevel ? "5-level" : "4-level";
         string p4d = result.PagingMode == PagingMode.FiveLevel ? string.Create(CultureInfo.InvariantCulture, $" ({result.FastPtP4d:N0} P4D tables, not in VmPTE)") : "";
         console.MarkupLine($"[grey]FastPt:[/] {mode} paging, the same addresses in an empty address space{Markup.Escape(p4d)}");
-        console.Write(Rendering.ReportRenderer.ToTable(SideBySide(result)));
+        Rendering.ReportRenderer.ToTable(SideBySide(result)).Write(console);
         console.MarkupLine(CultureInfo.InvariantCulture, "[grey]VmPTE growth:[/] kernel {0:N0} kB, FastPt {1:N0} kB",
             result.Kernel.Result.VmPteDeltaKiB, result.FastPt.KiB);
         if (!result.Kernel.Agreed)

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Diagnostics;
 using System.Linq;
 using FastPt.Cli.Rendering;
@@ -61,17 +62,21 @@ internal static class ScenarioCommands
             Description = "Scenarios to run, in order (see 'fastpt scenarios').",
             Arity = ArgumentArity.OneOrMore,
         };
+        names.Validators.Add(result =>
+        {
+            foreach (Token token in result.Tokens)
+            {
+                // A word starting with '-' is an unknown option, which ParsedCommandLine reports as such.
+                if ((token.Value.Length > 1 && token.Value[0] == '-') || ScenarioCatalog.Find(token.Value) is not null) continue;
+                result.AddError($"unknown scenario {TextFormat.Quote(token.Value)}; known scenarios: {string.Join(", ", ScenarioCatalog.All.Select(s => s.Name))}");
+            }
+        });
         var command = new Command("run", "Run the named scenarios.") { names };
         options.AddTo(command);
         command.SetAction(parse =>
         {
             var scenarios = new List<IScenario>();
-            foreach (string name in parse.GetValue(names) ?? [])
-            {
-                IScenario scenario = ScenarioCatalog.Find(name)
-                    ?? throw new CliException($"unknown scenario '{name}'; known scenarios: {string.Join(", ", ScenarioCatalog.All.Select(s => s.Name))}");
-                scenarios.Add(scenario);
-            }
+            foreach (string name in parse.GetValue(names) ?? []) scenarios.Add(ScenarioCatalog.Find(name)!);
             return options.Run(parse, scenarios, environment);
         });
         return command;
@@ -83,11 +88,11 @@ internal static class ScenarioCommands
         command.SetAction(_ =>
         {
             IAnsiConsole console = environment.CreateConsole();
-            var table = new Table { Border = TableBorder.Rounded };
+            var table = new FittedTable();
             table.AddColumn("scenario");
             table.AddColumn("what it does");
             foreach (IScenario scenario in ScenarioCatalog.All) table.AddRow(Markup.Escape(scenario.Name), Markup.Escape(scenario.Description));
-            console.Write(table);
+            table.Write(console);
             return ExitCodes.Success;
         });
         return command;
@@ -97,11 +102,13 @@ internal static class ScenarioCommands
     /// returns 0 only if every check of every scenario passed.</summary>
     public static int RunScenarios(IReadOnlyList<IScenario> scenarios, MachineOptions machineOptions, int seed, bool json, CliEnvironment environment)
     {
+        ArgumentNullException.ThrowIfNull(scenarios);
+        ArgumentNullException.ThrowIfNull(environment);
         IAnsiConsole console = environment.CreateConsole();
-        if (!json) ReportRenderer.RenderMachine(console, machineOptions, seed);
         long bootStart = Stopwatch.GetTimestamp();
-        using Machine machine = CommonOptions.Boot(machineOptions);
+        using Machine machine = CommonOptions.Boot(machineOptions, environment);
         TimeSpan bootTime = Stopwatch.GetElapsedTime(bootStart);
+        if (!json) ReportRenderer.RenderMachine(console, machineOptions, seed, bootTime);
 
         var reports = new List<ScenarioReport>();
         long start = Stopwatch.GetTimestamp();
@@ -114,9 +121,12 @@ internal static class ScenarioCommands
             if (!json) ReportRenderer.Render(console, report);
         }
         TimeSpan total = Stopwatch.GetElapsedTime(start);
-        if (json) JsonReportWriter.Write(environment.Output, machineOptions, seed, reports, total);
-        else ReportRenderer.RenderSummary(console, reports, total);
-        return reports.All(report => report.Passed) ? ExitCodes.Success : ExitCodes.ChecksFailed;
+        if (json) JsonReportWriter.Write(environment.Output, machineOptions, seed, reports, bootTime, total);
+        else ReportRenderer.RenderSummary(console, reports, bootTime, total);
+        if (reports.Any(report => report.NotRunReason is null && !report.Passed)) return ExitCodes.ChecksFailed;
+        ScenarioReport[] notRun = reports.Where(report => report.NotRunReason is not null).ToArray();
+        foreach (ScenarioReport report in notRun) environment.Error.WriteLine($"fastpt: scenario {report.Scenario} could not run: {report.NotRunReason}");
+        return notRun.Length > 0 ? ExitCodes.BadInput : ExitCodes.Success;
     }
 
     private static ScenarioReport RunWithProgress(IAnsiConsole console, IScenario scenario, Machine machine, int seed, TimeSpan bootTime)

@@ -46,6 +46,7 @@ internal static class ScenarioLoop
         public string Name { get; } = name;
         public int Runs { get; set; }
         public int Failed { get; set; }
+        public int NotRun { get; set; }
         public TimeSpan Total { get; set; }
         public TimeSpan Minimum { get; set; } = TimeSpan.MaxValue;
         public TimeSpan Maximum { get; set; }
@@ -67,12 +68,6 @@ internal static class ScenarioLoop
         using PosixSignalRegistration? terminate = StopOn(PosixSignal.SIGTERM, stop);
 
         IAnsiConsole console = environment.CreateConsole();
-        if (!json)
-        {
-            ReportRenderer.RenderMachine(console, machineOptions, seed);
-            console.MarkupLine(CultureInfo.InvariantCulture, "looping [bold]{0}[/] {1} (Ctrl+C stops with the summary so far)",
-                Markup.Escape(string.Join(", ", scenarios.Select(s => s.Name))), Markup.Escape(limits.Describe()));
-        }
 
         Tally[] tallies = scenarios.Select(s => new Tally(s.Name)).ToArray();
         Machine? machine = null;
@@ -94,9 +89,15 @@ internal static class ScenarioLoop
                 if (machine is null)
                 {
                     long bootStart = Stopwatch.GetTimestamp();
-                    machine = CommonOptions.Boot(machineOptions);
+                    machine = CommonOptions.Boot(machineOptions, environment);
                     bootTime = Stopwatch.GetElapsedTime(bootStart);
                     boots++;
+                    if (boots == 1 && !json)
+                    {
+                        ReportRenderer.RenderMachine(console, machineOptions, seed, bootTime);
+                        console.MarkupLine(CultureInfo.InvariantCulture, "looping [bold]{0}[/] {1} (Ctrl+C stops with the summary so far)",
+                            Markup.Escape(string.Join(", ", scenarios.Select(s => s.Name))), Markup.Escape(limits.Describe()));
+                    }
                 }
                 bool roundPassed = true;
                 for (int i = 0; i < scenarios.Count && !stop.IsCancellationRequested; i++)
@@ -132,7 +133,9 @@ internal static class ScenarioLoop
 
         if (json) WriteJson(environment.Output, machineOptions, seed, limits, tallies, rounds, boots, interrupted, total);
         else Render(console, tallies, rounds, boots, interrupted, total);
-        return tallies.All(t => t.Failed == 0) ? ExitCodes.Success : ExitCodes.ChecksFailed;
+        if (tallies.Any(t => t.Failed > t.NotRun)) return ExitCodes.ChecksFailed;
+        // As a single run: a scenario the machine cannot run (too little memory) is bad input, not a failed check.
+        return tallies.Any(t => t.NotRun > 0) ? ExitCodes.BadInput : ExitCodes.Success;
     }
 
     /// <summary>The first signal cancels the loop and is swallowed; once the loop is stopping, a signal does what
@@ -162,6 +165,7 @@ internal static class ScenarioLoop
         if (report.Elapsed > tally.Maximum) tally.Maximum = report.Elapsed;
         if (report.Passed) return;
         tally.Failed++;
+        if (report.NotRunReason is not null) tally.NotRun++;
         if (tally.FirstFailure is null)
         {
             tally.FirstFailure = report;
@@ -189,13 +193,9 @@ internal static class ScenarioLoop
             ReportRenderer.Render(console, tally.FirstFailure!);
         }
         console.WriteLine();
-        var summary = new Table
-        {
-            Border = TableBorder.Rounded,
-            Title = new TableTitle(string.Create(CultureInfo.InvariantCulture, $"Summary of {rounds:N0} round{(rounds == 1 ? "" : "s")}")),
-        };
+        var summary = new FittedTable(string.Create(CultureInfo.InvariantCulture, $"Summary of {rounds:N0} round{(rounds == 1 ? "" : "s")}"));
         summary.AddColumn("scenario");
-        foreach (string column in new[] { "runs", "passed", "failed", "mean", "min", "max" }) summary.AddColumn(new TableColumn(column).RightAligned());
+        foreach (string column in new[] { "runs", "passed", "failed", "mean", "min", "max" }) summary.AddColumn(column, rightAligned: true);
         foreach (Tally tally in tallies)
         {
             summary.AddRow(
@@ -203,7 +203,7 @@ internal static class ScenarioLoop
                 tally.Failed == 0 ? "0" : $"[red]{Number(tally.Failed)}[/]",
                 Time(tally.Mean), Time(tally.Runs == 0 ? TimeSpan.Zero : tally.Minimum), Time(tally.Maximum));
         }
-        console.Write(summary);
+        summary.Write(console);
         int runs = tallies.Sum(t => t.Runs), failed = tallies.Sum(t => t.Failed);
         string verdict = failed == 0
             ? string.Create(CultureInfo.InvariantCulture, $"[green]{runs:N0} of {runs:N0} scenario runs passed[/]")

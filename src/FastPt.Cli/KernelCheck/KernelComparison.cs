@@ -51,7 +51,8 @@ internal static class KernelComparison
     public const int MaxAttempts = 8;
 
     /// <summary>Measures <paramref name="pages"/> on the host kernel, then maps the same addresses into a new, empty
-    /// address space of <paramref name="machine"/>.</summary>
+    /// address space of <paramref name="machine"/>. Throws <see cref="KernelCheckException"/> when the host cannot be
+    /// measured, and the engine's exception when <paramref name="machine"/> cannot hold the tables.</summary>
     public static KernelCheckResult Run(Machine machine, PageSet pages)
     {
         ArgumentNullException.ThrowIfNull(machine);
@@ -65,15 +66,9 @@ internal static class KernelComparison
         if (pages.Count > 0 && pages.Last >= PageSetReplayer.PageLimit(space, region))
             throw new KernelCheckException($"the kernel placed the region at 0x{region:x}, beyond FastPt's user range ({space.UserTop}); try --levels 5");
         PageTableCounts before = space.PageTables;
-        ReplayResult replay;
-        try
-        {
-            replay = PageSetReplayer.Replay(space, pages, region);
-        }
-        catch (FastPtException exception)
-        {
-            throw new KernelCheckException("FastPt could not map the page set: " + exception.Message, exception);
-        }
+        // A refusal (too few frames for the tables) propagates as the engine's exception: the main job reports the
+        // scenario as not run on too small a machine, the command as bad input.
+        ReplayResult replay = PageSetReplayer.Replay(space, pages, region);
         PageTableCounts after = replay.Tables;
         var fastPt = new TableLevels(after.Pte - before.Pte, after.Pmd - before.Pmd, after.Pud - before.Pud);
         return new KernelCheckResult(pages, kernel, fastPt, after.P4d - before.P4d, machine.PagingMode, kernelTime, replay.Elapsed);

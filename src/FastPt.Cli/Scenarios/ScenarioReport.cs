@@ -65,11 +65,23 @@ public sealed class ScenarioReport
     /// <summary>Wall-clock time of the whole scenario (set by whoever ran it).</summary>
     public TimeSpan Elapsed { get; set; }
 
-    /// <summary>Why the scenario did not run on this host, or null when it ran.</summary>
+    /// <summary>Why the scenario does not apply to this host (kernel-check off Linux), or null. A skipped scenario
+    /// makes no checks and counts as passed: nothing was wrong with the run.</summary>
     public string? SkipReason { get; private set; }
 
-    /// <summary>True when the scenario did not run on this host (<see cref="SkipReason"/> says why).</summary>
+    /// <summary>True when the scenario does not apply to this host (<see cref="SkipReason"/> says why).</summary>
     public bool Skipped => SkipReason is not null;
+
+    /// <summary>Why the scenario could not run on this machine (it needs more memory than the machine has), or null
+    /// when it ran. A scenario that did not run has no verdict: it neither passed nor failed a check.</summary>
+    public string? NotRunReason { get; private set; }
+
+    /// <summary>A report for <paramref name="scenario"/>, which the machine could not run, and why.</summary>
+    public static ScenarioReport NotRun(IScenario scenario, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        return new ScenarioReport(scenario) { NotRunReason = reason };
+    }
 
     /// <summary>True when every check passed (and there was at least one), or the scenario was skipped.</summary>
     public bool Passed => Skipped || (_checks.Count > 0 && _checks.All(check => check.Passed));
