@@ -20,6 +20,11 @@ internal static class Program
     /// without live progress. Returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error) => Run(args, output, error, CliTerminal.Redirected);
 
+    /// <summary>Runs <paramref name="args"/> as output to a terminal (<paramref name="interactive"/>) or redirected
+    /// output, <see cref="CliTerminal.RedirectedWidth"/> columns wide either way.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error, bool interactive) =>
+        Run(args, output, error, new CliTerminal(interactive, CliTerminal.RedirectedWidth));
+
     /// <summary>Runs the command line <paramref name="args"/> for <paramref name="terminal"/>.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error, CliTerminal terminal)
     {

@@ -33,7 +33,7 @@ internal static class ExitCodes
     public const int Usage = 2;
 
     /// <summary>The input data is wrong (a bad page file or trace) or the simulated machine refused the work (too
-    /// little memory to boot, or for a scenario to run).</summary>
+    /// little memory to boot, or a scenario it cannot run: too little memory, no address space left to hot-add).</summary>
     public const int BadInput = 3;
 
     /// <summary>Every code with what it means, in order.</summary>
@@ -42,6 +42,6 @@ internal static class ExitCodes
         (Success, "success: the command ran and every check passed"),
         (ChecksFailed, "a check failed (the report says which)"),
         (Usage, "usage error: unknown command, option or scenario, bad value, missing file; nothing was written"),
-        (BadInput, "bad data: a page file or trace that cannot be read, or a machine too small to boot or to run a scenario; nothing was written"),
+        (BadInput, "bad data: a page file or trace that cannot be read, a machine that cannot boot, or a scenario the machine cannot run (reported as not run); nothing was written"),
     ];
 }

@@ -5,6 +5,7 @@ using System.Globalization;
 using System.IO;
 using FastPt.Cli.Parsing;
 using FastPt.Cli.Rendering;
+using Spectre.Console;
 
 namespace FastPt.Cli.Commands;
 
@@ -204,8 +205,8 @@ internal static class CommonOptions
         CheckedMode = checkedMode,
     };
 
-    /// <summary>Boots a machine (with a spinner on a terminal: a large machine takes seconds), turning a refusal by
-    /// the engine into a clear error with <see cref="ExitCodes.BadInput"/>.</summary>
+    /// <summary>Boots a machine (on a terminal with a progress bar per boot step), turning a refusal by the engine
+    /// into a clear error with <see cref="ExitCodes.BadInput"/>.</summary>
     public static Machine Boot(MachineOptions options, CliEnvironment environment)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -213,12 +214,38 @@ internal static class CommonOptions
         string size = SizeParser.Format(options.MemorySize);
         try
         {
-            return environment.WithStatus($"booting a machine with {size} of RAM", () => new Machine(options));
+            return environment.Interactive ? BootWithProgress(environment.CreateConsole(), options) : new Machine(options);
         }
         catch (Exception exception) when (exception is ArgumentException or InvalidOperationException or FastPtException)
         {
             // The engine refuses a machine it cannot boot (too little RAM for its memmap and tables, for example).
             throw new CliException($"cannot boot a machine with {size} of RAM: {exception.Message}", ExitCodes.BadInput);
+        }
+    }
+
+    /// <summary>Boots on a terminal with a progress bar per boot step.</summary>
+    private static Machine BootWithProgress(IAnsiConsole console, MachineOptions options)
+    {
+        Machine? machine = null;
+        console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .Start(context =>
+            {
+                ProgressTask task = context.AddTask("boot", maxValue: 1);
+                machine = new Machine(options, new SpectreBootProgress(task));
+                task.Value = task.MaxValue;
+            });
+        return machine!;
+    }
+
+    /// <summary>Shows the boot step running and how far it got.</summary>
+    private sealed class SpectreBootProgress(ProgressTask task) : IProgress<BootProgress>
+    {
+        public void Report(BootProgress value)
+        {
+            task.Description = Markup.Escape($"boot: {value.Phase}");
+            task.Value = value.Fraction * task.MaxValue;
         }
     }
 

@@ -106,7 +106,8 @@ internal static class ScenarioCommands
         ArgumentNullException.ThrowIfNull(environment);
         IAnsiConsole console = environment.CreateConsole();
         long bootStart = Stopwatch.GetTimestamp();
-        using Machine machine = CommonOptions.Boot(machineOptions, environment);
+        // JSON on standard output gets no live display, even on a terminal.
+        using Machine machine = CommonOptions.Boot(machineOptions, json ? environment with { Interactive = false } : environment);
         TimeSpan bootTime = Stopwatch.GetElapsedTime(bootStart);
         if (!json) ReportRenderer.RenderMachine(console, machineOptions, seed, bootTime);
 

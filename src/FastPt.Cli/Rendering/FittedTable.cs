@@ -5,16 +5,20 @@ using Spectre.Console;
 
 namespace FastPt.Cli.Rendering;
 
-/// <summary>A table that fits the console without breaking a word: every column is at least as wide as its longest
-/// word (a number is one word, a right-aligned figure such as "35.5 ms" stays whole), text wraps only at spaces, and when the columns cannot all fit side by side each row
-/// is shown as a list of "heading value" lines instead. Spectre alone would shrink columns below their words, cutting
+/// <summary>A table that fits the console without breaking a number or a heading: every column is at least as wide
+/// as its longest word (a number is one word, a right-aligned figure such as "35.5 ms" stays whole) and text wraps at
+/// spaces; if that is too wide, long names without digits in cells may fold; if even that is too wide, each row is
+/// shown as a list of "heading value" lines instead. Spectre alone would shrink columns below their words, cutting
 /// numbers mid-digit and headers to an ellipsis. Cells, headings, title and caption are Spectre markup.</summary>
 internal sealed class FittedTable
 {
     // Spectre's default cell padding: one space either side.
     private const int CellPadding = 2;
 
-    private readonly List<(string Header, bool RightAligned)> _columns = [];
+    // Narrowest column a long name without digits may be folded into.
+    private const int FoldedWord = 10;
+
+    private readonly List<(string Header, bool RightAligned, bool MayFold)> _columns = [];
     private readonly List<string[]> _rows = [];
 
     /// <summary>A table with a title (markup), or none.</summary>
@@ -35,12 +39,13 @@ internal sealed class FittedTable
     /// <summary>Number of rows.</summary>
     public int RowCount => _rows.Count;
 
-    /// <summary>Adds a column with a heading (markup).</summary>
-    public FittedTable AddColumn(string header, bool rightAligned = false)
+    /// <summary>Adds a column with a heading (markup). Long names without digits in its cells may fold when the
+    /// table is tight, unless <paramref name="mayFold"/> is false (a column of headings).</summary>
+    public FittedTable AddColumn(string header, bool rightAligned = false, bool mayFold = true)
     {
         ArgumentNullException.ThrowIfNull(header);
         if (_rows.Count > 0) throw new InvalidOperationException("Add every column before the first row.");
-        _columns.Add((header, rightAligned));
+        _columns.Add((header, rightAligned, mayFold));
         return this;
     }
 
@@ -73,6 +78,7 @@ internal sealed class FittedTable
     {
         int count = _columns.Count;
         var minimum = new int[count];
+        var folded = new int[count];
         var natural = new int[count];
         for (int column = 0; column < count; column++)
         {
@@ -81,7 +87,11 @@ internal sealed class FittedTable
                 string text = Markup.Remove(cell);
                 // A right-aligned cell is a figure ("35.5 ms", "6 GiB"): it stays on one line; headings may wrap.
                 bool whole = _columns[column].RightAligned && !isHeader;
-                minimum[column] = Math.Max(minimum[column], whole ? LongestLine(text) : LongestWord(text));
+                minimum[column] = Math.Max(minimum[column], whole ? LongestLine(text) : LongestWord(text, foldable: true));
+                // Folded: a long name in a cell may break (System.Diagnostics.Metrics), a heading or a word with a
+                // digit in it (a number, an address, "<32768:1") may not.
+                folded[column] = Math.Max(folded[column], whole ? LongestLine(text)
+                    : isHeader || !_columns[column].MayFold ? LongestWord(text, foldable: true) : Math.Max(LongestWord(text, foldable: false), Math.Min(LongestWord(text, foldable: true), FoldedWord)));
                 natural[column] = Math.Max(natural[column], LongestLine(text));
             }
             natural[column] = Math.Max(natural[column], minimum[column]);
@@ -89,17 +99,33 @@ internal sealed class FittedTable
         // Padding on both sides of every cell, a border character between columns and at both edges.
         int available = width - (count * CellPadding + count + 1);
         if (natural.Sum() <= available) return natural;
-        if (minimum.Sum() > available) return null;
-        // Share the room left above the minimum among the columns that want more, in proportion to what they want.
+        if (minimum.Sum() > available)
+        {
+            if (folded.Sum() > available) return null;
+            minimum = folded;
+        }
+        // Share the room left above the minimum: a column that wants little more than a fair share gets it whole;
+        // the rest is shared in proportion to what each column still wants.
         int[] widths = (int[])minimum.Clone();
-        int spare = available - minimum.Sum();
-        int wanted = natural.Sum() - minimum.Sum();
+        int left = available - minimum.Sum();
+        int fair = left / count;
         for (int column = 0; column < count; column++)
         {
-            int extra = (int)((long)spare * (natural[column] - minimum[column]) / wanted);
-            widths[column] += extra;
+            int want = natural[column] - widths[column];
+            if (want <= fair)
+            {
+                widths[column] += want;
+                left -= want;
+            }
         }
-        int left = available - widths.Sum();
+        int wanted = Enumerable.Range(0, count).Sum(column => natural[column] - widths[column]);
+        int shared = left;
+        for (int column = 0; column < count && wanted > 0; column++)
+        {
+            int extra = (int)((long)shared * (natural[column] - widths[column]) / wanted);
+            widths[column] += extra;
+            left -= extra;
+        }
         for (int column = 0; left > 0 && column < count; column++)
         {
             int more = Math.Min(left, natural[column] - widths[column]);
@@ -148,7 +174,7 @@ internal sealed class FittedTable
             string[] row = _rows[r];
             if (r > 0 || Title is not null) console.WriteLine();
             var pairs = new FittedTable { Border = TableBorder.None, ShowHeaders = false };
-            pairs.AddColumn("");
+            pairs.AddColumn("", mayFold: false);
             pairs.AddColumn("");
             for (int column = 0; column < row.Length; column++)
             {
@@ -178,10 +204,14 @@ internal sealed class FittedTable
         console.MarkupLine(Caption);
     }
 
-    private static int LongestWord(string text)
+    /// <summary>The widest word; with <paramref name="foldable"/> false only words holding a digit count.</summary>
+    private static int LongestWord(string text, bool foldable)
     {
         int longest = 0;
-        foreach (string word in text.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries)) longest = Math.Max(longest, word.GetCellWidth());
+        foreach (string word in text.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (foldable || word.AsSpan().IndexOfAnyInRange('0', '9') >= 0) longest = Math.Max(longest, word.GetCellWidth());
+        }
         return longest;
     }
 

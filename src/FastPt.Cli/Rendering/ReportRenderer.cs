@@ -108,7 +108,7 @@ internal static class ReportRenderer
             ? FormattableString.Invariant($"[red]{failed} of {counted} scenarios failed[/]")
             : FormattableString.Invariant($"[green]{passed} of {counted} scenarios passed[/]");
         if (skipped > 0) verdict += FormattableString.Invariant($" ({skipped} skipped on this host)");
-        if (notRun > 0) verdict += FormattableString.Invariant($"; [yellow]{notRun} could not run (too little memory)[/]");
+        if (notRun > 0) verdict += FormattableString.Invariant($"; [yellow]{notRun} could not run on this machine[/]");
         console.MarkupLine(CultureInfo.InvariantCulture, "{0} in {1}, after a boot of {2}", verdict,
             Markup.Escape(ReportValue.FromDuration(total).ToString()), Markup.Escape(ReportValue.FromDuration(bootTime).ToString()));
     }

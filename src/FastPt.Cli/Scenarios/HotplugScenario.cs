@@ -37,6 +37,14 @@ public sealed class HotplugScenario : IScenario
         // Above all boot memory, 1 GiB-aligned, with a gap.
         ulong baseAddress = (end + 2 * GiB - 1) & ~(GiB - 1);
         ulong gigabyte = baseAddress, section = baseAddress + 2 * GiB, subsections = baseAddress + 3 * GiB, altmap = baseAddress + 4 * GiB;
+        ulong top = altmap + 2 * Section;
+        if (top > machine.MaxPhysicalAddress.Value)
+        {
+            // RAM reaches the top of the physical address space (64 TiB with 4-level paging): there is nowhere to
+            // hot-add, which is no failed check either.
+            return ScenarioReport.NotRun(this, string.Create(CultureInfo.InvariantCulture,
+                $"no physical address space is left for hot-add: RAM ends at {Parsing.SizeParser.Format(end)} and the machine addresses {Parsing.SizeParser.Format(machine.MaxPhysicalAddress.Value)}; the scenario needs {Parsing.SizeParser.Format(top - end)} above RAM (less RAM, or --levels 5)"));
+        }
 
         var states = new List<IReadOnlyList<ReportValue>>();
         var operations = new List<IReadOnlyList<ReportValue>>();

@@ -43,8 +43,9 @@ public sealed class CommandLinePropertyTests : IDisposable
 
     public void Dispose() => _directory.Dispose();
 
-    private static Gen<string[]> Option(string name, params string[] values) =>
-        Gen.OneOf(values).Select(value => new[] { name, value });
+    /// <summary>An option with a good value three times in four, else a bad one.</summary>
+    private static Gen<string[]> Option(string name, string[] good, string[] bad) =>
+        Gen.Frequency(new (int, IGen<string>)[] { (3, Gen.OneOf(good)), (1, Gen.OneOf(bad)) }).Select(value => new[] { name, value });
 
     private static Gen<string[]> Flag(string name) => Gen.Const(new[] { name });
 
@@ -54,15 +55,15 @@ public sealed class CommandLinePropertyTests : IDisposable
 
     private Gen<string[]> Commands()
     {
-        Gen<string[]> memory = Option("--memory", "4M", "64M", "1G", "2M", "abc", "3M", "0x40000000", "128T", "", "1.5G");
-        Gen<string[]> levels = Option("--levels", "4", "5", "6", "x");
-        Gen<string[]> seed = Option("--seed", "1", "-5", "many", "99999999999");
-        Gen<string[]> pages = Option("--pages", _pages, _gzip, _binary, _folder, _directory.File("missing.txt"), "");
-        Gen<string[]> baseAddress = Option("--base", "0x0", "0x1000", "0x123", "abc", "0x800000000000", "4G");
-        Gen<string[]> va = Option("--va", "0xffff888000000000+4M", "0x1000-abc", "x", "0x2000-0x1000", "0x40000000000+1G", "0xff11000000000000+2M");
-        Gen<string[]> rows = Option("--rows", "0", "3", "-1", "abc", "99999999999");
-        Gen<string[]> output = Option("--out", _directory.File("t.nettrace"), _folder, _directory.File("no/t.nettrace"), _directory.File("t.nettrace"));
-        Gen<string[]> meter = Option("--meter-interval", "0", "0.25", "abc", "0.01");
+        Gen<string[]> memory = Option("--memory", ["4M", "64M", "1G", "0x40000000", "2M"], ["abc", "3M", "128T", "", "1.5G"]);
+        Gen<string[]> levels = Option("--levels", ["4", "5"], ["6", "x"]);
+        Gen<string[]> seed = Option("--seed", ["1", "-5", "12345"], ["many", "99999999999"]);
+        Gen<string[]> pages = Option("--pages", [_pages, _gzip, _binary], [_folder, _directory.File("missing.txt"), ""]);
+        Gen<string[]> baseAddress = Option("--base", ["0x0", "0x1000", "4G"], ["0x123", "abc", "0x800000000000"]);
+        Gen<string[]> va = Option("--va", ["0xffff888000000000+4M", "0x40000000000+1G", "0xff11000000000000+2M"], ["0x1000-abc", "x", "0x2000-0x1000"]);
+        Gen<string[]> rows = Option("--rows", ["0", "3", "99999999999"], ["-1", "abc"]);
+        Gen<string[]> output = Option("--out", [_directory.File("t.nettrace")], [_folder, _directory.File("no/t.nettrace")]);
+        Gen<string[]> meter = Option("--meter-interval", ["0", "0.25"], ["abc", "0.01"]);
         Gen<string> scenario = Gen.OneOf("boot", "paging", "replay-synthetic", "hotplug", "nosuch", "BOOT", "-");
 
         // (command words, options it takes, and whether it boots a machine: those always get a small --memory somewhere,
@@ -74,7 +75,8 @@ public sealed class CommandLinePropertyTests : IDisposable
             (Gen.Const(Array.Empty<string>()), scenarioOptions, true),
             (runWords, scenarioOptions, true),
             (Gen.Const(new[] { "scenarios" }), [levels, Flag("--json")], false),
-            (Gen.Const(new[] { "replay" }), [pages, baseAddress, levels, memory], true),
+            (Gen.Frequency(new (int, IGen<string[]>)[] { (3, Gen.OneOf(_pages, _gzip, _binary).Select(file => new[] { "replay", "--pages", file })), (1, Gen.Const(new[] { "replay" })) }),
+                [pages, baseAddress, levels, memory], true),
             (Gen.Const(new[] { "dump" }), [va, memory, levels, pages, baseAddress, rows], true),
             (Gen.OneOf(_pages, _folder, _directory.File("x.nettrace"), "--json", "--bogus").Select(file => new[] { "trace", "summarize", file }),
                 [Flag("--json")], false),
@@ -83,13 +85,13 @@ public sealed class CommandLinePropertyTests : IDisposable
         Gen<string[]> plain = Gen.Int[0, shapes.Length - 1].SelectMany(index =>
         {
             (Gen<string[]> words, Gen<string[]>[] options, bool boots) = shapes[index];
-            Gen<string[]> anyOption = Gen.OneOf(options.Append(Junk).Cast<IGen<string[]>>().ToArray());
-            return Gen.Select(words, anyOption.Array[0, 3], Gen.Int[0, 3], Gen.Int[0, 19], Gen.OneOf("4M", "64M", "1G"),
+            Gen<string[]> anyOption = Gen.Frequency(new (int, IGen<string[]>)[] { (6, Gen.OneOf(options.Cast<IGen<string[]>>().ToArray())), (1, Junk) });
+            return Gen.Select(words, anyOption.Array[0, 3], Gen.Int[0, 3], Gen.Int[0, 19], Gen.OneOf("4M", "64M", "1G", "2M"),
                 (w, chosen, before, junk, size) =>
                 {
                     // Options in every position: some before the command words, the rest after.
                     List<string[]> all = chosen.ToList();
-                    if (boots && junk > 0) all.Insert(Math.Min(junk % 3, all.Count), ["--memory", size]);
+                    if (boots && junk > 0 && !all.Any(option => option[0] == "--memory")) all.Insert(Math.Min(junk % 3, all.Count), ["--memory", size]);
                     int split = Math.Min(before, all.Count);
                     return all.Take(split).SelectMany(o => o).Concat(w).Concat(all.Skip(split).SelectMany(o => o)).ToArray();
                 });
