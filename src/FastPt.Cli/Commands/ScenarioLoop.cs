@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -64,8 +65,9 @@ internal static class ScenarioLoop
         ArgumentNullException.ThrowIfNull(scenarios);
         ArgumentNullException.ThrowIfNull(limits);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        using PosixSignalRegistration? interrupt = StopOn(PosixSignal.SIGINT, stop);
-        using PosixSignalRegistration? terminate = StopOn(PosixSignal.SIGTERM, stop);
+        var stoppedBy = new StrongBox<string?>();
+        using PosixSignalRegistration? interrupt = StopOn(PosixSignal.SIGINT, "SIGINT (Ctrl+C)", stop, stoppedBy);
+        using PosixSignalRegistration? terminate = StopOn(PosixSignal.SIGTERM, "SIGTERM", stop, stoppedBy);
 
         IAnsiConsole console = environment.CreateConsole();
 
@@ -131,8 +133,10 @@ internal static class ScenarioLoop
         if (environment.Interactive && rounds > 0) environment.Error.WriteLine();
         TimeSpan total = Stopwatch.GetElapsedTime(start);
 
-        if (json) WriteJson(environment.Output, machineOptions, seed, limits, tallies, rounds, boots, interrupted, total);
-        else Render(console, tallies, rounds, boots, interrupted, total);
+        // The cancellation token of a caller (a test, an embedder) stops the loop without a signal.
+        string? stopReason = interrupted ? Volatile.Read(ref stoppedBy.Value) ?? "cancellation" : null;
+        if (json) WriteJson(environment.Output, machineOptions, seed, limits, tallies, rounds, boots, stopReason, total);
+        else Render(console, tallies, rounds, boots, stopReason, total);
         if (tallies.Any(t => t.Failed > t.NotRun)) return ExitCodes.ChecksFailed;
         // As a single run: a scenario the machine cannot run (too little memory) is bad input, not a failed check.
         return tallies.Any(t => t.NotRun > 0) ? ExitCodes.BadInput : ExitCodes.Success;
@@ -140,7 +144,7 @@ internal static class ScenarioLoop
 
     /// <summary>The first signal cancels the loop and is swallowed; once the loop is stopping, a signal does what
     /// it normally does (ends the process).</summary>
-    private static PosixSignalRegistration? StopOn(PosixSignal signal, CancellationTokenSource stop)
+    private static PosixSignalRegistration? StopOn(PosixSignal signal, string name, CancellationTokenSource stop, StrongBox<string?> stoppedBy)
     {
         try
         {
@@ -148,6 +152,8 @@ internal static class ScenarioLoop
             {
                 if (stop.IsCancellationRequested) return;
                 context.Cancel = true;
+                // Named before the cancel, so the loop that sees the cancel reads the name (Cancel is a full fence).
+                Interlocked.CompareExchange(ref stoppedBy.Value, name, null);
                 stop.Cancel();
             });
         }
@@ -184,7 +190,7 @@ internal static class ScenarioLoop
         environment.Error.Flush();
     }
 
-    private static void Render(IAnsiConsole console, Tally[] tallies, int rounds, int boots, bool interrupted, TimeSpan total)
+    private static void Render(IAnsiConsole console, Tally[] tallies, int rounds, int boots, string? stopReason, TimeSpan total)
     {
         foreach (Tally tally in tallies.Where(t => t.FirstFailure is not null))
         {
@@ -208,13 +214,13 @@ internal static class ScenarioLoop
         string verdict = failed == 0
             ? string.Create(CultureInfo.InvariantCulture, $"[green]{runs:N0} of {runs:N0} scenario runs passed[/]")
             : string.Create(CultureInfo.InvariantCulture, $"[red]{failed:N0} of {runs:N0} scenario runs failed[/]");
-        string how = interrupted ? "; stopped by a signal (Ctrl+C), the summary covers the runs that finished" : "";
+        string how = stopReason is null ? "" : $"; stopped by {stopReason}, the summary covers the runs that finished";
         string machines = boots == 1 ? "" : string.Create(CultureInfo.InvariantCulture, $" on {boots:N0} machines (a new one after each failed round)");
         console.MarkupLine(CultureInfo.InvariantCulture, "{0} in {1:N0} round{2}{3}, {4}{5}", verdict, rounds, rounds == 1 ? "" : "s", Markup.Escape(machines),
             Markup.Escape(Time(total)), Markup.Escape(how));
     }
 
-    private static void WriteJson(TextWriter output, MachineOptions options, int seed, LoopLimits limits, Tally[] tallies, int rounds, int boots, bool interrupted, TimeSpan total)
+    private static void WriteJson(TextWriter output, MachineOptions options, int seed, LoopLimits limits, Tally[] tallies, int rounds, int boots, string? stopReason, TimeSpan total)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -233,7 +239,8 @@ internal static class ScenarioLoop
             if (limits.Repeat is { } repeat) json.WriteNumber("repeat", repeat);
             json.WriteNumber("rounds", rounds);
             json.WriteNumber("machinesBooted", boots);
-            json.WriteBoolean("interrupted", interrupted);
+            json.WriteBoolean("interrupted", stopReason is not null);
+            if (stopReason is not null) json.WriteString("stoppedBy", stopReason);
             json.WriteEndObject();
             json.WriteStartArray("scenarios");
             foreach (Tally tally in tallies)

@@ -93,7 +93,7 @@ public class ScenarioLoopTests
         Assert.Equal(ExitCodes.Success, code);
         Assert.Equal(1, scenario.DistinctMachines);
         Assert.Contains("2 of 2 scenario runs passed in 2 rounds", output, StringComparison.Ordinal);
-        Assert.Contains("stopped by a signal (Ctrl+C)", output, StringComparison.Ordinal);
+        Assert.Contains("stopped by cancellation", output, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -119,6 +119,22 @@ public class ScenarioLoopTests
         int? code = fastpt.WaitForExit(DiagnosticsTools.Bound);
         Assert.True(code == ExitCodes.Success, $"exit code {code}" + Environment.NewLine + fastpt.Transcript);
         Assert.Contains("Summary of", fastpt.Output, StringComparison.Ordinal);
-        Assert.Contains("stopped by a signal (Ctrl+C)", fastpt.Output, StringComparison.Ordinal);
+        Assert.Contains("stopped by SIGINT (Ctrl+C)", fastpt.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sigterm_on_a_real_process_ends_the_loop_with_the_summary_and_names_it()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "sends SIGTERM with kill(1)");
+        using var fastpt = new ChildProcess(ChildProcess.FastPtCommand(), ["run", "boot", "--memory", "1G", "--duration", "10m", "--json"], ChildProcess.RepositoryRoot());
+        Assert.True(fastpt.WaitForErrorLine(line => line.StartsWith("fastpt: round 1", StringComparison.Ordinal), DiagnosticsTools.Bound), fastpt.Transcript);
+        (int? killed, string transcript, _) = ChildProcess.Run("kill", ["-TERM", fastpt.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], ".", DiagnosticsTools.Bound);
+        Assert.True(killed == 0, transcript);
+        int? code = fastpt.WaitForExit(DiagnosticsTools.Bound);
+        Assert.True(code == ExitCodes.Success, $"exit code {code}" + Environment.NewLine + fastpt.Transcript);
+        using var document = System.Text.Json.JsonDocument.Parse(fastpt.Output);
+        System.Text.Json.JsonElement loop = document.RootElement.GetProperty("loop");
+        Assert.True(loop.GetProperty("interrupted").GetBoolean());
+        Assert.Equal("SIGTERM", loop.GetProperty("stoppedBy").GetString());
     }
 }
