@@ -4,7 +4,6 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using System.IO;
-using System.Linq;
 using FastPt.Cli.Commands;
 
 namespace FastPt.Cli;

@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using FastPt.Hardware;
+using FastPt.Internals;
 using FastPt.Mm;
 
 namespace FastPt;
@@ -50,9 +51,9 @@ public sealed class MmuContext : IDisposable
     {
         _cpu.ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(space);
-        if (IsImplicit) throw new InvalidOperationException("The per-thread context of an address space cannot switch; create one with CreateContext.");
-        if (!ReferenceEquals(space.Machine.Memory, _memory)) throw new ArgumentException("The address space belongs to another machine.", nameof(space));
-        if (space.Mm.Disposed) Internals.ThrowHelper.ThrowObjectDisposed(nameof(AddressSpace));
+        if (IsImplicit) ThrowHelper.ThrowImplicitContextSwitch();
+        if (!ReferenceEquals(space.Machine.Memory, _memory)) ThrowHelper.ThrowArgument("The address space belongs to another machine.", nameof(space));
+        if (space.Mm.Disposed) ThrowHelper.ThrowAddressSpaceDisposed();
         _space = space;
         _cpu.SwitchTo(space.Mm.Root);
     }
@@ -94,13 +95,13 @@ public sealed class MmuContext : IDisposable
     /// <summary>Reads bytes, throwing <see cref="PageFaultException"/> on a fault.</summary>
     public void Read(VirtAddr va, Span<byte> destination)
     {
-        if (!TryRead(va, destination, out PageFault fault)) Internals.ThrowHelper.ThrowPageFault(fault);
+        if (!TryRead(va, destination, out PageFault fault)) ThrowHelper.ThrowPageFault(fault);
     }
 
     /// <summary>Writes bytes, throwing <see cref="PageFaultException"/> on a fault.</summary>
     public void Write(VirtAddr va, ReadOnlySpan<byte> source)
     {
-        if (!TryWrite(va, source, out PageFault fault)) Internals.ThrowHelper.ThrowPageFault(fault);
+        if (!TryWrite(va, source, out PageFault fault)) ThrowHelper.ThrowPageFault(fault);
     }
 
     /// <summary>Detaches the context from its address space. Later calls throw <see cref="ObjectDisposedException"/>.</summary>

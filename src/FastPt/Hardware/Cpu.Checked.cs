@@ -12,9 +12,7 @@ internal unsafe partial struct Cpu<TFrames>
     {
         if (!_frames.IsFreed(physPage >> Paging.PageShift)) return;
         _frames.CountUseAfterFree();
-        throw new UseAfterFreeException(
-            $"checked mode: context {Number} translated 0x{v:x16} to freed frame 0x{physPage:x} (a TLB entry outlived the free: free before flush?)",
-            new VirtAddr(v), new PhysAddr(physPage));
+        ThrowHelper.ThrowUseAfterFreeFrame(Number, v, physPage);
     }
 
     /// <summary>Checked mode found a freed table on a walk: counts it and builds the report.</summary>

@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using FastPt.Hardware;
+using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -80,7 +81,7 @@ internal sealed unsafe partial class BuddyAllocator
     /// zero and costs nothing).</summary>
     public bool TryAllocate(int order, bool zero, out ulong pfn, bool movable = false)
     {
-        if ((uint)order > MaxOrder) throw new ArgumentOutOfRangeException(nameof(order));
+        if ((uint)order > MaxOrder) ThrowHelper.ThrowArgumentOutOfRange(nameof(order));
         lock (_lock)
         {
             // The zonelist: movable allocations try ZONE_MOVABLE first, everything may use ZONE_NORMAL.
@@ -139,10 +140,10 @@ internal sealed unsafe partial class BuddyAllocator
     public void Free(ulong pfn, int order)
     {
         if ((uint)order > MaxOrder || (pfn & ((1UL << order) - 1)) != 0)
-            throw new ArgumentException($"bad free of pfn 0x{pfn:x} order {order}");
+            ThrowHelper.ThrowBadFree(pfn, order);
         PageDescriptor* head = _memmap.GetMutable(pfn);
         if ((head->Flags & (PageFlags.Allocated | PageFlags.Reserved)) == 0)
-            throw new InvalidOperationException($"bad free of pfn 0x{pfn:x}: the frame is not allocated (double free?)");
+            ThrowHelper.ThrowDoubleFree(pfn);
         if (_checked && order <= 9)
         {
             // Poison the contents and mark every frame, so that anything still reaching it is caught.
@@ -169,7 +170,7 @@ internal sealed unsafe partial class BuddyAllocator
         {
             PageDescriptor* d = _memmap.GetMutable(p);
             if ((d->Flags & PageFlags.Reserved) == 0)
-                throw new InvalidOperationException($"pfn 0x{p:x} is not reserved memory");
+                ThrowHelper.ThrowNotReserved(p);
             d->Flags &= ~(PageFlags.Reserved | PageFlags.BootMemory);
             d->RefCount = 0;
         }

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -155,7 +156,7 @@ internal static unsafe class MapOperation
                 Mm.Leaves[level]++;
                 return WalkAction.Continue;
             }
-            if (PoolUsed == PoolSize) throw new InvalidOperationException("map commit ran out of preallocated tables");
+            if (PoolUsed == PoolSize) ThrowHelper.ThrowInvariant("map commit ran out of preallocated tables");
             ulong pfn = Pool[PoolUsed++];
             if (DeferredConstruct is null) Mm.Memory.PageTables.Construct(pfn, level - 1, Mm.Id, Mm.IsKernel);
             else DeferredConstruct.Add((pfn << Paging.PageShift) | (uint)(level - 1));

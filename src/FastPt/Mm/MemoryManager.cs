@@ -4,6 +4,7 @@ using System.Threading;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 using FastPt.Sync;
 
 namespace FastPt.Mm;
@@ -225,7 +226,7 @@ internal sealed unsafe class MemoryManager : IDisposable
         var mm = new MmStruct(this, kernel: false);
         Span<ulong> root = stackalloc ulong[1];
         if (!Buddy.TryAllocateBulk(root, zero: true))
-            throw new PagingException(new PagingResult(PagingError.OutOfFrames, default, null, "no frame for a root table"));
+            ThrowHelper.ThrowPaging(new PagingResult(PagingError.OutOfFrames, default, null, "no frame for a root table"));
         PageTables.Construct(root[0], mm.RootLevel, mm.Id, kernel: false);
         mm.RootPa = root[0] << Paging.PageShift;
         lock (_mmListLock)
@@ -305,7 +306,7 @@ internal sealed unsafe class MemoryManager : IDisposable
 
     private void ThrowIfDisposed()
     {
-        ObjectDisposedException.ThrowIf(_disposed, typeof(Machine));
+        if (_disposed) ThrowHelper.ThrowMachineDisposed();
     }
 
     public void Dispose()

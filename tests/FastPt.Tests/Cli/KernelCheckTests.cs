@@ -161,7 +161,8 @@ public class KernelCheckTests
                 _ = LinuxMemory.Unmap(region, 1UL << 30);
                 System.Threading.Interlocked.Add(ref noiseRounds, 1 + sum);
             }
-        }) { IsBackground = true };
+        })
+        { IsBackground = true };
         noise.Start();
         int passed = 0, unstable = 0;
         try

@@ -1,5 +1,4 @@
 using System;
-using System.Linq;
 using FastPt.Cli.Commands;
 using FastPt.Tests.Cli;
 using FastPt.Tracing;
