@@ -173,6 +173,8 @@ public class TeardownTests
         ("CountKernelMappings", () => machine.CountKernelMappings(machine.DirectMapBase, GiB)),
         ("AddMemory", () => machine.AddMemory(P(64 * GiB), 128 * MiB)),
         ("RemoveMemory", () => machine.RemoveMemory(P(0), 128 * MiB)),
+        ("TryAddMemory", () => machine.TryAddMemory(P(64 * GiB), 128 * MiB)),
+        ("TryRemoveMemory", () => machine.TryRemoveMemory(P(0), 128 * MiB)),
         ("GetStatistics", () => machine.GetStatistics()),
     ];
 
