@@ -91,6 +91,7 @@ internal static class Program
         root.Add(ReplayCommand.Create(environment));
         root.Add(DumpCommand.Create(environment));
         root.Add(TraceCommand.Create(environment));
+        root.Add(KernelCheckCommand.Create(environment));
         return root;
     }
 

@@ -56,6 +56,30 @@ internal static class CommonOptions
         Description = "Write a machine-readable JSON report to standard output instead of tables.",
     };
 
+    /// <summary>--duration; null when absent (the scenarios run once).</summary>
+    public static Option<TimeSpan?> Duration() => new("--duration")
+    {
+        Description = "Loop the scenarios on one machine (a new one after a failed round) until this much time has passed (500ms, 3s, 2m, 1h): "
+            + "a steady workload for dotnet-counters or dotnet-trace. Ctrl+C stops with the summary so far.",
+        HelpName = "TIME",
+        CustomParser = ParseDuration,
+    };
+
+    /// <summary>--repeat; null when absent.</summary>
+    public static Option<int?> Repeat()
+    {
+        var option = new Option<int?>("--repeat")
+        {
+            Description = "Loop the scenarios this many rounds on one machine (with --duration: whichever ends first).",
+            HelpName = "N",
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 1) result.AddError("--repeat must be at least 1");
+        });
+        return option;
+    }
+
     public static Option<string?> Pages(bool required)
     {
         var option = new Option<string?>("--pages")
@@ -238,6 +262,14 @@ internal static class CommonOptions
         else if (bytes > MaximumMemory)
             result.AddError($"--memory: {TextFormat.Quote(text)} exceeds the 64 TiB the simulated machine can address");
         return bytes;
+    }
+
+    private static TimeSpan? ParseDuration(ArgumentResult result)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (DurationParser.TryParse(text, out TimeSpan duration, out string error)) return duration;
+        result.AddError("--duration: " + error);
+        return null;
     }
 
     private static ulong? ParseBase(ArgumentResult result)

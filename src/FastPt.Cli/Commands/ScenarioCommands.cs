@@ -21,9 +21,13 @@ internal static class ScenarioCommands
         public Option<bool> Checked { get; } = CommonOptions.Checked();
         public Option<int> Seed { get; } = CommonOptions.Seed();
         public Option<bool> Json { get; } = CommonOptions.Json();
+        public Option<TimeSpan?> Duration { get; } = CommonOptions.Duration();
+        public Option<int?> Repeat { get; } = CommonOptions.Repeat();
 
         public void AddTo(Command command)
         {
+            command.Add(Duration);
+            command.Add(Repeat);
             command.Add(Memory);
             command.Add(Levels);
             command.Add(Checked);
@@ -34,6 +38,10 @@ internal static class ScenarioCommands
         public int Run(ParseResult parse, IReadOnlyList<IScenario> scenarios, CliEnvironment environment)
         {
             MachineOptions machineOptions = CommonOptions.MachineOptions(parse.GetValue(Memory), parse.GetValue(Levels), parse.GetValue(Checked));
+            TimeSpan? duration = parse.GetValue(Duration);
+            int? repeat = parse.GetValue(Repeat);
+            if (duration is not null || repeat is not null)
+                return ScenarioLoop.Run(scenarios, machineOptions, parse.GetValue(Seed), parse.GetValue(Json), environment, new LoopLimits(duration, repeat));
             return RunScenarios(scenarios, machineOptions, parse.GetValue(Seed), parse.GetValue(Json), environment);
         }
     }

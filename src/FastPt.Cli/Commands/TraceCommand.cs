@@ -144,11 +144,15 @@ internal static class TraceCommand
             if (path is null || path.Length < 2 || path[0] != '-') CommonOptions.AddInputFileError(result, path, "trace file");
         });
         Option<bool> json = CommonOptions.Json();
+        var all = new Option<bool>("--all")
+        {
+            Description = "List every event kind of every provider (by default other providers, such as the runtime's rundown, take one line each).",
+        };
         var command = new Command("summarize",
             "Summarise a .nettrace: events per kind, page tables and bytes freed, TLB flushes per operation, address "
             + "spaces, faults, Start/Stop latency histograms and FastPt Meter values.")
         {
-            file, json,
+            file, json, all,
         };
         command.Aliases.Add("summarise");
         command.SetAction(parse =>
@@ -161,7 +165,7 @@ internal static class TraceCommand
             }
             else
             {
-                TraceSummaryRenderer.Render(environment.CreateConsole(), summary, full: true);
+                TraceSummaryRenderer.Render(environment.CreateConsole(), summary, full: true, allKinds: parse.GetValue(all));
             }
             return ExitCodes.Success;
         });

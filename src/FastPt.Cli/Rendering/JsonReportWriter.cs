@@ -44,8 +44,9 @@ internal static class JsonReportWriter
         json.WriteString("name", report.Scenario);
         json.WriteString("description", report.Description);
         json.WriteBoolean("passed", report.Passed);
-        json.WriteBoolean("ran", report.NotRunReason is null);
+        json.WriteBoolean("ran", report.NotRunReason is null && !report.Skipped);
         if (report.NotRunReason is { } reason) json.WriteString("notRunReason", reason);
+        if (report.SkipReason is { } skip) json.WriteString("skipReason", skip);
         json.WriteNumber("elapsedMilliseconds", report.Elapsed.TotalMilliseconds);
         json.WriteStartArray("facts");
         foreach (ReportFact fact in report.Facts)

@@ -29,6 +29,7 @@ internal static class ReportRenderer
         console.WriteLine();
         TextFormat.Heading(console, $"[bold]{Markup.Escape(report.Scenario)}[/]");
         console.MarkupLine($"[grey]{Markup.Escape(report.Description)}[/]");
+        if (report.SkipReason is { } skip) console.MarkupLine($"  [yellow]skipped:[/] {Markup.Escape(skip)}");
         if (report.NotRunReason is { } reason) console.MarkupLine($"[yellow]not run: {Markup.Escape(reason)}[/]");
 
         if (report.Facts.Count > 0)
@@ -93,17 +94,20 @@ internal static class ReportRenderer
         {
             summary.AddRow(
                 Markup.Escape(report.Scenario),
-                report.NotRunReason is not null ? "[yellow]not run[/]" : report.Passed ? "[green]passed[/]" : "[red]FAILED[/]",
+                report.Skipped ? "[yellow]skipped[/]" : report.NotRunReason is not null ? "[yellow]not run[/]" : report.Passed ? "[green]passed[/]" : "[red]FAILED[/]",
                 FormattableString.Invariant($"{report.Checks.Count - report.FailedChecks}/{report.Checks.Count}"),
                 Markup.Escape(ReportValue.FromDuration(report.Elapsed).ToString()));
         }
         summary.Write(console);
         int failed = reports.Count(report => report.NotRunReason is null && !report.Passed);
         int notRun = reports.Count(report => report.NotRunReason is not null);
-        int passed = reports.Count - failed - notRun;
+        int skipped = reports.Count(report => report.Skipped);
+        int counted = reports.Count - skipped;
+        int passed = counted - failed - notRun;
         string verdict = failed > 0
-            ? FormattableString.Invariant($"[red]{failed} of {reports.Count} scenarios failed[/]")
-            : FormattableString.Invariant($"[green]{passed} of {reports.Count} scenarios passed[/]");
+            ? FormattableString.Invariant($"[red]{failed} of {counted} scenarios failed[/]")
+            : FormattableString.Invariant($"[green]{passed} of {counted} scenarios passed[/]");
+        if (skipped > 0) verdict += FormattableString.Invariant($" ({skipped} skipped on this host)");
         if (notRun > 0) verdict += FormattableString.Invariant($"; [yellow]{notRun} could not run on this machine[/]");
         console.MarkupLine(CultureInfo.InvariantCulture, "{0} in {1}, after a boot of {2}", verdict,
             Markup.Escape(ReportValue.FromDuration(total).ToString()), Markup.Escape(ReportValue.FromDuration(bootTime).ToString()));

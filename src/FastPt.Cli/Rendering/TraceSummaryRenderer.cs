@@ -10,17 +10,19 @@ namespace FastPt.Cli.Rendering;
 
 /// <summary>Renders a <see cref="TraceSummary"/> for people: facts, events per kind, page tables and bytes freed,
 /// flushes per operation, address spaces, faults, Start/Stop latencies and Meter values. The short form (after
-/// <c>trace record</c>) keeps the facts, the events and the operations.</summary>
+/// <c>trace record</c>) keeps the facts, the events and the operations. Other providers' events (the runtime's
+/// rundown, the Meter's transport) take one line per provider unless every kind is asked for.</summary>
 internal static class TraceSummaryRenderer
 {
     private const int MaxSpaceRows = 20;
 
     private static readonly FlushKind[] s_flushKinds = Enum.GetValues<FlushKind>();
 
-    public static void Render(IAnsiConsole console, TraceSummary summary, bool full)
+    public static void Render(IAnsiConsole console, TraceSummary summary, bool full, bool allKinds = false)
     {
         RenderFacts(console, summary);
-        RenderEvents(console, summary, full);
+        RenderEvents(console, summary, allKinds);
+        RenderNotes(console, summary);
         RenderOperations(console, summary);
         if (!full) return;
         RenderTables(console, summary);
@@ -47,23 +49,39 @@ internal static class TraceSummaryRenderer
         facts.Write(console);
         foreach (string anomaly in summary.Anomalies) console.MarkupLine($"  [red]{Markup.Escape(anomaly)}[/]");
         if (summary.FastPtEvents == 0)
-            console.MarkupLine("[yellow]No FastPt events: was the FastPt provider enabled (FastPt:0xFFFFFFFFFFFFFFFF:5)?[/]");
+            console.MarkupLine("[yellow]No FastPt events: enable the FastPt provider with its keywords, e.g. FastPt:0xFFFFFFFFFFFFFFFF:5 "
+                + "(dotnet-trace's --providers FastPt alone enables no keyword, and every FastPt event has one).[/]");
     }
 
-    private static void RenderEvents(IAnsiConsole console, TraceSummary summary, bool full)
+    private static void RenderEvents(IAnsiConsole console, TraceSummary summary, bool allKinds)
     {
         var table = new FittedTable("Events per kind");
         table.AddColumn("provider");
         table.AddColumn("event");
         table.AddColumn("count", rightAligned: true);
-        IEnumerable<EventCount> rows = full ? summary.Events : summary.Events.Where(e => e.Provider == TraceSummary.ProviderName);
-        foreach (EventCount count in rows) table.AddRow(Markup.Escape(count.Provider), Markup.Escape(count.Name), Number(count.Count));
-        if (!full)
+        foreach (EventCount count in summary.Events.Where(e => allKinds || e.Provider == TraceSummary.ProviderName))
+            table.AddRow(Markup.Escape(count.Provider), Markup.Escape(count.Name), Number(count.Count));
+        if (!allKinds)
         {
-            long others = summary.Events.Where(e => e.Provider != TraceSummary.ProviderName).Sum(e => e.Count);
-            if (others > 0) table.AddRow("[grey]other providers[/]", "", Number(others));
+            foreach (ProviderSummary provider in summary.Providers.Where(p => p.Name != TraceSummary.ProviderName))
+            {
+                string kinds = provider.Kinds == 1 ? "1 kind" : $"{Number(provider.Kinds)} kinds";
+                table.AddRow(Markup.Escape(provider.Name), $"[grey]{kinds}: {Markup.Escape(provider.Role)}[/]", Number(provider.Events));
+            }
         }
         table.Write(console);
+        if (!allKinds && summary.Providers.Any(p => p.Name != TraceSummary.ProviderName))
+            console.MarkupLine("[grey]Other providers are one line each; 'trace summarize --all' lists every kind.[/]");
+    }
+
+    private static void RenderNotes(IAnsiConsole console, TraceSummary summary)
+    {
+        foreach (TraceNote note in summary.Notes)
+        {
+            console.MarkupLine(note.Severity == TraceNoteSeverity.Warning
+                ? $"[yellow]warning:[/] {Markup.Escape(note.Text)}"
+                : $"[grey]note:[/] {Markup.Escape(note.Text)}");
+        }
     }
 
     private static void RenderOperations(IAnsiConsole console, TraceSummary summary)
