@@ -257,6 +257,16 @@ public sealed unsafe class AddressSpace : IDisposable
         return PageTableOps.Dump(_mm, start.Value, start.Value + length, maxRuns);
     }
 
+    /// <summary>Counts the leaves of [<paramref name="start"/>, +<paramref name="length"/>) by page size, with no
+    /// limit: the figures a <see cref="Dump"/> of the whole range would sum to.</summary>
+    public MappingTotals CountMappings(VirtAddr start, ulong length)
+    {
+        ThrowIfDisposed();
+        PagingResult invalid = ValidateRange(start, length, PageSize.Size4K);
+        if (!invalid.IsSuccess) throw new PagingException(invalid);
+        return MappingTotals.Count(_mm, start.Value, start.Value + length);
+    }
+
     // ---------------------------------------------------------------- translation and access
 
     /// <summary>Creates a CPU context for this address space, for a thread that wants to hold its own (a vCPU

@@ -194,6 +194,15 @@ public sealed unsafe class Machine : IDisposable
         return PageTableOps.Dump(_memory.InitMm, start.Value, start.Value + length, maxRuns); // an end of 2^64 is 0
     }
 
+    /// <summary>Counts what the kernel maps in [<paramref name="start"/>, +<paramref name="length"/>) by page size,
+    /// with no limit: the figures a <see cref="DumpKernel"/> of the whole range would sum to.</summary>
+    public MappingTotals CountKernelMappings(VirtAddr start, ulong length)
+    {
+        ThrowIfDisposed();
+        if (length == 0 || start.Value + length < start.Value) throw new ArgumentOutOfRangeException(nameof(length));
+        return MappingTotals.Count(_memory.InitMm, start.Value, start.Value + length);
+    }
+
     /// <summary>Kernel page-table pages by level (index 1 = PTE … 5), the root included.</summary>
     public IReadOnlyList<long> KernelPageTables => (long[])_memory.InitMm.Tables.Clone();
 
