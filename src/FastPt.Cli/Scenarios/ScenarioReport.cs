@@ -65,6 +65,17 @@ public sealed class ScenarioReport
     /// <summary>Wall-clock time of the whole scenario (set by whoever ran it).</summary>
     public TimeSpan Elapsed { get; set; }
 
+    /// <summary>Why the scenario could not run on this machine (it needs more memory than the machine has), or null
+    /// when it ran. A scenario that did not run has no verdict: it neither passed nor failed a check.</summary>
+    public string? NotRunReason { get; private set; }
+
+    /// <summary>A report for <paramref name="scenario"/>, which the machine could not run, and why.</summary>
+    public static ScenarioReport NotRun(IScenario scenario, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        return new ScenarioReport(scenario) { NotRunReason = reason };
+    }
+
     /// <summary>True when every check passed (and there was at least one).</summary>
     public bool Passed => _checks.Count > 0 && _checks.All(check => check.Passed);
 

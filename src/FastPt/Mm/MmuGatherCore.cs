@@ -77,6 +77,7 @@ internal sealed class MmuGatherCore
     public void RemoveTable(ulong tablePa, int level)
     {
         _mm.Tables[level]--;
+        _mm.QueuedTables++;
         if (_tableCount == _tables.Length) Array.Resize(ref _tables, _tables.Length * 2);
         _tables[_tableCount++] = tablePa | (uint)level;
         if (_tableCount + _pageCount >= BatchLimit) FlushAndFree();
@@ -144,6 +145,8 @@ internal sealed class MmuGatherCore
     {
         bool haveFrees = _tableCount + _pageCount > 0;
         if (_end > _start || haveFrees) FlushTlb();
+        // The flush just published drops every cached walk through the queued tables.
+        _mm.QueuedTables -= _tableCount;
         if (!haveFrees) return;
         // CPU contexts walk with only their busy flag raised: wait until each has seen the flush or left its
         // walk. Other lockless walkers (inspection, the kernel's own) run inside RCU read-side sections. Once both

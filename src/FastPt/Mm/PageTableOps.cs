@@ -19,28 +19,43 @@ internal static unsafe class PageTableOps
         using (mm.LockTables())
         {
             ThrowIfDisposed(mm);
-            var check = new MapOperation.CheckOps { Plan = plan };
-            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
-            if (!check.Failure.IsSuccess) return check.Failure;
-
-            int need = checked((int)check.TablesNeeded);
+            PagingResult checkResult = CheckMap(mm, va, length, plan, out int need);
+            if (!checkResult.IsSuccess) return checkResult;
             ulong[] pool = mm.Pool(need);
             if (!memory.Buddy.TryAllocateBulk(pool.AsSpan(0, need), zero: true))
                 return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null,
                     $"{need} page-table pages needed, {memory.Buddy.FreePages} frames free");
-
-            long leavesBefore = mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3];
-            fixed (ulong* p = pool)
-            {
-                var commit = new MapOperation.CommitOps { Plan = plan, Mm = mm, Pool = p, PoolSize = need };
-                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
-                if (commit.PoolUsed != need) ThrowHelper.ThrowPoolMismatch(commit.PoolUsed, need);
-            }
-            if (mm.IsKernel) memory.SyncKernelTopLevel();
-            if (FastPtEventSource.Log.IsEnabled())
-                FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, need);
+            CommitMap(mm, va, length, plan, pool.AsSpan(0, need));
             return PagingResult.Success;
         }
+    }
+
+    /// <summary>The check pass of a map, under the table lock: the first conflict, or the number of page-table
+    /// pages the commit will take (<paramref name="tablesNeeded"/>).</summary>
+    public static PagingResult CheckMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, out int tablesNeeded)
+    {
+        var check = new MapOperation.CheckOps { Plan = plan };
+        PageWalk.Walk(mm.Memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
+        tablesNeeded = check.Failure.IsSuccess ? checked((int)check.TablesNeeded) : 0;
+        return check.Failure;
+    }
+
+    /// <summary>The commit pass of a map whose check passed, under the same hold of the table lock: installs the
+    /// leaves and exactly the zeroed tables in <paramref name="pool"/>. Cannot fail.</summary>
+    public static void CommitMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, ReadOnlySpan<ulong> pool)
+    {
+        MemoryManager memory = mm.Memory;
+        long leavesBefore = mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3];
+        fixed (ulong* p = pool)
+        {
+            var commit = new MapOperation.CommitOps { Plan = plan, Mm = mm, Pool = p, PoolSize = pool.Length };
+            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
+            if (commit.PoolUsed != pool.Length) ThrowHelper.ThrowPoolMismatch(commit.PoolUsed, pool.Length);
+        }
+        if (mm.IsKernel) memory.SyncKernelTopLevel();
+        else if (mm.QueuedTables > 0) MemoryManager.InvalidateCachedWalks(mm, va, length);
+        if (FastPtEventSource.Log.IsEnabled())
+            FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, pool.Length);
     }
 
     /// <summary>Unmaps [va, va + length); every page must be mapped. Table pages that become empty are freed
