@@ -223,6 +223,16 @@ public sealed partial class FastPtEventSource : EventSource
         if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WriteLongAndInt(31, (long)pfn, queued ? 1 : 0);
     }
 
+    /// <summary>An RCU reader stopped holding up grace periods without leaving its section: its thread exited
+    /// inside it (<paramref name="reason"/> 1) or it was disposed inside it (2). A bug in the caller, reported
+    /// instead of hanging every later grace period.</summary>
+    [Event(32, Level = EventLevel.Warning, Keywords = Keywords.Rcu)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void RcuReaderAbandoned(int threadId, int nesting, int reason)
+    {
+        if (IsEnabled() && IsEnabled(EventLevel.Warning, Keywords.Rcu)) WriteThreeInts(32, threadId, nesting, reason);
+    }
+
     // ---------------------------------------------------------------- locks (40)
 
     /// <summary>A page-table lock was contended for <paramref name="spins"/> spins.</summary>

@@ -27,8 +27,7 @@ internal sealed unsafe class MemoryManager : IDisposable
         try
         {
             Sparse = new SparseMemory(options.MaxPhysicalAddress);
-            Rcu = new RcuDomain();
-            Rcu.GracePeriodCompleted += callbacks => FastPtEventSource.Log.GracePeriod(Rcu.GracePeriods, callbacks);
+            Rcu = new RcuDomain(new RcuEvents());
             Memmap = new Memmap(Physical, Rcu, Layout, Checked);
             Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Checked);
             PageTables = new PageTableAllocator(Buddy, Memmap, Stat);
@@ -41,6 +40,15 @@ internal sealed unsafe class MemoryManager : IDisposable
             Sparse?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Forwards what the RCU domain reports to the EventSource (Sync cannot call Diagnostics' users).</summary>
+    private sealed class RcuEvents : IRcuObserver
+    {
+        public void GracePeriodEnded(long gracePeriods, int callbacks) => FastPtEventSource.Log.GracePeriod(gracePeriods, callbacks);
+
+        public void ReaderAbandoned(int threadId, int nesting, RcuAbandonment reason) =>
+            FastPtEventSource.Log.RcuReaderAbandoned(threadId, nesting, (int)reason);
     }
 
     public MachineOptions Options { get; }
