@@ -134,10 +134,10 @@ public sealed unsafe class AddressSpace : IDisposable
         ThrowIfDisposed();
         PagingResult invalid = ValidateRange(va, length, PageSize.Size4K);
         if (!invalid.IsSuccess) return invalid;
-        if (gather is not null) return PageTableOps.Unmap(_mm, va.Value, length, gather);
+        if (gather is not null) return PageTableOps.Unmap(_mm, va.Value, length, gather.Core);
         using (_mm.LockTables())
         {
-            MmuGather own = _mm.RentGather();
+            MmuGatherCore own = _mm.RentGather();
             try
             {
                 return PageTableOps.Unmap(_mm, va.Value, length, own);
@@ -161,10 +161,10 @@ public sealed unsafe class AddressSpace : IDisposable
         PagingResult invalid = ValidateRange(va, length, PageSize.Size4K);
         if (!invalid.IsSuccess) return invalid;
         protection = Normalize(protection);
-        if (gather is not null) return PageTableOps.Protect(_mm, va.Value, length, protection, gather);
+        if (gather is not null) return PageTableOps.Protect(_mm, va.Value, length, protection, gather.Core);
         using (_mm.LockTables())
         {
-            MmuGather own = _mm.RentGather();
+            MmuGatherCore own = _mm.RentGather();
             try
             {
                 return PageTableOps.Protect(_mm, va.Value, length, protection, own);
@@ -199,10 +199,10 @@ public sealed unsafe class AddressSpace : IDisposable
         if ((ulong)bitmap.Length * 64 < pages)
             throw new ArgumentException($"The bitmap needs {(pages + 63) / 64} words for {pages} pages.", nameof(bitmap));
         bitmap[..(int)((pages + 63) / 64)].Clear();
-        if (gather is not null) return TestAndClearOperation.Run(_mm, va.Value, length, bit, bitmap, gather);
+        if (gather is not null) return TestAndClearOperation.Run(_mm, va.Value, length, bit, bitmap, gather.Core);
         using (_mm.LockTables())
         {
-            MmuGather own = _mm.RentGather();
+            MmuGatherCore own = _mm.RentGather();
             try
             {
                 return TestAndClearOperation.Run(_mm, va.Value, length, bit, bitmap, own);
@@ -218,7 +218,7 @@ public sealed unsafe class AddressSpace : IDisposable
     public MmuGather BeginGather()
     {
         ThrowIfDisposed();
-        return new MmuGather(_mm, owned: false);
+        return new MmuGather(_mm);
     }
 
     // ---------------------------------------------------------------- inspection

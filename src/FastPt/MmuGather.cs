@@ -1,7 +1,4 @@
 using System;
-using FastPt.Diagnostics;
-using FastPt.Geometry;
-using FastPt.Hardware;
 using FastPt.Mm;
 
 namespace FastPt;
@@ -13,208 +10,22 @@ namespace FastPt;
 /// The flush happens when the gather is disposed, or earlier if its batch fills.</summary>
 public sealed class MmuGather : IDisposable
 {
-    /// <summary>Pending frees after which the gather flushes and frees before collecting more.</summary>
-    internal const int BatchLimit = 4096;
+    // The gather itself (Mm/MmuGatherCore.cs); this handle only exposes its counters and its end.
+    private readonly MmuGatherCore _core;
 
-    /// <summary>Above this many pages a range flush becomes a full flush (Linux
-    /// <c>tlb_single_page_flush_ceiling</c>).</summary>
-    internal const ulong FullFlushCeilingPages = 33;
+    internal MmuGather(MmStruct mm) => _core = new MmuGatherCore(mm, owned: false);
 
-    private readonly MmStruct _mm;
-    private readonly bool _owned;
-    private ulong[] _tables = new ulong[64];
-    private int _tableCount;
-    private ulong[] _pages = new ulong[16];
-    private int _pageCount;
-    private ulong _start = ulong.MaxValue;
-    private ulong _end;
-    private bool _active;
-    private bool _freeing;
-    private long _flushSequence;
-    private int _flushes;
-    private long _tablesFreed;
-
-    internal MmuGather(MmStruct mm, bool owned)
-    {
-        _mm = mm;
-        _owned = owned;
-        _active = !owned;
-    }
+    internal MmuGatherCore Core => _core;
 
     /// <summary>TLB flushes this gather has issued.</summary>
-    public int Flushes => _flushes;
+    public int Flushes => _core.Flushes;
 
     /// <summary>Page-table pages this gather has freed.</summary>
-    public long TablesFreed => _tablesFreed;
+    public long TablesFreed => _core.TablesFreed;
 
     /// <summary>Table pages waiting for the flush.</summary>
-    public int PendingTables => _tableCount;
-
-    internal bool IsActive => _active;
-
-    internal MmStruct Mm => _mm;
-
-    internal void Begin()
-    {
-        if (_active) throw new InvalidOperationException("gather already in use");
-        _active = true;
-        _flushes = 0;
-        _tablesFreed = 0;
-    }
-
-    internal void EnsureUsableFor(MmStruct mm)
-    {
-        if (!_active) throw new ObjectDisposedException(nameof(MmuGather), "The gather has finished.");
-        if (!ReferenceEquals(mm, _mm)) throw new ArgumentException("The gather belongs to another address space.");
-    }
-
-    /// <summary>Records that translations of [start, end) changed and must be flushed.</summary>
-    internal void AddRange(ulong start, ulong end)
-    {
-        if (start < _start) _start = start;
-        if (end > _end) _end = end;
-    }
-
-    /// <summary>Queues a table that was just cleared from its parent (<c>pte_free_tlb</c> and friends).</summary>
-    internal void RemoveTable(ulong tablePa, int level)
-    {
-        _mm.Tables[level]--;
-        if (_tableCount == _tables.Length) Array.Resize(ref _tables, _tables.Length * 2);
-        _tables[_tableCount++] = tablePa | (uint)level;
-        if (_tableCount + _pageCount >= BatchLimit) FlushAndFree();
-    }
-
-    /// <summary>Queues a whole detached subtree: the table at <paramref name="tablePa"/> (at
-    /// <paramref name="level"/>) and every table below it.</summary>
-    internal unsafe void RemoveSubtree(ulong tablePa, int level, bool countLeaves)
-    {
-        ulong* table = _mm.Memory.Physical.TableForRead(tablePa);
-        if (level > Paging.PteLevel)
-        {
-            for (int i = 0; i < Paging.EntriesPerTable; i++)
-            {
-                ulong entry = table[i];
-                if (entry == 0) continue;
-                if (PageTableEntry.IsLeaf(entry, level))
-                {
-                    if (countLeaves) _mm.Leaves[level]--;
-                }
-                else
-                {
-                    RemoveSubtree(PageTableEntry.TableAddress(entry), level - 1, countLeaves);
-                }
-            }
-        }
-        else if (countLeaves)
-        {
-            int used = 0;
-            for (int i = 0; i < Paging.EntriesPerTable; i++) used += table[i] != 0 ? 1 : 0;
-            _mm.Leaves[1] -= used;
-        }
-        RemoveTable(tablePa, level);
-    }
-
-    /// <summary>Queues data frames to free after the flush (<c>tlb_remove_page</c>).</summary>
-    internal void RemovePages(ulong pfn, int order)
-    {
-        if (_pageCount == _pages.Length) Array.Resize(ref _pages, _pages.Length * 2);
-        _pages[_pageCount++] = (pfn << 5) | (uint)order;
-        if (_tableCount + _pageCount >= BatchLimit) FlushAndFree();
-    }
-
-    /// <summary>Flushes what was collected, waits out lockless walkers, then frees (<c>tlb_finish_mmu</c>).</summary>
-    internal void Finish()
-    {
-        if (!_active) return;
-        FlushAndFree();
-        if (_owned) _active = false;
-    }
-
-    private void FlushAndFree()
-    {
-        bool haveFrees = _tableCount + _pageCount > 0;
-        if (_end > _start || haveFrees) FlushTlb();
-        if (!haveFrees) return;
-        // CPU contexts walk with only their busy flag raised: wait until each has seen the flush or left its
-        // walk. Other lockless walkers (inspection, the kernel's own) run inside RCU read-side sections. Once both
-        // are past, nobody can reach the detached tables or the frames any more.
-        _mm.Flush.WaitForAcknowledgement(_mm.Flush.Generation);
-        _mm.Memory.Rcu.Synchronize();
-        var token = new FlushedToken(this, _flushSequence);
-        _freeing = true;
-        try
-        {
-            for (int i = 0; i < _tableCount; i++)
-            {
-                ulong item = _tables[i];
-                _mm.Memory.PageTables.FreeFlushed(item >> Paging.PageShift, (int)(item & 7), token);
-            }
-            for (int i = 0; i < _pageCount; i++)
-            {
-                ulong item = _pages[i];
-                _mm.Memory.FreePages(item >> 5, (int)(item & 31));
-            }
-        }
-        finally
-        {
-            _freeing = false;
-        }
-        _tablesFreed += _tableCount;
-        _tableCount = 0;
-        _pageCount = 0;
-    }
-
-    private void FlushTlb()
-    {
-        ulong start = _start == ulong.MaxValue ? 0 : _start;
-        ulong end = _end;
-        FlushKind kind;
-        if (_mm.IsKernel) kind = FlushKind.Kernel;
-        else if (end <= start) kind = FlushKind.All; // only tables went away: drop cached partial walks
-        else if ((end - start) >> Paging.PageShift > FullFlushCeilingPages) kind = FlushKind.All;
-        else kind = end - start == Paging.PageSize ? FlushKind.Page : FlushKind.Range;
-        _mm.Memory.FlushTlb(_mm, new FlushRequest(start, end, kind, _tableCount > 0));
-        _flushSequence++;
-        _flushes++;
-        _start = ulong.MaxValue;
-        _end = 0;
-        if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.TlbFlush(_mm.Id, kind, start, end, _mm.Flush.Contexts.Length);
-    }
+    public int PendingTables => _core.PendingTables;
 
     /// <summary>Finishes the gather: flushes once and frees what was collected.</summary>
-    public void Dispose()
-    {
-        if (!_active) return;
-        if (_mm.Memory.IsDisposed)
-        {
-            // The machine is gone and all its memory with it: there is nothing left to flush or free.
-            _active = false;
-            return;
-        }
-        using (_mm.LockTables())
-        {
-            Finish();
-        }
-        _active = false;
-    }
-
-    /// <summary>Proof that a flush covering the items being freed has happened. Only the gather makes one, only
-    /// while freeing after its flush; <see cref="PageTableAllocator.FreeFlushed"/> rejects any other.</summary>
-    internal readonly struct FlushedToken
-    {
-        private readonly MmuGather? _owner;
-        private readonly long _sequence;
-
-        internal FlushedToken(MmuGather owner, long sequence)
-        {
-            _owner = owner;
-            _sequence = sequence;
-        }
-
-        public void Validate()
-        {
-            if (_owner is null || !_owner._freeing || _owner._flushSequence != _sequence || _sequence == 0)
-                throw new InvalidOperationException("page-table page freed without a completed TLB flush");
-        }
-    }
+    public void Dispose() => _core.Release();
 }

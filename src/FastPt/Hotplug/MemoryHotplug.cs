@@ -196,7 +196,7 @@ internal sealed unsafe class MemoryHotplug
             Interlocked.Add(ref _memory.PresentPages, -(long)(endPfn - startPfn));
         }
         MmStruct initMm = _memory.InitMm;
-        MmuGather gather = initMm.RentGather();
+        MmuGatherCore gather = initMm.RentGather();
         try
         {
             for (ulong pfn = startPfn; pfn < sectionsEndPfn;)
@@ -223,7 +223,7 @@ internal sealed unsafe class MemoryHotplug
 
     /// <summary><c>section_deactivate</c>: clear the subsections; a runtime section's memmap for them goes now, an
     /// early section's (populated whole at boot) only when the section is empty.</summary>
-    private void DeactivateSection(ulong pfn, ulong n, Altmap? altmap, MmuGather gather)
+    private void DeactivateSection(ulong pfn, ulong n, Altmap? altmap, MmuGatherCore gather)
     {
         ulong section = SparseMemory.SectionOf(pfn);
         bool early = _memory.Sparse.IsEarly(section);
@@ -243,7 +243,7 @@ internal sealed unsafe class MemoryHotplug
     }
 
     /// <summary><c>vmemmap_free</c>.</summary>
-    private void Depopulate(ulong startVa, ulong endVa, Altmap? altmap, MmuGather gather)
+    private void Depopulate(ulong startVa, ulong endVa, Altmap? altmap, MmuGatherCore gather)
     {
         MmStruct initMm = _memory.InitMm;
         var ops = new RemovePagetableOps { Memory = _memory, Vmemmap = _vmemmap, Gather = gather, Altmap = altmap, Direct = false, SplitPool = [] };
@@ -253,7 +253,7 @@ internal sealed unsafe class MemoryHotplug
 
     private void DepopulateLocked(ulong startVa, ulong endVa, Altmap? altmap)
     {
-        MmuGather gather = _memory.InitMm.RentGather();
+        MmuGatherCore gather = _memory.InitMm.RentGather();
         try
         {
             Depopulate(startVa, endVa, altmap, gather);
@@ -265,7 +265,7 @@ internal sealed unsafe class MemoryHotplug
     }
 
     /// <summary><c>kernel_physical_mapping_remove</c>.</summary>
-    private void RemoveDirectMap(ulong start, ulong end, MmuGather gather)
+    private void RemoveDirectMap(ulong start, ulong end, MmuGatherCore gather)
     {
         MmStruct initMm = _memory.InitMm;
         // At most one 1 GiB leaf at each end can be cut in part; such a leaf is split into 2 MiB leaves.

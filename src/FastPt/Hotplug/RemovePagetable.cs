@@ -19,7 +19,7 @@ internal unsafe struct RemovePagetableOps : IPageWalkOps
 {
     public MemoryManager Memory;
     public Vmemmap Vmemmap;
-    public MmuGather Gather;
+    public MmuGatherCore Gather;
     public Altmap? Altmap;
     public bool Direct;
     public ulong[] SplitPool;

@@ -1,8 +1,6 @@
 using System;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
-using FastPt.Hardware;
-using FastPt.Mm;
 
 namespace FastPt.Internals;
 
@@ -17,15 +15,21 @@ internal static class ThrowHelper
     public static void ThrowObjectDisposed(string name) => throw new ObjectDisposedException(name);
 
     [DoesNotReturn]
+    public static void ThrowContextDisposed() => throw new ObjectDisposedException(nameof(MmuContext));
+
+    [DoesNotReturn]
+    public static void ThrowAddressSpaceDisposed() => throw new ObjectDisposedException(nameof(AddressSpace));
+
+    [DoesNotReturn]
+    public static void ThrowGatherFinished() => throw new ObjectDisposedException(nameof(MmuGather), "The gather has finished.");
+
+    [DoesNotReturn]
     public static void ThrowArgument(string message, string paramName) => throw new ArgumentException(message, paramName);
 
-    /// <summary>Checked mode found a freed table on a walk: counts it and builds the report.</summary>
-    public static UseAfterFreeException UseAfterFree(MemoryManager memory, ulong va, in WalkResult walk)
-    {
-        Vmstat.Add(ref memory.Stat.UseAfterFreeDetected, 1);
-        return new UseAfterFreeException(
-            $"checked mode: translating 0x{va:x16} reached freed page-table page 0x{walk.TablePa:x} " +
-            $"(level {walk.Level} entry holds the free poison 0x{walk.Entry:x16})",
-            new VirtAddr(va), new PhysAddr(walk.TablePa));
-    }
+    /// <summary>The report of a walk that reached freed page-table page <paramref name="tablePa"/> (checked mode):
+    /// its level <paramref name="level"/> entry holds the free poison.</summary>
+    public static UseAfterFreeException UseAfterFree(ulong va, ulong tablePa, int level, ulong entry) => new(
+        $"checked mode: translating 0x{va:x16} reached freed page-table page 0x{tablePa:x} " +
+        $"(level {level} entry holds the free poison 0x{entry:x16})",
+        new VirtAddr(va), new PhysAddr(tablePa));
 }

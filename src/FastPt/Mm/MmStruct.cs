@@ -13,14 +13,13 @@ internal sealed unsafe class MmStruct
     private static long s_nextId;
 
     private ulong[] _pool = new ulong[64];
-    private MmuGather? _cachedGather;
+    private MmuGatherCore? _cachedGather;
 
     public MmStruct(MemoryManager memory, bool kernel)
     {
         Memory = memory;
         IsKernel = kernel;
-        Id = (ulong)Interlocked.Increment(ref s_nextId);
-        RootLevel = Paging.RootLevel(memory.Layout.Mode);
+        Root = new PageTableRoot((ulong)Interlocked.Increment(ref s_nextId), Paging.RootLevel(memory.Layout.Mode));
         TableBits = kernel ? PageTableEntry.KernelTable : PageTableEntry.UserTable;
     }
 
@@ -28,13 +27,21 @@ internal sealed unsafe class MmStruct
 
     public bool IsKernel { get; }
 
-    /// <summary>Unique id (recorded in each table's descriptor as its owner, <c>pt_mm</c>).</summary>
-    public ulong Id { get; }
+    /// <summary>What the CPUs see of this address space; the properties below that read it are kept for the
+    /// memory manager's code.</summary>
+    public PageTableRoot Root { get; }
 
-    public int RootLevel { get; }
+    /// <summary>Unique id (recorded in each table's descriptor as its owner, <c>pt_mm</c>).</summary>
+    public ulong Id => Root.Id;
+
+    public int RootLevel => Root.Level;
 
     /// <summary>Physical address of the root table (what CR3 holds).</summary>
-    public ulong RootPa { get; set; }
+    public ulong RootPa
+    {
+        get => Root.Pa;
+        set => Root.Pa = value;
+    }
 
     /// <summary>Bits of an entry pointing to a lower table.</summary>
     public ulong TableBits { get; }
@@ -49,10 +56,14 @@ internal sealed unsafe class MmStruct
     public long[] Leaves { get; } = new long[4];
 
     /// <summary>Invalidation channel of this address space.</summary>
-    public FlushDomain Flush { get; } = new();
+    public FlushDomain Flush => Root.Flush;
 
     /// <summary>Set once the address space is torn down.</summary>
-    public bool Disposed { get; set; }
+    public bool Disposed
+    {
+        get => Root.TornDown;
+        set => Root.TornDown = value;
+    }
 
     /// <summary>Bytes mapped (all leaves).</summary>
     public ulong MappedBytes => (ulong)Leaves[1] * Paging.PageSize + (ulong)Leaves[2] * Paging.PmdSize + (ulong)Leaves[3] * Paging.PudSize;
@@ -92,9 +103,9 @@ internal sealed unsafe class MmStruct
     }
 
     /// <summary>The gather reused by single operations (under <see cref="PageTableLock"/>) so they allocate nothing.</summary>
-    public MmuGather RentGather()
+    public MmuGatherCore RentGather()
     {
-        MmuGather gather = _cachedGather ??= new MmuGather(this, owned: true);
+        MmuGatherCore gather = _cachedGather ??= new MmuGatherCore(this, owned: true);
         gather.Begin();
         return gather;
     }

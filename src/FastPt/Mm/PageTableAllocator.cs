@@ -5,7 +5,7 @@ namespace FastPt.Mm;
 
 /// <summary>Allocation of page-table pages with their constructor and destructor (<c>pagetable_alloc</c>,
 /// <c>pagetable_ctor</c>/<c>pagetable_dtor</c>). Every free path runs the destructor; the only frees of a table
-/// that was ever reachable take a token that <see cref="MmuGather"/> hands out after its flush, so freeing
+/// that was ever reachable take a token that <see cref="MmuGatherCore"/> hands out after its flush, so freeing
 /// before flushing cannot be written.</summary>
 internal sealed unsafe class PageTableAllocator
 {
@@ -71,8 +71,8 @@ internal sealed unsafe class PageTableAllocator
     }
 
     /// <summary>Frees a table that was reachable until it was cleared from its parent. Only
-    /// <see cref="MmuGather"/> can make the token, and only after it flushed.</summary>
-    public void FreeFlushed(ulong pfn, int level, in MmuGather.FlushedToken token)
+    /// <see cref="MmuGatherCore"/> can make the token, and only after it flushed.</summary>
+    public void FreeFlushed(ulong pfn, int level, in MmuGatherCore.FlushedToken token)
     {
         token.Validate();
         Destruct(pfn, level);

@@ -45,7 +45,7 @@ internal static unsafe class PageTableOps
 
     /// <summary>Unmaps [va, va + length); every page must be mapped. Table pages that become empty are freed
     /// through <paramref name="gather"/>.</summary>
-    public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGather gather)
+    public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGatherCore gather)
     {
         long tablesBefore = gather.PendingTables + gather.TablesFreed;
         var ops = new RangeChangeOperation.UnmapOps { Mm = mm, Gather = gather };
@@ -56,7 +56,7 @@ internal static unsafe class PageTableOps
     }
 
     /// <summary>Changes the rights of [va, va + length); every page must be mapped.</summary>
-    public static PagingResult Protect(MmStruct mm, ulong va, ulong length, Protection protection, MmuGather gather)
+    public static PagingResult Protect(MmStruct mm, ulong va, ulong length, Protection protection, MmuGatherCore gather)
     {
         var ops = new RangeChangeOperation.ProtectOps { Mm = mm, Gather = gather, Protection = protection };
         PagingResult result = ChangeRange(mm, va, length, gather, ref ops);
@@ -66,7 +66,7 @@ internal static unsafe class PageTableOps
 
     /// <summary>The shape unmap and protect share: check every page is mapped and count the split tables, allocate
     /// them, run the commit walk, give back what it did not use.</summary>
-    private static PagingResult ChangeRange<TOps>(MmStruct mm, ulong va, ulong length, MmuGather gather, ref TOps ops)
+    private static PagingResult ChangeRange<TOps>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, ref TOps ops)
         where TOps : struct, RangeChangeOperation.ISplitPool
     {
         MemoryManager memory = mm.Memory;
@@ -207,7 +207,7 @@ internal static unsafe class PageTableOps
             if (mm.Disposed) return;
             MemoryManager memory = mm.Memory;
             if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.AddressSpaceTeardown(mm.Id, mm.Tables[1] + mm.Tables[2] + mm.Tables[3] + mm.Tables[4] + 1);
-            MmuGather gather = mm.RentGather();
+            MmuGatherCore gather = mm.RentGather();
             ulong* root = memory.Physical.TableForWrite(mm.RootPa);
             int userEntries = Paging.EntriesPerTable / 2;
             for (int i = 0; i < userEntries; i++)

@@ -64,7 +64,7 @@ internal static unsafe class RangeChangeOperation
     /// <summary>Replaces the leaf in <paramref name="entry"/> by a table of leaves one level down that translate
     /// every address exactly as before (the x86 CPA way: fill the new table, swap the entry atomically, flush), so
     /// a concurrent translation sees either the old leaf or the equivalent table, never a hole.</summary>
-    public static void SplitLeaf(MmStruct mm, ulong* entry, int level, ulong address, ulong tablePfn, MmuGather gather)
+    public static void SplitLeaf(MmStruct mm, ulong* entry, int level, ulong address, ulong tablePfn, MmuGatherCore gather)
     {
         int child = level - 1;
         ulong* table = mm.Memory.Physical.TableForWrite(tablePfn << Paging.PageShift);
@@ -112,7 +112,7 @@ internal static unsafe class RangeChangeOperation
     internal struct UnmapOps : ISplitPool
     {
         public MmStruct Mm;
-        public MmuGather Gather;
+        public MmuGatherCore Gather;
         public ulong* Pool;
         public int PoolSize;
 
@@ -185,7 +185,7 @@ internal static unsafe class RangeChangeOperation
     internal struct ProtectOps : ISplitPool
     {
         public MmStruct Mm;
-        public MmuGather Gather;
+        public MmuGatherCore Gather;
         public Protection Protection;
         public ulong* Pool;
         public int PoolSize;

@@ -17,7 +17,7 @@ internal static unsafe class TestAndClearOperation
         public ulong RangeStart;
         public ulong* Bitmap;
         public long Pages;
-        public MmuGather Gather;
+        public MmuGatherCore Gather;
 
         public static bool Mutates => true;
 
@@ -71,7 +71,7 @@ internal static unsafe class TestAndClearOperation
         }
     }
 
-    public static long Run(MmStruct mm, ulong va, ulong length, ulong bit, Span<ulong> bitmap, MmuGather gather)
+    public static long Run(MmStruct mm, ulong va, ulong length, ulong bit, Span<ulong> bitmap, MmuGatherCore gather)
     {
         using (mm.LockTables())
         {

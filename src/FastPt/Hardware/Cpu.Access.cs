@@ -1,0 +1,165 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
+using FastPt.Geometry;
+using FastPt.Internals;
+
+namespace FastPt.Hardware;
+
+// Data access through translation: typed reads and writes with their TLB-hit fast paths, and byte ranges that
+// check every page before touching any.
+internal sealed unsafe partial class Cpu<TFrames>
+{
+    /// <summary>Reads a value through translation. Faults throw <see cref="PageFaultException"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T Read<T>(ulong v) where T : unmanaged
+    {
+        Volatile.Write(ref _slot.Busy, 1);
+        if (_seen == _domain.Generation && (v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
+        {
+            ref TlbEntry e = ref _tlb.Entry(_tlb.IndexOf(v));
+            if (e.ReadTag == ((v & Paging.PageMask) | _tlb.UserEpoch))
+            {
+                T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + e.HostAddend));
+                _hits++;
+                Volatile.Write(ref _slot.Busy, 0);
+                return value;
+            }
+            ref TlbEntry h = ref _tlb.HugeEntry(_tlb.HugeIndexOf(v));
+            if (h.ReadTag == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
+            {
+                T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + h.HostAddend));
+                _hits++;
+                Volatile.Write(ref _slot.Busy, 0);
+                return value;
+            }
+        }
+        T result = default;
+        ReadSlow(v, MemoryMarshal.AsBytes(new Span<T>(ref result)));
+        return result;
+    }
+
+    /// <summary>Writes a value through translation. Faults throw <see cref="PageFaultException"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Write<T>(ulong v, T value) where T : unmanaged
+    {
+        Volatile.Write(ref _slot.Busy, 1);
+        if (_seen == _domain.Generation && (v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
+        {
+            ref TlbEntry e = ref _tlb.Entry(_tlb.IndexOf(v));
+            if (e.WriteTag == ((v & Paging.PageMask) | _tlb.UserEpoch))
+            {
+                Unsafe.WriteUnaligned((byte*)((long)v + e.HostAddend), value);
+                _hits++;
+                Volatile.Write(ref _slot.Busy, 0);
+                return;
+            }
+            ref TlbEntry h = ref _tlb.HugeEntry(_tlb.HugeIndexOf(v));
+            if (h.WriteTag == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
+            {
+                Unsafe.WriteUnaligned((byte*)((long)v + h.HostAddend), value);
+                _hits++;
+                Volatile.Write(ref _slot.Busy, 0);
+                return;
+            }
+        }
+        WriteSlow(v, MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value)));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReadSlow(ulong v, Span<byte> destination)
+    {
+        if (!TryAccess(v, destination, AccessKind.Read, out PageFault fault)) ThrowHelper.ThrowPageFault(fault);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteSlow(ulong v, ReadOnlySpan<byte> source)
+    {
+        if (!TryAccess(v, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(source), source.Length), AccessKind.Write, out PageFault fault))
+            ThrowHelper.ThrowPageFault(fault);
+    }
+
+    /// <summary>Reads bytes through translation; false with the fault (and nothing read) if any page faults.</summary>
+    public bool TryRead(ulong v, Span<byte> destination, out PageFault fault) =>
+        TryAccess(v, destination, AccessKind.Read, out fault);
+
+    /// <summary>Writes bytes through translation. Every page is checked before the first byte is written, so a
+    /// faulting write changes nothing (no data, no Dirty bits).</summary>
+    public bool TryWrite(ulong v, ReadOnlySpan<byte> source, out PageFault fault) =>
+        TryAccess(v, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(source), source.Length), AccessKind.Write, out fault);
+
+    private bool TryAccess(ulong va, Span<byte> buffer, AccessKind access, out PageFault fault)
+    {
+        Volatile.Write(ref _slot.Busy, 1);
+        try
+        {
+            if (buffer.IsEmpty)
+            {
+                fault = default;
+                return true;
+            }
+            ulong last = va + (ulong)buffer.Length - 1;
+            if (last < va)
+            {
+                fault = new PageFault(new VirtAddr(va), access, FaultReason.OutOfRange);
+                return false;
+            }
+            if ((va >> Paging.PageShift) != (last >> Paging.PageShift))
+            {
+                // Check every page before touching any: a faulting access leaves no trace.
+                for (ulong page = va & Paging.PageMask; ; page += Paging.PageSize)
+                {
+                    if (!Probe(Math.Max(page, va), access, out fault)) return false;
+                    if (page >= (last & Paging.PageMask)) break;
+                }
+            }
+            int done = 0;
+            while (done < buffer.Length)
+            {
+                ulong at = va + (ulong)done;
+                if (!Lookup(at, access, out Hit entry, out fault)) return false;
+                int n = (int)Math.Min((ulong)(buffer.Length - done), Paging.PageSize - (at & (Paging.PageSize - 1)));
+                Span<byte> part = buffer.Slice(done, n);
+                ulong offset = at & (Paging.PageSize - 1);
+                var host = new Span<byte>((byte*)entry.Host + offset, n);
+                if (access == AccessKind.Write) part.CopyTo(host);
+                else host.CopyTo(part);
+                done += n;
+            }
+            fault = default;
+            return true;
+        }
+        finally
+        {
+            Volatile.Write(ref _slot.Busy, 0);
+        }
+    }
+
+    /// <summary>Would an access of <paramref name="access"/> at <paramref name="va"/> succeed? No side effects.</summary>
+    private bool Probe(ulong va, AccessKind access, out PageFault fault)
+    {
+        if (_seen != _domain.Generation) ApplyFlushes();
+        if (Unsafe.Add(ref _tlb.Entry(_tlb.IndexOf(va)).ReadTag, (int)access) == ((va & Paging.PageMask) | _tlb.UserEpoch))
+        {
+            fault = default;
+            return true;
+        }
+        if (!Paging.IsCanonical(va, _mode) || va >= _userTop)
+        {
+            fault = new PageFault(new VirtAddr(va), access, Paging.IsCanonical(va, _mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical);
+            return false;
+        }
+        WalkStatus status = HardwareWalker.Walk(_physical, _root.Pa, _root.Level, va, access, user: true,
+            updateAccessedDirty: false, _checked, out WalkResult walk);
+        if (status == WalkStatus.Poisoned) throw UseAfterFree(va, walk);
+        if (status == WalkStatus.Ok && !_frames.IsPresent(walk.PhysAddr >> Paging.PageShift)) status = WalkStatus.BadPhysicalAddress;
+        if (status == WalkStatus.Ok)
+        {
+            fault = default;
+            return true;
+        }
+        fault = new PageFault(new VirtAddr(va), access, FaultFor(status, walk));
+        return false;
+    }
+}

@@ -1,0 +1,80 @@
+using System.Runtime.CompilerServices;
+using System.Threading;
+using FastPt.Diagnostics;
+
+namespace FastPt.Hardware;
+
+// Invalidation: the flushes published to the address space's (and the kernel's) flush domain, applied before the
+// next translation, and the local flush.
+internal sealed unsafe partial class Cpu<TFrames>
+{
+    /// <summary>Drops everything cached (global entries included).</summary>
+    public void FlushLocal()
+    {
+        ThrowIfDisposed();
+        _tlb.FlushUser();
+        _tlb.FlushGlobal();
+        _tlb.FlushPagingStructureCaches();
+    }
+
+    /// <summary>Applies every flush of the address space published since the last one this CPU saw.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ApplyFlushes()
+    {
+        ThrowIfDisposed(); // never mark a disposed CPU as caught up: its fast paths must keep missing
+        FlushDomain domain = _domain;
+        long target = domain.Generation;
+        long requests = target - _seen;
+        bool full = requests > FlushDomain.RingSize;
+        if (!full)
+        {
+            for (long g = _seen + 1; g <= target; g++)
+            {
+                if (!domain.TryRead(g, out FlushRequest request))
+                {
+                    full = true;
+                    break;
+                }
+                Apply(request);
+            }
+        }
+        if (full)
+        {
+            _tlb.FlushUser();
+            _tlb.FlushPagingStructureCaches();
+            _fullFlushes++;
+        }
+        _seen = target;
+        Volatile.Write(ref _slot.SeenGeneration, target);
+        if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.ContextInvalidated(_root.Id, Number, requests, full);
+    }
+
+    private void Apply(in FlushRequest request)
+    {
+        switch (request.Kind)
+        {
+            case FlushKind.Page:
+                _tlb.FlushRange(request.Start, request.End, global: false);
+                _pageFlushes++;
+                break;
+            case FlushKind.Range:
+                _tlb.FlushRange(request.Start, request.End, global: false);
+                _rangeFlushes++;
+                break;
+            default:
+                _tlb.FlushUser();
+                _fullFlushes++;
+                break;
+        }
+        if (request.TablesFreed) _tlb.FlushPagingStructureCaches();
+    }
+
+    private void ApplyKernelFlushes()
+    {
+        long target = _kernelRoot.Flush.Generation;
+        if (target == _seenKernel) return;
+        _tlb.FlushGlobal();
+        _kernelFlushes += target - _seenKernel;
+        _seenKernel = target;
+    }
+}

@@ -1,0 +1,237 @@
+using System.Runtime.CompilerServices;
+using System.Threading;
+using FastPt.Diagnostics;
+using FastPt.Geometry;
+
+namespace FastPt.Hardware;
+
+// Translation: the TLB-hit fast path, the general miss path (victim TLB, paging-structure caches, walk) and
+// kernel translations with global entries.
+internal sealed unsafe partial class Cpu<TFrames>
+{
+    /// <summary>Translates <paramref name="v"/> for <paramref name="access"/>: true and the physical address, or
+    /// false if the access faults. A TLB hit is one compare and one add.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryTranslate(ulong v, AccessKind access, out PhysAddr pa)
+    {
+        if (_seen == _domain.Generation)
+        {
+            int i = _tlb.IndexOf(v);
+            if (Unsafe.Add(ref _tlb.Entry(i).ReadTag, (int)access) == ((v & Paging.PageMask) | _tlb.UserEpoch))
+            {
+                _hits++;
+                pa = new PhysAddr(_tlb.PhysPage(i) | (v & (Paging.PageSize - 1)));
+                return true;
+            }
+            int h = _tlb.HugeIndexOf(v);
+            if (Unsafe.Add(ref _tlb.HugeEntry(h).ReadTag, (int)access) == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
+            {
+                _hits++;
+                pa = new PhysAddr(_tlb.HugePhys(h) + (v & SoftTlb.HugeMask));
+                return true;
+            }
+        }
+        return TranslateSlow(v, access, out pa);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TranslateSlow(ulong v, AccessKind access, out PhysAddr pa)
+    {
+        Volatile.Write(ref _slot.Busy, 1);
+        try
+        {
+            // A refill from the paging-structure caches costs about what a victim-TLB probe does, so the victim is
+            // consulted only when no partial walk is cached (in Lookup, before walking from the root).
+            if (_seen == _domain.Generation && !_checked && TryRefill(v, access, out ulong physPage))
+            {
+                pa = new PhysAddr(physPage | (v & (Paging.PageSize - 1)));
+                return true;
+            }
+            if (Lookup(v, access, out Hit hit, out PageFault _))
+            {
+                pa = new PhysAddr(hit.PhysPage | (v & (Paging.PageSize - 1)));
+                return true;
+            }
+            pa = default;
+            return false;
+        }
+        finally
+        {
+            Volatile.Write(ref _slot.Busy, 0);
+        }
+    }
+
+    /// <summary>Translates <paramref name="v"/> for <paramref name="access"/>, returning the physical address,
+    /// page size and protection, or the fault.</summary>
+    public Translation Translate(ulong v, AccessKind access)
+    {
+        Volatile.Write(ref _slot.Busy, 1);
+        try
+        {
+            if (!Lookup(v, access, out Hit hit, out PageFault fault)) return new Translation(fault);
+            return new Translation(new PhysAddr(hit.PhysPage | (v & (Paging.PageSize - 1))),
+                Paging.LeafSize(hit.Level), CurrentProtection(hit));
+        }
+        finally
+        {
+            Volatile.Write(ref _slot.Busy, 0);
+        }
+    }
+
+    /// <summary>Translates a kernel address (direct map or vmemmap) as a supervisor access. The TLB entries it
+    /// creates are global: they survive flushes of the user address space and go only with kernel flushes.</summary>
+    public Translation TranslateKernel(ulong v, AccessKind access)
+    {
+        ThrowIfDisposed();
+        var va = new VirtAddr(v);
+        if (!Paging.IsCanonical(v, _mode) || v < _userTop)
+            return new Translation(new PageFault(va, access, Paging.IsCanonical(v, _mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical));
+        ApplyKernelFlushes();
+        ulong page = v & Paging.PageMask;
+        int i = _tlb.IndexOf(v);
+        if ((Unsafe.Add(ref _tlb.Entry(i).ReadTag, (int)access) & _watchMask) == _tlb.HitTag(page, global: true)
+            || _tlb.TryVictim(page, access, global: true))
+        {
+            _hits++;
+            return new Translation(new PhysAddr(_tlb.PhysPage(i) | (v & 0xFFF)), Paging.LeafSize(_tlb.Detail(i).Level), _tlb.Detail(i).Protection);
+        }
+        int h = _tlb.HugeIndexOf(v);
+        if ((Unsafe.Add(ref _tlb.HugeEntry(h).ReadTag, (int)access) & _watchMask) == _tlb.HitTag(v & ~SoftTlb.HugeMask, global: true))
+        {
+            _hits++;
+            return new Translation(new PhysAddr(_tlb.HugePhys(h) + (v & SoftTlb.HugeMask)), Paging.LeafSize(_tlb.HugeDetail(h).Level), _tlb.HugeDetail(h).Protection);
+        }
+        _misses++;
+        _walks++;
+        WalkStatus status;
+        WalkResult walk;
+        _rcu.ReadLock();
+        try
+        {
+            // Kernel tables are freed after an RCU grace period (the kernel's gather synchronizes), and this
+            // CPU does not attach to the kernel's flush domain, so it reads them inside a read-side section.
+            status = HardwareWalker.Walk(_physical, _kernelRoot.Pa, _kernelRoot.Level, v, access, user: false,
+                updateAccessedDirty: true, _checked, out walk);
+        }
+        finally
+        {
+            _rcu.ReadUnlock();
+        }
+        if (status == WalkStatus.Poisoned) throw UseAfterFree(v, walk);
+        if (status != WalkStatus.Ok)
+        {
+            _faults++;
+            return new Translation(new PageFault(va, access, status == WalkStatus.ProtectionFault ? FaultReason.ProtectionViolation : FaultReason.NotMapped));
+        }
+        Hit filled = FillEntry(v, walk, global: true, materialize: false);
+        return new Translation(new PhysAddr(filled.PhysPage | (v & 0xFFF)), Paging.LeafSize(filled.Level), filled.Protection);
+    }
+
+    /// <summary>The slow path: applies missed flushes, checks the address, consults the victim TLB and the
+    /// paging-structure caches, walks, and fills the TLB. Runs with the CPU marked busy: the gather frees a table
+    /// only after every busy CPU has seen the flush that dropped it from its caches, which makes the CPU's
+    /// lockless walks safe without an RCU read-side section (the announce would cost a locked instruction per
+    /// miss).</summary>
+    private bool Lookup(ulong v, AccessKind access, out Hit hit, out PageFault fault)
+    {
+        ThrowIfDisposed();
+        if (_seen != _domain.Generation) ApplyFlushes();
+        if (!Paging.IsCanonical(v, _mode) || v >= _userTop)
+        {
+            _faults++;
+            hit = default;
+            fault = new PageFault(new VirtAddr(v), access, Paging.IsCanonical(v, _mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical);
+            return false;
+        }
+        ulong page = v & Paging.PageMask;
+        int slot = _tlb.IndexOf(v);
+        if ((Unsafe.Add(ref _tlb.Entry(slot).ReadTag, (int)access) & _watchMask) == (page | _tlb.UserEpoch))
+        {
+            // A hit that reached the slow path only because checked mode verifies every hit.
+            if (_checked) VerifyFrame(v, _tlb.PhysPage(slot));
+            _hits++;
+            hit = HitAt(v, slot);
+            fault = default;
+            return true;
+        }
+        int huge = _tlb.HugeIndexOf(v);
+        if ((Unsafe.Add(ref _tlb.HugeEntry(huge).ReadTag, (int)access) & _watchMask) == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
+        {
+            if (_checked) VerifyFrame(v, (_tlb.HugePhys(huge) + (v & SoftTlb.HugeMask)) & Paging.PageMask);
+            _hits++;
+            hit = HugeHitAt(v, huge);
+            fault = default;
+            return true;
+        }
+        _misses++;
+        if (_tlb.TryVictim(page, access, global: false))
+        {
+            if (_checked) VerifyFrame(v, _tlb.PhysPage(slot));
+            _victimHits++;
+            hit = HitAt(v, slot);
+            fault = default;
+            return true;
+        }
+
+        WalkStatus status;
+        WalkResult walk;
+        ulong pmdTable = 0;
+        if (_tlb.TryPteTable(v, out ulong pteTable, out int rights))
+        {
+            _pmdHits++;
+            status = HardwareWalker.WalkFrom(_physical, pteTable, Paging.PteLevel, rights, v, access, user: true, updateAccessedDirty: true, _checked, out walk);
+        }
+        else if (_tlb.TryPmdTable(v, out pmdTable, out rights))
+        {
+            _pudHits++;
+            status = HardwareWalker.WalkFrom(_physical, pmdTable, Paging.PmdLevel, rights, v, access, user: true, updateAccessedDirty: true, _checked, out walk);
+        }
+        else
+        {
+            _walks++;
+            status = HardwareWalker.Walk(_physical, _root.Pa, _root.Level, v, access, user: true, updateAccessedDirty: true, _checked, out walk);
+        }
+
+        if (status != WalkStatus.Ok)
+        {
+            if (status == WalkStatus.Poisoned) throw UseAfterFree(v, walk);
+            _faults++;
+            hit = default;
+            fault = new PageFault(new VirtAddr(v), access, FaultFor(status, walk));
+            if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.PageFault(_root.Id, v, (int)access, (int)fault.Reason);
+            return false;
+        }
+        if (!_frames.IsPresent(walk.PhysAddr >> Paging.PageShift))
+        {
+            _faults++;
+            hit = default;
+            fault = new PageFault(new VirtAddr(v), access, FaultReason.PhysicalMemoryAbsent);
+            return false;
+        }
+        if (_checked) VerifyFrame(v, walk.PhysAddr & Paging.PageMask);
+        if (walk.PteTablePa != 0 && walk.PteTablePa != pteTable) _tlb.CachePteTable(v, walk.PteTablePa, walk.RightsAbovePte);
+        if (walk.PmdTablePa != 0 && walk.PmdTablePa != pmdTable) _tlb.CachePmdTable(v, walk.PmdTablePa, walk.RightsAbovePmd);
+        hit = FillEntry(v, walk, global: false, materialize: access == AccessKind.Write);
+        fault = default;
+        return true;
+    }
+
+    /// <summary>The rights the leaf grants now: a grant is not flushed, so the cached copy may lag behind.</summary>
+    private static Protection CurrentProtection(in Hit hit)
+    {
+        ulong live = Volatile.Read(ref *(ulong*)hit.LeafHost);
+        return PageTableEntry.LeafAddress(live, hit.Level) == (hit.PhysPage & PageTableEntry.LeafAddressMask(hit.Level))
+            ? PageTableEntry.ProtectionOf(live)
+            : hit.Protection;
+    }
+
+    private static FaultReason FaultFor(WalkStatus status, in WalkResult walk) => status switch
+    {
+        WalkStatus.ProtectionFault => FaultReason.ProtectionViolation,
+        // A PROT_NONE leaf is mapped but forbids every access.
+        WalkStatus.NotPresent when walk.Entry != 0 && (walk.Entry & PageTableEntry.ProtNone) != 0
+            && PageTableEntry.IsLeaf(walk.Entry, walk.Level) => FaultReason.ProtectionViolation,
+        WalkStatus.NotPresent => FaultReason.NotMapped,
+        _ => FaultReason.PhysicalMemoryAbsent,
+    };
+}

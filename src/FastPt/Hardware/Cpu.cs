@@ -1,0 +1,143 @@
+using System.Threading;
+using FastPt.Geometry;
+using FastPt.Internals;
+using FastPt.Sync;
+
+namespace FastPt.Hardware;
+
+/// <summary>A simulated CPU's MMU translating for one address space: a software TLB (<see cref="SoftTlb"/>: one
+/// compare and one add on a hit), a victim TLB and paging-structure caches, kept coherent by the address space's
+/// flushes, which the CPU applies before its next translation. It reads page tables and never allocates or frees a
+/// frame; what only the memory manager knows of a frame it asks through <typeparamref name="TFrames"/>. Split by
+/// concern: translation (<c>Cpu.Translate.cs</c>), TLB refill (<c>Cpu.Refill.cs</c>), invalidation
+/// (<c>Cpu.Invalidate.cs</c>), data access (<c>Cpu.Access.cs</c>) and checked mode (<c>Cpu.Checked.cs</c>). A CPU
+/// belongs to the thread that created it: flushes that wait for every CPU rely on knowing which thread each runs
+/// on. The public handle is <c>MmuContext</c>.</summary>
+internal sealed unsafe partial class Cpu<TFrames> where TFrames : struct, IFrameMap
+{
+    private static int s_nextNumber;
+
+    private readonly PhysicalMemory _physical;
+    private readonly TFrames _frames;
+    private readonly RcuDomain _rcu;
+    private readonly PagingMode _mode;
+    private readonly SoftTlb _tlb;
+    private readonly bool _checked;
+    private readonly ulong _watchMask;
+    private readonly ContextSlot _slot = new();
+    private readonly PageTableRoot _kernelRoot;
+    private readonly ulong _userTop;
+    private PageTableRoot _root;
+    private FlushDomain _domain;
+    private long _seen;
+    private long _seenKernel;
+    private bool _disposed;
+
+    private long _hits, _misses, _victimHits, _pmdHits, _pudHits, _walks, _faults;
+    private long _pageFlushes, _rangeFlushes, _fullFlushes, _kernelFlushes;
+
+    public Cpu(PhysicalMemory physical, TFrames frames, RcuDomain rcu, in KernelLayout layout, bool checkedMode,
+        int tlbEntries, int pagingStructureCacheEntries, PageTableRoot kernelRoot, PageTableRoot root)
+    {
+        _physical = physical;
+        _frames = frames;
+        _rcu = rcu;
+        _mode = layout.Mode;
+        _userTop = layout.UserTop;
+        _checked = checkedMode;
+        _watchMask = _checked ? ~SoftTlb.WatchBit : ulong.MaxValue;
+        _tlb = new SoftTlb(tlbEntries, pagingStructureCacheEntries);
+        _kernelRoot = kernelRoot;
+        _root = root;
+        _domain = root.Flush;
+        Number = Interlocked.Increment(ref s_nextNumber);
+        Attach(root);
+    }
+
+    /// <summary>A number identifying the CPU in traces.</summary>
+    public int Number { get; }
+
+    /// <summary>Entries of the TLB.</summary>
+    public int TlbSize => _tlb.Size;
+
+    /// <summary>The address space loaded now.</summary>
+    public PageTableRoot Root => _root;
+
+    public bool IsDisposed => _disposed;
+
+    /// <summary>Counters of this CPU's caches.</summary>
+    public TlbStatistics Statistics => new(_hits, _misses, _victimHits, _pmdHits, _pudHits, _walks, _faults,
+        _pageFlushes, _rangeFlushes, _fullFlushes, _kernelFlushes);
+
+    private void Attach(PageTableRoot root)
+    {
+        _slot.Owner = Thread.CurrentThread;
+        _seen = root.Flush.Generation;
+        _seenKernel = _kernelRoot.Flush.Generation;
+        _slot.SeenGeneration = _seen;
+        root.Flush.Attach(_slot);
+    }
+
+    /// <summary>Loads another address space (a CR3 write): non-global TLB entries and the paging-structure caches
+    /// are dropped, global (kernel) entries stay.</summary>
+    public void SwitchTo(PageTableRoot root)
+    {
+        _domain.Detach(_slot);
+        _root = root;
+        _domain = root.Flush;
+        _tlb.FlushUser();
+        _tlb.FlushPagingStructureCaches();
+        Attach(root);
+    }
+
+    public void ThrowIfDisposed()
+    {
+        if (_disposed) ThrowHelper.ThrowContextDisposed();
+        if (_root.TornDown) ThrowHelper.ThrowAddressSpaceDisposed();
+    }
+
+    /// <summary>Detaches the CPU from its address space; every later call takes the slow path, which throws.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _slot.Disposed = true;
+        _domain.Detach(_slot);
+        _seen = -1;
+    }
+
+    /// <summary>What the slow paths need to know of a TLB entry (the fast paths read the arrays directly).</summary>
+    private readonly struct Hit
+    {
+        public Hit(ulong physPage, nint host, int level, Protection protection, nint leafHost)
+        {
+            PhysPage = physPage;
+            Host = host;
+            Level = level;
+            Protection = protection;
+            LeafHost = leafHost;
+        }
+
+        public ulong PhysPage { get; }
+        public nint Host { get; }
+        public int Level { get; }
+        public Protection Protection { get; }
+        public nint LeafHost { get; }
+    }
+
+    private Hit HugeHitAt(ulong v, int slot)
+    {
+        ref TlbDetail detail = ref _tlb.HugeDetail(slot);
+        ulong offset = v & SoftTlb.HugeMask & Paging.PageMask;
+        return new Hit(_tlb.HugePhys(slot) + offset,
+            (nint)((long)(v & ~SoftTlb.HugeMask) + _tlb.HugeEntry(slot).HostAddend + (long)offset),
+            detail.Level, detail.Protection, detail.LeafHost);
+    }
+
+    private Hit HitAt(ulong v, int slot)
+    {
+        ref TlbDetail detail = ref _tlb.Detail(slot);
+        return new Hit(_tlb.PhysPage(slot), (nint)((long)(v & Paging.PageMask) + _tlb.Entry(slot).HostAddend),
+            detail.Level, detail.Protection, detail.LeafHost);
+    }
+}
