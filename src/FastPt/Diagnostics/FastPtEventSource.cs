@@ -233,6 +233,16 @@ public sealed partial class FastPtEventSource : EventSource
         if (IsEnabled() && IsEnabled(EventLevel.Warning, Keywords.Rcu)) WriteThreeInts(32, threadId, nesting, reason);
     }
 
+    /// <summary>The <c>PTE_FREE_DEFERRED</c> callback of page-table block <paramref name="pfn"/> found deferrals that
+    /// arrived during its grace period and queued the block's RCU head once more; <paramref name="redeferrals"/> is
+    /// the machine's running count.</summary>
+    [Event(33, Level = EventLevel.Verbose, Keywords = Keywords.Rcu)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void TableRedeferred(ulong pfn, long redeferrals)
+    {
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WriteTwoLongs(33, (long)pfn, redeferrals);
+    }
+
     // ---------------------------------------------------------------- locks (40)
 
     /// <summary>A page-table lock was contended for <paramref name="spins"/> spins.</summary>

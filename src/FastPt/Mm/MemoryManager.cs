@@ -31,6 +31,8 @@ internal sealed unsafe class MemoryManager : IDisposable
             Memmap = new Memmap(Physical, Rcu, Layout, Checked);
             Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Checked);
             PageTables = new PageTableAllocator(Buddy, Memmap, Stat);
+            Fragments = new PteFragments(this, options.PteFragmentsPerBlock, options.PteFreeDeferScheme);
+            PageTables.Fragments = Fragments;
             InitMm = new MmStruct(this, kernel: true);
             Boot();
         }
@@ -60,6 +62,9 @@ internal sealed unsafe class MemoryManager : IDisposable
     public Memmap Memmap { get; }
     public BuddyAllocator Buddy { get; }
     public PageTableAllocator PageTables { get; }
+
+    /// <summary>PTE tables as fragments of page-table blocks, and the <c>pte_free_defer</c> scheme.</summary>
+    public PteFragments Fragments { get; }
     public Vmstat Stat { get; } = new();
     public Memblock Memblock { get; } = new();
 
