@@ -33,6 +33,7 @@ internal sealed unsafe class MemoryManager : IDisposable
             PageTables = new PageTableAllocator(Buddy, Memmap, Stat);
             Fragments = new PteFragments(this, options.PteFragmentsPerBlock, options.PteFreeDeferScheme);
             PageTables.Fragments = Fragments;
+            TableBatches = new MmuGatherCore.RcuTableBatch(this);
             InitMm = new MmStruct(this, kernel: true);
             Boot();
         }
@@ -62,6 +63,9 @@ internal sealed unsafe class MemoryManager : IDisposable
     public Memmap Memmap { get; }
     public BuddyAllocator Buddy { get; }
     public PageTableAllocator PageTables { get; }
+
+    /// <summary>The RCU side of the gather's table frees (<c>tlb_remove_table_rcu</c>).</summary>
+    public MmuGatherCore.RcuTableBatch TableBatches { get; }
 
     /// <summary>PTE tables as fragments of page-table blocks, and the <c>pte_free_defer</c> scheme.</summary>
     public PteFragments Fragments { get; }
