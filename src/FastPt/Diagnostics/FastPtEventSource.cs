@@ -263,4 +263,13 @@ public sealed partial class FastPtEventSource : EventSource
     {
         if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Faults)) WritePageFault(space, address, access, reason);
     }
+
+    /// <summary>The PTE table of the 2 MiB region at <paramref name="address"/> was collapsed into a 2 MiB leaf, in
+    /// place or after copying the data (<paramref name="copied"/>); the table went to <c>pte_free_defer</c>.</summary>
+    [Event(51, Level = EventLevel.Informational, Keywords = Keywords.Faults)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PmdCollapsed(ulong space, ulong address, bool copied)
+    {
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Faults)) WriteTwoLongsAndBool(51, space, address, copied);
+    }
 }
