@@ -1,6 +1,8 @@
 using System;
 using System.Diagnostics;
 using System.Threading;
+using FastPt.Mm;
+using FastPt.Sync;
 using Xunit;
 using static FastPt.Tests.TestMachines;
 
@@ -21,6 +23,35 @@ public class FragmentStressTests
         public long Version;        // odd while the writer changes the region
         public bool Mapped;
         public ulong Frame;         // physical start of what the region maps now
+    }
+
+    /// <summary>A GUP-fast walk that lingers inside its read-side section (a short spin per PTE, about a
+    /// millisecond over a whole table), so that collapses and reclaims of the table it reads happen while it
+    /// reads: a table freed before the walker left its section is then read as poison.</summary>
+    private struct LingeringOps : ILocklessWalkOps
+    {
+        public int Leaves;
+        public ulong FirstFrame;
+        public bool Hole;
+
+        public bool Leaf(ulong address, ulong entry, int level, int rights)
+        {
+            if (Leaves++ == 0) FirstFrame = FastPt.Hardware.PageTableEntry.LeafAddress(entry, level);
+            Thread.SpinWait(20);
+            return true;
+        }
+
+        bool ILocklessWalkOps.Hole(ulong address, ulong entry, int level)
+        {
+            Hole = true;
+            return false;
+        }
+
+        public void Rewind(ulong address)
+        {
+            Leaves = 0;
+            Hole = false;
+        }
     }
 
     [Theory]
@@ -66,13 +97,28 @@ public class FragmentStressTests
             {
                 var random = new Random(seed);
                 var pages = new PhysAddr[8];
+                using RcuReader reader = machine.Memory.Rcu.RegisterReader();
                 while (!stop.IsCancellationRequested)
                 {
                     int i = random.Next(Regions);
                     ulong offset = (ulong)random.Next(512 - 8) << 12;
                     long version = Volatile.Read(ref regions[i].Version);
-                    switch (seed % 3)
+                    switch (seed % 4)
                     {
+                        case 3:
+                        {
+                            // The whole region, slowly: from its first page.
+                            var ops = new LingeringOps();
+                            LocklessWalkStatus status = PageWalk.WalkLockless(machine.Memory.Physical, space.Mm.RootPa, space.Mm.RootLevel, reader,
+                                checkPoison: true, VaOf(i), VaOf(i) + 2 * MiB, ref ops, out ulong poisoned);
+                            if (status == LocklessWalkStatus.Poisoned)
+                                throw new InvalidOperationException($"a lingering walk of region {i} read the freed table 0x{poisoned:x}");
+                            if (status == LocklessWalkStatus.Completed && ops.Leaves > 0)
+                                Check(i, version, true, ops.FirstFrame, 0, "lingering lockless walk");
+                            else if (ops.Hole && ops.Leaves == 0)
+                                Check(i, version, false, 0, 0, "lingering lockless walk");
+                            break;
+                        }
                         case 0:
                         {
                             Translation t = space.TranslateLockless(V(VaOf(i) + offset + 8));
@@ -188,7 +234,7 @@ public class FragmentStressTests
             }
         }
 
-        var threads = new[] { new Thread(() => Walker(0)), new Thread(() => Walker(1)), new Thread(() => Walker(2)), new Thread(Writer) };
+        var threads = new[] { new Thread(() => Walker(0)), new Thread(() => Walker(1)), new Thread(() => Walker(2)), new Thread(() => Walker(3)), new Thread(Writer) };
         foreach (Thread t in threads)
         {
             t.IsBackground = true;
