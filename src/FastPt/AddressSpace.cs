@@ -132,18 +132,34 @@ public sealed unsafe class AddressSpace : IDisposable
     /// <summary>Unmaps [<paramref name="va"/>, +<paramref name="length"/>). Every page must be mapped; a huge page
     /// only partly inside the range is split first. Page tables that become empty are freed after the TLB flush.
     /// With a <paramref name="gather"/>, the flush and frees wait until it is disposed.</summary>
-    public PagingResult TryUnmap(VirtAddr va, ulong length, MmuGather? gather = null)
+    public PagingResult TryUnmap(VirtAddr va, ulong length, MmuGather? gather = null) => Unmap(va, length, gather, holes: false);
+
+    /// <summary>Like <see cref="TryUnmap"/>, throwing <see cref="PagingException"/> on failure.</summary>
+    public void Unmap(VirtAddr va, ulong length, MmuGather? gather = null) => TryUnmap(va, length, gather).ThrowIfFailed();
+
+    /// <summary>Unmaps whatever is mapped in [<paramref name="va"/>, +<paramref name="length"/>) and succeeds over
+    /// holes, as Linux <c>munmap</c> does (a range with nothing mapped is a success that changes nothing); the
+    /// strict <see cref="TryUnmap"/> refuses a hole with <see cref="PagingError.NotMapped"/>, as Unicorn's
+    /// <c>uc_mem_unmap</c> does. Huge pages only partly inside the range are split, empty tables freed after the
+    /// flush; a bad range (misaligned, empty, outside the address space) or a shortage of split tables is still
+    /// refused with nothing changed.</summary>
+    public PagingResult TryDiscard(VirtAddr va, ulong length, MmuGather? gather = null) => Unmap(va, length, gather, holes: true);
+
+    /// <summary>Like <see cref="TryDiscard"/>, throwing <see cref="PagingException"/> on failure.</summary>
+    public void Discard(VirtAddr va, ulong length, MmuGather? gather = null) => TryDiscard(va, length, gather).ThrowIfFailed();
+
+    private PagingResult Unmap(VirtAddr va, ulong length, MmuGather? gather, bool holes)
     {
         ThrowIfDisposed();
         PagingResult invalid = ValidateRange(va, length, PageSize.Size4K);
         if (!invalid.IsSuccess) return invalid;
-        if (gather is not null) return PageTableOps.Unmap(_mm, va.Value, length, gather.Core);
+        if (gather is not null) return PageTableOps.Unmap(_mm, va.Value, length, gather.Core, holes);
         using (_mm.LockTables())
         {
             MmuGatherCore own = _mm.RentGather();
             try
             {
-                return PageTableOps.Unmap(_mm, va.Value, length, own);
+                return PageTableOps.Unmap(_mm, va.Value, length, own, holes);
             }
             finally
             {
@@ -151,9 +167,6 @@ public sealed unsafe class AddressSpace : IDisposable
             }
         }
     }
-
-    /// <summary>Like <see cref="TryUnmap"/>, throwing <see cref="PagingException"/> on failure.</summary>
-    public void Unmap(VirtAddr va, ulong length, MmuGather? gather = null) => TryUnmap(va, length, gather).ThrowIfFailed();
 
     /// <summary>Changes the rights of [<paramref name="va"/>, +<paramref name="length"/>). Every page must be
     /// mapped; huge pages at the edges are split. Taking rights away is flushed; granting is not (a stale cached

@@ -75,12 +75,12 @@ internal static unsafe class PageTableOps
             FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, need);
     }
 
-    /// <summary>Unmaps [va, va + length); every page must be mapped. Table pages that become empty are freed
-    /// through <paramref name="gather"/>.</summary>
-    public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGatherCore gather)
+    /// <summary>Unmaps [va, va + length); every page must be mapped unless <paramref name="holes"/> (discard).
+    /// Table pages that become empty are freed through <paramref name="gather"/>.</summary>
+    public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, bool holes = false)
     {
         long tablesBefore = gather.PendingTables + gather.TablesFreed;
-        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Unmap());
+        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Unmap { Holes = holes }, holes);
         if (result.IsSuccess && FastPtEventSource.Log.IsEnabled())
             FastPtEventSource.Log.UnmapRange(mm.Id, va, length, gather.PendingTables + gather.TablesFreed - tablesBefore);
         return result;
@@ -96,7 +96,7 @@ internal static unsafe class PageTableOps
 
     /// <summary>The shape unmap and protect share: check every page is mapped and count the split tables, reserve
     /// them, run the commit walk, give back what it did not use.</summary>
-    private static PagingResult ChangeRange<TChange>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, TChange change)
+    private static PagingResult ChangeRange<TChange>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, TChange change, bool allowHoles = false)
         where TChange : struct, RangeChangeOperation.IRangeChange
     {
         MemoryManager memory = mm.Memory;
@@ -104,7 +104,7 @@ internal static unsafe class PageTableOps
         {
             ThrowIfDisposed(mm);
             gather.EnsureUsableFor(mm);
-            var check = new RangeChangeOperation.CheckOps();
+            var check = new RangeChangeOperation.CheckOps { AllowHoles = allowHoles };
             PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
             if (!check.Failure.IsSuccess) return check.Failure;
             TableReservation tables = mm.Reservation;

@@ -119,6 +119,8 @@ public class TeardownTests
             ("Map", () => space.Map(V(64 * GiB), pool, Page, Protection.Read)),
             ("TryUnmap", () => space.TryUnmap(V(GiB), Page)),
             ("Unmap", () => space.Unmap(V(GiB), Page)),
+            ("TryDiscard", () => space.TryDiscard(V(GiB), Page)),
+            ("Discard", () => space.Discard(V(GiB), Page)),
             ("TryProtect", () => space.TryProtect(V(GiB), Page, Protection.Read)),
             ("Protect", () => space.Protect(V(GiB), Page, Protection.Read)),
             ("CollectDirty", () => space.CollectDirty(V(GiB), 64 * Page, bitmap)),
