@@ -55,7 +55,7 @@ internal sealed unsafe class MemoryHotplug
                 ulong directVa = _memory.Layout.DirectMapAddress(start);
                 var plan = new MapOperation.Plan(directVa, start, _memory.DirectMapLevels, 0,
                     PageTableEntry.KernelData, PageTableEntry.KernelData | PageTableEntry.Huge, PageTableEntry.KernelTable);
-                PagingResult mapCheck = PageTableOps.CheckMap(initMm, directVa, size, plan, out int directTables);
+                PagingResult mapCheck = PageTableOps.CheckMap(initMm, directVa, size, plan, out int directTables, out _);
                 if (!mapCheck.IsSuccess) throw new InvalidOperationException("the direct map of absent memory is in use: " + mapCheck);
                 Altmap? altmap = options.UseAltmap ? new Altmap(startPfn, (ulong)MemmapPagesFor(endPfn - startPfn), endPfn - startPfn) : null;
                 var request = new PopulateRequest(startPfn, endPfn, altmap, options.Population);

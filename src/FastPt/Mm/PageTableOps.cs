@@ -15,47 +15,64 @@ internal static unsafe class PageTableOps
     /// <summary>Maps [va, va + length) onto [pa, pa + length). The caller validated ranges and alignment.</summary>
     public static PagingResult Map(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan)
     {
-        MemoryManager memory = mm.Memory;
         using (mm.LockTables())
         {
             ThrowIfDisposed(mm);
-            PagingResult checkResult = CheckMap(mm, va, length, plan, out int need);
+            PagingResult checkResult = CheckMap(mm, va, length, plan, out int need, out int pteNeed);
             if (!checkResult.IsSuccess) return checkResult;
-            ulong[] pool = mm.Pool(need);
-            if (!memory.Buddy.TryAllocateBulk(pool.AsSpan(0, need), zero: true))
-                return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null,
-                    $"{need} page-table pages needed, {memory.Buddy.FreePages} frames free");
-            CommitMap(mm, va, length, plan, pool.AsSpan(0, need));
+            // Upper tables as frames, PTE tables as fragments of the address space's blocks: all or nothing.
+            TableReservation tables = mm.Reservation;
+            if (!tables.TryReserve(need - pteNeed, pteNeed, va, out PagingResult failure)) return failure;
+            try
+            {
+                CommitMap(mm, va, length, plan, tables);
+            }
+            finally
+            {
+                tables.Release();
+            }
             return PagingResult.Success;
         }
     }
 
     /// <summary>The check pass of a map, under the table lock: the first conflict, or the number of page-table
-    /// pages the commit will take (<paramref name="tablesNeeded"/>).</summary>
-    public static PagingResult CheckMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, out int tablesNeeded)
+    /// pages the commit will take (<paramref name="tablesNeeded"/>, <paramref name="pteTablesNeeded"/> of them PTE
+    /// tables).</summary>
+    public static PagingResult CheckMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, out int tablesNeeded,
+        out int pteTablesNeeded)
     {
         var check = new MapOperation.CheckOps { Plan = plan };
         PageWalk.Walk(mm.Memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
-        tablesNeeded = check.Failure.IsSuccess ? checked((int)check.TablesNeeded) : 0;
+        bool ok = check.Failure.IsSuccess;
+        tablesNeeded = ok ? checked((int)check.TablesNeeded) : 0;
+        pteTablesNeeded = ok ? checked((int)check.PteTablesNeeded) : 0;
         return check.Failure;
     }
 
     /// <summary>The commit pass of a map whose check passed, under the same hold of the table lock: installs the
-    /// leaves and exactly the zeroed tables in <paramref name="pool"/>. Cannot fail.</summary>
+    /// leaves and exactly the zeroed tables in <paramref name="pool"/> (single frames, as the kernel's tables
+    /// are). Cannot fail.</summary>
     public static void CommitMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, ReadOnlySpan<ulong> pool)
+    {
+        fixed (ulong* p = pool)
+            Commit(mm, va, length, new MapOperation.CommitOps { Plan = plan, Mm = mm, Pool = p, PoolSize = pool.Length }, pool.Length);
+    }
+
+    /// <summary>The commit pass of a map whose check passed, taking exactly the tables
+    /// <paramref name="tables"/> reserved (PTE tables as fragments for a user address space). Cannot fail.</summary>
+    public static void CommitMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, TableReservation tables) =>
+        Commit(mm, va, length, new MapOperation.CommitOps { Plan = plan, Mm = mm, Tables = tables }, tables.Count);
+
+    private static void Commit(MmStruct mm, ulong va, ulong length, MapOperation.CommitOps commit, int need)
     {
         MemoryManager memory = mm.Memory;
         long leavesBefore = mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3];
-        fixed (ulong* p = pool)
-        {
-            var commit = new MapOperation.CommitOps { Plan = plan, Mm = mm, Pool = p, PoolSize = pool.Length };
-            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
-            if (commit.PoolUsed != pool.Length) ThrowHelper.ThrowPoolMismatch(commit.PoolUsed, pool.Length);
-        }
+        PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
+        if (commit.PoolUsed != need) ThrowHelper.ThrowPoolMismatch(commit.PoolUsed, need);
         if (mm.IsKernel) memory.SyncKernelTopLevel();
         else if (mm.QueuedTables > 0) MemoryManager.InvalidateCachedWalks(mm, va, length);
         if (FastPtEventSource.Log.IsEnabled())
-            FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, pool.Length);
+            FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, need);
     }
 
     /// <summary>Unmaps [va, va + length); every page must be mapped unless <paramref name="holes"/> (discard).
@@ -77,7 +94,7 @@ internal static unsafe class PageTableOps
         return result;
     }
 
-    /// <summary>The shape unmap and protect share: check every page is mapped and count the split tables, allocate
+    /// <summary>The shape unmap and protect share: check every page is mapped and count the split tables, reserve
     /// them, run the commit walk, give back what it did not use.</summary>
     private static PagingResult ChangeRange<TChange>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, TChange change, bool allowHoles = false)
         where TChange : struct, RangeChangeOperation.IRangeChange
@@ -90,30 +107,20 @@ internal static unsafe class PageTableOps
             var check = new RangeChangeOperation.CheckOps { AllowHoles = allowHoles };
             PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
             if (!check.Failure.IsSuccess) return check.Failure;
-            if (!TryPreallocate(mm, check.SplitTables, va, out ulong[] pool, out PagingResult failure)) return failure;
-            int need = (int)check.SplitTables;
-            fixed (ulong* p = pool)
+            TableReservation tables = mm.Reservation;
+            if (!tables.TryReserve(check.SplitTables - check.PteSplitTables, check.PteSplitTables, va, out PagingResult failure))
+                return failure;
+            var commit = new RangeChangeOperation.CommitOps<TChange> { Mm = mm, Gather = gather, Change = change, Tables = tables };
+            try
             {
-                var commit = new RangeChangeOperation.CommitOps<TChange> { Mm = mm, Gather = gather, Change = change, Pool = p, PoolSize = need };
                 PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
-                ReleaseUnused(memory, pool, commit.PoolUsed, need);
+            }
+            finally
+            {
+                tables.Release();
             }
             return PagingResult.Success;
         }
-    }
-
-    private static bool TryPreallocate(MmStruct mm, long count, ulong va, out ulong[] pool, out PagingResult failure)
-    {
-        pool = mm.Pool(count);
-        failure = default;
-        if (count == 0 || mm.Memory.Buddy.TryAllocateBulk(pool.AsSpan(0, (int)count), zero: true)) return true;
-        failure = new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, $"{count} tables needed to split huge pages");
-        return false;
-    }
-
-    private static void ReleaseUnused(MemoryManager memory, ulong[] pool, int used, int allocated)
-    {
-        for (int i = used; i < allocated; i++) memory.Buddy.Free(pool[i], 0);
     }
 
     /// <summary>The leaf mapping <paramref name="va"/>, read without side effects (no A/D, no TLB): the hardware
@@ -227,6 +234,7 @@ internal static unsafe class PageTableOps
             mm.Tables[mm.RootLevel]++;
             gather.RemoveTable(mm.RootPa, mm.RootLevel);
             gather.Finish();
+            memory.Fragments.Destroy(mm); // pte_frag_destroy: the cursor's unused fragments go back
             mm.Disposed = true;
         }
     }

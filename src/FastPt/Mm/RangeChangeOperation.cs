@@ -2,7 +2,6 @@ using System;
 using System.Threading;
 using FastPt.Geometry;
 using FastPt.Hardware;
-using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -15,7 +14,9 @@ internal static unsafe class RangeChangeOperation
     /// <summary>Check pass: every page mapped; counts the tables the splits at the edges need.</summary>
     internal struct CheckOps : IPageWalkOps
     {
+        /// <summary>Tables the splits need, all levels; <see cref="PteSplitTables"/> of them PTE tables.</summary>
         public long SplitTables;
+        public long PteSplitTables;
         public PagingResult Failure;
 
         /// <summary>Holes are no failure (discard).</summary>
@@ -34,7 +35,7 @@ internal static unsafe class RangeChangeOperation
             }
             if (PageTableEntry.IsLeaf(value, level))
             {
-                if (next - address != Paging.LevelSize(level)) SplitTables += TablesToSplit(level, address, next);
+                if (next - address != Paging.LevelSize(level)) SplitTables += TablesToSplit(level, address, next, ref PteSplitTables);
                 return WalkAction.Continue;
             }
             return WalkAction.Descend;
@@ -54,16 +55,21 @@ internal static unsafe class RangeChangeOperation
     }
 
     /// <summary>Tables needed to split a leaf at <paramref name="level"/> of which only [address, next) is touched:
-    /// one table below it, plus the splits of the (at most two) children the range cuts in part.</summary>
-    public static long TablesToSplit(int level, ulong address, ulong next)
+    /// one table below it, plus the splits of the (at most two) children the range cuts in part;
+    /// <paramref name="pteTables"/> grows by the PTE tables among them.</summary>
+    public static long TablesToSplit(int level, ulong address, ulong next, ref long pteTables)
     {
         int child = level - 1;
         long count = 1;
-        if (child == Paging.PteLevel) return count;
+        if (child == Paging.PteLevel)
+        {
+            pteTables++;
+            return count;
+        }
         for (ulong a = address; a != next;)
         {
             ulong n = Paging.AddrEnd(child, a, next);
-            if (n - a != Paging.LevelSize(child)) count += TablesToSplit(child, a, n);
+            if (n - a != Paging.LevelSize(child)) count += TablesToSplit(child, a, n, ref pteTables);
             a = n;
         }
         return count;
@@ -74,9 +80,15 @@ internal static unsafe class RangeChangeOperation
     /// a concurrent translation sees either the old leaf or the equivalent table, never a hole.</summary>
     public static void SplitLeaf(MmStruct mm, ulong* entry, int level, ulong address, ulong tablePfn, MmuGatherCore gather)
     {
+        mm.Memory.PageTables.Construct(tablePfn, level - 1, mm.Id, mm.IsKernel);
+        SplitLeafInto(mm, entry, level, address, tablePfn, gather);
+    }
+
+    /// <summary><see cref="SplitLeaf"/> into a table already constructed (taken from a <see cref="TableReservation"/>).</summary>
+    public static void SplitLeafInto(MmStruct mm, ulong* entry, int level, ulong address, ulong tablePfn, MmuGatherCore gather)
+    {
         int child = level - 1;
         ulong* table = mm.Memory.Physical.TableForWrite(tablePfn << Paging.PageShift);
-        mm.Memory.PageTables.Construct(tablePfn, child, mm.Id, mm.IsKernel);
         ulong tableEntry = (tablePfn << Paging.PageShift) | mm.TableBits;
         while (true)
         {
@@ -107,7 +119,7 @@ internal static unsafe class RangeChangeOperation
     }
 
     /// <summary>What unmap and protect do to the pages of the range; the commit pass around it (<see
-    /// cref="CommitOps{TChange}"/>) splits the huge leaves the range cuts, from the preallocated tables.</summary>
+    /// cref="CommitOps{TChange}"/>) splits the huge leaves the range cuts, from the reserved tables.</summary>
     internal interface IRangeChange
     {
         /// <summary>A leaf wholly inside the range.</summary>
@@ -124,15 +136,13 @@ internal static unsafe class RangeChangeOperation
     }
 
     /// <summary>The commit pass of unmap and protect: a huge leaf the range covers only in part is split first, with
-    /// a table from the pool the check pass counted and the caller preallocated, so the pass cannot fail.</summary>
+    /// a table from the reservation the check pass counted and the caller made, so the pass cannot fail.</summary>
     internal struct CommitOps<TChange> : IPageWalkOps where TChange : struct, IRangeChange
     {
         public MmStruct Mm;
         public MmuGatherCore Gather;
         public TChange Change;
-        public ulong* Pool;
-        public int PoolSize;
-        public int PoolUsed;
+        public TableReservation Tables;
 
         public static bool Mutates => true;
 
@@ -147,8 +157,7 @@ internal static unsafe class RangeChangeOperation
                 Change.Leaf(Mm, Gather, entry, level, address, next);
                 return WalkAction.Continue;
             }
-            if (PoolUsed == PoolSize) ThrowHelper.ThrowInvariant("a range change ran out of preallocated split tables");
-            SplitLeaf(Mm, entry, level, address, Pool[PoolUsed++], Gather);
+            SplitLeafInto(Mm, entry, level, address, Tables.Take(level - 1), Gather);
             return WalkAction.Descend;
         }
 
