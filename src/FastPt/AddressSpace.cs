@@ -135,7 +135,7 @@ public sealed unsafe class AddressSpace : IDisposable
         PagingResult invalid = ValidateRange(va, length, PageSize.Size4K);
         if (!invalid.IsSuccess) return invalid;
         if (gather is not null) return PageTableOps.Unmap(_mm, va.Value, length, gather.Core);
-        using (_mm.LockTables())
+        using (_mm.LockMmap())
         {
             MmuGatherCore own = _mm.RentGather();
             try
@@ -162,7 +162,7 @@ public sealed unsafe class AddressSpace : IDisposable
         if (!invalid.IsSuccess) return invalid;
         protection = Normalize(protection);
         if (gather is not null) return PageTableOps.Protect(_mm, va.Value, length, protection, gather.Core);
-        using (_mm.LockTables())
+        using (_mm.LockMmap())
         {
             MmuGatherCore own = _mm.RentGather();
             try
@@ -200,7 +200,7 @@ public sealed unsafe class AddressSpace : IDisposable
             throw new ArgumentException($"The bitmap needs {(pages + 63) / 64} words for {pages} pages.", nameof(bitmap));
         bitmap[..(int)((pages + 63) / 64)].Clear();
         if (gather is not null) return TestAndClearOperation.Run(_mm, va.Value, length, bit, bitmap, gather.Core);
-        using (_mm.LockTables())
+        using (_mm.LockMmap())
         {
             MmuGatherCore own = _mm.RentGather();
             try

@@ -15,30 +15,24 @@ internal static unsafe class PageTableOps
     public static PagingResult Map(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan)
     {
         MemoryManager memory = mm.Memory;
-        using (mm.LockTables())
+        using (mm.LockMmap())
         {
             ThrowIfDisposed(mm);
             var check = new MapOperation.CheckOps { Plan = plan };
             PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
             if (!check.Failure.IsSuccess) return check.Failure;
 
-            int need = checked((int)check.TablesNeeded);
-            ulong[] pool = mm.Pool(need);
-            if (!memory.Buddy.TryAllocateBulk(pool.AsSpan(0, need), zero: true))
-                return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null,
-                    $"{need} page-table pages needed, {memory.Buddy.FreePages} frames free");
+            if (!memory.PageTables.TryAllocatePool(mm, check.TablesNeeded, out TablePool pool, out string? why))
+                return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, why);
 
-            long leavesBefore = mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3];
-            fixed (ulong* p = pool)
-            {
-                var commit = new MapOperation.CommitOps { Plan = plan, Mm = mm, Pool = p, PoolSize = need };
-                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
-                if (commit.PoolUsed != need)
-                    throw new InvalidOperationException($"map used {commit.PoolUsed} of {need} counted tables");
-            }
+            var commit = new MapOperation.CommitOps(plan, mm, pool);
+            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
+            // Tables a concurrent fault installed first were not needed.
+            memory.PageTables.ReleaseUnused(commit.Pool);
+            long need = commit.Pool.TotalUsed;
             if (mm.IsKernel) memory.SyncKernelTopLevel();
             if (FastPtEventSource.Log.IsEnabled())
-                FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, need);
+                FastPtEventSource.Log.MapRange(mm.Id, va, length, commit.LeavesInstalled, need);
             return PagingResult.Success;
         }
     }
@@ -65,42 +59,25 @@ internal static unsafe class PageTableOps
     }
 
     /// <summary>The shape unmap and protect share: check every page is mapped and count the split tables, allocate
-    /// them, run the commit walk, give back what it did not use.</summary>
+    /// and construct them, run the commit walk, give back what it did not use.</summary>
     private static PagingResult ChangeRange<TOps>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, ref TOps ops)
-        where TOps : struct, RangeChangeOperation.ISplitPool
+        where TOps : struct, RangeChangeOperation.IChangeOps
     {
         MemoryManager memory = mm.Memory;
-        using (mm.LockTables())
+        using (mm.LockMmap())
         {
             ThrowIfDisposed(mm);
             gather.EnsureUsableFor(mm);
             var check = new RangeChangeOperation.CheckOps();
             PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
             if (!check.Failure.IsSuccess) return check.Failure;
-            if (!TryPreallocate(mm, check.SplitTables, va, out ulong[] pool, out PagingResult failure)) return failure;
-            int need = (int)check.SplitTables;
-            fixed (ulong* p = pool)
-            {
-                ops.SetPool(p, need);
-                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref ops);
-                ReleaseUnused(memory, pool, ops.PoolUsed, need);
-            }
+            if (!memory.PageTables.TryAllocatePool(mm, check.SplitTables, out TablePool pool, out string? why))
+                return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, "tables to split huge pages: " + why);
+            ops.Begin(pool, mm);
+            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref ops);
+            memory.PageTables.ReleaseUnused(ops.Pool);
             return PagingResult.Success;
         }
-    }
-
-    private static bool TryPreallocate(MmStruct mm, long count, ulong va, out ulong[] pool, out PagingResult failure)
-    {
-        pool = mm.Pool(count);
-        failure = default;
-        if (count == 0 || mm.Memory.Buddy.TryAllocateBulk(pool.AsSpan(0, (int)count), zero: true)) return true;
-        failure = new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, $"{count} tables needed to split huge pages");
-        return false;
-    }
-
-    private static void ReleaseUnused(MemoryManager memory, ulong[] pool, int used, int allocated)
-    {
-        for (int i = used; i < allocated; i++) memory.Buddy.Free(pool[i], 0);
     }
 
     /// <summary>The leaf mapping <paramref name="va"/>, read without side effects (no A/D, no TLB).</summary>
@@ -202,7 +179,7 @@ internal static unsafe class PageTableOps
     /// shared with init_mm) and finally the root itself, through a gather.</summary>
     public static void TeardownUser(MmStruct mm)
     {
-        using (mm.LockTables())
+        using (mm.LockMmap())
         {
             if (mm.Disposed) return;
             MemoryManager memory = mm.Memory;
@@ -217,6 +194,7 @@ internal static unsafe class PageTableOps
                 root[i] = 0;
                 if (PageTableEntry.IsLeaf(entry, mm.RootLevel)) continue;
                 gather.RemoveSubtree(PageTableEntry.TableAddress(entry), mm.RootLevel - 1, countLeaves: true);
+                gather.FlushIfFull();
             }
             gather.AddRange(0, memory.Layout.UserTop);
             // The root goes with everything else, after the flush.
