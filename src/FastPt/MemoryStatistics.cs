@@ -100,6 +100,23 @@ public sealed record MemoryStatistics
     /// <summary>Longest hold of an allocated page-table lock (allocated mode).</summary>
     public System.TimeSpan AllocatedLockMaxHold { get; init; }
 
+    /// <summary><c>pgfault</c>: demand faults handled in anonymous regions (every attempt, including those another
+    /// thread had already resolved).</summary>
+    public long PageFaults { get; init; }
+
+    /// <summary><c>thp_fault_alloc</c>: faults that mapped a 2 MiB transparent huge page.</summary>
+    public long ThpFaultAlloc { get; init; }
+
+    /// <summary><c>thp_fault_fallback</c>: faults that wanted a transparent huge page, found no free 2 MiB frame
+    /// and mapped 4 KiB pages.</summary>
+    public long ThpFaultFallback { get; init; }
+
+    /// <summary>Read faults of zero-page regions that mapped the shared zero page.</summary>
+    public long ZeroPageFaults { get; init; }
+
+    /// <summary>First writes to a zero-page mapping, which got a frame of their own.</summary>
+    public long ZeroPageCopies { get; init; }
+
     /// <summary>Checked mode: accesses to freed memory reported.</summary>
     public long UseAfterFreeDetected { get; init; }
 }

@@ -66,6 +66,9 @@ internal sealed unsafe class MmStruct
     /// atomically.</summary>
     public long[] Leaves { get; } = new long[4];
 
+    /// <summary>The anonymous regions (VMAs); lookups take no lock, changes happen under <see cref="MmapLock"/>.</summary>
+    public VmaTree Vmas { get; } = new();
+
     /// <summary>Invalidation channel of this address space.</summary>
     public FlushDomain Flush => Root.Flush;
 

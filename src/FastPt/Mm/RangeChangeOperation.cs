@@ -112,8 +112,9 @@ internal static unsafe class RangeChangeOperation
     /// <summary>A commit pass that takes the tables for its splits from a preallocated pool.</summary>
     internal interface IChangeOps : IPageWalkOps
     {
-        /// <summary>Hands the pool over before the walk and says where the walk starts.</summary>
-        void Begin(in TablePool pool, MmStruct mm);
+        /// <summary>Hands the pool over before the walk of one piece, says where the walk starts and whether the
+        /// piece is part of an anonymous region.</summary>
+        void Begin(in TablePool pool, MmStruct mm, bool anonymous);
 
         /// <summary>The pool after the walk.</summary>
         TablePool Pool { get; }
@@ -125,13 +126,14 @@ internal static unsafe class RangeChangeOperation
     {
         public MmStruct Mm;
         public MmuGatherCore Gather;
-        public bool Anonymous;
+        private bool _anonymous;
         private TablePool _pool;
         private WalkTables _tables;
 
-        public void Begin(in TablePool pool, MmStruct mm)
+        public void Begin(in TablePool pool, MmStruct mm, bool anonymous)
         {
             _pool = pool;
+            _anonymous = anonymous;
             _tables[mm.RootLevel] = mm.RootPa;
         }
 
@@ -153,7 +155,7 @@ internal static unsafe class RangeChangeOperation
                     ptl.Unlock();
                     Interlocked.Decrement(ref Mm.Leaves[level]);
                     Gather.AddRange(address, next);
-                    if (Anonymous)
+                    if (_anonymous)
                     {
                         Gather.RemoveAnonymousFrame(value, level);
                         Gather.FlushIfFull();
@@ -161,7 +163,7 @@ internal static unsafe class RangeChangeOperation
                     return WalkAction.Continue;
                 }
                 ulong table = _pool.Take(level - 1);
-                SplitLeaf(Mm, entry, level, address, table, Gather, Anonymous);
+                SplitLeaf(Mm, entry, level, address, table, Gather, _anonymous);
                 ptl.Unlock();
                 _tables[level - 1] = table << Paging.PageShift;
                 return WalkAction.Descend;
@@ -177,7 +179,7 @@ internal static unsafe class RangeChangeOperation
                 Volatile.Write(ref *entry, 0);
                 ptl.Unlock();
                 Gather.AddRange(address, next);
-                Gather.RemoveSubtree(child, level - 1, countLeaves: true, freeFrames: Anonymous);
+                Gather.RemoveSubtree(child, level - 1, countLeaves: true, freeFrames: _anonymous);
                 Gather.FlushIfFull();
                 return WalkAction.Continue;
             }
@@ -196,7 +198,7 @@ internal static unsafe class RangeChangeOperation
                 ulong value = ptes[i];
                 if (value == 0) continue;
                 present++;
-                if (Anonymous) Gather.RemoveAnonymousFrame(value, Paging.PteLevel);
+                if (_anonymous) Gather.RemoveAnonymousFrame(value, Paging.PteLevel);
             }
             new Span<ulong>(ptes, count).Clear();
             ptl.Unlock();
@@ -239,13 +241,14 @@ internal static unsafe class RangeChangeOperation
         public MmStruct Mm;
         public MmuGatherCore Gather;
         public Protection Protection;
-        public bool Anonymous;
+        private bool _anonymous;
         private TablePool _pool;
         private WalkTables _tables;
 
-        public void Begin(in TablePool pool, MmStruct mm)
+        public void Begin(in TablePool pool, MmStruct mm, bool anonymous)
         {
             _pool = pool;
+            _anonymous = anonymous;
             _tables[mm.RootLevel] = mm.RootPa;
         }
 
@@ -266,7 +269,7 @@ internal static unsafe class RangeChangeOperation
             if (next - address != Paging.LevelSize(level))
             {
                 ulong table = _pool.Take(level - 1);
-                SplitLeaf(Mm, entry, level, address, table, Gather, Anonymous);
+                SplitLeaf(Mm, entry, level, address, table, Gather, _anonymous);
                 ptl.Unlock();
                 _tables[level - 1] = table << Paging.PageShift;
                 return WalkAction.Descend;
@@ -294,7 +297,7 @@ internal static unsafe class RangeChangeOperation
             {
                 ulong before = Volatile.Read(ref *entry);
                 ulong after = PageTableEntry.WithProtection(before, Protection, level);
-                if (Anonymous && PageTableEntry.LeafAddress(before, level) >> Paging.PageShift == Mm.Memory.ZeroPfn)
+                if (_anonymous && PageTableEntry.LeafAddress(before, level) >> Paging.PageShift == Mm.Memory.ZeroPfn)
                     after &= ~PageTableEntry.Writable;
                 if (after == before) return;
                 if (Interlocked.CompareExchange(ref *entry, after, before) != before) continue; // A/D raced: redo
