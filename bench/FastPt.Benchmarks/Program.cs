@@ -11,9 +11,14 @@ namespace FastPt.Benchmarks;
 /// (<c>--filter</c>, <c>--job</c>, <c>--artifacts</c>, ...).</summary>
 public static class Program
 {
-    /// <summary>Runs the suites chosen by <paramref name="args"/>.</summary>
-    public static void Main(string[] args) =>
+    /// <summary>Runs the suites chosen by <paramref name="args"/>, or, with <c>boot-scaling</c> first, the boot
+    /// scaling report (<see cref="Boot.BootScaling"/>).</summary>
+    public static int Main(string[] args)
+    {
+        if (args is ["boot-scaling", ..]) return Boot.BootScaling.Run(args);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, CreateConfig());
+        return 0;
+    }
 
     /// <summary>BenchmarkDotNet's defaults (columns, loggers, analysers, validators) with the memory diagnoser on,
     /// exporting GitHub markdown and CSV only: the two formats committed under <c>perf-results/</c>.</summary>
