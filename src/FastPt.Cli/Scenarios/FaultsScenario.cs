@@ -127,7 +127,11 @@ public sealed class FaultsScenario : IScenario
                     failure ??= e;
                 }
                 ended[index] = Stopwatch.GetTimestamp();
-            }) { IsBackground = true, Name = $"faults worker {t}" };
+            })
+            {
+                IsBackground = true,
+                Name = $"faults worker {t}",
+            };
             workers[t].Start();
         }
         foreach (Thread worker in workers) worker.Join();

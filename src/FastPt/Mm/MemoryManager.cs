@@ -4,6 +4,7 @@ using System.Threading;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 using FastPt.Sync;
 
 namespace FastPt.Mm;
@@ -30,7 +31,7 @@ internal sealed unsafe class MemoryManager : IDisposable
             Rcu = new RcuDomain();
             Rcu.GracePeriodCompleted += callbacks => FastPtEventSource.Log.GracePeriod(Rcu.GracePeriods, callbacks);
             Memmap = new Memmap(Physical, Rcu, Layout, Checked);
-            Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Checked);
+            Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Stat, Checked);
             PageTableLocks = new SplitPageTableLocks(options.PageTableLocks, Memmap,
                 new PtlockCache(Buddy, Memmap, Physical, Checked), Stat, Checked);
             PageTables = new PageTableAllocator(Buddy, Memmap, Stat, PageTableLocks);
@@ -234,9 +235,9 @@ internal sealed unsafe class MemoryManager : IDisposable
         var mm = new MmStruct(this, kernel: false);
         Span<ulong> root = stackalloc ulong[1];
         if (!Buddy.TryAllocateBulk(root, zero: true))
-            throw new PagingException(new PagingResult(PagingError.OutOfFrames, default, null, "no frame for a root table"));
+            ThrowHelper.ThrowPaging(new PagingResult(PagingError.OutOfFrames, default, null, "no frame for a root table"));
         if (!PageTables.TryConstruct(root[0], mm.RootLevel, mm.Id, kernel: false))
-            throw new InvalidOperationException("the constructor of a root table cannot fail");
+            ThrowHelper.ThrowInvariant("the constructor of a root table cannot fail");
         mm.RootPa = root[0] << Paging.PageShift;
         lock (_mmListLock)
         {
@@ -296,6 +297,7 @@ internal sealed unsafe class MemoryManager : IDisposable
         foreach (MmStruct mm in mms)
         {
             long generation = mm.Flush.Publish(new FlushRequest(0, Layout.UserTop, FlushKind.All, TablesFreed: false));
+            Vmstat.Add(ref Stat.TlbFlushesPublished, 1);
             mm.Flush.WaitForAcknowledgement(generation);
             if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.TlbFlush(mm.Id, FlushKind.All, 0, Layout.UserTop, mm.Flush.Contexts.Length);
         }
@@ -307,13 +309,14 @@ internal sealed unsafe class MemoryManager : IDisposable
     public void FlushTlb(MmStruct mm, in FlushRequest request)
     {
         long generation = mm.Flush.Publish(request);
+        Vmstat.Add(ref Stat.TlbFlushesPublished, 1);
         if (mm.IsKernel) Memmap.FlushKernelTlb();
         if (Options.SyncedFlushes) mm.Flush.WaitForAcknowledgement(generation);
     }
 
     private void ThrowIfDisposed()
     {
-        ObjectDisposedException.ThrowIf(_disposed, typeof(Machine));
+        if (_disposed) ThrowHelper.ThrowMachineDisposed();
     }
 
     public void Dispose()

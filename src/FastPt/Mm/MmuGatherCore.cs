@@ -54,7 +54,7 @@ internal sealed class MmuGatherCore
 
     public void Begin()
     {
-        if (_active) throw new InvalidOperationException("gather already in use");
+        if (_active) ThrowHelper.ThrowGatherInUse();
         _active = true;
         _flushes = 0;
         _tablesFreed = 0;
@@ -63,7 +63,7 @@ internal sealed class MmuGatherCore
     public void EnsureUsableFor(MmStruct mm)
     {
         if (!_active) ThrowHelper.ThrowGatherFinished();
-        if (!ReferenceEquals(mm, _mm)) throw new ArgumentException("The gather belongs to another address space.");
+        if (!ReferenceEquals(mm, _mm)) ThrowHelper.ThrowGatherOfAnotherSpace();
     }
 
     /// <summary>Records that translations of [start, end) changed and must be flushed.</summary>
@@ -95,41 +95,53 @@ internal sealed class MmuGatherCore
     }
 
     /// <summary>Queues a whole detached subtree: the table at <paramref name="tablePa"/> (at
-    /// <paramref name="level"/>) and every table below it. With <paramref name="freeFrames"/> (an anonymous region)
-    /// the frames of its leaves go too, except the shared zero page.</summary>
-    public unsafe void RemoveSubtree(ulong tablePa, int level, bool countLeaves, bool freeFrames = false)
+    /// <paramref name="level"/>, translating [<paramref name="start"/>, <paramref name="end"/>)) and every table
+    /// below it, uncounting its leaves. With <paramref name="freeFrames"/> (an anonymous region) the frames of its
+    /// leaves go too, except the shared zero page. A walk on <see cref="PageWalk"/>: tables are queued bottom-up as
+    /// the walker leaves them.</summary>
+    public void RemoveSubtree(ulong tablePa, int level, ulong start, ulong end, bool freeFrames = false)
     {
-        ulong* table = _mm.Memory.Physical.TableForRead(tablePa);
-        if (level > Paging.PteLevel)
-        {
-            for (int i = 0; i < Paging.EntriesPerTable; i++)
-            {
-                ulong entry = table[i];
-                if (entry == 0) continue;
-                if (PageTableEntry.IsLeaf(entry, level))
-                {
-                    if (countLeaves) System.Threading.Interlocked.Decrement(ref _mm.Leaves[level]);
-                    if (freeFrames) RemoveAnonymousFrame(entry, level);
-                }
-                else
-                {
-                    RemoveSubtree(PageTableEntry.TableAddress(entry), level - 1, countLeaves, freeFrames);
-                }
-            }
-        }
-        else if (countLeaves || freeFrames)
-        {
-            int used = 0;
-            for (int i = 0; i < Paging.EntriesPerTable; i++)
-            {
-                ulong entry = table[i];
-                if (entry == 0) continue;
-                used++;
-                if (freeFrames) RemoveAnonymousFrame(entry, Paging.PteLevel);
-            }
-            if (countLeaves) System.Threading.Interlocked.Add(ref _mm.Leaves[1], -used);
-        }
+        var ops = new RemoveSubtreeOps { Gather = this, Leaves = _mm.Leaves, FreeFrames = freeFrames };
+        PageWalk.WalkFrom(_mm.Memory.Physical, tablePa, level, start, end, ref ops);
         RemoveTable(tablePa, level);
+    }
+
+    /// <summary>The walk of <see cref="RemoveSubtree"/>: reads only (the subtree is detached, nobody else edits it).
+    /// Leaf counts change atomically: faults in other regions of the address space count theirs meanwhile.</summary>
+    private unsafe struct RemoveSubtreeOps : IPageWalkOps
+    {
+        public MmuGatherCore Gather;
+        public long[] Leaves;
+        public bool FreeFrames;
+
+        public static bool Mutates => false;
+
+        public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
+        {
+            ulong value = *entry;
+            if (value == 0) return WalkAction.Continue;
+            if (!PageTableEntry.IsLeaf(value, level)) return WalkAction.Descend;
+            System.Threading.Interlocked.Decrement(ref Leaves[level]);
+            if (FreeFrames) Gather.RemoveAnonymousFrame(value, level);
+            return WalkAction.Continue;
+        }
+
+        public WalkAction PteRange(ulong* ptes, ulong address, ulong end)
+        {
+            int count = (int)((end - address) >> Paging.PageShift);
+            var span = new ReadOnlySpan<ulong>(ptes, count);
+            System.Threading.Interlocked.Add(ref Leaves[Paging.PteLevel], -(count - span.Count(0UL)));
+            if (FreeFrames)
+                foreach (ulong value in span)
+                    if (value != 0) Gather.RemoveAnonymousFrame(value, Paging.PteLevel);
+            return WalkAction.Continue;
+        }
+
+        public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next)
+        {
+            Gather.RemoveTable(PageTableEntry.TableAddress(*entry), level - 1);
+            return WalkAction.Continue;
+        }
     }
 
     /// <summary>Queues the frame of an anonymous leaf (a 4 KiB page or a 2 MiB transparent huge page) unless it is
@@ -242,7 +254,7 @@ internal sealed class MmuGatherCore
         public void Validate()
         {
             if (_owner is null || !_owner._freeing || _owner._flushSequence != _sequence || _sequence == 0)
-                throw new InvalidOperationException("page-table page freed without a completed TLB flush");
+                ThrowHelper.ThrowInvariant("page-table page freed without a completed TLB flush");
         }
     }
 }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -75,8 +76,7 @@ internal static unsafe class PageTableOps
     public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGatherCore gather)
     {
         long tablesBefore = gather.PendingTables + gather.TablesFreed;
-        var ops = new RangeChangeOperation.UnmapOps { Mm = mm, Gather = gather };
-        PagingResult result = ChangeRange(mm, va, length, gather, ref ops, newProtection: null);
+        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Unmap(), newProtection: null);
         if (result.IsSuccess && FastPtEventSource.Log.IsEnabled())
             FastPtEventSource.Log.UnmapRange(mm.Id, va, length, gather.PendingTables + gather.TablesFreed - tablesBefore);
         return result;
@@ -86,8 +86,7 @@ internal static unsafe class PageTableOps
     /// parts of regions in the range get the new rights, for the pages faulted in and for the faults to come.</summary>
     public static PagingResult Protect(MmStruct mm, ulong va, ulong length, Protection protection, MmuGatherCore gather)
     {
-        var ops = new RangeChangeOperation.ProtectOps { Mm = mm, Gather = gather, Protection = protection };
-        PagingResult result = ChangeRange(mm, va, length, gather, ref ops, protection);
+        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Protect { Protection = protection }, protection);
         if (result.IsSuccess) FastPtEventSource.Log.ProtectRange(mm.Id, va, length, (int)protection);
         return result;
     }
@@ -98,9 +97,9 @@ internal static unsafe class PageTableOps
     /// finally replace the regions: an unmap (<paramref name="newProtection"/> null) keeps their parts outside the
     /// range (<c>munmap</c>), a protect splits them at the range's ends (<c>mprotect</c>'s <c>vma_modify</c>). A
     /// refusal unlocks the regions untouched.</summary>
-    private static PagingResult ChangeRange<TOps>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, ref TOps ops,
+    private static PagingResult ChangeRange<TChange>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, TChange change,
         Protection? newProtection)
-        where TOps : struct, RangeChangeOperation.IChangeOps
+        where TChange : struct, RangeChangeOperation.IRangeChange
     {
         MemoryManager memory = mm.Memory;
         ulong end = va + length;
@@ -123,12 +122,13 @@ internal static unsafe class PageTableOps
                 }
                 if (!memory.PageTables.TryAllocatePool(mm, check.SplitTables, out TablePool pool, out string? why))
                     return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, "tables to split huge pages: " + why);
+                var commit = new RangeChangeOperation.CommitOps<TChange> { Mm = mm, Gather = gather, Change = change };
                 for (int piece = 0; ; piece++)
                 {
                     if (!NextPiece(regions, va, end, piece, out ulong start, out ulong stop, out VmArea? region)) break;
-                    ops.Begin(pool, mm, anonymous: region is not null);
-                    PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, start, stop, ref ops);
-                    pool = ops.Pool;
+                    commit.Begin(pool, anonymous: region is not null);
+                    PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, start, stop, ref commit);
+                    pool = commit.Pool;
                 }
                 memory.PageTables.ReleaseUnused(pool);
                 if (regions.Count > 0)
@@ -185,29 +185,28 @@ internal static unsafe class PageTableOps
         return true;
     }
 
-    /// <summary>The leaf mapping <paramref name="va"/>, read without side effects (no A/D, no TLB).</summary>
+    /// <summary>The leaf mapping <paramref name="va"/>, read without side effects (no A/D, no TLB): the hardware
+    /// walker's inspection walk, whose rights check does not matter here. A PROT_NONE leaf (not present) counts as
+    /// mapped.</summary>
     public static bool Lookup(MmStruct mm, ulong va, out ulong entry, out int level)
     {
         MemoryManager memory = mm.Memory;
+        WalkStatus status;
+        WalkResult walk;
         memory.Rcu.ReadLock();
         try
         {
-            ulong tablePa = mm.RootPa;
-            level = mm.RootLevel;
-            while (true)
-            {
-                entry = System.Threading.Volatile.Read(ref memory.Physical.TableForRead(tablePa)[Paging.Index(level, va)]);
-                if (entry == 0) return false;
-                if (PageTableEntry.IsLeaf(entry, level)) return true;
-                if ((entry & PageTableEntry.Present) == 0) return false;
-                tablePa = PageTableEntry.TableAddress(entry);
-                level--;
-            }
+            status = HardwareWalker.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, AccessKind.Read, user: false,
+                updateAccessedDirty: false, checkPoison: false, out walk);
         }
         finally
         {
             memory.Rcu.ReadUnlock();
         }
+        entry = walk.Entry;
+        level = walk.Level;
+        return status is WalkStatus.Ok or WalkStatus.ProtectionFault
+            || (entry != 0 && PageTableEntry.IsLeaf(entry, level));
     }
 
     /// <summary>Inspection walk collecting the leaves of [start, end) as runs.</summary>
@@ -296,23 +295,14 @@ internal static unsafe class PageTableOps
             foreach (VmArea region in regions)
             {
                 region.StartWrite();
-                var zap = new RangeChangeOperation.UnmapOps { Mm = mm, Gather = gather };
-                zap.Begin(TablePool.Empty, mm, anonymous: true);
+                var zap = new RangeChangeOperation.CommitOps<RangeChangeOperation.Unmap> { Mm = mm, Gather = gather };
+                zap.Begin(TablePool.Empty, anonymous: true);
                 PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, region.Start, region.End, ref zap);
             }
             mm.Vmas.Replace(regions, []);
             foreach (VmArea region in regions) region.Detach();
-            ulong* root = memory.Physical.TableForWrite(mm.RootPa);
-            int userEntries = Paging.EntriesPerTable / 2;
-            for (int i = 0; i < userEntries; i++)
-            {
-                ulong entry = root[i];
-                if (entry == 0) continue;
-                root[i] = 0;
-                if (PageTableEntry.IsLeaf(entry, mm.RootLevel)) continue;
-                gather.RemoveSubtree(PageTableEntry.TableAddress(entry), mm.RootLevel - 1, countLeaves: true);
-                gather.FlushIfFull();
-            }
+            var teardown = new TeardownOps { Gather = gather };
+            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, 0, memory.Layout.UserTop, ref teardown);
             gather.AddRange(0, memory.Layout.UserTop);
             // The root goes with everything else, after the flush.
             mm.Tables[mm.RootLevel]++;
@@ -322,8 +312,30 @@ internal static unsafe class PageTableOps
         }
     }
 
+    /// <summary>Teardown's walk over the root's user entries: each is cleared and its subtree queued whole on the
+    /// gather (no descent here: the gather walks the detached subtree).</summary>
+    private struct TeardownOps : IPageWalkOps
+    {
+        public MmuGatherCore Gather;
+
+        public static bool Mutates => true;
+
+        public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
+        {
+            ulong value = *entry;
+            if (value == 0) return WalkAction.Continue;
+            *entry = 0;
+            if (!PageTableEntry.IsLeaf(value, level)) Gather.RemoveSubtree(PageTableEntry.TableAddress(value), level - 1, address, next);
+            return WalkAction.Continue;
+        }
+
+        public WalkAction PteRange(ulong* ptes, ulong address, ulong end) => WalkAction.Continue;
+
+        public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next) => WalkAction.Continue;
+    }
+
     private static void ThrowIfDisposed(MmStruct mm)
     {
-        ObjectDisposedException.ThrowIf(mm.Disposed, typeof(AddressSpace));
+        if (mm.Disposed) ThrowHelper.ThrowAddressSpaceDisposed();
     }
 }

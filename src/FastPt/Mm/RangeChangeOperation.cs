@@ -6,9 +6,10 @@ using FastPt.Hardware;
 namespace FastPt.Mm;
 
 /// <summary>Unmap and protect: both split a huge leaf the range covers only in part, so they share the check pass
-/// (which also counts, by level, the tables splits will need). Outside anonymous regions every page of the range
-/// must be mapped; inside one, holes are pages not faulted in yet. Every entry is changed under the lock of its
-/// table, because faults in regions that share a table with the range run meanwhile.</summary>
+/// (which also counts, by level, the tables splits will need) and the commit pass with its pool of split tables; each
+/// supplies only what it does to the pages (<see cref="Unmap"/>, <see cref="Protect"/>). Outside anonymous regions
+/// every page of the range must be mapped; inside one, holes are pages not faulted in yet. Every entry is changed
+/// under the lock of its table, because faults in regions that share a table with the range run meanwhile.</summary>
 internal static unsafe class RangeChangeOperation
 {
     /// <summary>Check pass: every page mapped (unless <see cref="AllowHoles"/>); counts the tables the splits at the
@@ -109,34 +110,50 @@ internal static unsafe class RangeChangeOperation
         Diagnostics.FastPtEventSource.Log.TableSplit(mm.Id, level, start);
     }
 
-    /// <summary>A commit pass that takes the tables for its splits from a preallocated pool.</summary>
-    internal interface IChangeOps : IPageWalkOps
+    /// <summary>What unmap and protect do to the pages of the range; the commit pass around it (<see
+    /// cref="CommitOps{TChange}"/>) splits the huge leaves the range cuts, from the preallocated tables, and takes the
+    /// locks: each method runs with the lock of the table holding the entries held, except
+    /// <see cref="WholeTable"/> and <see cref="AfterTable"/>, which take what they need.</summary>
+    internal interface IRangeChange
     {
-        /// <summary>Hands the pool over before the walk of one piece, says where the walk starts and whether the
-        /// piece is part of an anonymous region.</summary>
-        void Begin(in TablePool pool, MmStruct mm, bool anonymous);
+        /// <summary>A leaf wholly inside the range (its <c>huge_pte_lock</c> held).</summary>
+        void Leaf(MmStruct mm, MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next, bool anonymous);
 
-        /// <summary>The pool after the walk.</summary>
-        TablePool Pool { get; }
+        /// <summary>A table entry whose whole range is inside the range: handle it here, or descend.
+        /// <paramref name="tablePa"/> is the table holding the entry.</summary>
+        WalkAction WholeTable(MmStruct mm, MmuGatherCore gather, ulong* entry, ulong tablePa, int level, ulong address, ulong next, bool anonymous);
+
+        /// <summary>The PTEs of [<paramref name="address"/>, <paramref name="end"/>) of one table (its lock held).</summary>
+        void PteRange(MmStruct mm, MmuGatherCore gather, ulong* ptes, ulong address, ulong end, bool anonymous);
+
+        /// <summary>After the walker came back from the table below <paramref name="entry"/>, which lies in the table
+        /// at <paramref name="tablePa"/>.</summary>
+        void AfterTable(MmStruct mm, MmuGatherCore gather, ulong* entry, ulong tablePa, int level);
     }
 
-    /// <summary>Commit pass of unmap. In an anonymous region the frames of the leaves go too (after the flush),
-    /// except the shared zero page.</summary>
-    internal struct UnmapOps : IChangeOps
+    /// <summary>The commit pass of unmap and protect: a huge leaf the range covers only in part is split first, with
+    /// a table from the pool the check pass counted and the caller preallocated, so the pass cannot fail. Run once
+    /// per piece of the range (a stretch outside regions, or one region's part), see <see cref="Begin"/>.</summary>
+    internal struct CommitOps<TChange> : IPageWalkOps where TChange : struct, IRangeChange
     {
         public MmStruct Mm;
         public MmuGatherCore Gather;
+        public TChange Change;
         private bool _anonymous;
         private TablePool _pool;
+        // The table the walk is in, by level: whose lock guards the entry at hand.
         private WalkTables _tables;
 
-        public void Begin(in TablePool pool, MmStruct mm, bool anonymous)
+        /// <summary>Hands the pool over before the walk of one piece, and says whether the piece is part of an
+        /// anonymous region.</summary>
+        public void Begin(in TablePool pool, bool anonymous)
         {
             _pool = pool;
             _anonymous = anonymous;
-            _tables[mm.RootLevel] = mm.RootPa;
+            _tables[Mm.RootLevel] = Mm.RootPa;
         }
 
+        /// <summary>The pool after the walk.</summary>
         public readonly TablePool Pool => _pool;
 
         public static bool Mutates => true;
@@ -146,164 +163,150 @@ internal static unsafe class RangeChangeOperation
             ulong value = Volatile.Read(ref *entry);
             if (value == 0) return WalkAction.Continue; // an unpopulated part of an anonymous region
             bool whole = next - address == Paging.LevelSize(level);
-            if (PageTableEntry.IsLeaf(value, level))
+            if (!PageTableEntry.IsLeaf(value, level))
             {
-                PageTableLock ptl = PageTableLocking.HugePteLock(Mm, level, _tables[level]);
                 if (whole)
                 {
-                    value = Interlocked.Exchange(ref *entry, 0);
-                    ptl.Unlock();
-                    Interlocked.Decrement(ref Mm.Leaves[level]);
-                    Gather.AddRange(address, next);
-                    if (_anonymous)
-                    {
-                        Gather.RemoveAnonymousFrame(value, level);
-                        Gather.FlushIfFull();
-                    }
-                    return WalkAction.Continue;
+                    WalkAction action = Change.WholeTable(Mm, Gather, entry, _tables[level], level, address, next, _anonymous);
+                    if (action != WalkAction.Descend) return action;
                 }
-                ulong table = _pool.Take(level - 1);
-                SplitLeaf(Mm, entry, level, address, table, Gather, _anonymous);
-                ptl.Unlock();
-                _tables[level - 1] = table << Paging.PageShift;
+                _tables[level - 1] = PageTableEntry.TableAddress(value);
                 return WalkAction.Descend;
             }
-            ulong child = PageTableEntry.TableAddress(value);
+            PageTableLock ptl = PageTableLocking.HugePteLock(Mm, level, _tables[level]);
             if (whole)
             {
-                // The range covers everything below this entry (so no fault can be running there: the regions
-                // in it are write-locked): detach the subtree in one store and free it after the flush, without
-                // clearing its entries one by one.
-                PageTableLock ptl = PageTableLocking.LockOfTable(Mm, _tables[level], level);
-                ptl.Lock();
-                Volatile.Write(ref *entry, 0);
+                Change.Leaf(Mm, Gather, entry, level, address, next, _anonymous);
                 ptl.Unlock();
-                Gather.AddRange(address, next);
-                Gather.RemoveSubtree(child, level - 1, countLeaves: true, freeFrames: _anonymous);
-                Gather.FlushIfFull();
+                if (_anonymous) Gather.FlushIfFull();
                 return WalkAction.Continue;
             }
-            _tables[level - 1] = child;
+            ulong table = _pool.Take(level - 1);
+            SplitLeaf(Mm, entry, level, address, table, Gather, _anonymous);
+            ptl.Unlock();
+            _tables[level - 1] = table << Paging.PageShift;
             return WalkAction.Descend;
         }
 
         public WalkAction PteRange(ulong* ptes, ulong address, ulong end)
         {
-            int count = (int)((end - address) >> Paging.PageShift);
-            int present = 0;
             PageTableLock ptl = PageTableLocking.PteLockptr(Mm, _tables[Paging.PteLevel]);
             ptl.Lock();
-            for (int i = 0; i < count; i++)
-            {
-                ulong value = ptes[i];
-                if (value == 0) continue;
-                present++;
-                if (_anonymous) Gather.RemoveAnonymousFrame(value, Paging.PteLevel);
-            }
-            new Span<ulong>(ptes, count).Clear();
+            Change.PteRange(Mm, Gather, ptes, address, end, _anonymous);
             ptl.Unlock();
-            Interlocked.Add(ref Mm.Leaves[1], -present);
-            Gather.AddRange(address, end);
             Gather.FlushIfFull();
             return WalkAction.Continue;
         }
 
         public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next)
         {
+            Change.AfterTable(Mm, Gather, entry, _tables[level], level);
+            return WalkAction.Continue;
+        }
+    }
+
+    /// <summary>Unmap: leaves are cleared, whole subtrees detached in one store, tables that became empty freed
+    /// after the flush. In an anonymous region the frames of the leaves go too (after the flush), except the shared
+    /// zero page.</summary>
+    internal struct Unmap : IRangeChange
+    {
+        public void Leaf(MmStruct mm, MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next, bool anonymous)
+        {
+            ulong value = Interlocked.Exchange(ref *entry, 0);
+            Interlocked.Decrement(ref mm.Leaves[level]);
+            gather.AddRange(address, next);
+            if (anonymous) gather.RemoveAnonymousFrame(value, level);
+        }
+
+        public WalkAction WholeTable(MmStruct mm, MmuGatherCore gather, ulong* entry, ulong tablePa, int level, ulong address, ulong next, bool anonymous)
+        {
+            // The range covers everything below this entry (so no fault can be running there: the regions in it are
+            // write-locked): detach the subtree in one store under the entry's lock and free it after the flush,
+            // without clearing its entries one by one.
+            PageTableLock ptl = PageTableLocking.LockOfTable(mm, tablePa, level);
+            ptl.Lock();
+            ulong value = Volatile.Read(ref *entry);
+            Volatile.Write(ref *entry, 0);
+            ptl.Unlock();
+            gather.AddRange(address, next);
+            gather.RemoveSubtree(PageTableEntry.TableAddress(value), level - 1, address, next, freeFrames: anonymous);
+            gather.FlushIfFull();
+            return WalkAction.Continue;
+        }
+
+        public void PteRange(MmStruct mm, MmuGatherCore gather, ulong* ptes, ulong address, ulong end, bool anonymous)
+        {
+            int count = (int)((end - address) >> Paging.PageShift);
+            var span = new Span<ulong>(ptes, count);
+            int present = count - span.Count(0UL);
+            if (anonymous)
+                foreach (ulong value in span)
+                    if (value != 0) gather.RemoveAnonymousFrame(value, Paging.PteLevel);
+            span.Clear();
+            Interlocked.Add(ref mm.Leaves[1], -present);
+            gather.AddRange(address, end);
+        }
+
+        public void AfterTable(MmStruct mm, MmuGatherCore gather, ulong* entry, ulong tablePa, int level)
+        {
             // Free the table below if it became empty. A fault in a region sharing it may be installing into it, so
             // the emptiness check and the clear happen under both the entry's lock and the table's own (the kernel's
             // order: the upper lock first, e.g. pmd_lock then the PTE lock); the fault re-checks the entry it came
             // through under the table's lock and walks again.
-            ulong tablePa = PageTableEntry.TableAddress(*entry);
-            PageTableLock outer = PageTableLocking.LockOfTable(Mm, _tables[level], level);
-            PageTableLock inner = PageTableLocking.LockOfTable(Mm, tablePa, level - 1);
+            ulong childPa = PageTableEntry.TableAddress(*entry);
+            PageTableLock outer = PageTableLocking.LockOfTable(mm, tablePa, level);
+            PageTableLock inner = PageTableLocking.LockOfTable(mm, childPa, level - 1);
             bool same = inner.IsSameAs(outer);
             outer.Lock();
             if (!same) inner.Lock();
-            ulong* table = Mm.Memory.Physical.TableForRead(tablePa);
+            ulong* table = mm.Memory.Physical.TableForRead(childPa);
             bool empty = new ReadOnlySpan<ulong>(table, Paging.EntriesPerTable).IndexOfAnyExcept(0UL) < 0;
             if (empty) Volatile.Write(ref *entry, 0);
             if (!same) inner.Unlock();
             outer.Unlock();
             if (empty)
             {
-                Gather.RemoveTable(tablePa, level - 1);
-                Gather.FlushIfFull();
+                gather.RemoveTable(childPa, level - 1);
+                gather.FlushIfFull();
             }
-            return WalkAction.Continue;
         }
     }
 
-    /// <summary>Commit pass of protect. The shared zero page stays read-only whatever the rights: a write must
-    /// fault and copy it.</summary>
-    internal struct ProtectOps : IChangeOps
+    /// <summary>Protect: each leaf gets the new rights; only taking rights away is flushed. The shared zero page
+    /// stays read-only whatever the rights: a write must fault and copy it.</summary>
+    internal struct Protect : IRangeChange
     {
-        public MmStruct Mm;
-        public MmuGatherCore Gather;
         public Protection Protection;
-        private bool _anonymous;
-        private TablePool _pool;
-        private WalkTables _tables;
 
-        public void Begin(in TablePool pool, MmStruct mm, bool anonymous)
+        public void Leaf(MmStruct mm, MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next, bool anonymous) =>
+            Update(mm, gather, entry, level, address, next, anonymous);
+
+        public WalkAction WholeTable(MmStruct mm, MmuGatherCore gather, ulong* entry, ulong tablePa, int level, ulong address, ulong next, bool anonymous) =>
+            WalkAction.Descend;
+
+        public void PteRange(MmStruct mm, MmuGatherCore gather, ulong* ptes, ulong address, ulong end, bool anonymous)
         {
-            _pool = pool;
-            _anonymous = anonymous;
-            _tables[mm.RootLevel] = mm.RootPa;
-        }
-
-        public readonly TablePool Pool => _pool;
-
-        public static bool Mutates => true;
-
-        public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
-        {
-            ulong value = Volatile.Read(ref *entry);
-            if (value == 0) return WalkAction.Continue; // an unpopulated part of an anonymous region
-            if (!PageTableEntry.IsLeaf(value, level))
-            {
-                _tables[level - 1] = PageTableEntry.TableAddress(value);
-                return WalkAction.Descend;
-            }
-            PageTableLock ptl = PageTableLocking.HugePteLock(Mm, level, _tables[level]);
-            if (next - address != Paging.LevelSize(level))
-            {
-                ulong table = _pool.Take(level - 1);
-                SplitLeaf(Mm, entry, level, address, table, Gather, _anonymous);
-                ptl.Unlock();
-                _tables[level - 1] = table << Paging.PageShift;
-                return WalkAction.Descend;
-            }
-            Update(entry, level, address, next);
-            ptl.Unlock();
-            return WalkAction.Continue;
-        }
-
-        public WalkAction PteRange(ulong* ptes, ulong address, ulong end)
-        {
-            PageTableLock ptl = PageTableLocking.PteLockptr(Mm, _tables[Paging.PteLevel]);
-            ptl.Lock();
             for (ulong a = address; a != end; a += Paging.PageSize, ptes++)
-                if (*ptes != 0) Update(ptes, Paging.PteLevel, a, a + Paging.PageSize);
-            ptl.Unlock();
-            return WalkAction.Continue;
+                if (*ptes != 0) Update(mm, gather, ptes, Paging.PteLevel, a, a + Paging.PageSize, anonymous);
         }
 
-        public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next) => WalkAction.Continue;
+        public void AfterTable(MmStruct mm, MmuGatherCore gather, ulong* entry, ulong tablePa, int level)
+        {
+        }
 
-        private void Update(ulong* entry, int level, ulong address, ulong next)
+        private void Update(MmStruct mm, MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next, bool anonymous)
         {
             while (true)
             {
                 ulong before = Volatile.Read(ref *entry);
                 ulong after = PageTableEntry.WithProtection(before, Protection, level);
-                if (_anonymous && PageTableEntry.LeafAddress(before, level) >> Paging.PageShift == Mm.Memory.ZeroPfn)
+                if (anonymous && PageTableEntry.LeafAddress(before, level) >> Paging.PageShift == mm.Memory.ZeroPfn)
                     after &= ~PageTableEntry.Writable;
                 if (after == before) return;
                 if (Interlocked.CompareExchange(ref *entry, after, before) != before) continue; // A/D raced: redo
                 // Granting rights needs no flush: a stale cached entry only sends the access to the slow path,
                 // which re-walks. Taking rights away must be flushed.
-                if (PageTableEntry.IsDowngrade(before, after)) Gather.AddRange(address, next);
+                if (PageTableEntry.IsDowngrade(before, after)) gather.AddRange(address, next);
                 return;
             }
         }

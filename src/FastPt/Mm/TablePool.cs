@@ -39,7 +39,7 @@ internal struct TableDemand
 /// level), which range operations use under the mmap lock only.</summary>
 internal struct TablePool
 {
-    private ulong[] _frames;
+    private readonly ulong[] _frames;
     private LevelCounts _start;
     private LevelCounts _count;
     private LevelCounts _used;

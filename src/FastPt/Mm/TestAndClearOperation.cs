@@ -2,6 +2,7 @@ using System;
 using System.Threading;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -88,7 +89,7 @@ internal static unsafe class TestAndClearOperation
     {
         using (mm.LockMmap())
         {
-            ObjectDisposedException.ThrowIf(mm.Disposed, typeof(AddressSpace));
+            if (mm.Disposed) ThrowHelper.ThrowAddressSpaceDisposed();
             gather.EnsureUsableFor(mm);
             fixed (ulong* map = bitmap)
             {

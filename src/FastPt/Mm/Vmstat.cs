@@ -1,23 +1,18 @@
 using System.Threading;
+using FastPt.Diagnostics;
 
 namespace FastPt.Mm;
 
 /// <summary>Counters named after the kernel's <c>/proc/vmstat</c> and <c>/proc/meminfo</c> entries where one
-/// exists, so a scenario can be compared with a real kernel. All updates are atomic.</summary>
-internal sealed class Vmstat
+/// exists, so a scenario can be compared with a real kernel. All updates are atomic, except the free pages, which
+/// the buddy allocator writes under its lock. The counters the Meter reports
+/// (page tables, memmap pages, free pages, lock contentions, flushes published) are the fields of the base class,
+/// which the Meter reads without calling the engine.</summary>
+internal sealed class Vmstat : MachineCounters
 {
-    /// <summary><c>nr_memmap_pages</c>: memmap pages allocated after boot (hot-add), in 4 KiB pages.</summary>
-    public long MemmapPages;
-
-    /// <summary><c>nr_memmap_boot_pages</c>: memmap pages allocated by memblock at boot.</summary>
-    public long MemmapBootPages;
-
     /// <summary>Frames actually backing the memmap now (PMD blocks count 512), whatever the kernel's accounting
     /// says: proves frames are really freed.</summary>
     public long MemmapFrames;
-
-    /// <summary><c>PageTables</c> in /proc/meminfo (<c>NR_PAGETABLE</c>): constructed page-table pages.</summary>
-    public long PageTablePages;
 
     /// <summary>Page-table pages by level (index 1..5) of user address spaces.</summary>
     public readonly long[] UserTables = new long[6];
@@ -30,9 +25,6 @@ internal sealed class Vmstat
 
     /// <summary>Split page-table locks allocated and freed (must balance after teardown).</summary>
     public long PtlocksAllocated, PtlocksFreed;
-
-    /// <summary>Times a thread found an address space's page-table lock held by another.</summary>
-    public long PageTableLockContentions;
 
     /// <summary><c>pgfault</c>: demand faults handled in anonymous regions (attempts, spurious ones included).</summary>
     public long PageFaults;

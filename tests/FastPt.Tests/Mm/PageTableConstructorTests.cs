@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using FastPt.Mm;
 using FastPt.Tests.Paging;
 using Xunit;
 using static FastPt.Tests.TestMachines;

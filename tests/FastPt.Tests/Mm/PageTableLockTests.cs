@@ -1,6 +1,5 @@
 using System;
 using System.Threading;
-using FastPt.Geometry;
 using FastPt.Hardware;
 using FastPt.Mm;
 using Xunit;
