@@ -101,7 +101,7 @@ public sealed unsafe class AddressSpace : IDisposable
         ThrowIfDisposed();
         PagingResult invalid = ValidateRange(va, length, pageSize ?? PageSize.Size4K);
         if (!invalid.IsSuccess) return invalid;
-        if (pa.Value + length > _memory.Physical.MaxPhysicalAddress || pa.Value + length < pa.Value)
+        if (length > _memory.Physical.MaxPhysicalAddress || pa.Value > _memory.Physical.MaxPhysicalAddress - length)
             return new PagingResult(PagingError.OutOfRange, va, null, $"physical range {pa}+0x{length:x} exceeds the physical address width");
         ulong align = (pageSize ?? PageSize.Size4K).Bytes() - 1;
         if ((pa.Value & align) != 0)
@@ -285,6 +285,16 @@ public sealed unsafe class AddressSpace : IDisposable
         return PageTableOps.Dump(_mm, start.Value, start.Value + length, maxRuns);
     }
 
+    /// <summary>Counts the leaves of [<paramref name="start"/>, +<paramref name="length"/>) by page size, with no
+    /// limit: the figures a <see cref="Dump"/> of the whole range would sum to.</summary>
+    public MappingTotals CountMappings(VirtAddr start, ulong length)
+    {
+        ThrowIfDisposed();
+        PagingResult invalid = ValidateRange(start, length, PageSize.Size4K);
+        if (!invalid.IsSuccess) throw new PagingException(invalid);
+        return MappingTotals.Count(_mm, start.Value, start.Value + length);
+    }
+
     // ---------------------------------------------------------------- translation and access
 
     /// <summary>Creates a CPU context for this address space, for a thread that wants to hold its own (a vCPU
@@ -399,9 +409,10 @@ public sealed unsafe class AddressSpace : IDisposable
     private PagingResult ValidateRange(VirtAddr va, ulong length, PageSize alignment)
     {
         if (length == 0) return new PagingResult(PagingError.InvalidArgument, va, null, "length is zero");
-        if (va.Value + length < va.Value) return new PagingResult(PagingError.InvalidArgument, va, null, "range wraps around");
+        // A range may end exactly at 2^64 (its last byte is the top one); only one that goes past it wraps.
+        if (length - 1 > ulong.MaxValue - va.Value) return new PagingResult(PagingError.InvalidArgument, va, null, "range wraps around");
         if (!Paging.IsCanonical(va.Value, _mode)) return new PagingResult(PagingError.NonCanonical, va);
-        if (va.Value >= _userTop || va.Value + length > _userTop)
+        if (va.Value >= _userTop || length > _userTop - va.Value)
             return new PagingResult(PagingError.OutOfRange, va, null, $"user addresses end at {UserTop}");
         ulong mask = alignment.Bytes() - 1;
         if ((va.Value & mask) != 0 || (length & mask) != 0)

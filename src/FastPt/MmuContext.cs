@@ -26,7 +26,7 @@ public sealed class MmuContext : IDisposable
         _space = space;
         _memory = space.Mm.Memory;
         MachineOptions options = _memory.Options;
-        _cpu = new Cpu<FrameMap>(_memory.Physical, new FrameMap(_memory), _memory.Rcu, _memory.Layout, _memory.Checked,
+        _cpu = new Cpu<FrameMap>(_memory.Physical, new FrameMap(_memory), _memory.Layout, _memory.Checked,
             options.TlbEntries, options.PagingStructureCacheEntries, _memory.InitMm.Root, space.Mm.Root, _memory.Stat);
     }
 
@@ -44,6 +44,9 @@ public sealed class MmuContext : IDisposable
 
     /// <summary>Counters of this context's caches.</summary>
     public TlbStatistics Statistics => _cpu.Statistics;
+
+    /// <summary>What init_mm's flushes know of this context (for tests).</summary>
+    internal ContextSlot KernelSlot => _cpu.KernelSlot;
 
     /// <summary>Loads another address space into this context (a CR3 write): non-global TLB entries and the
     /// paging-structure caches are dropped, global (kernel) entries stay.</summary>

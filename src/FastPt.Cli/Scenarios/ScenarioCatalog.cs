@@ -14,6 +14,7 @@ public static class ScenarioCatalog
         new ReplaySyntheticScenario(),
         new HotplugScenario(),
         new FaultsScenario(),
+        new KernelCheckScenario(),
     ];
 
     /// <summary>The scenario called <paramref name="name"/> (case-insensitive), or null.</summary>

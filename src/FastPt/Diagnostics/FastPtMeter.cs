@@ -13,7 +13,8 @@ namespace FastPt.Diagnostics;
 /// when disposed, when the block's totals are folded into the process's. The Meter reads those blocks when a
 /// listener asks and calls nothing in the engine, so it costs nothing on the hot paths and cannot observe a machine
 /// half torn down. <c>fastpt.faults</c> counts exactly the faults the <c>PageFault</c> events report, and
-/// <c>fastpt.tlb.flushes_published</c> exactly the <c>TlbFlush</c> events.</remarks>
+/// <c>fastpt.tlb.flushes_published</c> exactly the <c>TlbFlush</c> events. The instruments of one collection share
+/// one reading of every block, so derived figures (the hit rate) agree with the counts of the same sample.</remarks>
 public static class FastPtMeter
 {
     /// <summary>The meter's name, also the one to give to <c>Metrics=</c> of the
@@ -34,26 +35,71 @@ public static class FastPtMeter
     private static Meter CreateMeter()
     {
         var meter = new Meter(MeterName, typeof(FastPtMeter).Assembly.GetName().Version?.ToString());
-        meter.CreateObservableGauge("fastpt.page_tables", () => SumGauge(static m => Volatile.Read(ref m.PageTablePages)), "{page}",
+        meter.CreateObservableGauge("fastpt.page_tables", static () => Observe(Instrument.PageTables).PageTablePages, "{page}",
             "Page-table pages of every address space and of the kernel (PageTables in /proc/meminfo).");
         meter.CreateObservableGauge("fastpt.memmap.pages", ObserveMemmap, "{page}",
             "Memmap pages by when they were allocated: tag kind=boot (nr_memmap_boot_pages) or kind=runtime (nr_memmap_pages).");
-        meter.CreateObservableGauge("fastpt.memory.free_frames", () => SumGauge(static m => Volatile.Read(ref m.FreePages)), "{frame}",
+        meter.CreateObservableGauge("fastpt.memory.free_frames", static () => Observe(Instrument.FreeFrames).FreePages, "{frame}",
             "Frames free in the buddy allocators (nr_free_pages).");
-        meter.CreateObservableGauge("fastpt.tlb.hit_rate", ObserveHitRate, null,
-            "TLB hits over all translations since the process started (0 to 1; 0 before any translation).");
-        meter.CreateObservableCounter("fastpt.tlb.hits", () => Totals().Cpus.Hits, "{translation}",
+        meter.CreateObservableGauge("fastpt.tlb.hit_rate", static () => Observe(Instrument.HitRate).HitRate, null,
+            "TLB hits over all translations since the process started (0 to 1; 0 before any translation), from the same "
+            + "reading as the fastpt.tlb.hits and fastpt.tlb.misses of the same collection.");
+        meter.CreateObservableCounter("fastpt.tlb.hits", static () => Observe(Instrument.Hits).Cpus.Hits, "{translation}",
             "Translations answered by a TLB, since the process started.");
-        meter.CreateObservableCounter("fastpt.tlb.misses", () => Totals().Cpus.Misses, "{translation}",
+        meter.CreateObservableCounter("fastpt.tlb.misses", static () => Observe(Instrument.Misses).Cpus.Misses, "{translation}",
             "Translations that missed the TLB, since the process started.");
-        meter.CreateObservableCounter("fastpt.faults", () => Totals().Cpus.Faults, "{fault}",
+        meter.CreateObservableCounter("fastpt.faults", static () => Observe(Instrument.Faults).Cpus.Faults, "{fault}",
             "Translations and accesses through a CPU context that faulted, since the process started: one per PageFault event.");
-        meter.CreateObservableCounter("fastpt.tlb.flushes_published", () => Totals().Flushes, "{flush}",
+        meter.CreateObservableCounter("fastpt.tlb.flushes_published", static () => Observe(Instrument.Flushes).Flushes, "{flush}",
             "TLB flushes published to CPU contexts (user address spaces and the kernel), since the process started: one per TlbFlush event.");
-        meter.CreateObservableCounter("fastpt.locks.contended", () => Totals().Contentions, "{acquisition}",
+        meter.CreateObservableCounter("fastpt.locks.contended", static () => Observe(Instrument.Contentions).Contentions, "{acquisition}",
             "Page-table lock acquisitions that found the lock held by another thread (each address space's "
             + "page_table_lock; split page-table locks are not built yet), since the process started.");
         return meter;
+    }
+
+    /// <summary>The instruments, each with its bit in <see cref="s_consumed"/>.</summary>
+    private enum Instrument
+    {
+        PageTables, Memmap, FreeFrames, HitRate, Hits, Misses, Faults, Flushes, Contentions,
+    }
+
+    /// <summary>Everything the instruments report, read at once.</summary>
+    private readonly record struct Reading(long PageTablePages, long MemmapBootPages, long MemmapPages, long FreePages,
+        CpuTotals Cpus, long Flushes, long Contentions)
+    {
+        public double HitRate => Cpus.Hits + Cpus.Misses == 0 ? 0 : (double)Cpus.Hits / (Cpus.Hits + Cpus.Misses);
+    }
+
+    // A collection (dotnet-counters' refresh, MeterListener.RecordObservableInstruments) calls every instrument once,
+    // one after the other; they all report the reading the first of them took, so derived figures (the hit rate)
+    // agree with the counts of the same sample. An instrument asking a second time starts the next collection's
+    // reading, and a reading older than ReadingLifetime is never reused (a listener that observes only some
+    // instruments always gets fresh values).
+    private static readonly long ReadingLifetimeTicks = System.Diagnostics.Stopwatch.Frequency / 10;
+    private static Reading s_reading;
+    private static int s_consumed;
+    private static long s_readAt;
+
+    /// <summary>Readings taken so far (for tests).</summary>
+    internal static long ReadingsTaken { get; private set; }
+
+    private static Reading Observe(Instrument instrument)
+    {
+        int bit = 1 << (int)instrument;
+        lock (s_lock)
+        {
+            long now = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (s_consumed == 0 || (s_consumed & bit) != 0 || now - s_readAt > ReadingLifetimeTicks)
+            {
+                s_reading = ReadLocked();
+                s_consumed = 0;
+                s_readAt = now;
+                ReadingsTaken++;
+            }
+            s_consumed |= bit;
+            return s_reading;
+        }
     }
 
     /// <summary>Machines alive right now (for tests and tools).</summary>
@@ -94,49 +140,35 @@ public static class FastPtMeter
 
     private static void Prune() => s_machines.RemoveAll(static reference => !reference.TryGetTarget(out _));
 
-    private static long SumGauge(System.Func<MachineCounters, long> select)
-    {
-        long total = 0;
-        lock (s_lock)
-        {
-            foreach (System.WeakReference<MachineCounters> reference in s_machines)
-                if (reference.TryGetTarget(out MachineCounters? machine)) total += select(machine);
-        }
-        return total;
-    }
-
     private static IEnumerable<Measurement<long>> ObserveMemmap()
     {
-        long boot = SumGauge(static m => Volatile.Read(ref m.MemmapBootPages));
-        long runtime = SumGauge(static m => Volatile.Read(ref m.MemmapPages));
+        Reading reading = Observe(Instrument.Memmap);
         return
         [
-            new Measurement<long>(boot, new KeyValuePair<string, object?>("kind", "boot")),
-            new Measurement<long>(runtime, new KeyValuePair<string, object?>("kind", "runtime")),
+            new Measurement<long>(reading.MemmapBootPages, new KeyValuePair<string, object?>("kind", "boot")),
+            new Measurement<long>(reading.MemmapPages, new KeyValuePair<string, object?>("kind", "runtime")),
         ];
     }
 
-    private static double ObserveHitRate()
+    /// <summary>Reads every live machine's block and adds the retired totals; the caller holds <see cref="s_lock"/>,
+    /// which Register and Unregister take too, so no machine is counted both live and retired.</summary>
+    private static Reading ReadLocked()
     {
-        CpuTotals cpus = Totals().Cpus;
-        return cpus.Hits + cpus.Misses == 0 ? 0 : (double)cpus.Hits / (cpus.Hits + cpus.Misses);
-    }
-
-    private static (CpuTotals Cpus, long Flushes, long Contentions) Totals()
-    {
-        lock (s_lock)
+        long pageTables = 0, memmapBoot = 0, memmap = 0, free = 0;
+        CpuTotals cpus = s_retiredCpus;
+        long flushes = s_retiredFlushes;
+        long contentions = s_retiredContentions;
+        foreach (System.WeakReference<MachineCounters> reference in s_machines)
         {
-            CpuTotals cpus = s_retiredCpus;
-            long flushes = s_retiredFlushes;
-            long contentions = s_retiredContentions;
-            foreach (System.WeakReference<MachineCounters> reference in s_machines)
-            {
-                if (!reference.TryGetTarget(out MachineCounters? machine)) continue;
-                cpus.Add(machine.ReadCpus());
-                flushes += Volatile.Read(ref machine.TlbFlushesPublished);
-                contentions += Volatile.Read(ref machine.PageTableLockContentions);
-            }
-            return (cpus, flushes, contentions);
+            if (!reference.TryGetTarget(out MachineCounters? machine)) continue;
+            pageTables += Volatile.Read(ref machine.PageTablePages);
+            memmapBoot += Volatile.Read(ref machine.MemmapBootPages);
+            memmap += Volatile.Read(ref machine.MemmapPages);
+            free += Volatile.Read(ref machine.FreePages);
+            cpus.Add(machine.ReadCpus());
+            flushes += Volatile.Read(ref machine.TlbFlushesPublished);
+            contentions += Volatile.Read(ref machine.PageTableLockContentions);
         }
+        return new Reading(pageTables, memmapBoot, memmap, free, cpus, flushes, contentions);
     }
 }

@@ -2,7 +2,6 @@ using System.Threading;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Internals;
-using FastPt.Sync;
 
 namespace FastPt.Hardware;
 
@@ -22,12 +21,12 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
 
     private readonly PhysicalMemory _physical;
     private readonly TFrames _frames;
-    private readonly RcuDomain _rcu;
     private readonly PagingMode _mode;
     private readonly SoftTlb _tlb;
     private readonly bool _checked;
     private readonly ulong _watchMask;
     private readonly ContextSlot _slot = new();
+    private readonly ContextSlot _kernelSlot = new();
     private readonly PageTableRoot _kernelRoot;
     private readonly ulong _userTop;
     private PageTableRoot _root;
@@ -40,14 +39,13 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
     private readonly MachineCounters _machineCounters;
     private readonly CpuCounters _counters;
 
-    public Cpu(PhysicalMemory physical, TFrames frames, RcuDomain rcu, in KernelLayout layout, bool checkedMode,
+    public Cpu(PhysicalMemory physical, TFrames frames, in KernelLayout layout, bool checkedMode,
         int tlbEntries, int pagingStructureCacheEntries, PageTableRoot kernelRoot, PageTableRoot root, MachineCounters counters)
     {
         _machineCounters = counters;
         _counters = counters.AttachCpu();
         _physical = physical;
         _frames = frames;
-        _rcu = rcu;
         _mode = layout.Mode;
         _userTop = layout.UserTop;
         _checked = checkedMode;
@@ -57,8 +55,18 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
         _root = root;
         _domain = root.Flush;
         Number = Interlocked.Increment(ref s_nextNumber);
+        // Kernel translations honour init_mm's flushes as user ones honour the address space's: the kernel
+        // gather (hot-remove) waits for every CPU inside a kernel translation before its tables and memory go.
+        _kernelSlot.Owner = Thread.CurrentThread;
+        _seenKernel = kernelRoot.Flush.Generation;
+        _kernelSlot.SeenGeneration = _seenKernel;
+        kernelRoot.Flush.Attach(_kernelSlot);
         Attach(root);
     }
+
+    /// <summary>What init_mm's flushes know of this CPU (tests hold it busy to stand for a kernel translation
+    /// in progress).</summary>
+    internal ContextSlot KernelSlot => _kernelSlot;
 
     /// <summary>A number identifying the CPU in traces.</summary>
     public int Number { get; }
@@ -88,13 +96,13 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
     {
         _slot.Owner = Thread.CurrentThread;
         _seen = root.Flush.Generation;
-        _seenKernel = _kernelRoot.Flush.Generation;
         _slot.SeenGeneration = _seen;
         root.Flush.Attach(_slot);
     }
 
     /// <summary>Loads another address space (a CR3 write): non-global TLB entries and the paging-structure caches
-    /// are dropped, global (kernel) entries stay.</summary>
+    /// are dropped, global (kernel) entries stay, and so does what this CPU has still to apply of the kernel's
+    /// flushes.</summary>
     public void SwitchTo(PageTableRoot root)
     {
         _domain.Detach(_slot);
@@ -118,6 +126,8 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
         _disposed = true;
         _slot.Disposed = true;
         _domain.Detach(_slot);
+        _kernelSlot.Disposed = true;
+        _kernelRoot.Flush.Detach(_kernelSlot);
         _seen = -1;
         RetireCounters();
     }

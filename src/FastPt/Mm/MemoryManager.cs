@@ -18,9 +18,9 @@ internal sealed unsafe class MemoryManager : IDisposable
     private readonly List<MmStruct> _userMms = new();
     private bool _disposed;
 
+    /// <summary>Boots on <paramref name="options"/>, which <see cref="MachineOptions.Validated"/> checked and copied.</summary>
     public MemoryManager(MachineOptions options, IProgress<BootProgress>? progress = null, bool deferredInit = true)
     {
-        options.Validate();
         Options = options;
         Layout = KernelLayout.For(options.PagingMode);
         Checked = options.CheckedMode;
@@ -302,6 +302,20 @@ internal sealed unsafe class MemoryManager : IDisposable
             if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.TlbFlush(mm.Id, FlushKind.All, 0, Layout.UserTop, mm.Flush.Contexts.Length);
         }
         return mms.Length;
+    }
+
+    /// <summary>A map just filled entries of <paramref name="mm"/> while a gather (of this thread or another) still
+    /// holds tables it cleared: a context's paging-structure cache may point into [va, va + length) through such a
+    /// queued table and fault on the new mapping until the gather finishes. Linux never meets this (munmap finishes
+    /// its gather under mmap_lock); here the map publishes a request that only drops the paging-structure caches
+    /// (an empty range: the range had no leaves to flush). It does not wait: a context checks the generation
+    /// before each translation, and the generation is published after the new entries were stored (the publish
+    /// lock's release orders them), so every translation that starts after the map returns walks the new tables.
+    /// Finishing the other gathers instead would cost a synced flush and an RCU grace period per map.</summary>
+    public static void InvalidateCachedWalks(MmStruct mm, ulong va, ulong length)
+    {
+        mm.Flush.Publish(new FlushRequest(va, va, FlushKind.Range, TablesFreed: true));
+        if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.TlbFlush(mm.Id, FlushKind.Range, va, va + length, mm.Flush.Contexts.Length);
     }
 
     /// <summary>Publishes a TLB flush of <paramref name="mm"/> to its CPU contexts (and, for the kernel, to every

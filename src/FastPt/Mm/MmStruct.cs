@@ -69,6 +69,12 @@ internal sealed unsafe class MmStruct
     /// <summary>The anonymous regions (VMAs); lookups take no lock, changes happen under <see cref="MmapLock"/>.</summary>
     public VmaTree Vmas { get; } = new();
 
+    /// <summary>Tables cleared from this address space and queued in a gather whose flush has not been published
+    /// yet; changed atomically (gathers queue tables under the split locks and flush under none). While there are
+    /// any, CPU contexts may still hold walks through them in their paging-structure caches, so a map must make its
+    /// entries visible explicitly.</summary>
+    public long QueuedTables;
+
     /// <summary>Invalidation channel of this address space.</summary>
     public FlushDomain Flush => Root.Flush;
 

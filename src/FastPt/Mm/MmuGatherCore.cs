@@ -90,6 +90,9 @@ internal sealed class MmuGatherCore
     public void RemoveTable(ulong tablePa, int level)
     {
         System.Threading.Interlocked.Decrement(ref _mm.Tables[level]);
+        // Counted under the mmap lock the clearing operation holds: a map, which takes that lock too, sees the count
+        // and makes its entries visible to cached walks (PageTableOps.CommitMap).
+        System.Threading.Interlocked.Increment(ref _mm.QueuedTables);
         if (_tableCount == _tables.Length) Array.Resize(ref _tables, _tables.Length * 2);
         _tables[_tableCount++] = tablePa | (uint)level;
     }
@@ -173,6 +176,8 @@ internal sealed class MmuGatherCore
     {
         bool haveFrees = _tableCount + _pageCount > 0;
         if (_end > _start || haveFrees) FlushTlb();
+        // The flush just published drops every cached walk through the queued tables.
+        System.Threading.Interlocked.Add(ref _mm.QueuedTables, -_tableCount);
         if (!haveFrees) return;
         // CPU contexts walk with only their busy flag raised: wait until each has seen the flush or left its
         // walk. Other lockless walkers (inspection, the kernel's own) run inside RCU read-side sections. Once both

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
@@ -21,23 +22,46 @@ internal static unsafe class PageTableOps
             ThrowIfDisposed(mm);
             PagingResult reserved = RefuseRegionOverlap(mm, va, va + length);
             if (!reserved.IsSuccess) return reserved;
-            var check = new MapOperation.CheckOps { Plan = plan };
-            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
-            if (!check.Failure.IsSuccess) return check.Failure;
-
-            if (!memory.PageTables.TryAllocatePool(mm, check.TablesNeeded, out TablePool pool, out string? why))
+            PagingResult checkResult = CheckMap(mm, va, length, plan, out TableDemand need);
+            if (!checkResult.IsSuccess) return checkResult;
+            // Every table allocated and constructed (a split lock may not be available) before anything changes.
+            if (!memory.PageTables.TryAllocatePool(mm, need, out TablePool pool, out string? why))
                 return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, why);
-
-            var commit = new MapOperation.CommitOps(plan, mm, pool);
-            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
-            // Tables a concurrent fault installed first were not needed.
-            memory.PageTables.ReleaseUnused(commit.Pool);
-            long need = commit.Pool.TotalUsed;
-            if (mm.IsKernel) memory.SyncKernelTopLevel();
-            if (FastPtEventSource.Log.IsEnabled())
-                FastPtEventSource.Log.MapRange(mm.Id, va, length, commit.LeavesInstalled, need);
+            CommitMap(mm, va, length, plan, ref pool);
             return PagingResult.Success;
         }
+    }
+
+    /// <summary>The check pass of a map, under the mmap lock: the first conflict, or how many page-table pages of
+    /// each level the commit can take (<paramref name="tablesNeeded"/>).</summary>
+    public static PagingResult CheckMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, out TableDemand tablesNeeded)
+    {
+        var check = new MapOperation.CheckOps { Plan = plan };
+        PageWalk.Walk(mm.Memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
+        tablesNeeded = check.Failure.IsSuccess ? check.TablesNeeded : default;
+        return check.Failure;
+    }
+
+    /// <summary>The commit pass of a map whose check passed, under the same hold of the mmap lock: installs the
+    /// leaves and tables from <paramref name="pool"/> (constructed tables, as the check counted them), each entry
+    /// under the split lock of its table, then frees the tables left over. Cannot fail. Only a user address space
+    /// can leave tables over (a concurrent demand fault in a neighbouring region installed one first); in the
+    /// kernel's nothing else installs tables, so there every counted table must be used.</summary>
+    public static void CommitMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, ref TablePool pool)
+    {
+        MemoryManager memory = mm.Memory;
+        var commit = new MapOperation.CommitOps(plan, mm, pool);
+        PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
+        pool = commit.Pool;
+        long used = pool.TotalUsed;
+        if (mm.IsKernel && used != pool.Frames.Length) ThrowHelper.ThrowPoolMismatch((int)used, pool.Frames.Length);
+        memory.PageTables.ReleaseUnused(pool);
+        if (mm.IsKernel) memory.SyncKernelTopLevel();
+        // Read after the entries were written; an unmap queues its tables (and counts them) under the mmap lock
+        // this map holds too, so a count it made is seen here.
+        else if (Volatile.Read(ref mm.QueuedTables) > 0) MemoryManager.InvalidateCachedWalks(mm, va, length);
+        if (FastPtEventSource.Log.IsEnabled())
+            FastPtEventSource.Log.MapRange(mm.Id, va, length, commit.LeavesInstalled, used);
     }
 
     /// <summary>Reserves [va, va + length) as an anonymous region (<c>mmap(MAP_ANONYMOUS | MAP_PRIVATE |

@@ -126,6 +126,7 @@ public class TeardownTests
             ("BeginGather", () => space.BeginGather().Dispose()),
             ("Lookup", () => space.Lookup(V(GiB))),
             ("Dump", () => space.Dump(V(0), 4 * GiB)),
+            ("CountMappings", () => space.CountMappings(V(0), 4 * GiB)),
             ("CreateContext", () => space.CreateContext()),
             ("Translate", () => space.Translate(V(GiB + 8))),
             ("Translate", () => space.Translate(V(GiB + 8), AccessKind.Write, context)),
@@ -175,8 +176,11 @@ public class TeardownTests
         ("WritePhysical", () => machine.WritePhysical(pool, new byte[8])),
         ("LookupKernel", () => machine.LookupKernel(machine.DirectMapBase)),
         ("DumpKernel", () => machine.DumpKernel(machine.DirectMapBase, GiB)),
+        ("CountKernelMappings", () => machine.CountKernelMappings(machine.DirectMapBase, GiB)),
         ("AddMemory", () => machine.AddMemory(P(64 * GiB), 128 * MiB)),
         ("RemoveMemory", () => machine.RemoveMemory(P(0), 128 * MiB)),
+        ("TryAddMemory", () => machine.TryAddMemory(P(64 * GiB), 128 * MiB)),
+        ("TryRemoveMemory", () => machine.TryRemoveMemory(P(0), 128 * MiB)),
         ("GetStatistics", () => machine.GetStatistics()),
     ];
 

@@ -194,4 +194,43 @@ public sealed class FastPtMeterTests : IDisposable
         Assert.Null(failure);
         Assert.True(observations >= 10);
     }
+
+    [Fact]
+    public void One_collection_is_one_snapshot_so_the_hit_rate_matches_its_hits_and_misses()
+    {
+        using Machine machine = Create(64 * MiB);
+        using AddressSpace space = machine.CreateAddressSpace();
+        // More pages than the TLB holds, so cycling through them both hits and misses.
+        const ulong Pages = 4096;
+        space.Map(V(0x4000_0000), P(0), Pages * Page, Protection.ReadWrite, PageSize.Size4K);
+        using var stop = new CancellationTokenSource();
+        // Translations while the listener samples: hits and misses move between any two reads of them.
+        var translator = new Thread(() =>
+        {
+            ulong i = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                _ = space.Translate(V(0x4000_0000 + (ulong)(i % 3 == 0 ? i % Pages : 0) * Page));
+                i++;
+            }
+        });
+        translator.Start();
+        try
+        {
+            long readingsBefore = FastPtMeter.ReadingsTaken;
+            const int Collections = 300;
+            for (int i = 0; i < Collections; i++)
+            {
+                Dictionary<string, double> sample = Observe();
+                double hits = sample["fastpt.tlb.hits"], misses = sample["fastpt.tlb.misses"];
+                Assert.Equal(hits + misses == 0 ? 0 : hits / (hits + misses), sample["fastpt.tlb.hit_rate"]);
+            }
+            Assert.Equal(Collections, FastPtMeter.ReadingsTaken - readingsBefore);
+        }
+        finally
+        {
+            stop.Cancel();
+            translator.Join();
+        }
+    }
 }
