@@ -172,18 +172,34 @@ public sealed unsafe class AddressSpace : IDisposable
     /// be mapped; a huge page only partly inside the range is split first. The parts of anonymous regions in the
     /// range are released, with the frames faulted into them. Page tables that become empty are freed after the TLB
     /// flush. With a <paramref name="gather"/>, the flush and frees wait until it is disposed.</summary>
-    public PagingResult TryUnmap(VirtAddr va, ulong length, MmuGather? gather = null)
+    public PagingResult TryUnmap(VirtAddr va, ulong length, MmuGather? gather = null) => Unmap(va, length, gather, holes: false);
+
+    /// <summary>Like <see cref="TryUnmap"/>, throwing <see cref="PagingException"/> on failure.</summary>
+    public void Unmap(VirtAddr va, ulong length, MmuGather? gather = null) => TryUnmap(va, length, gather).ThrowIfFailed();
+
+    /// <summary>Unmaps whatever is mapped in [<paramref name="va"/>, +<paramref name="length"/>) and succeeds over
+    /// holes, as Linux <c>munmap</c> does (a range with nothing mapped is a success that changes nothing); the
+    /// strict <see cref="TryUnmap"/> refuses a hole with <see cref="PagingError.NotMapped"/>, as Unicorn's
+    /// <c>uc_mem_unmap</c> does. Huge pages only partly inside the range are split, empty tables freed after the
+    /// flush; a bad range (misaligned, empty, outside the address space) or a shortage of split tables is still
+    /// refused with nothing changed.</summary>
+    public PagingResult TryDiscard(VirtAddr va, ulong length, MmuGather? gather = null) => Unmap(va, length, gather, holes: true);
+
+    /// <summary>Like <see cref="TryDiscard"/>, throwing <see cref="PagingException"/> on failure.</summary>
+    public void Discard(VirtAddr va, ulong length, MmuGather? gather = null) => TryDiscard(va, length, gather).ThrowIfFailed();
+
+    private PagingResult Unmap(VirtAddr va, ulong length, MmuGather? gather, bool holes)
     {
         ThrowIfDisposed();
         PagingResult invalid = ValidateRange(va, length, PageSize.Size4K);
         if (!invalid.IsSuccess) return invalid;
-        if (gather is not null) return PageTableOps.Unmap(_mm, va.Value, length, gather.Core);
+        if (gather is not null) return PageTableOps.Unmap(_mm, va.Value, length, gather.Core, holes);
         using (_mm.LockMmap())
         {
             MmuGatherCore own = _mm.RentGather();
             try
             {
-                return PageTableOps.Unmap(_mm, va.Value, length, own);
+                return PageTableOps.Unmap(_mm, va.Value, length, own, holes);
             }
             finally
             {
@@ -191,9 +207,6 @@ public sealed unsafe class AddressSpace : IDisposable
             }
         }
     }
-
-    /// <summary>Like <see cref="TryUnmap"/>, throwing <see cref="PagingException"/> on failure.</summary>
-    public void Unmap(VirtAddr va, ulong length, MmuGather? gather = null) => TryUnmap(va, length, gather).ThrowIfFailed();
 
     /// <summary>Changes the rights of [<paramref name="va"/>, +<paramref name="length"/>). Outside anonymous regions
     /// every page must be mapped; in a region the new rights apply to the pages faulted in and to later faults (the
@@ -257,6 +270,33 @@ public sealed unsafe class AddressSpace : IDisposable
             }
         }
     }
+
+    /// <summary>Collapses the PTE table of the 2 MiB region at <paramref name="va"/> into one 2 MiB leaf
+    /// (khugepaged's <c>collapse_pte_mapped_thp</c>). In place when <paramref name="copyTo"/> is null: the 512 pages
+    /// must map one 2 MiB aligned physical range. Otherwise the 512 frames, wherever they are, are copied into the
+    /// 2 MiB frame at <paramref name="copyTo"/> (2 MiB aligned, owned by the caller) and the old frames stay the
+    /// caller's: they are unmapped when this returns, and reusable once lockless walkers that started before have
+    /// left (<see cref="Machine.RcuBarrier"/> waits for that). Every page must be present with the same protection.
+    /// Break before make: translations inside the region fault as not mapped for the moment between the PMD's clear
+    /// and the leaf; the old table is freed after an RCU grace period (<c>pte_free_defer</c>). On failure nothing
+    /// changes.</summary>
+    public PagingResult TryCollapse(VirtAddr va, PhysAddr? copyTo = null)
+    {
+        ThrowIfDisposed();
+        PagingResult invalid = ValidateRange(va, PageSize.Size2M.Bytes(), PageSize.Size2M);
+        if (!invalid.IsSuccess) return invalid;
+        if (copyTo is { } destination)
+        {
+            if ((destination.Value & (PageSize.Size2M.Bytes() - 1)) != 0)
+                return new PagingResult(PagingError.Misaligned, va, null, $"copy destination {destination} is not 2 MiB aligned");
+            if (destination.Value + PageSize.Size2M.Bytes() > _memory.Physical.MaxPhysicalAddress || !_memory.Sparse.PfnPresent(destination.Pfn))
+                return new PagingResult(PagingError.OutOfRange, va, null, $"copy destination {destination} is not present memory");
+        }
+        return Faults.Collapse.CollapsePmd(_mm, va.Value, copyTo?.Value);
+    }
+
+    /// <summary>Like <see cref="TryCollapse"/>, throwing <see cref="PagingException"/> on failure.</summary>
+    public void Collapse(VirtAddr va, PhysAddr? copyTo = null) => TryCollapse(va, copyTo).ThrowIfFailed();
 
     /// <summary>Starts a gather that lets several unmaps and protects share one TLB flush.</summary>
     public MmuGather BeginGather()
@@ -381,6 +421,16 @@ public sealed unsafe class AddressSpace : IDisposable
     /// context (<see cref="MmuContext.HandleFault"/>): faults the page of an anonymous region in and returns the
     /// translation that results, or the fault that stands.</summary>
     public Translation HandleFault(VirtAddr va, AccessKind access) => CurrentContext.HandleFault(va, access);
+
+    /// <summary>Translates without a lock, a TLB or side effects, through the calling thread's context (see
+    /// <see cref="MmuContext.TranslateLockless"/>: RCU read-side section, entries read once, <c>pmd_same</c>
+    /// re-check).</summary>
+    public Translation TranslateLockless(VirtAddr va, AccessKind access = AccessKind.Read) => CurrentContext.TranslateLockless(va, access);
+
+    /// <summary>GUP-fast over consecutive pages from <paramref name="start"/> through the calling thread's context
+    /// (see <see cref="MmuContext.GetPagesLockless"/>); returns the number of leading pages filled.</summary>
+    public int GetPagesLockless(VirtAddr start, Span<PhysAddr> pages, AccessKind access = AccessKind.Read) =>
+        CurrentContext.GetPagesLockless(start, pages, access);
 
     /// <summary>Reads <paramref name="destination"/>.Length bytes at <paramref name="va"/> through translation.
     /// Returns false with the fault (and reads nothing) if any page of the range faults.</summary>

@@ -14,6 +14,7 @@ public static class ScenarioCatalog
         new ReplaySyntheticScenario(),
         new HotplugScenario(),
         new FaultsScenario(),
+        new CollapseScenario(),
         new KernelCheckScenario(),
     ];
 

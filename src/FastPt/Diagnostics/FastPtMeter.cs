@@ -28,6 +28,10 @@ public static class FastPtMeter
     private static CpuTotals s_retiredCpus;
     private static long s_retiredFlushes;
     private static long s_retiredContentions;
+    private static long s_retiredGracePeriods;
+    private static long s_retiredCallbacksRun;
+    private static long s_retiredDeferrals;
+    private static long s_retiredRedeferrals;
 
     /// <summary>The meter.</summary>
     public static Meter Meter { get; } = CreateMeter();
@@ -55,6 +59,20 @@ public static class FastPtMeter
         meter.CreateObservableCounter("fastpt.locks.contended", static () => Observe(Instrument.Contentions).Contentions, "{acquisition}",
             "Page-table lock acquisitions that found the lock held by another thread (each address space's "
             + "page_table_lock; split page-table locks are not built yet), since the process started.");
+        meter.CreateObservableGauge("fastpt.rcu.pending_callbacks", static () => Observe(Instrument.RcuPendingCallbacks).RcuPendingCallbacks, "{callback}",
+            "RCU callbacks waiting for a grace period.");
+        meter.CreateObservableCounter("fastpt.rcu.grace_periods", static () => Observe(Instrument.RcuGracePeriods).RcuGracePeriods, "{grace_period}",
+            "RCU grace periods completed, since the process started.");
+        meter.CreateObservableCounter("fastpt.rcu.callbacks_run", static () => Observe(Instrument.RcuCallbacksRun).RcuCallbacksRun, "{callback}",
+            "RCU callbacks run, since the process started.");
+        meter.CreateObservableGauge("fastpt.rcu.pending_table_bytes", static () => Observe(Instrument.RcuPendingTableBytes).RcuPendingTableBytes, "By",
+            "Page-table memory referenced by queued RCU callbacks (blocks whose head is queued, tables of queued gather batches).");
+        meter.CreateObservableGauge("fastpt.pte.blocks", static () => Observe(Instrument.PteBlocks).PteBlocks, "{block}",
+            "Page-table blocks alive (PTE fragments share one).");
+        meter.CreateObservableGauge("fastpt.pte.fragments", ObserveFragments, "{fragment}",
+            "PTE fragments by state: tag state=in_use (handed out as tables) or state=free (in the cursors).");
+        meter.CreateObservableCounter("fastpt.pte.deferrals", ObserveDeferrals, "{deferral}",
+            "pte_free_defer calls (tag kind=deferred) and re-deferrals of the PTE_FREE_DEFERRED scheme (kind=redeferred), since the process started.");
         return meter;
     }
 
@@ -62,11 +80,13 @@ public static class FastPtMeter
     private enum Instrument
     {
         PageTables, Memmap, FreeFrames, HitRate, Hits, Misses, Faults, Flushes, Contentions,
+        RcuPendingCallbacks, RcuGracePeriods, RcuCallbacksRun, RcuPendingTableBytes, PteBlocks, PteFragments, PteDeferrals,
     }
 
     /// <summary>Everything the instruments report, read at once.</summary>
     private readonly record struct Reading(long PageTablePages, long MemmapBootPages, long MemmapPages, long FreePages,
-        CpuTotals Cpus, long Flushes, long Contentions)
+        CpuTotals Cpus, long Flushes, long Contentions, long RcuPendingCallbacks, long RcuGracePeriods, long RcuCallbacksRun,
+        long RcuPendingTableBytes, long PteBlocks, long PteFragmentsInUse, long PteFragmentsFree, long Deferrals, long Redeferrals)
     {
         public double HitRate => Cpus.Hits + Cpus.Misses == 0 ? 0 : (double)Cpus.Hits / (Cpus.Hits + Cpus.Misses);
     }
@@ -135,6 +155,10 @@ public static class FastPtMeter
             s_retiredCpus.Add(machine.ReadCpus());
             s_retiredFlushes += Volatile.Read(ref machine.TlbFlushesPublished);
             s_retiredContentions += Volatile.Read(ref machine.PageTableLockContentions);
+            s_retiredGracePeriods += machine.Rcu?.GracePeriods ?? 0;
+            s_retiredCallbacksRun += machine.Rcu?.CallbacksInvoked ?? 0;
+            s_retiredDeferrals += Volatile.Read(ref machine.TablesDeferred);
+            s_retiredRedeferrals += Volatile.Read(ref machine.Redeferrals);
         }
     }
 
@@ -150,6 +174,26 @@ public static class FastPtMeter
         ];
     }
 
+    private static IEnumerable<Measurement<long>> ObserveFragments()
+    {
+        Reading reading = Observe(Instrument.PteFragments);
+        return
+        [
+            new Measurement<long>(reading.PteFragmentsInUse, new KeyValuePair<string, object?>("state", "in_use")),
+            new Measurement<long>(reading.PteFragmentsFree, new KeyValuePair<string, object?>("state", "free")),
+        ];
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveDeferrals()
+    {
+        Reading reading = Observe(Instrument.PteDeferrals);
+        return
+        [
+            new Measurement<long>(reading.Deferrals, new KeyValuePair<string, object?>("kind", "deferred")),
+            new Measurement<long>(reading.Redeferrals, new KeyValuePair<string, object?>("kind", "redeferred")),
+        ];
+    }
+
     /// <summary>Reads every live machine's block and adds the retired totals; the caller holds <see cref="s_lock"/>,
     /// which Register and Unregister take too, so no machine is counted both live and retired.</summary>
     private static Reading ReadLocked()
@@ -158,6 +202,9 @@ public static class FastPtMeter
         CpuTotals cpus = s_retiredCpus;
         long flushes = s_retiredFlushes;
         long contentions = s_retiredContentions;
+        long pendingCallbacks = 0, gracePeriods = s_retiredGracePeriods, callbacksRun = s_retiredCallbacksRun;
+        long pendingTableBytes = 0, pteBlocks = 0, fragmentsInUse = 0, fragmentsFree = 0;
+        long deferrals = s_retiredDeferrals, redeferrals = s_retiredRedeferrals;
         foreach (System.WeakReference<MachineCounters> reference in s_machines)
         {
             if (!reference.TryGetTarget(out MachineCounters? machine)) continue;
@@ -168,7 +215,17 @@ public static class FastPtMeter
             cpus.Add(machine.ReadCpus());
             flushes += Volatile.Read(ref machine.TlbFlushesPublished);
             contentions += Volatile.Read(ref machine.PageTableLockContentions);
+            pendingCallbacks += machine.Rcu?.PendingCallbacks ?? 0;
+            gracePeriods += machine.Rcu?.GracePeriods ?? 0;
+            callbacksRun += machine.Rcu?.CallbacksInvoked ?? 0;
+            pendingTableBytes += Volatile.Read(ref machine.RcuPendingTableBytes);
+            pteBlocks += Volatile.Read(ref machine.PteBlocks);
+            fragmentsInUse += Volatile.Read(ref machine.PteFragmentsInUse);
+            fragmentsFree += Volatile.Read(ref machine.PteFragmentsFree);
+            deferrals += Volatile.Read(ref machine.TablesDeferred);
+            redeferrals += Volatile.Read(ref machine.Redeferrals);
         }
-        return new Reading(pageTables, memmapBoot, memmap, free, cpus, flushes, contentions);
+        return new Reading(pageTables, memmapBoot, memmap, free, cpus, flushes, contentions, pendingCallbacks, gracePeriods,
+            callbacksRun, pendingTableBytes, pteBlocks, fragmentsInUse, fragmentsFree, deferrals, redeferrals);
     }
 }

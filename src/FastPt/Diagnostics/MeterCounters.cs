@@ -66,6 +66,24 @@ internal class MachineCounters
     /// <c>TlbFlush</c> event).</summary>
     public long TlbFlushesPublished;
 
+    /// <summary>Page-table blocks alive (PTE fragments share one).</summary>
+    public long PteBlocks;
+
+    /// <summary>PTE fragments handed out as tables and not freed, and fragments not handed out yet (in cursors).</summary>
+    public long PteFragmentsInUse, PteFragmentsFree;
+
+    /// <summary><c>pte_free_defer</c> calls, and re-deferrals (the <c>PTE_FREE_DEFERRED</c> callback queueing the
+    /// block's head again).</summary>
+    public long TablesDeferred, Redeferrals;
+
+    /// <summary>Bytes of page-table memory referenced by queued RCU callbacks: whole blocks whose head is queued,
+    /// and the tables of queued gather batches.</summary>
+    public long RcuPendingTableBytes;
+
+    /// <summary>The machine's RCU domain, whose grace periods and callbacks the Meter reports: its counters are
+    /// fields it keeps anyway, read with plain volatile loads (nothing the domain does is called).</summary>
+    public Sync.RcuDomain? Rcu;
+
     /// <summary>Registers the counters of a new CPU.</summary>
     public CpuCounters AttachCpu()
     {

@@ -230,7 +230,7 @@ internal sealed unsafe class AnonymousFaultHandler : IPageFaultHandler
     private bool AllocateTables(ref Plan plan)
     {
         for (int level = plan.HighestTable; level >= plan.LowestTable; level--)
-            if (!_memory.PageTables.TryAllocateOne(level, _mm.Id, kernel: false, out plan.Tables[level])) return false;
+            if (!_memory.PageTables.TryAllocateOne(_mm, level, out plan.Tables[level])) return false;
         return true;
     }
 

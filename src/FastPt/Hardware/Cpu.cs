@@ -2,6 +2,7 @@ using System.Threading;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Internals;
+using FastPt.Sync;
 
 namespace FastPt.Hardware;
 
@@ -21,6 +22,9 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
 
     private readonly PhysicalMemory _physical;
     private readonly TFrames _frames;
+    // This CPU's registration with the RCU domain: the lockless walks of its context (TranslateLockless,
+    // GetPagesLockless) run in its sections. Its own kernel walks need none: they are inside the kernel's flush.
+    private readonly RcuReader _reader;
     private readonly PagingMode _mode;
     private readonly SoftTlb _tlb;
     private readonly bool _checked;
@@ -39,13 +43,14 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
     private readonly MachineCounters _machineCounters;
     private readonly CpuCounters _counters;
 
-    public Cpu(PhysicalMemory physical, TFrames frames, in KernelLayout layout, bool checkedMode,
+    public Cpu(PhysicalMemory physical, TFrames frames, RcuDomain rcu, in KernelLayout layout, bool checkedMode,
         int tlbEntries, int pagingStructureCacheEntries, PageTableRoot kernelRoot, PageTableRoot root, MachineCounters counters)
     {
         _machineCounters = counters;
         _counters = counters.AttachCpu();
         _physical = physical;
         _frames = frames;
+        _reader = rcu.RegisterReader();
         _mode = layout.Mode;
         _userTop = layout.UserTop;
         _checked = checkedMode;
@@ -82,6 +87,9 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
     /// <summary>Deliver faults of user accesses to the address space's fault handler and retry (default on); when
     /// off they go back to the caller as they are.</summary>
     public bool DemandFaults { get; set; } = true;
+
+    /// <summary>The CPU's RCU reader (lockless walks of the memory manager run in its sections).</summary>
+    public RcuReader Reader => _reader;
 
     /// <summary>Counters of this CPU's caches.</summary>
     public TlbStatistics Statistics => new(_counters.Hits, _counters.Misses, _counters.VictimHits, _counters.PmdCacheHits,
@@ -129,6 +137,7 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
         _kernelSlot.Disposed = true;
         _kernelRoot.Flush.Detach(_kernelSlot);
         _seen = -1;
+        _reader.Dispose(); // inside a section (disposed by another thread mid-walk) it is reported, not waited for
         RetireCounters();
     }
 

@@ -28,13 +28,16 @@ internal sealed unsafe class MemoryManager : IDisposable
         try
         {
             Sparse = new SparseMemory(options.MaxPhysicalAddress);
-            Rcu = new RcuDomain();
-            Rcu.GracePeriodCompleted += callbacks => FastPtEventSource.Log.GracePeriod(Rcu.GracePeriods, callbacks);
+            Rcu = new RcuDomain(new RcuEvents());
+            Stat.Rcu = Rcu; // the Meter reads its grace periods and callbacks
             Memmap = new Memmap(Physical, Rcu, Layout, Checked);
             Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Stat, Checked);
             PageTableLocks = new SplitPageTableLocks(options.PageTableLocks, Memmap,
                 new PtlockCache(Buddy, Memmap, Physical, Checked), Stat, Checked);
             PageTables = new PageTableAllocator(Buddy, Memmap, Stat, PageTableLocks);
+            Fragments = new PteFragments(this, options.PteFragmentsPerBlock, options.PteFreeDeferScheme);
+            PageTables.Fragments = Fragments;
+            TableBatches = new MmuGatherCore.RcuTableBatch(this);
             InitMm = new MmStruct(this, kernel: true);
             Boot(progress, deferredInit);
         }
@@ -44,6 +47,15 @@ internal sealed unsafe class MemoryManager : IDisposable
             Sparse?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Forwards what the RCU domain reports to the EventSource (Sync cannot call Diagnostics' users).</summary>
+    private sealed class RcuEvents : IRcuObserver
+    {
+        public void GracePeriodEnded(long gracePeriods, int callbacks) => FastPtEventSource.Log.GracePeriod(gracePeriods, callbacks);
+
+        public void ReaderAbandoned(int threadId, int nesting, RcuAbandonment reason) =>
+            FastPtEventSource.Log.RcuReaderAbandoned(threadId, nesting, (int)reason);
     }
 
     public MachineOptions Options { get; }
@@ -58,6 +70,12 @@ internal sealed unsafe class MemoryManager : IDisposable
 
     /// <summary>The split page-table locks of every address space.</summary>
     public SplitPageTableLocks PageTableLocks { get; }
+
+    /// <summary>The RCU side of the gather's table frees (<c>tlb_remove_table_rcu</c>).</summary>
+    public MmuGatherCore.RcuTableBatch TableBatches { get; }
+
+    /// <summary>PTE tables as fragments of page-table blocks, and the <c>pte_free_defer</c> scheme.</summary>
+    public PteFragments Fragments { get; }
     public Vmstat Stat { get; } = new();
     public Memblock Memblock { get; } = new();
 

@@ -48,6 +48,9 @@ internal sealed unsafe class MmStruct
     /// <summary>Bits of an entry pointing to a lower table.</summary>
     public ulong TableBits { get; }
 
+    /// <summary>The PTE-fragment cursor (user address spaces; the kernel's PTE tables are single frames).</summary>
+    public PteFragmentCursor Fragments { get; } = new();
+
     /// <summary><c>mm->mmap_lock</c> taken for writing: map, unmap, protect, dirty harvesting, region changes and
     /// teardown hold it for their whole check-allocate-commit sequence, so they are atomic with respect to each
     /// other. Demand faults do not take it (they hold their region's lock and the page-table locks), which is what

@@ -160,7 +160,7 @@ internal static unsafe class PageTableLocking
     public static TableInstall AllocateAndInstall(MmStruct mm, in WalkSlot slot)
     {
         int level = slot.Level - 1;
-        if (!mm.Memory.PageTables.TryAllocateOne(level, mm.Id, mm.IsKernel, out ulong pfn)) return TableInstall.OutOfMemory;
+        if (!mm.Memory.PageTables.TryAllocateOne(mm, level, out ulong pfn)) return TableInstall.OutOfMemory;
         TableInstall result = InstallTable(mm, slot, pfn);
         if (result != TableInstall.Installed) mm.Memory.PageTables.FreeUnpublished(pfn, level);
         return result;

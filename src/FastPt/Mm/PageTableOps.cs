@@ -94,13 +94,13 @@ internal static unsafe class PageTableOps
             $"reserved by the anonymous region [0x{first.Start:x}, 0x{first.End:x})");
     }
 
-    /// <summary>Unmaps [va, va + length). Outside anonymous regions every page must be mapped; the parts of regions
-    /// in the range are released with whatever was faulted in (frames and all). Table pages that become empty are
-    /// freed through <paramref name="gather"/>.</summary>
-    public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGatherCore gather)
+    /// <summary>Unmaps [va, va + length). Outside anonymous regions every page must be mapped unless
+    /// <paramref name="holes"/> (discard); the parts of regions in the range are released with whatever was faulted
+    /// in (frames and all). Table pages that become empty are freed through <paramref name="gather"/>.</summary>
+    public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, bool holes = false)
     {
         long tablesBefore = gather.PendingTables + gather.TablesFreed;
-        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Unmap(), newProtection: null);
+        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Unmap(), newProtection: null, allowHoles: holes);
         if (result.IsSuccess && FastPtEventSource.Log.IsEnabled())
             FastPtEventSource.Log.UnmapRange(mm.Id, va, length, gather.PendingTables + gather.TablesFreed - tablesBefore);
         return result;
@@ -120,9 +120,10 @@ internal static unsafe class PageTableOps
     /// tables, allocate and construct them, run the commit walk on each piece, give back what it did not use, and
     /// finally replace the regions: an unmap (<paramref name="newProtection"/> null) keeps their parts outside the
     /// range (<c>munmap</c>), a protect splits them at the range's ends (<c>mprotect</c>'s <c>vma_modify</c>). A
-    /// refusal unlocks the regions untouched.</summary>
+    /// refusal unlocks the regions untouched. <paramref name="allowHoles"/> (discard) lets holes through outside
+    /// regions too.</summary>
     private static PagingResult ChangeRange<TChange>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, TChange change,
-        Protection? newProtection)
+        Protection? newProtection, bool allowHoles = false)
         where TChange : struct, RangeChangeOperation.IRangeChange
     {
         MemoryManager memory = mm.Memory;
@@ -140,7 +141,7 @@ internal static unsafe class PageTableOps
                 for (int piece = 0; ; piece++)
                 {
                     if (!NextPiece(regions, va, end, piece, out ulong start, out ulong stop, out VmArea? region)) break;
-                    check.AllowHoles = region is not null;
+                    check.AllowHoles = allowHoles || region is not null;
                     PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, start, stop, ref check);
                     if (!check.Failure.IsSuccess) return check.Failure;
                 }
@@ -332,6 +333,7 @@ internal static unsafe class PageTableOps
             mm.Tables[mm.RootLevel]++;
             gather.RemoveTable(mm.RootPa, mm.RootLevel);
             gather.Finish();
+            memory.Fragments.Destroy(mm); // pte_frag_destroy: the cursor's unused fragments go back
             mm.Disposed = true;
         }
     }

@@ -8,8 +8,9 @@ namespace FastPt.Mm;
 /// <summary>Unmap and protect: both split a huge leaf the range covers only in part, so they share the check pass
 /// (which also counts, by level, the tables splits will need) and the commit pass with its pool of split tables; each
 /// supplies only what it does to the pages (<see cref="Unmap"/>, <see cref="Protect"/>). Outside anonymous regions
-/// every page of the range must be mapped; inside one, holes are pages not faulted in yet. Every entry is changed
-/// under the lock of its table, because faults in regions that share a table with the range run meanwhile.</summary>
+/// every page of the range must be mapped (discard, an unmap with munmap's semantics, skips holes); inside one, holes
+/// are pages not faulted in yet. Every entry is changed under the lock of its table, because faults in regions that
+/// share a table with the range run meanwhile.</summary>
 internal static unsafe class RangeChangeOperation
 {
     /// <summary>Check pass: every page mapped (unless <see cref="AllowHoles"/>); counts the tables the splits at the
@@ -19,7 +20,7 @@ internal static unsafe class RangeChangeOperation
         public TableDemand SplitTables;
         public PagingResult Failure;
 
-        /// <summary>The range is (part of) an anonymous region: unpopulated pages are not an error.</summary>
+        /// <summary>Unpopulated pages are not an error: the range is (part of) an anonymous region, or a discard.</summary>
         public bool AllowHoles;
 
         public static bool Mutates => false;
@@ -207,7 +208,8 @@ internal static unsafe class RangeChangeOperation
 
     /// <summary>Unmap: leaves are cleared, whole subtrees detached in one store, tables that became empty freed
     /// after the flush. In an anonymous region the frames of the leaves go too (after the flush), except the shared
-    /// zero page.</summary>
+    /// zero page. A PTE range may hold unmapped pages (an anonymous region's, or a discard's): only
+    /// the present ones are counted.</summary>
     internal struct Unmap : IRangeChange
     {
         public void Leaf(MmStruct mm, MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next, bool anonymous)

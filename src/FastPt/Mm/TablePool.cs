@@ -43,19 +43,26 @@ internal struct TablePool
     private LevelCounts _start;
     private LevelCounts _count;
     private LevelCounts _used;
+    private readonly MmStruct? _fragmentsOf;
 
-    /// <summary>A pool over <paramref name="frames"/>, laid out level by level as <paramref name="demand"/> says.</summary>
-    public TablePool(ulong[] frames, in TableDemand demand)
+    /// <summary>A pool over <paramref name="frames"/>, laid out level by level as <paramref name="demand"/> says. With
+    /// <paramref name="fragmentsOf"/>, PTE tables are not frames of the array but fragments that address space's
+    /// cursor reserved (<see cref="PteFragments.TryReserve"/>), taken from it one by one.</summary>
+    public TablePool(ulong[] frames, in TableDemand demand, MmStruct? fragmentsOf = null)
     {
         _frames = frames;
+        _fragmentsOf = fragmentsOf;
         long offset = 0;
         for (int level = 1; level <= 4; level++)
         {
             _start[level] = offset;
             _count[level] = demand[level];
-            offset += demand[level];
+            if (level != 1 || fragmentsOf is null) offset += demand[level];
         }
     }
+
+    /// <summary>The address space whose fragment cursor holds this pool's PTE tables; null when they are frames.</summary>
+    public readonly MmStruct? FragmentsOf => _fragmentsOf;
 
     /// <summary>An empty pool.</summary>
     public static TablePool Empty => new([], default);
@@ -68,6 +75,11 @@ internal struct TablePool
     {
         if (_used[level] == _count[level])
             throw new InvalidOperationException($"commit ran out of preallocated level-{level} tables ({_count[level]} counted)");
+        if (level == 1 && _fragmentsOf is not null)
+        {
+            _used[1]++;
+            return _fragmentsOf.Memory.Fragments.Take(_fragmentsOf); // reserved, so it cannot fail
+        }
         return _frames[_start[level] + _used[level]++];
     }
 
@@ -81,7 +93,10 @@ internal struct TablePool
     public readonly long Count(int level) => _count[level];
 
     /// <summary>The <paramref name="index"/>-th table of <paramref name="level"/>.</summary>
-    public readonly ulong At(int level, long index) => _frames[_start[level] + index];
+    public readonly ulong At(int level, long index) =>
+        level == 1 && _fragmentsOf is not null
+            ? throw new InvalidOperationException("PTE tables of a fragment pool are taken from the cursor, not indexed")
+            : _frames[_start[level] + index];
 
     /// <summary>Unused tables, all levels.</summary>
     public readonly long Unused => _count[1] + _count[2] + _count[3] + _count[4] - TotalUsed;

@@ -41,6 +41,21 @@ internal sealed class Vmstat : MachineCounters
     /// <summary>Write faults that replaced the zero page by a frame of their own.</summary>
     public long ZeroPageCopies;
 
+    /// <summary>Page-table blocks allocated and freed in all (the live ones, the fragments and the deferrals the
+    /// Meter reports are fields of the base class).</summary>
+    public long PteBlocksAllocated, PteBlocksFreed;
+
+    /// <summary>RCU heads of blocks queued (once per grace period however many fragments deferred); blocks freed
+    /// by an RCU callback.</summary>
+    public long DeferredHeadsQueued, DeferredBlocksFreed;
+
+    /// <summary>Gather table batches queued for RCU (<c>tlb_remove_table</c>), and tables freed through the
+    /// fallback when no batch page could be allocated (<c>tlb_remove_table_sync_one</c>).</summary>
+    public long TableBatchesQueued, TableSyncFrees;
+
+    /// <summary>PTE tables collapsed into 2 MiB leaves: in place, and after copying the data.</summary>
+    public long CollapsesInPlace, CollapsesWithCopy;
+
     /// <summary>Checked mode: accesses to freed memory detected.</summary>
     public long UseAfterFreeDetected;
 

@@ -85,10 +85,27 @@ public class ScenarioTests
     }
 
     [Fact]
+    public void Collapse_scenario_reports_every_fragment_size_and_scheme_and_no_violation()
+    {
+        using var machine = new Machine(new MachineOptions { MemorySize = SmallMachine });
+        MemoryStatistics before = machine.GetStatistics();
+        ScenarioReport report = ScenarioRunner.Run(new CollapseScenario(TimeSpan.FromMilliseconds(100)), new ScenarioContext(machine, seed: 5));
+        Assert.True(report.Passed, string.Join("; ", report.Checks.Where(c => !c.Passed).Select(c => $"{c.Name}: {c.Detail}")));
+        Assert.Equal(0, report.Facts.Single(f => f.Name == "violations").Value.WholeNumber);
+        ReportTable table = report.Tables.Single(t => t.Title == "Per configuration");
+        Assert.Equal(6, table.Rows.Count);
+        Assert.Equal([1L, 2L, 16L, 1L, 2L, 16L], table.Rows.Select(r => r[1].WholeNumber));
+        Assert.All(table.Rows, r => Assert.True(r[3].WholeNumber >= 8, "at least 4 collapses of each kind")); // collapses
+        MemoryStatistics after = machine.GetStatistics(); // the scenario's machines are its own
+        Assert.Equal((before.PteBlocksAllocated, before.FreePages, before.RcuGracePeriods), (after.PteBlocksAllocated, after.FreePages, after.RcuGracePeriods));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CollapseScenario(TimeSpan.Zero));
+    }
+
+    [Fact]
     public void Catalog_names_are_unique_command_line_words_and_can_be_found()
     {
         string[] names = ScenarioCatalog.All.Select(s => s.Name).ToArray();
-        Assert.Equal(["boot", "paging", "replay-synthetic", "hotplug", "faults", "kernel-check"], names);
+        Assert.Equal(["boot", "paging", "replay-synthetic", "hotplug", "faults", "collapse", "kernel-check"], names);
         Assert.Equal(names.Length, names.Distinct(StringComparer.OrdinalIgnoreCase).Count());
         foreach (IScenario scenario in ScenarioCatalog.All)
         {

@@ -72,6 +72,32 @@ public unsafe class PageTableLockTests
     [Theory]
     [InlineData(PageTableLockMode.Inline)]
     [InlineData(PageTableLockMode.Allocated)]
+    public void Each_PTE_fragment_of_a_block_has_a_lock_of_its_own_that_lives_with_its_block(PageTableLockMode mode)
+    {
+        // The kernel's ptlock is per ptdesc, so two PTE tables that share a block (pt_frag) still lock apart.
+        using Machine machine = new(new MachineOptions { MemorySize = 2 * GiB, PageTableLocks = mode, PteFragmentsPerBlock = 4 });
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(V(Base), P(GiB), 4 * MiB, Protection.ReadWrite, PageSize.Size4K);
+        MmStruct mm = space.Mm;
+        ulong pte0 = TableOf(space, Base, 1), pte1 = TableOf(space, Base + 2 * MiB, 1), pmd = TableOf(space, Base, 2);
+        Assert.Equal(mm.Memory.Fragments.HeadOf(pte0 >> 12), mm.Memory.Fragments.HeadOf(pte1 >> 12)); // one block
+        PageTableLock a = PageTableLocking.PteLockptr(mm, pte0);
+        PageTableLock b = PageTableLocking.PteLockptr(mm, pte1);
+        Assert.False(a.IsSameAs(b));
+        Assert.False(a.IsSameAs(PageTableLocking.PmdLockptr(mm, pmd)));
+        // Every fragment of the block got its lock with the block (two of them not handed out yet), plus the PMD's.
+        Assert.Equal(5, machine.GetStatistics().PtlocksOutstanding);
+        space.Dispose();
+        machine.RcuBarrier();
+        MemoryStatistics after = machine.GetStatistics();
+        Assert.Equal(0, after.PtlocksOutstanding);
+        Assert.Equal(0, after.PteBlocks);
+        Assert.Equal(0, after.PtlockSlabPages);
+    }
+
+    [Theory]
+    [InlineData(PageTableLockMode.Inline)]
+    [InlineData(PageTableLockMode.Allocated)]
     [InlineData(PageTableLockMode.SingleLock)]
     public void A_held_lock_makes_the_next_taker_wait_and_the_contention_is_counted(PageTableLockMode mode)
     {

@@ -119,6 +119,8 @@ public class TeardownTests
             ("Map", () => space.Map(V(64 * GiB), pool, Page, Protection.Read)),
             ("TryUnmap", () => space.TryUnmap(V(GiB), Page)),
             ("Unmap", () => space.Unmap(V(GiB), Page)),
+            ("TryDiscard", () => space.TryDiscard(V(GiB), Page)),
+            ("Discard", () => space.Discard(V(GiB), Page)),
             ("TryProtect", () => space.TryProtect(V(GiB), Page, Protection.Read)),
             ("Protect", () => space.Protect(V(GiB), Page, Protection.Read)),
             ("CollectDirty", () => space.CollectDirty(V(GiB), 64 * Page, bitmap)),
@@ -145,6 +147,10 @@ public class TeardownTests
             ("MapAnonymous", () => space.MapAnonymous(V(64 * GiB), Page, Protection.Read)),
             ("get_AnonymousRegions", () => _ = space.AnonymousRegions),
             ("HandleFault", () => space.HandleFault(V(GiB + 8), AccessKind.Read)),
+            ("TryCollapse", () => space.TryCollapse(V(GiB))),
+            ("Collapse", () => space.Collapse(V(GiB))),
+            ("TranslateLockless", () => space.TranslateLockless(V(GiB + 8))),
+            ("GetPagesLockless", () => space.GetPagesLockless(V(GiB), new PhysAddr[4])),
         ];
     }
 
@@ -164,6 +170,8 @@ public class TeardownTests
         ("Write", () => context.Write(V(GiB + 8), new byte[8])),
         ("HandleFault", () => context.HandleFault(V(GiB + 8), AccessKind.Write)),
         ("set_DemandFaults", () => context.DemandFaults = false),
+        ("TranslateLockless", () => context.TranslateLockless(V(GiB + 8))),
+        ("GetPagesLockless", () => context.GetPagesLockless(V(GiB), new PhysAddr[4])),
     ];
 
     private static List<(string Name, Action Call)> MachineCalls(Machine machine, PhysAddr pool) =>
@@ -182,6 +190,7 @@ public class TeardownTests
         ("TryAddMemory", () => machine.TryAddMemory(P(64 * GiB), 128 * MiB)),
         ("TryRemoveMemory", () => machine.TryRemoveMemory(P(0), 128 * MiB)),
         ("GetStatistics", () => machine.GetStatistics()),
+        ("RcuBarrier", () => machine.RcuBarrier()),
     ];
 
     /// <summary>Warms the calling thread's context and <paramref name="context"/> on the pages the calls use, so
