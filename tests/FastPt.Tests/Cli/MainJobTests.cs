@@ -17,7 +17,7 @@ public class MainJobTests
         CliRunner.Result result = CliRunner.Run("--memory", "4G");
         Assert.True(result.ExitCode == ExitCodes.Success, result.Output + result.Error);
         Assert.Equal("", result.Error);
-        foreach (string name in new[] { "boot", "paging", "replay-synthetic", "hotplug", "collapse", "kernel-check" })
+        foreach (string name in new[] { "boot", "paging", "replay-synthetic", "hotplug", "faults", "collapse", "kernel-check" })
             Assert.Contains("── " + name, result.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("FAIL", result.Output, StringComparison.Ordinal);
         if (HostSupport.Unsupported() is { } reason)
@@ -27,7 +27,7 @@ public class MainJobTests
         }
         else
         {
-            Assert.Contains("6 of 6 scenarios passed", result.Output, StringComparison.Ordinal);
+            Assert.Contains("7 of 7 scenarios passed", result.Output, StringComparison.Ordinal);
         }
     }
 
