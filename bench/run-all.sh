@@ -43,7 +43,7 @@ for suite in $suites; do
   dotnet run -c Release --no-build --project bench/FastPt.Benchmarks -- --filter "*.$suite.*" \
     --launchCount "$launches" --warmupCount 5 --iterationCount "$iterations" --artifacts "$out/$suite" > "$out/$suite.log" 2>&1 || echo "   failed, see $out/$suite.log"
   grep -E '^\|' "$out/$suite/results/"*.md 2>/dev/null | head -40 || true
-  if grep -q 'Exception' "$out/$suite.log"; then echo "   exceptions in $out/$suite.log (kept)"; else rm -f "$out/$suite.log"; fi
+  if grep -qE 'Exception|Build Error|failed to build' "$out/$suite.log"; then echo "   errors in $out/$suite.log (kept)"; else rm -f "$out/$suite.log"; fi
   rm -f "$out/$suite/"*.log
 done
 
