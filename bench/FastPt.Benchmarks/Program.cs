@@ -12,9 +12,17 @@ namespace FastPt.Benchmarks;
 /// (<c>--filter</c>, <c>--job</c>, <c>--artifacts</c>, ...).</summary>
 public static class Program
 {
-    /// <summary>Runs the suites chosen by <paramref name="args"/>.</summary>
-    public static void Main(string[] args) =>
+    /// <summary>Runs the suites chosen by <paramref name="args"/>, or with <c>tlb-study [report.md]</c> the study of
+    /// TLB organisations on the recorded traces (<see cref="Traces.TlbStudy"/>).</summary>
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "tlb-study")
+        {
+            Traces.TlbStudy.Run(args[1..]);
+            return;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, CreateConfig());
+    }
 
     /// <summary>BenchmarkDotNet's defaults (columns, loggers, analysers, validators) with the memory diagnoser on,
     /// exporting GitHub markdown and CSV only: the two formats committed under <c>perf-results/</c>. The build of
