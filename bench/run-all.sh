@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmark suites for the record, one after another, into perf-results/<label>/<suite>, with machine.txt.
-# Usage: bench/run-all.sh [label]        every suite (about two hours; run it on a quiet machine)
+# Usage: bench/run-all.sh [label]        every suite into perf-results/<date>-<cpu>-<microarchitecture>-<n>core/
+#                                        (about two hours; run it on a quiet machine)
 #        SUITES="TlbBenchmarks TranslateBenchmarks" bench/run-all.sh label     only those suites
 #        LAUNCHES=5 ITERATIONS=20 bench/run-all.sh label                     more samples (defaults 3 and 15)
 # Before the suites it builds the C reference walk (bench/native/build.sh) with the system compiler and records
@@ -16,7 +17,7 @@ model="$(cpu_field model)"
 microarchitecture=unknown
 if [ "$vendor" = AuthenticAMD ]; then
   case "$family" in
-    23) microarchitecture="Zen/Zen 2" ;;
+    23) microarchitecture="Zen 2" ;;
     25) if [ "$model" -lt 16 ] || { [ "$model" -ge 32 ] && [ "$model" -lt 96 ]; }; then microarchitecture="Zen 3"; else microarchitecture="Zen 4"; fi ;;
     26) microarchitecture="Zen 5" ;;
   esac
@@ -25,7 +26,7 @@ flags="$(cpu_field flags)"
 if grep -qw avx512f <<<"$flags"; then vectors="AVX-512 (F$(grep -qw avx512bw <<<"$flags" && echo ', BW')$(grep -qw avx512vl <<<"$flags" && echo ', VL')), AVX2"
 elif grep -qw avx2 <<<"$flags"; then vectors="AVX2, no AVX-512"
 else vectors="no AVX2"; fi
-slug="$(cpu_field 'model name' | tr 'A-Z ' 'a-z-' | tr -cd 'a-z0-9-')-$(tr 'A-Z ' 'a-z-' <<<"$microarchitecture" | tr -cd 'a-z0-9-')"
+slug="$(cpu_field 'model name' | tr 'A-Z ' 'a-z-' | tr -cd 'a-z0-9-')-$(tr 'A-Z' 'a-z' <<<"$microarchitecture" | tr -cd 'a-z0-9')-$(nproc)core"
 label="${1:-$(date +%F)-$slug}"
 out="perf-results/$label"
 launches="${LAUNCHES:-3}"

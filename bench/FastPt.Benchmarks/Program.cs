@@ -12,16 +12,19 @@ namespace FastPt.Benchmarks;
 /// (<c>--filter</c>, <c>--job</c>, <c>--artifacts</c>, ...).</summary>
 public static class Program
 {
-    /// <summary>Runs the suites chosen by <paramref name="args"/>, or with <c>tlb-study [report.md]</c> the study of
-    /// TLB organisations on the recorded traces (<see cref="Traces.TlbStudy"/>).</summary>
-    public static void Main(string[] args)
+    /// <summary>Runs the suites chosen by <paramref name="args"/>; with <c>boot-scaling</c> first, the boot scaling
+    /// report (<see cref="Boot.BootScaling"/>); with <c>tlb-study [report.md]</c>, the study of TLB organisations on
+    /// the recorded traces (<see cref="Traces.TlbStudy"/>).</summary>
+    public static int Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "tlb-study")
+        if (args is ["boot-scaling", ..]) return Boot.BootScaling.Run(args);
+        if (args is ["tlb-study", ..])
         {
             Traces.TlbStudy.Run(args[1..]);
-            return;
+            return 0;
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, CreateConfig());
+        return 0;
     }
 
     /// <summary>BenchmarkDotNet's defaults (columns, loggers, analysers, validators) with the memory diagnoser on,

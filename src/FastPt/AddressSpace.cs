@@ -119,7 +119,11 @@ public sealed unsafe class AddressSpace : IDisposable
         }
         var plan = new MapOperation.Plan(va.Value, pa.Value, allowed, forced,
             PageTableEntry.UserLeafBits(protection, 1), PageTableEntry.UserLeafBits(protection, 2), PageTableEntry.UserTable);
-        return PageTableOps.Map(_mm, va.Value, length, plan);
+        PagingResult result = PageTableOps.Map(_mm, va.Value, length, plan);
+        // The frames are now readable raw: memmap among them gets its deferred descriptors written. A translation
+        // racing with this call is unordered with the map itself, so it may equally find the range unmapped.
+        if (result.IsSuccess) _memory.Memmap.InitialiseBacking(pa.Value, length);
+        return result;
     }
 
     /// <summary>Like <see cref="TryMap"/>, throwing <see cref="PagingException"/> on failure.</summary>

@@ -29,9 +29,23 @@ public sealed unsafe class Machine : IDisposable
 
     /// <summary>Boots a machine. With no options: 1 GiB of RAM, 4-level paging.</summary>
     public Machine(MachineOptions? options = null)
+        : this(options, null)
+    {
+    }
+
+    /// <summary>Boots a machine, reporting each step of the boot to <paramref name="progress"/> on the calling
+    /// thread (booting 64 TiB takes a second or more).</summary>
+    public Machine(MachineOptions? options, IProgress<BootProgress>? progress)
+        : this(options, progress, deferredInit: true)
+    {
+    }
+
+    /// <summary>Boots a machine; with <paramref name="deferredInit"/> off, every reserved descriptor is written and
+    /// every free block linked at boot (the representation the deferred one is checked against).</summary>
+    internal Machine(MachineOptions? options, IProgress<BootProgress>? progress, bool deferredInit)
     {
         Options = options ?? new MachineOptions();
-        _memory = new MemoryManager(Options);
+        _memory = new MemoryManager(Options, progress, deferredInit);
         _hotplug = new Hotplug.MemoryHotplug(_memory);
         Diagnostics.FastPtMeter.Register(this);
     }
@@ -127,6 +141,7 @@ public sealed unsafe class Machine : IDisposable
     {
         ThrowIfDisposed();
         CheckPhysical(pa, (ulong)destination.Length);
+        _memory.Memmap.InitialiseBacking(pa.Value, (ulong)destination.Length);
         _memory.Physical.Read(pa.Value, destination);
     }
 
@@ -135,6 +150,7 @@ public sealed unsafe class Machine : IDisposable
     {
         ThrowIfDisposed();
         CheckPhysical(pa, (ulong)source.Length);
+        _memory.Memmap.InitialiseBacking(pa.Value, (ulong)source.Length);
         _memory.Physical.Write(pa.Value, source);
     }
 

@@ -79,12 +79,13 @@ internal static class CommonOptions
         CheckedMode = checkedMode,
     };
 
-    /// <summary>Boots a machine, turning a refusal by the engine into a clear error.</summary>
-    public static Machine Boot(MachineOptions options)
+    /// <summary>Boots a machine, turning a refusal by the engine into a clear error; <paramref name="progress"/>
+    /// hears each step of the boot.</summary>
+    public static Machine Boot(MachineOptions options, IProgress<BootProgress>? progress = null)
     {
         try
         {
-            return new Machine(options);
+            return new Machine(options, progress);
         }
         catch (Exception exception) when (exception is ArgumentException or FastPtException)
         {

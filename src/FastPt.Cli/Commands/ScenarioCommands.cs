@@ -92,7 +92,7 @@ internal static class ScenarioCommands
         IAnsiConsole console = environment.CreateConsole();
         if (!json) ReportRenderer.RenderMachine(console, machineOptions, seed);
         long bootStart = Stopwatch.GetTimestamp();
-        using Machine machine = CommonOptions.Boot(machineOptions);
+        using Machine machine = environment.Interactive && !json ? BootWithProgress(console, machineOptions) : CommonOptions.Boot(machineOptions);
         TimeSpan bootTime = Stopwatch.GetElapsedTime(bootStart);
 
         var reports = new List<ScenarioReport>();
@@ -109,6 +109,32 @@ internal static class ScenarioCommands
         if (json) JsonReportWriter.Write(environment.Output, machineOptions, seed, reports, total);
         else ReportRenderer.RenderSummary(console, reports, total);
         return reports.All(report => report.Passed) ? ExitCodes.Success : ExitCodes.ChecksFailed;
+    }
+
+    /// <summary>Boots on a terminal with a progress bar per boot step (64 TiB takes about a second).</summary>
+    private static Machine BootWithProgress(IAnsiConsole console, MachineOptions options)
+    {
+        Machine? machine = null;
+        console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .Start(context =>
+            {
+                ProgressTask task = context.AddTask("boot", maxValue: 1);
+                machine = CommonOptions.Boot(options, new SpectreBootProgress(task));
+                task.Value = task.MaxValue;
+            });
+        return machine!;
+    }
+
+    /// <summary>Shows the boot step running and how far it got.</summary>
+    private sealed class SpectreBootProgress(ProgressTask task) : IProgress<BootProgress>
+    {
+        public void Report(BootProgress value)
+        {
+            task.Description = Markup.Escape($"boot: {value.Phase}");
+            task.Value = value.Fraction * task.MaxValue;
+        }
     }
 
     private static ScenarioReport RunWithProgress(IAnsiConsole console, IScenario scenario, Machine machine, int seed, TimeSpan bootTime)

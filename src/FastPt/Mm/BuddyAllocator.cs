@@ -18,9 +18,10 @@ internal enum MemoryZone
 /// ZONE_NORMAL (boot memory; every kernel allocation: page tables, memmap) and ZONE_MOVABLE (hot-added memory by
 /// default; only movable user data), which is what keeps hot-added memory removable. Free blocks are kept on
 /// per-zone, per-order lists threaded through the <em>head</em> descriptors only (PageBuddy, order in Private, links
-/// in Lru), so freeing a terabyte at boot writes one descriptor per gigabyte. Frees coalesce with their buddy while
-/// it is a free block of the same order in the same zone.</summary>
-internal sealed unsafe class BuddyAllocator
+/// in Lru), so freeing a terabyte writes one descriptor per gigabyte (boot writes none: it keeps its max-order
+/// blocks as ranges). Frees coalesce with their buddy while it is a free block of the same order in the same
+/// zone.</summary>
+internal sealed unsafe partial class BuddyAllocator
 {
     public const int MaxOrder = 18;
     public const int Orders = MaxOrder + 1;
@@ -99,8 +100,7 @@ internal sealed unsafe class BuddyAllocator
                 pfn = 0;
                 return false;
             }
-            pfn = _head[zone][current] - 1;
-            RemoveFromList(pfn, current, zone);
+            pfn = TakeFirst(zone, current);
             // Expand: give back the upper halves (__rmqueue_smallest / expand).
             while (current > order)
             {
@@ -177,8 +177,10 @@ internal sealed unsafe class BuddyAllocator
     }
 
     /// <summary>Hands [<paramref name="startPfn"/>, <paramref name="endPfn"/>) to the allocator as the largest
-    /// aligned blocks that fit (<c>memblock_free_all</c>, <c>online_pages</c>); they become managed pages.</summary>
-    public void FreeRange(ulong startPfn, ulong endPfn)
+    /// aligned blocks that fit (<c>memblock_free_all</c>, <c>online_pages</c>); they become managed pages. Boot
+    /// sets <paramref name="deferMaxOrder"/>: its max-order blocks of ZONE_NORMAL, whose descriptors are still
+    /// untouched zeros, are kept as ranges instead of being linked one head at a time.</summary>
+    public void FreeRange(ulong startPfn, ulong endPfn, bool deferMaxOrder = false)
     {
         lock (_lock)
         {
@@ -187,7 +189,20 @@ internal sealed unsafe class BuddyAllocator
             while (pfn < endPfn)
             {
                 int order = LargestOrder(pfn, endPfn);
-                _zoneManaged[ZoneOf(pfn)] += 1L << order;
+                int zone = ZoneOf(pfn);
+                _zoneManaged[zone] += 1L << order;
+                if (deferMaxOrder && order == MaxOrder && zone == (int)MemoryZone.Normal)
+                {
+                    ulong end = pfn + (1UL << MaxOrder);
+                    while (end + (1UL << MaxOrder) <= endPfn && ZoneOf(end) == zone)
+                    {
+                        _zoneManaged[zone] += 1L << MaxOrder;
+                        end += 1UL << MaxOrder;
+                    }
+                    DeferBlocks(pfn, end);
+                    pfn = end;
+                    continue;
+                }
                 PageDescriptor* d = _memmap.GetMutable(pfn);
                 d->Flags = 0;
                 d->RefCount = 0;
@@ -238,7 +253,7 @@ internal sealed unsafe class BuddyAllocator
                 }
                 ulong blockEnd = head + (1UL << order);
                 int zone = ZoneOf(head);
-                RemoveFromList(head, order, zone);
+                Unlink(head, order, zone);
                 _freePages -= 1L << order;
                 _zoneFree[zone] -= 1L << order;
                 // Return what lies outside the range.
@@ -257,7 +272,7 @@ internal sealed unsafe class BuddyAllocator
     private int SmallestFree(int zone, int order)
     {
         int current = order;
-        while (current <= MaxOrder && _head[zone][current] == 0) current++;
+        while (current <= MaxOrder && !HasFree(zone, current)) current++;
         return current;
     }
 
@@ -295,7 +310,7 @@ internal sealed unsafe class BuddyAllocator
             ulong candidate = pfn & ~((1UL << o) - 1);
             if (!_sparse.PfnValid(candidate)) continue;
             PageDescriptor* d = _memmap.Get(candidate);
-            if ((d->Flags & PageFlags.Buddy) != 0 && (int)d->Private == o)
+            if (((d->Flags & PageFlags.Buddy) != 0 && (int)d->Private == o) || (o == MaxOrder && IsDeferredBlock(candidate)))
             {
                 head = candidate;
                 order = o;

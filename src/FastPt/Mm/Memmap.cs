@@ -11,7 +11,7 @@ namespace FastPt.Mm;
 /// virtual addresses, translated by the kernel page tables (with a per-thread TLB of its own). Freeing vmemmap
 /// frames therefore really frees descriptors, and after HugeTLB vmemmap optimization a write to a tail
 /// descriptor faults on its read-only mapping.</summary>
-internal sealed unsafe class Memmap
+internal sealed unsafe partial class Memmap
 {
     private const int TlbEntries = 512;
 
@@ -103,6 +103,8 @@ internal sealed unsafe class Memmap
         if (status != WalkStatus.Ok) throw KernelFault(va, write, status, walk);
 
         ulong pagePa = walk.PhysAddr & Paging.PageMask;
+        // Descriptors of reserved frames are written on the first miss on their page, before anything caches it.
+        if (Volatile.Read(ref _deferred).Length != 0) InitialiseDeferred(pagePa);
         // A write-capable cache entry is only made by a write, so that writes are accounted to their chunk.
         byte* host = write ? _memory.WritePointer(pagePa) : _memory.ReadPointer(pagePa);
         KernelTlb tlb = t_tlb ??= new KernelTlb();

@@ -17,7 +17,7 @@ internal sealed unsafe class MemoryManager : IDisposable
     private readonly List<MmStruct> _userMms = new();
     private bool _disposed;
 
-    public MemoryManager(MachineOptions options)
+    public MemoryManager(MachineOptions options, IProgress<BootProgress>? progress = null, bool deferredInit = true)
     {
         options.Validate();
         Options = options;
@@ -33,7 +33,7 @@ internal sealed unsafe class MemoryManager : IDisposable
             Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Checked);
             PageTables = new PageTableAllocator(Buddy, Memmap, Stat);
             InitMm = new MmStruct(this, kernel: true);
-            Boot();
+            Boot(progress, deferredInit);
         }
         catch
         {
@@ -61,9 +61,15 @@ internal sealed unsafe class MemoryManager : IDisposable
     /// <summary>Frames of RAM present (boot and hot-added).</summary>
     public long PresentPages;
 
-    private void Boot()
+    /// <summary>Boot in the kernel's order. <paramref name="deferredInit"/> off writes every reserved descriptor
+    /// and links every free block at boot, as the kernel without deferred struct-page init does: the
+    /// representation the deferred one is checked against.</summary>
+    private void Boot(IProgress<BootProgress>? progress, bool deferredInit)
     {
         IReadOnlyList<MemoryRange> map = Options.EffectiveMemoryMap();
+        ulong ram = 0;
+        foreach (MemoryRange r in map) ram += r.Size;
+        ulong done = 0;
         foreach (MemoryRange r in map)
         {
             Memblock.AddMemory(r.Start.Value, r.Size);
@@ -76,6 +82,7 @@ internal sealed unsafe class MemoryManager : IDisposable
                 pfn += n;
             }
             PresentPages += (long)(r.Size >> Paging.PageShift);
+            progress?.Report(new BootProgress(BootPhase.MemoryMap, done += r.Size, ram));
         }
 
         // The root table, then the direct map and the vmemmap, all from memblock. Their descriptors do not exist
@@ -86,50 +93,103 @@ internal sealed unsafe class MemoryManager : IDisposable
         Memmap.KernelRootPa = InitMm.RootPa;
 
         int directLevels = DirectMapLevels;
+        done = 0;
         foreach (MemoryRange r in map)
         {
-            var plan = new MapOperation.Plan(Layout.DirectMapAddress(r.Start.Value), r.Start.Value, directLevels, 0,
-                PageTableEntry.KernelData, PageTableEntry.KernelData | PageTableEntry.Huge, PageTableEntry.KernelTable);
-            BootMap(plan, r.Size, deferred);
+            // In pieces, for progress; the tables and leaves are the same as one walk over the range gives.
+            for (ulong at = 0; at < r.Size; at += BootMapPiece)
+            {
+                ulong length = Math.Min(BootMapPiece, r.Size - at);
+                var plan = new MapOperation.Plan(Layout.DirectMapAddress(r.Start.Value + at), r.Start.Value + at, directLevels, 0,
+                    PageTableEntry.KernelData, PageTableEntry.KernelData | PageTableEntry.Huge, PageTableEntry.KernelTable);
+                BootMap(plan, length, deferred);
+                progress?.Report(new BootProgress(BootPhase.DirectMap, done += length, ram));
+            }
         }
         Stat.DirectMap4K = InitMm.Leaves[1];
         Stat.DirectMap2M = InitMm.Leaves[2];
         Stat.DirectMap1G = InitMm.Leaves[3];
 
-        // sparse_init: a full section's memmap (exactly one 2 MiB block) for every present section.
-        for (ulong s = 0; s < Sparse.SectionCount; s++)
+        List<MemmapRun> memmap = SparseInit(deferred, progress);
+
+        // reserve_bootmem_region: every memblock allocation is PG_reserved boot memory. Registered before the
+        // table constructors run, which keep those flags (the kernel writes them the other way round; the
+        // descriptors come out the same).
+        foreach (Memblock.Region r in Memblock.Reserved)
         {
-            if ((Sparse.FlagsOf(s) & SparseMemory.HasMemmap) == 0) continue;
-            ulong block = BootAllocate(Paging.PmdSize, Paging.PmdSize);
-            ulong va = Layout.DescriptorAddress(s << SparseMemory.PfnSectionShift);
-            var plan = new MapOperation.Plan(va, block, 1 << 2, 2, PageTableEntry.KernelData,
-                PageTableEntry.KernelData | PageTableEntry.Huge, PageTableEntry.KernelTable);
-            BootMap(plan, Paging.PmdSize, deferred);
-            Stat.MemmapBootPages += 512;
-            Stat.MemmapFrames += 512;
+            ulong first = r.Base >> Paging.PageShift, last = r.End >> Paging.PageShift;
+            foreach (MemmapRun run in memmap)
+            {
+                ulong from = Math.Max(first, run.StartPfn), to = Math.Min(last, run.EndPfn);
+                if (from < to) Memmap.DeferReservedInit(from, to, run.BackingPa + ((from - run.StartPfn) << KernelLayout.DescriptorShift));
+            }
         }
+        if (!deferredInit) Memmap.InitialiseAllDeferred();
+        progress?.Report(new BootProgress(BootPhase.Reserve, Memblock.ReservedBytes, Memblock.ReservedBytes));
 
         foreach (ulong item in deferred)
             PageTables.Construct(item >> Paging.PageShift, (int)(item & 7), InitMm.Id, kernel: true);
 
-        // reserve_bootmem_region: every memblock allocation is PG_reserved boot memory.
-        foreach (Memblock.Region r in Memblock.Reserved)
-        {
-            for (ulong pa = r.Base; pa < r.End; pa += Paging.PageSize)
-            {
-                PageDescriptor* d = Memmap.GetMutable(pa >> Paging.PageShift);
-                d->Flags |= PageFlags.Reserved | PageFlags.BootMemory;
-                d->RefCount = 1;
-            }
-        }
-
         // memblock_free_all: the rest goes to the buddy allocator.
-        foreach (Memblock.Region free in Memblock.FreeRanges())
+        ulong free = 0, freed = 0;
+        foreach (Memblock.Region r in Memblock.FreeRanges()) free += r.Size;
+        foreach (Memblock.Region r in Memblock.FreeRanges())
         {
-            Buddy.FreeRange(free.Base >> Paging.PageShift, free.End >> Paging.PageShift);
+            Buddy.FreeRange(r.Base >> Paging.PageShift, r.End >> Paging.PageShift, deferMaxOrder: deferredInit);
+            progress?.Report(new BootProgress(BootPhase.FreeMemory, freed += r.Size, free));
         }
         for (ulong s = 0; s < Sparse.SectionCount; s++)
             if ((Sparse.FlagsOf(s) & SparseMemory.HasMemmap) != 0) Sparse.SetOnline(s, true);
+    }
+
+    /// <summary>Bytes of the direct map (or, for the memmap, of RAM) one boot mapping walk covers between two
+    /// progress reports.</summary>
+    private const ulong BootMapPiece = 64UL << 30;
+
+    /// <summary>Frames [StartPfn, EndPfn) whose descriptors lie contiguously from physical BackingPa.</summary>
+    private readonly record struct MemmapRun(ulong StartPfn, ulong EndPfn, ulong BackingPa);
+
+    /// <summary><c>sparse_init</c>: a full section's memmap (exactly one 2 MiB block) for every present section,
+    /// carved in ascending order from one memblock allocation for them all (<c>sparse_buffer_init</c>), so that
+    /// consecutive sections have consecutive memmap and the vmemmap of a run of sections is one linear mapping.
+    /// When no single range can hold the buffer, each block comes from memblock on its own, as in the kernel.
+    /// Returns where the descriptors of each run of present sections are.</summary>
+    private List<MemmapRun> SparseInit(List<ulong> deferred, IProgress<BootProgress>? progress)
+    {
+        long present = 0;
+        for (ulong s = 0; s < Sparse.SectionCount; s++)
+            if ((Sparse.FlagsOf(s) & SparseMemory.HasMemmap) != 0) present++;
+        bool buffered = Memblock.TryAllocate((ulong)present * Paging.PmdSize, Paging.PmdSize, out ulong buffer);
+        var runs = new List<MemmapRun>();
+        ulong total = (ulong)present * SparseMemory.SectionSize, done = 0;
+        for (ulong s = 0; s < Sparse.SectionCount;)
+        {
+            if ((Sparse.FlagsOf(s) & SparseMemory.HasMemmap) == 0)
+            {
+                s++;
+                continue;
+            }
+            // A run of present sections, at most one progress piece long; one block each without a buffer.
+            ulong count = 1;
+            while (buffered && count < BootMapPiece / SparseMemory.SectionSize && s + count < Sparse.SectionCount
+                && (Sparse.FlagsOf(s + count) & SparseMemory.HasMemmap) != 0) count++;
+            ulong block = buffered ? buffer : BootAllocate(Paging.PmdSize, Paging.PmdSize);
+            var plan = new MapOperation.Plan(Layout.DescriptorAddress(s << SparseMemory.PfnSectionShift), block, 1 << 2, 2,
+                PageTableEntry.KernelData, PageTableEntry.KernelData | PageTableEntry.Huge, PageTableEntry.KernelTable);
+            BootMap(plan, count * Paging.PmdSize, deferred);
+            Stat.MemmapBootPages += 512 * (long)count;
+            Stat.MemmapFrames += 512 * (long)count;
+            var run = new MemmapRun(s << SparseMemory.PfnSectionShift, (s + count) << SparseMemory.PfnSectionShift, block);
+            if (runs.Count > 0 && runs[^1].EndPfn == run.StartPfn
+                && runs[^1].BackingPa + ((runs[^1].EndPfn - runs[^1].StartPfn) << KernelLayout.DescriptorShift) == block)
+                runs[^1] = runs[^1] with { EndPfn = run.EndPfn };
+            else
+                runs.Add(run);
+            if (buffered) buffer += count * Paging.PmdSize;
+            s += count;
+            progress?.Report(new BootProgress(BootPhase.Memmap, done += count * SparseMemory.SectionSize, total));
+        }
+        return runs;
     }
 
     /// <summary>Leaf levels the direct map may use.</summary>

@@ -3,8 +3,10 @@ using System.Runtime.InteropServices;
 namespace FastPt.Mm;
 
 /// <summary>The 64-byte page descriptor (<c>struct page</c>), one per frame, stored in the vmemmap. All zero is
-/// the valid "never touched" state (a free frame inside a buddy block, or a hole), so booting a large machine
-/// writes only the descriptors it must.</summary>
+/// the valid "never touched" state (a free frame inside a buddy block, the head of a free max-order block boot kept
+/// as a range, or a hole), so booting a large machine writes only the descriptors it must. The descriptors of
+/// memblock-reserved frames are written on first use, from the reserved regions (<see cref="Memmap"/>'s deferred
+/// init): until then their page of the memmap is untouched too.</summary>
 /// <remarks>Tail descriptors of a compound page carry nothing specific to their own frame (the compound head is
 /// the head's frame number, not a pointer to the tail), so every tail page of the vmemmap of a huge folio holds
 /// identical bytes: that is what lets HugeTLB vmemmap optimization share one frame between them.</remarks>

@@ -116,6 +116,20 @@ public class ScenarioTests
     }
 
     [Fact]
+    public void Boot_on_a_terminal_shows_its_progress_and_piped_output_does_not()
+    {
+        using var terminal = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(ExitCodes.Success, FastPt.Cli.Program.Run(["run", "boot", "--memory", "64G"], terminal, error, interactive: true));
+        // Spectre draws the finished task before it clears it.
+        Assert.Contains("boot: FreeMemory", terminal.ToString(), StringComparison.Ordinal);
+
+        using var piped = new StringWriter();
+        Assert.Equal(ExitCodes.Success, FastPt.Cli.Program.Run(["run", "boot", "--memory", "64G"], piped, error, interactive: false));
+        Assert.DoesNotContain("boot: ", piped.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Report_rejects_a_table_row_of_the_wrong_width()
     {
         var report = new ScenarioReport("x", "y");

@@ -86,4 +86,47 @@ public class BootTests
         using AddressSpace space = machine.CreateAddressSpace();
         Assert.Equal(1, machine.GetStatistics().UserPageTablesByLevel[4]);
     }
+
+    private sealed class Recorder : IProgress<BootProgress>
+    {
+        public readonly System.Collections.Generic.List<BootProgress> Reports = new();
+
+        public void Report(BootProgress value) => Reports.Add(value);
+    }
+
+    [Fact]
+    public void Boot_reports_every_phase_in_order_on_the_booting_thread_up_to_its_total()
+    {
+        var recorder = new Recorder();
+        int thread = Environment.CurrentManagedThreadId;
+        var options = new MachineOptions { MemoryMap = [new MemoryRange(P(0), 3 * GiB), new MemoryRange(P(4 * GiB), 130 * GiB)] };
+        using (var machine = new Machine(options, new ThreadChecked(recorder, thread)))
+            Assert.Equal((long)(133 * GiB >> 12), machine.GetStatistics().PresentPages);
+        BootPhase[] phases = recorder.Reports.Select(r => r.Phase).Distinct().ToArray();
+        Assert.Equal(Enum.GetValues<BootPhase>(), phases);
+        for (int i = 1; i < recorder.Reports.Count; i++)
+        {
+            BootProgress previous = recorder.Reports[i - 1], current = recorder.Reports[i];
+            Assert.True(current.Phase > previous.Phase || current.Completed > previous.Completed, $"report {i} goes back: {previous} then {current}");
+        }
+        foreach (BootPhase phase in phases)
+        {
+            BootProgress last = recorder.Reports.Last(r => r.Phase == phase);
+            Assert.Equal(last.Total, last.Completed);
+            Assert.Equal(1.0, last.Fraction);
+        }
+        // The direct map and the memmap report along the way (every 64 GiB), not only at the end.
+        Assert.True(recorder.Reports.Count(r => r.Phase == BootPhase.DirectMap) >= 3);
+        Assert.True(recorder.Reports.Count(r => r.Phase == BootPhase.Memmap) >= 3);
+        Assert.Equal(133 * GiB, recorder.Reports.Last(r => r.Phase == BootPhase.DirectMap).Total);
+    }
+
+    private sealed class ThreadChecked(IProgress<BootProgress> inner, int thread) : IProgress<BootProgress>
+    {
+        public void Report(BootProgress value)
+        {
+            Assert.Equal(thread, Environment.CurrentManagedThreadId);
+            inner.Report(value);
+        }
+    }
 }
