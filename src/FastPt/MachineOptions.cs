@@ -57,6 +57,11 @@ public sealed class MachineOptions
     /// translations; waiting also covers a context that is in the middle of copying bytes. Default on.</summary>
     public bool SyncedFlushes { get; set; } = true;
 
+    /// <summary>How page tables are locked (<see cref="PageTableLockMode"/>): a split lock inside each PTE and PMD
+    /// table's descriptor (default), a separately allocated lock with owner tracking and hold-time statistics, or one
+    /// lock per address space for everything.</summary>
+    public PageTableLockMode PageTableLocks { get; set; } = PageTableLockMode.Inline;
+
     internal IReadOnlyList<MemoryRange> EffectiveMemoryMap() =>
         MemoryMap ?? new[] { new MemoryRange(new PhysAddr(0), MemorySize) };
 
@@ -71,6 +76,8 @@ public sealed class MachineOptions
             throw new ArgumentException("TlbEntries must be a power of two.", nameof(TlbEntries));
         if (PagingStructureCacheEntries < 1 || (PagingStructureCacheEntries & (PagingStructureCacheEntries - 1)) != 0)
             throw new ArgumentException("PagingStructureCacheEntries must be a power of two.", nameof(PagingStructureCacheEntries));
+        if (!Enum.IsDefined(PageTableLocks))
+            throw new ArgumentException($"Unknown PageTableLocks mode {(int)PageTableLocks}.", nameof(PageTableLocks));
         IReadOnlyList<MemoryRange> map = EffectiveMemoryMap();
         if (map.Count == 0) throw new ArgumentException("The machine needs memory.", nameof(MemoryMap));
         ulong previousEnd = 0;
@@ -87,4 +94,23 @@ public sealed class MachineOptions
             first = false;
         }
     }
+}
+
+/// <summary>How the page tables of a machine are locked (<c>Documentation/mm/split_page_table_lock.rst</c>). In every
+/// mode the levels above PMD and the kernel's own tables use the address space's <c>page_table_lock</c>.</summary>
+public enum PageTableLockMode
+{
+    /// <summary>Split locks: every PTE and PMD table has a spinlock inside its page descriptor's 8-byte private
+    /// word (a <c>spinlock_t</c> that fits in a long). Faults on different tables run in parallel.</summary>
+    Inline = 0,
+
+    /// <summary>Split locks allocated separately (<c>ALLOC_SPLIT_PTLOCKS</c>, as with lock debugging): the descriptor
+    /// holds the address of a 64-byte lock that tracks its owner (recursion and wrong-owner release are reported) and
+    /// hold times. The locks come from a slab of machine frames, so the table constructor fails when memory is
+    /// exhausted, and that failure is handled everywhere.</summary>
+    Allocated = 1,
+
+    /// <summary>No split locks: one lock per address space (<c>page_table_lock</c>) for every table, as a kernel
+    /// without <c>USE_SPLIT_PTE_PTLOCKS</c>. For comparison.</summary>
+    SingleLock = 2,
 }

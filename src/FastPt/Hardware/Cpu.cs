@@ -65,6 +65,10 @@ internal sealed unsafe partial class Cpu<TFrames> where TFrames : struct, IFrame
 
     public bool IsDisposed => _disposed;
 
+    /// <summary>Deliver faults of user accesses to the address space's fault handler and retry (default on); when
+    /// off they go back to the caller as they are.</summary>
+    public bool DemandFaults { get; set; } = true;
+
     /// <summary>Counters of this CPU's caches.</summary>
     public TlbStatistics Statistics => new(_hits, _misses, _victimHits, _pmdHits, _pudHits, _walks, _faults,
         _pageFlushes, _rangeFlushes, _fullFlushes, _kernelFlushes);

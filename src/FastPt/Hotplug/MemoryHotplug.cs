@@ -45,7 +45,7 @@ internal sealed unsafe class MemoryHotplug
             if (!_memory.Sparse.RangeAbsent(startPfn, endPfn - startPfn))
                 throw Refuse(HotplugError.AlreadyPresent, start, size, "part of the range is already present");
             MmStruct initMm = _memory.InitMm;
-            using (initMm.LockTables())
+            using (initMm.LockMmap())
             {
                 Counters before = Counters.Take(_memory, _vmemmap);
 
@@ -165,7 +165,7 @@ internal sealed unsafe class MemoryHotplug
                 throw Refuse(HotplugError.Busy, start, size, $"frame 0x{busy:x} (pfn) is in use; offline the memory first");
 
             FastPtEventSource.Log.HotRemoveStart(start, size);
-            using (_memory.InitMm.LockTables())
+            using (_memory.InitMm.LockMmap())
             {
                 Counters before = Counters.Take(_memory, _vmemmap);
                 (int flushes, long tablesFreed) = RemoveRange(startPfn, endPfn, endPfn, altmap, offline: true);
@@ -269,14 +269,15 @@ internal sealed unsafe class MemoryHotplug
     {
         MmStruct initMm = _memory.InitMm;
         // At most one 1 GiB leaf at each end can be cut in part; such a leaf is split into 2 MiB leaves.
+        // Constructed up front as PMD tables (a kernel table's constructor takes no lock and cannot fail).
         var pool = new ulong[2];
-        if (!_memory.Buddy.TryAllocateBulk(pool, zero: true))
+        if (!_memory.PageTables.TryAllocate(pool, Paging.PmdLevel, initMm.Id, kernel: true))
             throw new InvalidOperationException("no frame to split a direct-map leaf");
         var ops = new RemovePagetableOps { Memory = _memory, Vmemmap = _vmemmap, Gather = gather, Direct = true, SplitPool = pool };
         ulong va = _memory.Layout.DirectMapAddress(start);
         PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, va, va + (end - start), ref ops);
         ops.Commit();
-        for (int i = ops.SplitPoolUsed; i < pool.Length; i++) _memory.Buddy.Free(pool[i], 0);
+        for (int i = ops.SplitPoolUsed; i < pool.Length; i++) _memory.PageTables.FreeUnpublished(pool[i], Paging.PmdLevel);
     }
 
     // ------------------------------------------------------------------------------------------ helpers

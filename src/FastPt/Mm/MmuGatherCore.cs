@@ -73,18 +73,31 @@ internal sealed class MmuGatherCore
         if (end > _end) _end = end;
     }
 
-    /// <summary>Queues a table that was just cleared from its parent (<c>pte_free_tlb</c> and friends).</summary>
+    /// <summary>True when the batch is full: the caller flushes (<see cref="FlushIfFull"/>) as soon as it holds no
+    /// page-table lock.</summary>
+    public bool IsFull => _tableCount + _pageCount >= BatchLimit;
+
+    /// <summary>Flushes and frees if the batch is full. Never call it holding a page-table lock: the flush waits for
+    /// RCU readers, and a fault inside its read-side section may be spinning on that lock (the kernel's
+    /// <c>zap_pte_range</c> likewise drops the PTE lock before <c>tlb_flush_mmu</c>).</summary>
+    public void FlushIfFull()
+    {
+        if (IsFull) FlushAndFree();
+    }
+
+    /// <summary>Queues a table that was just cleared from its parent (<c>pte_free_tlb</c>, <c>pmd_free_tlb</c>,
+    /// …). Never flushes: see <see cref="FlushIfFull"/>.</summary>
     public void RemoveTable(ulong tablePa, int level)
     {
-        _mm.Tables[level]--;
+        System.Threading.Interlocked.Decrement(ref _mm.Tables[level]);
         if (_tableCount == _tables.Length) Array.Resize(ref _tables, _tables.Length * 2);
         _tables[_tableCount++] = tablePa | (uint)level;
-        if (_tableCount + _pageCount >= BatchLimit) FlushAndFree();
     }
 
     /// <summary>Queues a whole detached subtree: the table at <paramref name="tablePa"/> (at
-    /// <paramref name="level"/>) and every table below it.</summary>
-    public unsafe void RemoveSubtree(ulong tablePa, int level, bool countLeaves)
+    /// <paramref name="level"/>) and every table below it. With <paramref name="freeFrames"/> (an anonymous region)
+    /// the frames of its leaves go too, except the shared zero page.</summary>
+    public unsafe void RemoveSubtree(ulong tablePa, int level, bool countLeaves, bool freeFrames = false)
     {
         ulong* table = _mm.Memory.Physical.TableForRead(tablePa);
         if (level > Paging.PteLevel)
@@ -95,29 +108,45 @@ internal sealed class MmuGatherCore
                 if (entry == 0) continue;
                 if (PageTableEntry.IsLeaf(entry, level))
                 {
-                    if (countLeaves) _mm.Leaves[level]--;
+                    if (countLeaves) System.Threading.Interlocked.Decrement(ref _mm.Leaves[level]);
+                    if (freeFrames) RemoveAnonymousFrame(entry, level);
                 }
                 else
                 {
-                    RemoveSubtree(PageTableEntry.TableAddress(entry), level - 1, countLeaves);
+                    RemoveSubtree(PageTableEntry.TableAddress(entry), level - 1, countLeaves, freeFrames);
                 }
             }
         }
-        else if (countLeaves)
+        else if (countLeaves || freeFrames)
         {
             int used = 0;
-            for (int i = 0; i < Paging.EntriesPerTable; i++) used += table[i] != 0 ? 1 : 0;
-            _mm.Leaves[1] -= used;
+            for (int i = 0; i < Paging.EntriesPerTable; i++)
+            {
+                ulong entry = table[i];
+                if (entry == 0) continue;
+                used++;
+                if (freeFrames) RemoveAnonymousFrame(entry, Paging.PteLevel);
+            }
+            if (countLeaves) System.Threading.Interlocked.Add(ref _mm.Leaves[1], -used);
         }
         RemoveTable(tablePa, level);
     }
 
-    /// <summary>Queues data frames to free after the flush (<c>tlb_remove_page</c>).</summary>
+    /// <summary>Queues the frame of an anonymous leaf (a 4 KiB page or a 2 MiB transparent huge page) unless it is
+    /// the shared zero page.</summary>
+    public void RemoveAnonymousFrame(ulong leaf, int level)
+    {
+        ulong pfn = PageTableEntry.LeafAddress(leaf, level) >> Paging.PageShift;
+        if (pfn == _mm.Memory.ZeroPfn) return;
+        RemovePages(pfn, Paging.LevelShift(level) - Paging.PageShift);
+    }
+
+    /// <summary>Queues data frames to free after the flush (<c>tlb_remove_page</c>). Never flushes: see
+    /// <see cref="FlushIfFull"/>.</summary>
     public void RemovePages(ulong pfn, int order)
     {
         if (_pageCount == _pages.Length) Array.Resize(ref _pages, _pages.Length * 2);
         _pages[_pageCount++] = (pfn << 5) | (uint)order;
-        if (_tableCount + _pageCount >= BatchLimit) FlushAndFree();
     }
 
     /// <summary>Flushes what was collected, waits out lockless walkers, then frees (<c>tlb_finish_mmu</c>).</summary>
@@ -190,7 +219,7 @@ internal sealed class MmuGatherCore
             _active = false;
             return;
         }
-        using (_mm.LockTables())
+        using (_mm.LockMmap())
         {
             Finish();
         }

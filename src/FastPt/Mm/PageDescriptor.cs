@@ -81,5 +81,12 @@ internal static class PageFlags
     /// <summary>Owner of a table page is the kernel (init_mm).</summary>
     public const ulong KernelTable = 1UL << 16;
 
+    /// <summary>PG_slab: the frame holds allocated page-table locks (<see cref="PtlockCache"/>).</summary>
+    public const ulong Slab = 1UL << 28;
+
+    /// <summary>The table's descriptor holds a split page-table lock (inline word or allocated handle) that the
+    /// destructor must free.</summary>
+    public const ulong HasPtlock = 1UL << 29;
+
     public static int LevelOf(ulong flags) => (int)((flags & LevelMask) >> LevelShift);
 }

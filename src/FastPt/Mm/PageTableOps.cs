@@ -15,92 +15,174 @@ internal static unsafe class PageTableOps
     public static PagingResult Map(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan)
     {
         MemoryManager memory = mm.Memory;
-        using (mm.LockTables())
+        using (mm.LockMmap())
         {
             ThrowIfDisposed(mm);
+            PagingResult reserved = RefuseRegionOverlap(mm, va, va + length);
+            if (!reserved.IsSuccess) return reserved;
             var check = new MapOperation.CheckOps { Plan = plan };
             PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
             if (!check.Failure.IsSuccess) return check.Failure;
 
-            int need = checked((int)check.TablesNeeded);
-            ulong[] pool = mm.Pool(need);
-            if (!memory.Buddy.TryAllocateBulk(pool.AsSpan(0, need), zero: true))
-                return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null,
-                    $"{need} page-table pages needed, {memory.Buddy.FreePages} frames free");
+            if (!memory.PageTables.TryAllocatePool(mm, check.TablesNeeded, out TablePool pool, out string? why))
+                return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, why);
 
-            long leavesBefore = mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3];
-            fixed (ulong* p = pool)
-            {
-                var commit = new MapOperation.CommitOps { Plan = plan, Mm = mm, Pool = p, PoolSize = need };
-                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
-                if (commit.PoolUsed != need)
-                    throw new InvalidOperationException($"map used {commit.PoolUsed} of {need} counted tables");
-            }
+            var commit = new MapOperation.CommitOps(plan, mm, pool);
+            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
+            // Tables a concurrent fault installed first were not needed.
+            memory.PageTables.ReleaseUnused(commit.Pool);
+            long need = commit.Pool.TotalUsed;
             if (mm.IsKernel) memory.SyncKernelTopLevel();
             if (FastPtEventSource.Log.IsEnabled())
-                FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, need);
+                FastPtEventSource.Log.MapRange(mm.Id, va, length, commit.LeavesInstalled, need);
             return PagingResult.Success;
         }
     }
 
-    /// <summary>Unmaps [va, va + length); every page must be mapped. Table pages that become empty are freed
-    /// through <paramref name="gather"/>.</summary>
+    /// <summary>Reserves [va, va + length) as an anonymous region (<c>mmap(MAP_ANONYMOUS | MAP_PRIVATE |
+    /// MAP_FIXED_NOREPLACE)</c>): no frame and no table yet. The range must hold no mapping and no other region.</summary>
+    public static PagingResult MapAnonymous(MmStruct mm, ulong va, ulong length, Protection protection, AnonymousOptions options)
+    {
+        using (mm.LockMmap())
+        {
+            ThrowIfDisposed(mm);
+            PagingResult reserved = RefuseRegionOverlap(mm, va, va + length);
+            if (!reserved.IsSuccess) return reserved;
+            // Any leaf in the range is a conflict (the map check pass with 4 KiB leaves finds the first).
+            var check = new MapOperation.CheckOps { Plan = new MapOperation.Plan(va, 0, 1 << 1, 0, 0, 0, 0) };
+            PageWalk.Walk(mm.Memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
+            if (!check.Failure.IsSuccess) return check.Failure;
+            mm.Vmas.Replace([], [new VmArea(va, va + length, protection, options)]);
+            FastPtEventSource.Log.MapAnonymous(mm.Id, va, length, (int)protection, (int)options);
+            return PagingResult.Success;
+        }
+    }
+
+    /// <summary>Refuses a range that overlaps an anonymous region, at the first address they share.</summary>
+    private static PagingResult RefuseRegionOverlap(MmStruct mm, ulong start, ulong end)
+    {
+        if (mm.Vmas.Count == 0) return PagingResult.Success;
+        List<VmArea> regions = mm.Vmas.Overlapping(start, end);
+        if (regions.Count == 0) return PagingResult.Success;
+        VmArea first = regions[0];
+        return new PagingResult(PagingError.AlreadyMapped, new VirtAddr(Math.Max(start, first.Start)), null,
+            $"reserved by the anonymous region [0x{first.Start:x}, 0x{first.End:x})");
+    }
+
+    /// <summary>Unmaps [va, va + length). Outside anonymous regions every page must be mapped; the parts of regions
+    /// in the range are released with whatever was faulted in (frames and all). Table pages that become empty are
+    /// freed through <paramref name="gather"/>.</summary>
     public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGatherCore gather)
     {
         long tablesBefore = gather.PendingTables + gather.TablesFreed;
         var ops = new RangeChangeOperation.UnmapOps { Mm = mm, Gather = gather };
-        PagingResult result = ChangeRange(mm, va, length, gather, ref ops);
+        PagingResult result = ChangeRange(mm, va, length, gather, ref ops, newProtection: null);
         if (result.IsSuccess && FastPtEventSource.Log.IsEnabled())
             FastPtEventSource.Log.UnmapRange(mm.Id, va, length, gather.PendingTables + gather.TablesFreed - tablesBefore);
         return result;
     }
 
-    /// <summary>Changes the rights of [va, va + length); every page must be mapped.</summary>
+    /// <summary>Changes the rights of [va, va + length). Outside anonymous regions every page must be mapped; the
+    /// parts of regions in the range get the new rights, for the pages faulted in and for the faults to come.</summary>
     public static PagingResult Protect(MmStruct mm, ulong va, ulong length, Protection protection, MmuGatherCore gather)
     {
         var ops = new RangeChangeOperation.ProtectOps { Mm = mm, Gather = gather, Protection = protection };
-        PagingResult result = ChangeRange(mm, va, length, gather, ref ops);
+        PagingResult result = ChangeRange(mm, va, length, gather, ref ops, protection);
         if (result.IsSuccess) FastPtEventSource.Log.ProtectRange(mm.Id, va, length, (int)protection);
         return result;
     }
 
-    /// <summary>The shape unmap and protect share: check every page is mapped and count the split tables, allocate
-    /// them, run the commit walk, give back what it did not use.</summary>
-    private static PagingResult ChangeRange<TOps>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, ref TOps ops)
-        where TOps : struct, RangeChangeOperation.ISplitPool
+    /// <summary>The shape unmap and protect share. Under the mmap lock: write-lock the regions in the range (so no
+    /// fault runs in them), check every piece — strictly outside regions, allowing holes inside — and count the split
+    /// tables, allocate and construct them, run the commit walk on each piece, give back what it did not use, and
+    /// finally replace the regions: an unmap (<paramref name="newProtection"/> null) keeps their parts outside the
+    /// range (<c>munmap</c>), a protect splits them at the range's ends (<c>mprotect</c>'s <c>vma_modify</c>). A
+    /// refusal unlocks the regions untouched.</summary>
+    private static PagingResult ChangeRange<TOps>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, ref TOps ops,
+        Protection? newProtection)
+        where TOps : struct, RangeChangeOperation.IChangeOps
     {
         MemoryManager memory = mm.Memory;
-        using (mm.LockTables())
+        ulong end = va + length;
+        using (mm.LockMmap())
         {
             ThrowIfDisposed(mm);
             gather.EnsureUsableFor(mm);
-            var check = new RangeChangeOperation.CheckOps();
-            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
-            if (!check.Failure.IsSuccess) return check.Failure;
-            if (!TryPreallocate(mm, check.SplitTables, va, out ulong[] pool, out PagingResult failure)) return failure;
-            int need = (int)check.SplitTables;
-            fixed (ulong* p = pool)
+            List<VmArea> regions = mm.Vmas.Count == 0 ? s_noRegions : mm.Vmas.Overlapping(va, end);
+            foreach (VmArea region in regions) region.StartWrite();
+            bool replaced = false;
+            try
             {
-                ops.SetPool(p, need);
-                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref ops);
-                ReleaseUnused(memory, pool, ops.PoolUsed, need);
+                var check = new RangeChangeOperation.CheckOps();
+                for (int piece = 0; ; piece++)
+                {
+                    if (!NextPiece(regions, va, end, piece, out ulong start, out ulong stop, out VmArea? region)) break;
+                    check.AllowHoles = region is not null;
+                    PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, start, stop, ref check);
+                    if (!check.Failure.IsSuccess) return check.Failure;
+                }
+                if (!memory.PageTables.TryAllocatePool(mm, check.SplitTables, out TablePool pool, out string? why))
+                    return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, "tables to split huge pages: " + why);
+                for (int piece = 0; ; piece++)
+                {
+                    if (!NextPiece(regions, va, end, piece, out ulong start, out ulong stop, out VmArea? region)) break;
+                    ops.Begin(pool, mm, anonymous: region is not null);
+                    PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, start, stop, ref ops);
+                    pool = ops.Pool;
+                }
+                memory.PageTables.ReleaseUnused(pool);
+                if (regions.Count > 0)
+                {
+                    var added = new List<VmArea>();
+                    foreach (VmArea region in regions)
+                    {
+                        if (region.Start < va) added.Add(region.Slice(region.Start, va));
+                        if (newProtection is { } p) added.Add(new VmArea(Math.Max(va, region.Start), Math.Min(end, region.End), p, region.Options));
+                        if (region.End > end) added.Add(region.Slice(end, region.End));
+                    }
+                    mm.Vmas.Replace(regions, added);
+                    foreach (VmArea region in regions) region.Detach();
+                    replaced = true;
+                }
+                return PagingResult.Success;
             }
-            return PagingResult.Success;
+            finally
+            {
+                if (!replaced) foreach (VmArea region in regions) region.EndWrite();
+            }
         }
     }
 
-    private static bool TryPreallocate(MmStruct mm, long count, ulong va, out ulong[] pool, out PagingResult failure)
+    private static readonly List<VmArea> s_noRegions = new();
+
+    /// <summary>The <paramref name="index"/>-th piece of [va, end) cut at region boundaries: alternately a stretch
+    /// outside every region and one region's part. False past the last piece.</summary>
+    private static bool NextPiece(List<VmArea> regions, ulong va, ulong end, int index, out ulong start, out ulong stop, out VmArea? region)
     {
-        pool = mm.Pool(count);
-        failure = default;
-        if (count == 0 || mm.Memory.Buddy.TryAllocateBulk(pool.AsSpan(0, (int)count), zero: true)) return true;
-        failure = new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, $"{count} tables needed to split huge pages");
+        ulong at = va;
+        int piece = 0;
+        foreach (VmArea r in regions)
+        {
+            ulong rs = Math.Max(r.Start, va), re = Math.Min(r.End, end);
+            if (at < rs)
+            {
+                if (piece++ == index) return Piece(at, rs, null, out start, out stop, out region);
+            }
+            if (piece++ == index) return Piece(rs, re, r, out start, out stop, out region);
+            at = re;
+        }
+        if (at < end && piece == index) return Piece(at, end, null, out start, out stop, out region);
+        start = stop = 0;
+        region = null;
         return false;
     }
 
-    private static void ReleaseUnused(MemoryManager memory, ulong[] pool, int used, int allocated)
+    private static bool Piece(ulong from, ulong to, VmArea? r, out ulong start, out ulong stop, out VmArea? region)
     {
-        for (int i = used; i < allocated; i++) memory.Buddy.Free(pool[i], 0);
+        start = from;
+        stop = to;
+        region = r;
+        return true;
     }
 
     /// <summary>The leaf mapping <paramref name="va"/>, read without side effects (no A/D, no TLB).</summary>
@@ -202,12 +284,24 @@ internal static unsafe class PageTableOps
     /// shared with init_mm) and finally the root itself, through a gather.</summary>
     public static void TeardownUser(MmStruct mm)
     {
-        using (mm.LockTables())
+        using (mm.LockMmap())
         {
             if (mm.Disposed) return;
             MemoryManager memory = mm.Memory;
             if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.AddressSpaceTeardown(mm.Id, mm.Tables[1] + mm.Tables[2] + mm.Tables[3] + mm.Tables[4] + 1);
             MmuGatherCore gather = mm.RentGather();
+            // exit_mmap: the anonymous regions go first, with their frames (no fault runs once they are
+            // write-locked; region bounds never cut a huge page, so no split is needed).
+            List<VmArea> regions = mm.Vmas.All();
+            foreach (VmArea region in regions)
+            {
+                region.StartWrite();
+                var zap = new RangeChangeOperation.UnmapOps { Mm = mm, Gather = gather };
+                zap.Begin(TablePool.Empty, mm, anonymous: true);
+                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, region.Start, region.End, ref zap);
+            }
+            mm.Vmas.Replace(regions, []);
+            foreach (VmArea region in regions) region.Detach();
             ulong* root = memory.Physical.TableForWrite(mm.RootPa);
             int userEntries = Paging.EntriesPerTable / 2;
             for (int i = 0; i < userEntries; i++)
@@ -217,6 +311,7 @@ internal static unsafe class PageTableOps
                 root[i] = 0;
                 if (PageTableEntry.IsLeaf(entry, mm.RootLevel)) continue;
                 gather.RemoveSubtree(PageTableEntry.TableAddress(entry), mm.RootLevel - 1, countLeaves: true);
+                gather.FlushIfFull();
             }
             gather.AddRange(0, memory.Layout.UserTop);
             // The root goes with everything else, after the flush.

@@ -34,6 +34,21 @@ internal sealed class Vmstat
     /// <summary>Times a thread found an address space's page-table lock held by another.</summary>
     public long PageTableLockContentions;
 
+    /// <summary><c>pgfault</c>: demand faults handled in anonymous regions (attempts, spurious ones included).</summary>
+    public long PageFaults;
+
+    /// <summary><c>thp_fault_alloc</c>: faults that mapped a transparent huge page.</summary>
+    public long ThpFaultAlloc;
+
+    /// <summary><c>thp_fault_fallback</c>: faults that wanted a huge page, found no 2 MiB frame and used 4 KiB.</summary>
+    public long ThpFaultFallback;
+
+    /// <summary>Read faults that mapped the shared zero page.</summary>
+    public long ZeroPageFaults;
+
+    /// <summary>Write faults that replaced the zero page by a frame of their own.</summary>
+    public long ZeroPageCopies;
+
     /// <summary>Checked mode: accesses to freed memory detected.</summary>
     public long UseAfterFreeDetected;
 

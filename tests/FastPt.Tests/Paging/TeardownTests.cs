@@ -140,6 +140,10 @@ public class TeardownTests
             ("LeafCount", () => space.LeafCount(PageSize.Size4K)),
             ("get_PageTables", () => _ = space.PageTables),
             ("get_CurrentContext", () => _ = space.CurrentContext),
+            ("TryMapAnonymous", () => space.TryMapAnonymous(V(64 * GiB), Page, Protection.Read)),
+            ("MapAnonymous", () => space.MapAnonymous(V(64 * GiB), Page, Protection.Read)),
+            ("get_AnonymousRegions", () => _ = space.AnonymousRegions),
+            ("HandleFault", () => space.HandleFault(V(GiB + 8), AccessKind.Read)),
         ];
     }
 
@@ -157,6 +161,8 @@ public class TeardownTests
         ("TryWrite", () => context.TryWrite(V(GiB + 8), new byte[8], out _)),
         ("Read", () => context.Read(V(GiB + 8), new byte[8])),
         ("Write", () => context.Write(V(GiB + 8), new byte[8])),
+        ("HandleFault", () => context.HandleFault(V(GiB + 8), AccessKind.Write)),
+        ("set_DemandFaults", () => context.DemandFaults = false),
     ];
 
     private static List<(string Name, Action Call)> MachineCalls(Machine machine, PhysAddr pool) =>
