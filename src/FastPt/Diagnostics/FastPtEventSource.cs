@@ -255,7 +255,7 @@ public sealed partial class FastPtEventSource : EventSource
 
     /// <summary>A demand fault in an anonymous region was resolved (<paramref name="kind"/> a
     /// <c>FaultKind</c>: 1 a 4 KiB frame, 2 a transparent huge page, 3 the zero page mapped, 4 the zero page
-    /// copied on write, 0 nothing to do: another thread had resolved it).</summary>
+    /// copied on write). A fault another thread had already resolved installs nothing and emits no event.</summary>
     [Event(52, Level = EventLevel.Verbose, Keywords = Keywords.Faults)]
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void DemandFault(ulong space, ulong address, int access, int kind)

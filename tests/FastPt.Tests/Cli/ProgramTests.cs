@@ -14,9 +14,9 @@ public class ProgramTests
         CliRunner.Result result = CliRunner.Run("--memory", "4G");
         Assert.True(result.ExitCode == ExitCodes.Success, result.Output + result.Error);
         Assert.Equal("", result.Error);
-        foreach (string name in new[] { "boot", "paging", "replay-synthetic", "hotplug" })
+        foreach (string name in new[] { "boot", "paging", "replay-synthetic", "hotplug", "faults" })
             Assert.Contains("── " + name, result.Output, StringComparison.Ordinal);
-        Assert.Contains("4 of 4 scenarios passed", result.Output, StringComparison.Ordinal);
+        Assert.Contains("5 of 5 scenarios passed", result.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("FAIL", result.Output, StringComparison.Ordinal);
     }
 
