@@ -17,8 +17,8 @@ internal static class LackeyReplayCommand
     /// <summary>Boots a machine, replays <paramref name="path"/> and writes the report (tables, or JSON).</summary>
     public static int Run(CliEnvironment environment, string path, MachineOptions options, bool transparentHugePages, bool skipBad, bool json)
     {
-        if (!File.Exists(path)) throw new CliException($"lackey trace '{path}' not found");
-        using Machine machine = CommonOptions.Boot(options);
+        if (CommonOptions.InputFileError(path, "lackey trace") is { } error) throw new CliException(error, ExitCodes.Usage);
+        using Machine machine = CommonOptions.Boot(options, json ? environment with { Interactive = false } : environment);
         using AddressSpace space = machine.CreateAddressSpace();
         IAnsiConsole console = environment.CreateConsole();
         LackeyReplayResult result;

@@ -47,8 +47,8 @@ internal unsafe partial struct Cpu<TFrames>
                 // (perf-results/.../TlbStudy.md: warm hit rate >= 99.99% on every recorded trace with it, 99.92% without).
                 if (_tlb.TryVictim(v & Paging.PageMask, access, global: false))
                 {
-                    _misses++;
-                    _victimHits++;
+                    _counters.Misses++;
+                    _counters.VictimHits++;
                     pa = new PhysAddr(_tlb.PhysPage(_tlb.IndexOf(v)) | (v & (Paging.PageSize - 1)));
                     return true;
                 }
