@@ -159,8 +159,9 @@ internal sealed class LackeyReader : IDisposable
 
     private string Describe(ReadOnlySpan<byte> line, string error)
     {
-        string text = Encoding.Latin1.GetString(line.Length > 80 ? line[..80] : line);
-        return $"{Path}:{Lines}: {error}: '{text}{(line.Length > 80 ? "..." : "")}'";
+        // Quoted with control bytes escaped: a binary file given as a trace must not write raw bytes to the terminal.
+        string text = Encoding.Latin1.GetString(line.Length > 81 ? line[..81] : line);
+        return $"{Path}:{Lines}: {error}: {Rendering.TextFormat.Quote(text, 80)}";
     }
 
     /// <summary>Parses one line: true with the access; false with a null <paramref name="error"/> for a line to skip
