@@ -42,7 +42,10 @@ internal static class SvgMapWriter
         var settings = new XmlWriterSettings { Indent = false, Encoding = new UTF8Encoding(false), NewLineChars = "\n" };
         using XmlWriter xml = XmlWriter.Create(stream, settings);
         int width = Left + MapPicture.Columns * CellWidth + Right;
-        int height = Top + picture.Bands.Sum(BandHeight) + BandSpacing * picture.Bands.Count;
+        // A long title (machine, then the state drawn) breaks before its last part.
+        int split = picture.Title.Length > 100 ? picture.Title.LastIndexOf(" · ", StringComparison.Ordinal) : -1;
+        int shift = split > 0 ? 18 : 0;
+        int height = Top + shift + picture.Bands.Sum(BandHeight) + BandSpacing * picture.Bands.Count;
 
         xml.WriteStartDocument();
         xml.WriteStartElement("svg", SvgNamespace);
@@ -55,16 +58,21 @@ internal static class SvgMapWriter
         Rect(xml, 0, 0, width, height, "background").WriteAttributeString("fill", "#ffffff");
         xml.WriteEndElement();
 
-        Text(xml, 12, 24, "title", picture.Title);
+        if (split > 0)
+        {
+            Text(xml, 12, 24, "title", picture.Title[..split]);
+            Text(xml, 12, 42, "band", picture.Title[(split + 3)..]);
+        }
+        else Text(xml, 12, 24, "title", picture.Title);
         ulong[] cellSizes = picture.Bands.Select(band => band.CellBytes).Distinct().ToArray();
         string cells = cellSizes.Length == 1
             ? $"one cell = {CellName(cellSizes[0])}"
             : "one cell = " + string.Join(" or ", cellSizes.Select(CellName)) + " (each band says which)";
-        Text(xml, 12, 44, "sub", $"{cells}, {MapPicture.Columns} cells per row. Colour: the leaf size that maps the cell; "
+        Text(xml, 12, 44 + shift, "sub", $"{cells}, {MapPicture.Columns} cells per row. Colour: the leaf size that maps the cell; "
             + "shade: the share of the cell that is mapped (for 4K cells, the PTE table's present entries of 512).");
-        WriteLegend(xml, picture);
+        WriteLegend(xml, picture, shift);
 
-        int y = Top;
+        int y = Top + shift;
         foreach (MapBand band in picture.Bands)
         {
             WriteBand(xml, band, y);
@@ -77,7 +85,7 @@ internal static class SvgMapWriter
     private static int BandHeight(MapBand band) =>
         BandHeading + band.Rows.Sum(row => row is MapGap ? GapPitch : RowPitch);
 
-    private static void WriteLegend(XmlWriter xml, MapPicture picture)
+    private static void WriteLegend(XmlWriter xml, MapPicture picture, int shift)
     {
         var entries = new List<(string Class, double Opacity, string Label)>
         {
@@ -91,7 +99,7 @@ internal static class SvgMapWriter
         // The 0xFD entry only where a vmemmap is drawn; HVO-shared memmap pages would get an entry of their own here.
         if (picture.Bands.Any(band => band.IsVmemmap)) entries.Add(("fd", 1, "memmap marked 0xFD (unused), bar height = share"));
         int x = 12;
-        const int y = 62;
+        int y = 62 + shift;
         foreach ((string cls, double opacity, string label) in entries)
         {
             Rect(xml, x, y, 12, 12, cls);
@@ -100,7 +108,7 @@ internal static class SvgMapWriter
             Text(xml, x + 16, y + 10, "legend", label);
             x += 24 + (int)Math.Ceiling(label.Length * 6.2);
         }
-        Text(xml, 12, 92, "sub", "Row labels: the first address of the row; column labels: the offset from it.");
+        Text(xml, 12, 92 + shift, "sub", "Row labels: the first address of the row; column labels: the offset from it.");
     }
 
     private static void WriteBand(XmlWriter xml, MapBand band, int top)
