@@ -67,7 +67,13 @@ public sealed unsafe class AddressSpace : IDisposable
 
     /// <summary>True when the space can map <paramref name="va"/>: canonical for the paging mode and, for the
     /// <see cref="AddressSpaceLayout.User"/> layout, below <see cref="UserTop"/>.</summary>
-    public bool Contains(VirtAddr va) => Paging.IsCanonical(va.Value, _mode) && va.Value <= _last;
+    public bool Contains(VirtAddr va)
+    {
+        ThrowIfDisposed();
+        return InSpace(va);
+    }
+
+    private bool InSpace(VirtAddr va) => Paging.IsCanonical(va.Value, _mode) && va.Value <= _last;
 
     /// <summary>Page-table pages below the root, by level.</summary>
     public PageTableCounts PageTables
@@ -328,7 +334,7 @@ public sealed unsafe class AddressSpace : IDisposable
     public Mapping? Lookup(VirtAddr va)
     {
         ThrowIfDisposed();
-        if (!Contains(va)) return null;
+        if (!InSpace(va)) return null;
         if (!PageTableOps.Lookup(_mm, va.Value, out ulong entry, out int level)) return null;
         return MapOperation.Describe(entry, level, va.Value);
     }
