@@ -71,10 +71,18 @@ public sealed unsafe class Machine : IDisposable
     public long HostArenas => _memory.Physical.LiveArenas;
 
     /// <summary>Creates an empty user address space.</summary>
-    public AddressSpace CreateAddressSpace()
+    public AddressSpace CreateAddressSpace() => CreateAddressSpace(AddressSpaceLayout.User);
+
+    /// <summary>Creates an empty address space with the given <paramref name="layout"/>:
+    /// <see cref="AddressSpaceLayout.User"/> for a process (the lower half, as <see cref="CreateAddressSpace()"/>),
+    /// <see cref="AddressSpaceLayout.FullCanonical"/> for a guest whose kernel lives in the higher half (every
+    /// canonical address up to 2^64, no kernel entry in its root).</summary>
+    public AddressSpace CreateAddressSpace(AddressSpaceLayout layout)
     {
         ThrowIfDisposed();
-        var space = new AddressSpace(this, _memory);
+        if (layout is not (AddressSpaceLayout.User or AddressSpaceLayout.FullCanonical))
+            throw new ArgumentOutOfRangeException(nameof(layout), layout, "unknown address-space layout");
+        var space = new AddressSpace(this, _memory, layout);
         lock (_spacesLock) _spaces.Add(space);
         return space;
     }

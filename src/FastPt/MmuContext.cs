@@ -112,7 +112,7 @@ public sealed class MmuContext : IDisposable
         ulong v = va.Value;
         if (!Geometry.Paging.IsCanonical(v, _memory.Layout.Mode))
             return new Translation(new PageFault(va, access, FaultReason.NonCanonical));
-        if (v >= _memory.Layout.UserTop) return new Translation(new PageFault(va, access, FaultReason.OutOfRange));
+        if (v > _space.Mm.UserLast) return new Translation(new PageFault(va, access, FaultReason.OutOfRange));
         return LocklessWalk.Translate(_space.Mm, _cpu.Reader, v, access);
     }
 
@@ -127,9 +127,11 @@ public sealed class MmuContext : IDisposable
         if ((start.Value & (Geometry.Paging.PageSize - 1)) != 0)
             throw new ArgumentException("The start must be 4 KiB aligned.", nameof(start));
         if (pages.IsEmpty) return 0;
-        ulong end = start.Value + ((ulong)pages.Length << Geometry.Paging.PageShift);
-        if (!Geometry.Paging.IsCanonical(start.Value, _memory.Layout.Mode) || end > _memory.Layout.UserTop || end < start.Value)
-            throw new ArgumentOutOfRangeException(nameof(pages), "The pages must lie below the user top of the address space.");
+        // Inclusive last byte: the pages may end exactly at 2^64 (a guest's top page) but not wrap or cross the hole.
+        ulong span = (ulong)pages.Length << Geometry.Paging.PageShift;
+        ulong last = start.Value + (span - 1);
+        if (last < start.Value || !Geometry.Paging.InOneHalf(start.Value, last, _memory.Layout.Mode) || last > _space.Mm.UserLast)
+            throw new ArgumentOutOfRangeException(nameof(pages), "The pages must lie inside the address space, in one canonical half.");
         return LocklessWalk.GetPages(_space.Mm, _cpu.Reader, start.Value, pages, access);
     }
 

@@ -123,7 +123,8 @@ public sealed partial class FastPtEventSource : EventSource
     }
 
     /// <summary>A TLB flush of [<paramref name="start"/>, <paramref name="end"/>) was published to the
-    /// <paramref name="contexts"/> CPU contexts attached to the address space.</summary>
+    /// <paramref name="contexts"/> CPU contexts attached to the address space. An end of 0 means 2^64 (a range
+    /// that includes the top page of a guest's higher half); <c>end - start</c> in 64-bit arithmetic is its size.</summary>
     [Event(7, Version = 1, Level = EventLevel.Informational, Keywords = Keywords.Tlb, Message = "flush space {0} kind {1} [{2}, {3}) to {4} contexts")]
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TlbFlush(ulong space, FlushKind kind, ulong start, ulong end, int contexts)

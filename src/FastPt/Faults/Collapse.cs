@@ -47,7 +47,7 @@ internal static unsafe class Collapse
     private static System.Collections.Generic.List<VmArea>? LockRegions(MmStruct mm, ulong va)
     {
         if (mm.Vmas.Count == 0) return null;
-        System.Collections.Generic.List<VmArea> regions = mm.Vmas.Overlapping(va & ~(Paging.PmdSize - 1), (va & ~(Paging.PmdSize - 1)) + Paging.PmdSize);
+        System.Collections.Generic.List<VmArea> regions = mm.Vmas.Overlapping(va & ~(Paging.PmdSize - 1), va | (Paging.PmdSize - 1));
         foreach (VmArea region in regions) region.StartWrite();
         return regions;
     }

@@ -15,7 +15,7 @@ internal unsafe partial struct Cpu<TFrames>
     private bool TryRefill(ulong v, AccessKind access, out ulong physPage)
     {
         physPage = 0;
-        if (v >= _userTop || _checked) return false;
+        if (v > _userLast || _checked) return false;
         ulong tablePa;
         int rights;
         int level;

@@ -187,7 +187,7 @@ internal unsafe partial struct Cpu<TFrames>
     {
         ThrowIfDisposed();
         if (_seen != _domain.Generation) ApplyFlushes();
-        if (!Paging.IsCanonical(v, _mode) || v >= _userTop)
+        if (!Paging.IsCanonical(v, _mode) || v > _userLast)
         {
             hit = default;
             fault = Fault(_root, v, access, Paging.IsCanonical(v, _mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical);

@@ -33,6 +33,8 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
     private readonly ContextSlot _kernelSlot = new();
     private readonly PageTableRoot _kernelRoot;
     private readonly ulong _userTop;
+    // The last address user accesses of the loaded address space may translate (its layout's, read at each load).
+    private ulong _userLast;
     private PageTableRoot _root;
     private FlushDomain _domain;
     private long _seen;
@@ -102,6 +104,7 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
 
     private void Attach(PageTableRoot root)
     {
+        _userLast = root.UserLast;
         _slot.Owner = Thread.CurrentThread;
         _seen = root.Flush.Generation;
         _slot.SeenGeneration = _seen;

@@ -96,8 +96,10 @@ internal sealed unsafe class SoftTlb
     private ulong _userEpoch;
     private ulong _globalEpoch;
     private ulong _nextEpoch;
+    // Where huge leaves were cached, [_largeStart, _largeLast] inclusive (empty while start > last): the top leaf
+    // ends at 2^64, which an exclusive end cannot hold.
     private ulong _largeStart = ulong.MaxValue;
-    private ulong _largeEnd;
+    private ulong _largeLast;
 
     public SoftTlb(int entries, int pscEntries)
     {
@@ -187,7 +189,7 @@ internal sealed unsafe class SoftTlb
         d.LeafHost = leafHost;
         // A ranged flush touching a cached huge leaf must drop all of them.
         if (leafStart < _largeStart) _largeStart = leafStart;
-        if (leafStart + leafSize > _largeEnd) _largeEnd = leafStart + leafSize;
+        if (leafStart + (leafSize - 1) > _largeLast) _largeLast = leafStart + (leafSize - 1);
         return slot;
     }
 
@@ -251,7 +253,7 @@ internal sealed unsafe class SoftTlb
         {
             // Remember where huge leaves were cached: a ranged flush touching them must drop all of them.
             if (leafStart < _largeStart) _largeStart = leafStart;
-            if (leafStart + leafSize > _largeEnd) _largeEnd = leafStart + leafSize;
+            if (leafStart + (leafSize - 1) > _largeLast) _largeLast = leafStart + (leafSize - 1);
         }
         return slot;
     }
@@ -284,7 +286,7 @@ internal sealed unsafe class SoftTlb
     {
         _userEpoch = NextEpoch();
         _largeStart = ulong.MaxValue;
-        _largeEnd = 0;
+        _largeLast = 0;
     }
 
     /// <summary>Drops global (kernel) entries too.</summary>
@@ -293,16 +295,20 @@ internal sealed unsafe class SoftTlb
         _globalEpoch = NextEpoch();
     }
 
-    /// <summary>Drops the entries of [start, end) (invlpg per page). Falls back to a full flush when the range
-    /// touches a cached huge leaf.</summary>
+    /// <summary>Drops the entries of [start, end) (invlpg per page; an end of 0 means 2^64, so the top page can be
+    /// flushed). Falls back to a full flush when the range touches a cached huge leaf.</summary>
     public void FlushRange(ulong start, ulong end, bool global)
     {
-        if (!global && start < _largeEnd && end > _largeStart)
+        if (end == start) return;
+        ulong last = end - 1;
+        if (!global && _largeStart <= _largeLast && start <= _largeLast && last >= _largeStart)
         {
             FlushUser();
             return;
         }
-        for (ulong page = start & Paging.PageMask; page < end; page += Paging.PageSize)
+        // Counted, not compared against the end: the page after the top one wraps to 0.
+        ulong page = start & Paging.PageMask;
+        for (ulong pages = ((last - page) >> Paging.PageShift) + 1; pages != 0; pages--, page += Paging.PageSize)
         {
             int slot = IndexOf(page);
             if (_details[slot].Page == page) Invalidate(ref _entries[slot], ref _details[slot]);
@@ -351,7 +357,7 @@ internal sealed unsafe class SoftTlb
         _userEpoch = 0;
         _globalEpoch = 1UL << EpochShift;
         _largeStart = ulong.MaxValue;
-        _largeEnd = 0;
+        _largeLast = 0;
         FlushPagingStructureCaches();
     }
 

@@ -17,13 +17,29 @@ internal sealed unsafe class MmStruct
     private ulong[] _pool = new ulong[64];
     private MmuGatherCore? _cachedGather;
 
-    public MmStruct(MemoryManager memory, bool kernel)
+    public MmStruct(MemoryManager memory, bool kernel, bool fullCanonical = false)
     {
         Memory = memory;
         IsKernel = kernel;
-        Root = new PageTableRoot((ulong)Interlocked.Increment(ref s_nextId), Paging.RootLevel(memory.Layout.Mode));
+        FullCanonical = fullCanonical;
+        Root = new PageTableRoot((ulong)Interlocked.Increment(ref s_nextId), Paging.RootLevel(memory.Layout.Mode),
+            fullCanonical ? ulong.MaxValue : memory.Layout.UserTop - 1);
         TableBits = kernel ? PageTableEntry.KernelTable : PageTableEntry.UserTable;
     }
+
+    /// <summary>True for a guest address space (<c>AddressSpaceLayout.FullCanonical</c>): both canonical halves are
+    /// its own, and its root holds no entry of init_mm.</summary>
+    public bool FullCanonical { get; }
+
+    /// <summary>The last address (inclusive) this address space maps: below the hole for a process, 2^64 − 1 for a
+    /// guest.</summary>
+    public ulong UserLast => Root.UserLast;
+
+    /// <summary>The ranges a teardown walks, each inside one canonical half (a walk never crosses the hole):
+    /// [0, user top) for a process, that and [higher-half start, 2^64) for a guest (an end of 0 means 2^64).</summary>
+    public (ulong Start, ulong End)[] OwnedHalves => FullCanonical
+        ? [(0, Paging.LowerHalfEnd(Memory.Layout.Mode)), (Paging.HigherHalfStart(Memory.Layout.Mode), 0)]
+        : [(0, Memory.Layout.UserTop)];
 
     public MemoryManager Memory { get; }
 

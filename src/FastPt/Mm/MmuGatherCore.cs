@@ -37,8 +37,9 @@ internal sealed class MmuGatherCore
     private int _tableCount;
     private ulong[] _pages = new ulong[16];
     private int _pageCount;
+    // The range to flush, [_start, _last] inclusive (empty while start > last): a range may end at 2^64.
     private ulong _start = ulong.MaxValue;
-    private ulong _end;
+    private ulong _last;
     private bool _active;
     private bool _freeing;
     private long _flushSequence;
@@ -79,11 +80,12 @@ internal sealed class MmuGatherCore
         if (!ReferenceEquals(mm, _mm)) ThrowHelper.ThrowGatherOfAnotherSpace();
     }
 
-    /// <summary>Records that translations of [start, end) changed and must be flushed.</summary>
+    /// <summary>Records that translations of [start, end) changed and must be flushed (an end of 0 means 2^64).</summary>
     public void AddRange(ulong start, ulong end)
     {
+        if (end == start) return;
         if (start < _start) _start = start;
-        if (end > _end) _end = end;
+        if (end - 1 > _last) _last = end - 1;
     }
 
     /// <summary>True when the batch is full: the caller flushes (<see cref="FlushIfFull"/>) as soon as it holds no
@@ -219,7 +221,7 @@ internal sealed class MmuGatherCore
     private void FlushAndFree()
     {
         bool haveFrees = _tableCount + _pageCount > 0;
-        if (_end > _start || haveFrees) FlushTlb();
+        if (_last >= _start || haveFrees) FlushTlb();
         // The flush just published drops every cached walk through the queued tables.
         System.Threading.Interlocked.Add(ref _mm.QueuedTables, -_tableCount);
         if (!haveFrees) return;
@@ -273,18 +275,19 @@ internal sealed class MmuGatherCore
 
     private void FlushTlb()
     {
-        ulong start = _start == ulong.MaxValue ? 0 : _start;
-        ulong end = _end;
+        bool empty = _last < _start;
+        ulong start = empty ? 0 : _start;
+        ulong end = empty ? 0 : _last + 1; // 0 when the range ends at 2^64
         FlushKind kind;
         if (_mm.IsKernel) kind = FlushKind.Kernel;
-        else if (end <= start) kind = FlushKind.All; // only tables went away: drop cached partial walks
-        else if ((end - start) >> Paging.PageShift > FullFlushCeilingPages) kind = FlushKind.All;
-        else kind = end - start == Paging.PageSize ? FlushKind.Page : FlushKind.Range;
+        else if (empty) kind = FlushKind.All; // only tables went away: drop cached partial walks
+        else if ((_last - start) >> Paging.PageShift >= FullFlushCeilingPages) kind = FlushKind.All;
+        else kind = _last - start == Paging.PageSize - 1 ? FlushKind.Page : FlushKind.Range;
         _mm.Memory.FlushTlb(_mm, new FlushRequest(start, end, kind, _tableCount > 0));
         _flushSequence++;
         _flushes++;
         _start = ulong.MaxValue;
-        _end = 0;
+        _last = 0;
         if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.TlbFlush(_mm.Id, kind, start, end, _mm.Flush.Contexts.Length);
     }
 

@@ -27,7 +27,12 @@ internal sealed class VmArea
 
     public ulong Start { get; }
 
+    /// <summary>Exclusive end; 0 for a region that ends at 2^64 (the top page of a guest's higher half), so every
+    /// comparison goes through <see cref="Last"/>.</summary>
     public ulong End { get; }
+
+    /// <summary>The region's last byte (inclusive): never wraps.</summary>
+    public ulong Last => End - 1;
 
     public Protection Protection { get; }
 
@@ -53,7 +58,7 @@ internal sealed class VmArea
     public bool HugePageFits(ulong va)
     {
         ulong block = Paging.AlignDown(va, Paging.PmdSize);
-        return TransparentHugePages && block >= Start && block + Paging.PmdSize <= End;
+        return TransparentHugePages && block >= Start && block + (Paging.PmdSize - 1) <= Last;
     }
 
     /// <summary><c>vma_start_read</c>: enters as a reader unless a range operation holds the region or it was
@@ -91,5 +96,5 @@ internal sealed class VmArea
     /// start reading and looks the address up again.</summary>
     public void Detach() => Interlocked.Or(ref _state, Detached);
 
-    public override string ToString() => $"[0x{Start:x}, 0x{End:x}) {Protection} {Options}";
+    public override string ToString() => $"[0x{Start:x}, 0x{Last:x}] {Protection} {Options}";
 }

@@ -23,18 +23,20 @@ public class PagingModelTests(ITestOutputHelper output)
     private const ulong DataFrames = 128 * MiB;
 
     [Theory]
-    [InlineData(PagingMode.FourLevel, false)]
-    [InlineData(PagingMode.FourLevel, true)]
-    [InlineData(PagingMode.FiveLevel, false)]
-    [InlineData(PagingMode.FiveLevel, true)]
-    public void Random_operations_agree_with_the_reference_model(PagingMode mode, bool checkedMode)
+    [InlineData(PagingMode.FourLevel, false, AddressSpaceLayout.User)]
+    [InlineData(PagingMode.FourLevel, true, AddressSpaceLayout.User)]
+    [InlineData(PagingMode.FiveLevel, false, AddressSpaceLayout.User)]
+    [InlineData(PagingMode.FiveLevel, true, AddressSpaceLayout.User)]
+    [InlineData(PagingMode.FourLevel, false, AddressSpaceLayout.FullCanonical)]
+    [InlineData(PagingMode.FiveLevel, true, AddressSpaceLayout.FullCanonical)]
+    public void Random_operations_agree_with_the_reference_model(PagingMode mode, bool checkedMode, AddressSpaceLayout layout)
     {
         string? seedText = Environment.GetEnvironmentVariable("FASTPT_MODEL_SEED");
         int seed = seedText is null ? Random.Shared.Next() : int.Parse(seedText, CultureInfo.InvariantCulture);
         string? operationsText = Environment.GetEnvironmentVariable("FASTPT_MODEL_OPERATIONS");
         int operations = operationsText is null ? DefaultOperations : int.Parse(operationsText, CultureInfo.InvariantCulture);
-        output.WriteLine($"FASTPT_MODEL_SEED={seed} FASTPT_MODEL_OPERATIONS={operations} ({mode}, checked {checkedMode})");
-        output.WriteLine(new ModelRun(seed, operations, mode, checkedMode).Run());
+        output.WriteLine($"FASTPT_MODEL_SEED={seed} FASTPT_MODEL_OPERATIONS={operations} ({mode}, checked {checkedMode}, {layout})");
+        output.WriteLine(new ModelRun(seed, operations, mode, checkedMode, layout).Run());
     }
 
     /// <summary>One run: the machine, the space, the model and the random choices.</summary>
@@ -46,6 +48,8 @@ public class PagingModelTests(ITestOutputHelper output)
         private readonly PagingMode _mode;
         private readonly bool _checked;
         private readonly (ulong Start, ulong End)[] _windows;
+        private readonly int[] _hugeWindows;
+        private readonly AddressSpaceLayout _layout;
         private Machine _machine = null!;
         private AddressSpace _space = null!;
         private MmuContext _context = null!;
@@ -62,13 +66,14 @@ public class PagingModelTests(ITestOutputHelper output)
         private bool _crowded;
         private long _hostBytes;
 
-        public ModelRun(int seed, int operations, PagingMode mode, bool checkedMode)
+        public ModelRun(int seed, int operations, PagingMode mode, bool checkedMode, AddressSpaceLayout layout)
         {
             _seed = seed;
             _operations = operations;
             _mode = mode;
             _checked = checkedMode;
-            _random = new Random(seed ^ ((int)mode * 7919) ^ (checkedMode ? 104729 : 0));
+            _layout = layout;
+            _random = new Random(seed ^ ((int)mode * 7919) ^ (checkedMode ? 104729 : 0) ^ ((int)layout * 15485863));
             ulong top = mode == PagingMode.FiveLevel ? 1UL << 56 : 1UL << 47;
             var windows = new List<(ulong, ulong)>
             {
@@ -78,8 +83,31 @@ public class PagingModelTests(ITestOutputHelper output)
                 (top - 32 * MiB, top),                        // the top of the user half
             };
             if (mode == PagingMode.FiveLevel) windows.Add(((1UL << 48) - 32 * MiB, (1UL << 48) + 32 * MiB)); // a P4D boundary
+            var huge = new List<int> { HugeWindow };
+            if (layout == AddressSpaceLayout.FullCanonical)
+            {
+                // The higher half, drawn as often as the lower one: huge leaves just below the kernel-text area,
+                // the bottom of the half (just above the hole), the last root entry's boundary and, in 5-level,
+                // a higher-half P4D boundary — addresses whose low 47 (48) bits alias lower-half ones. The very
+                // top page (ending at 2^64) is beyond the model's exclusive ends: GuestLayoutTests cover it.
+                ulong bottom = 0UL - top;
+                huge.Add(windows.Count);
+                windows.Add((TopMinus(8 * GiB), TopMinus(4 * GiB)));
+                windows.Add((bottom, bottom + 64 * MiB));
+                windows.Add((TopMinus(512 * GiB) - 32 * MiB, TopMinus(512 * GiB) + 32 * MiB));
+                if (mode == PagingMode.FiveLevel) windows.Add((TopMinus(1UL << 48) - 32 * MiB, TopMinus(1UL << 48) + 32 * MiB));
+            }
             _windows = [.. windows];
+            _hugeWindows = [.. huge];
+            _lowerWindows = mode == PagingMode.FiveLevel ? 5 : 4;
         }
+
+        private readonly int _lowerWindows;
+
+        private bool IsHuge((ulong Start, ulong End) window) => _hugeWindows.Any(i => _windows[i] == window);
+
+        /// <summary>The exclusive end of the half holding <paramref name="va"/> (higher-half windows stay below 2^64).</summary>
+        private ulong HalfEnd(ulong va) => va < _model.UserTop ? _model.UserTop : ulong.MaxValue;
 
         private void Fail(string what) =>
             Assert.Fail($"seed {_seed} ({_mode}, checked {_checked}), operation {_step}: {_operation}: {what}\n" +
@@ -106,9 +134,9 @@ public class PagingModelTests(ITestOutputHelper output)
             _pool = pool.Value;
             try
             {
-                _space = machine.CreateAddressSpace();
+                _space = machine.CreateAddressSpace(_layout);
                 _context = _space.CreateContext();
-                _model = new ReferenceModel(_mode, _space.UserTop.Value, machine.MaxPhysicalAddress.Value);
+                _model = new ReferenceModel(_mode, _space.UserTop.Value, machine.MaxPhysicalAddress.Value, _layout == AddressSpaceLayout.FullCanonical);
                 _freeEmpty = machine.GetStatistics().FreePages;
                 for (_step = 1; _step <= _operations; _step++)
                 {
@@ -148,11 +176,17 @@ public class PagingModelTests(ITestOutputHelper output)
 
         private (ulong Start, ulong End) Window()
         {
+            // Both halves of a guest space: half of the picks go to the higher half's windows.
+            if (_windows.Length > _lowerWindows && _random.Next(2) == 0)
+            {
+                int high = _random.Next(100) < 35 ? _hugeWindows[1] : _random.Next(_lowerWindows + 1, _windows.Length);
+                return _windows[high];
+            }
             int pick = _random.Next(100);
             if (pick < 35) return _windows[HugeWindow];
             if (pick < 65) return _windows[1];
             if (pick < 80) return _windows[2];
-            if (pick < 88 || _windows.Length == 4) return _windows[3];
+            if (pick < 88 || _lowerWindows == 4) return _windows[3];
             return _windows[4];
         }
 
@@ -223,7 +257,7 @@ public class PagingModelTests(ITestOutputHelper output)
         private void Map()
         {
             (ulong Start, ulong End) window = Window();
-            bool huge = window == _windows[HugeWindow];
+            bool huge = IsHuge(window);
             ulong va = Address(window);
             ulong length = Length();
             PageSize? size = null;
@@ -280,7 +314,7 @@ public class PagingModelTests(ITestOutputHelper output)
                 case 1: va += 8; break;
                 case 2: length += 100; break;
                 case 3: pa = _machine.MaxPhysicalAddress.Value - Page; length = 2 * Page; break;
-                case 4: va = _model.UserTop - Page; length = 2 * Page; break;
+                case 4: va = _model.UserTop - Page; length = 2 * Page; break; // out of range, or across the hole
                 case 5: va = _model.UserTop + GiB; break; // non-canonical
                 case 6: va = _machine.DirectMapBase.Value; break;
                 case 7: pa += 16; break;
@@ -424,9 +458,9 @@ public class PagingModelTests(ITestOutputHelper output)
         /// <summary>Runs the operation and checks its outcome; a failure must change nothing.</summary>
         private void AssertOutcome(Expectation expected, Func<PagingResult> operation, ulong va, ulong length)
         {
-            bool inRange = _model.IsCanonical(va) && va < _model.UserTop && length != 0 && va + length > va;
+            bool inRange = _model.IsCanonical(va) && va <= _model.Last && length != 0 && va + length > va;
             (ulong, ulong)[] region = inRange
-                ? [(va & ~(GiB - 1), Math.Min(_model.UserTop, ((va + length + GiB - 1) & ~(GiB - 1))) - (va & ~(GiB - 1)))]
+                ? [(va & ~(GiB - 1), Math.Min(HalfEnd(va), ((va + length + GiB - 1) & ~(GiB - 1))) - (va & ~(GiB - 1)))]
                 : [];
             TableSnapshot? before = expected.IsSuccess || !inRange ? null : TableSnapshot.Take(_machine, _space, region);
             long freeBefore = _machine.GetStatistics().FreePages;
@@ -467,8 +501,9 @@ public class PagingModelTests(ITestOutputHelper output)
         /// huge leaf overlapping that) agree with the model: new leaves, splits and protections.</summary>
         private void CompareLeaves(ulong va, ulong length)
         {
-            ulong start = Math.Max(va & ~(2 * MiB - 1), 2 * MiB) - 2 * MiB;
-            ulong end = Math.Min(_model.UserTop, ((va + length + 2 * MiB - 1) & ~(2 * MiB - 1)) + 2 * MiB);
+            ulong halfStart = va < _model.UserTop ? 0 : _model.HigherHalfStart; // a dump never crosses the hole
+            ulong start = Math.Max(va & ~(2 * MiB - 1), halfStart + 2 * MiB) - 2 * MiB;
+            ulong end = Math.Min(HalfEnd(va), ((va + length + 2 * MiB - 1) & ~(2 * MiB - 1)) + 2 * MiB);
             var actual = Leaves(_space, start, end - start);
             var expected = _model.Overlapping(start, end).Select(l => (l.Va, l.Pa, l.PageSize, l.Protection)).ToList();
             if (!expected.SequenceEqual(actual))
@@ -651,7 +686,9 @@ public class PagingModelTests(ITestOutputHelper output)
             CheckCounts();
             // Every leaf of the space, from a dump, is a leaf of the model, and the tables are what those leaves
             // need by the accounting rule (no empty table kept).
-            IReadOnlyList<MappingRun> runs = _space.Dump(V(0), _model.UserTop);
+            var runs = new List<MappingRun>(_space.Dump(V(0), _model.UserTop));
+            // A guest's higher half, dumped up to 2^64 (its length is 2^64 minus its start).
+            if (_model.FullCanonical) runs.AddRange(_space.Dump(V(_model.HigherHalfStart), 0UL - _model.HigherHalfStart));
             var actual = new List<(ulong, ulong, PageSize, Protection)>();
             foreach (MappingRun run in runs)
             {
@@ -683,7 +720,7 @@ public class PagingModelTests(ITestOutputHelper output)
             while (_model.AtOrAfter(0) is { } leaf)
             {
                 ulong va = leaf.Va;
-                ulong length = _model.MappedExtent(va, _model.UserTop) - va;
+                ulong length = _model.MappedExtent(va, HalfEnd(va)) - va;
                 _operation = $"final Unmap(0x{va:x}, 0x{length:x})";
                 Record(_operation);
                 Expectation expected = _model.Unmap(va, length);

@@ -59,12 +59,22 @@ internal sealed class ReferenceModel
     private readonly Dictionary<ulong, int>[] _tableUsers = [new(), new(), new(), new()]; // PTE, PMD, PUD, P4D regions
     private readonly long[] _leafCounts = new long[3];
 
-    public ReferenceModel(PagingMode mode, ulong userTop, ulong maxPhysicalAddress)
+    public ReferenceModel(PagingMode mode, ulong userTop, ulong maxPhysicalAddress, bool fullCanonical = false)
     {
         Mode = mode;
         UserTop = userTop;
         MaxPhysicalAddress = maxPhysicalAddress;
+        FullCanonical = fullCanonical;
     }
+
+    /// <summary>The space covers both canonical halves (<see cref="AddressSpaceLayout.FullCanonical"/>).</summary>
+    public bool FullCanonical { get; }
+
+    /// <summary>The last address the space maps: below the hole, or 2^64 − 1 for both halves.</summary>
+    public ulong Last => FullCanonical ? ulong.MaxValue : UserTop - 1;
+
+    /// <summary>First address of the higher half (the hole lies between <see cref="UserTop"/> and it).</summary>
+    public ulong HigherHalfStart => 0UL - UserTop;
 
     public PagingMode Mode { get; }
 
@@ -222,6 +232,21 @@ internal sealed class ReferenceModel
     public List<PagingError> ArgumentErrors(ulong va, ulong length, ulong alignment)
     {
         var errors = new List<PagingError>();
+        if (FullCanonical)
+        {
+            // Both halves: a range may end exactly at 2^64; one that runs past it wraps, one that crosses the hole
+            // is non-canonical.
+            bool wraps = length != 0 && length - 1 > ulong.MaxValue - va;
+            if (length == 0 || wraps) errors.Add(PagingError.InvalidArgument);
+            if (!IsCanonical(va)) errors.Add(PagingError.NonCanonical);
+            else if (length != 0 && !wraps)
+            {
+                ulong last = va + (length - 1);
+                if (!IsCanonical(last) || (va < UserTop) != (last < UserTop)) errors.Add(PagingError.NonCanonical);
+            }
+            if (va % alignment != 0 || length % alignment != 0) errors.Add(PagingError.Misaligned);
+            return errors;
+        }
         if (length == 0 || va + length < va) errors.Add(PagingError.InvalidArgument);
         if (!IsCanonical(va)) errors.Add(PagingError.NonCanonical);
         else if (va >= UserTop || va + length > UserTop || va + length < va) errors.Add(PagingError.OutOfRange);
@@ -294,7 +319,7 @@ internal sealed class ReferenceModel
     {
         leaf = null;
         if (!IsCanonical(va)) return FaultReason.NonCanonical;
-        if (va >= UserTop) return FaultReason.OutOfRange;
+        if (va > Last) return FaultReason.OutOfRange;
         leaf = Covering(va);
         if (leaf is null) return FaultReason.NotMapped;
         return leaf.Allows(access) ? null : FaultReason.ProtectionViolation;

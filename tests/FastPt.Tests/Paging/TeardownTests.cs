@@ -151,6 +151,7 @@ public class TeardownTests
             ("Collapse", () => space.Collapse(V(GiB))),
             ("TranslateLockless", () => space.TranslateLockless(V(GiB + 8))),
             ("GetPagesLockless", () => space.GetPagesLockless(V(GiB), new PhysAddr[4])),
+            ("Contains", () => space.Contains(V(GiB))),
         ];
     }
 
