@@ -64,6 +64,26 @@ internal sealed class VmaTree
         if (end > vma.End) Collect(node.Right, start, end, result);
     }
 
+    /// <summary>The lowest region overlapping [<paramref name="start"/>, <paramref name="end"/>), or null; allocates
+    /// nothing (regions do not overlap, so their ends are ordered like their starts).</summary>
+    public VmArea? FirstOverlapping(ulong start, ulong end)
+    {
+        Node? node = Volatile.Read(ref _root);
+        VmArea? first = null;
+        while (node is not null)
+        {
+            VmArea vma = node.Vma;
+            if (vma.End <= start)
+            {
+                node = node.Right;
+                continue;
+            }
+            if (vma.Start < end) first = vma;
+            node = node.Left;
+        }
+        return first;
+    }
+
     /// <summary>Every region, in address order.</summary>
     public List<VmArea> All() => Overlapping(0, ulong.MaxValue);
 
