@@ -119,6 +119,7 @@ internal sealed unsafe class CollapseStress
     private sealed class Region
     {
         public long Version;        // odd while the writer changes the region
+        public long Unmaps;         // odd while the writer unmaps it: the only change that takes a PTE away
         public bool Mapped;
         public ulong Frame;         // physical start of what the region maps now
     }
@@ -246,6 +247,7 @@ internal sealed unsafe class CollapseStress
         {
             var random = new Random(seed);
             var pages = new PhysAddr[8];
+            var firstPass = new ulong[Paging.EntriesPerTable];
             using RcuReader reader = _machine.Memory.Rcu.RegisterReader();
             while (!Volatile.Read(ref _stopped))
             {
@@ -292,7 +294,7 @@ internal sealed unsafe class CollapseStress
                         break;
                     }
                     default:
-                        ReadTable(i, reader);
+                        ReadTable(i, reader, firstPass);
                         break;
                 }
             }
@@ -308,7 +310,7 @@ internal sealed unsafe class CollapseStress
     /// <summary>A table reader: inside one read-side section, reaches region <paramref name="i"/>'s PMD entry (each
     /// entry read once), and if it leads to a PTE table, reads all 512 entries <see cref="TablePasses"/> times,
     /// yielding between passes. Until the section ends the table must stay what it was when the PMD pointed to it.</summary>
-    private void ReadTable(int i, RcuReader reader)
+    private void ReadTable(int i, RcuReader reader, ulong[] firstPass)
     {
         PhysicalMemory physical = _machine.Memory.Physical;
         ulong va = VaOf(i);
@@ -343,15 +345,30 @@ internal sealed unsafe class CollapseStress
             }
             ulong ptePa = PageTableEntry.TableAddress(pmd);
             ulong* ptes = physical.TableForRead(ptePa);
+            long unmaps = Volatile.Read(ref _regions[i].Unmaps);
             for (int pass = 0; pass < TablePasses; pass++)
             {
                 if (pass > 0) Thread.Yield(); // let the writer retract (and, were it broken, free and reuse) the table
                 for (int k = 0; k < Paging.EntriesPerTable; k++)
                 {
                     ulong pte = Volatile.Read(ref ptes[k]);
+                    if (pass == 0) firstPass[k] = pte;
                     if (pte == 0 || PossiblePte(i, k, pte)) continue;
                     Violation(string.Create(CultureInfo.InvariantCulture,
                         $"a table reader of region {i}, pass {pass}, read 0x{pte:x} at index {k} of the PTE table 0x{ptePa:x} it reached through the PMD: {(pte == PageTableEntry.Poison ? "the free poison (the table was freed inside the read-side section)" : "not an entry the region can hold (the table was reused)")}"));
+                    return;
+                }
+                // Only an unmap takes a PTE away or changes its frame (a retracted table keeps its entries, a
+                // protect keeps the frame): without one, what pass 0 saw present is still there. A table freed and
+                // handed out again (zeroed) breaks that even where it holds no foreign entry yet.
+                if (pass == 0 || (unmaps & 1) != 0) continue;
+                for (int k = 0; k < Paging.EntriesPerTable; k++)
+                {
+                    ulong before = firstPass[k], now = Volatile.Read(ref ptes[k]);
+                    if (before == 0 || ((now & PageTableEntry.Present) != 0 && PageTableEntry.LeafAddress(before, 1) == PageTableEntry.LeafAddress(now, 1))) continue;
+                    if (Volatile.Read(ref _regions[i].Unmaps) != unmaps) break; // an unmap ran meanwhile
+                    Violation(string.Create(CultureInfo.InvariantCulture,
+                        $"a table reader of region {i}, pass {pass}, saw index {k} of the PTE table 0x{ptePa:x} go from 0x{before:x} to 0x{now:x} with no unmap of the region: the table was freed and reused inside the read-side section"));
                     return;
                 }
             }
@@ -445,11 +462,7 @@ internal sealed unsafe class CollapseStress
                     break;
                 default:
                     // Reclaims the PTE table (and the PMD table of a region alone in its gigabyte).
-                    Change(i, () =>
-                    {
-                        _space.Unmap(new VirtAddr(va), RegionBytes);
-                        r.Mapped = false;
-                    });
+                    Change(i, () => Unmap(r, va));
                     break;
             }
         }
@@ -463,11 +476,15 @@ internal sealed unsafe class CollapseStress
         }
         else
         {
-            Change(i, () =>
-            {
-                _space.Unmap(new VirtAddr(va), RegionBytes);
-                r.Mapped = false;
-            });
+            Change(i, () => Unmap(r, va));
         }
+    }
+
+    private void Unmap(Region r, ulong va)
+    {
+        Interlocked.Increment(ref r.Unmaps);
+        _space.Unmap(new VirtAddr(va), RegionBytes);
+        r.Mapped = false;
+        Interlocked.Increment(ref r.Unmaps);
     }
 }
