@@ -299,7 +299,10 @@ public sealed unsafe class AddressSpace : IDisposable
     /// must map one 2 MiB aligned physical range. Otherwise the 512 frames, wherever they are, are copied into the
     /// 2 MiB frame at <paramref name="copyTo"/> (2 MiB aligned, owned by the caller) and the old frames stay the
     /// caller's: they are unmapped when this returns, and reusable once lockless walkers that started before have
-    /// left (<see cref="Machine.RcuBarrier"/> waits for that). Every page must be present with the same protection.
+    /// left (<see cref="Machine.RcuBarrier"/> waits for that). Inside an anonymous region (which must cover the whole
+    /// 2 MiB) the collapse is khugepaged's <c>collapse_huge_page</c>: it allocates a 2 MiB page itself, copies the 512
+    /// pages into it and frees them once lockless walkers have left; <paramref name="copyTo"/> must then be null.
+    /// Every page must be present with the same protection.
     /// Break before make: translations inside the region fault as not mapped for the moment between the PMD's clear
     /// and the leaf; the old table is freed after an RCU grace period (<c>pte_free_defer</c>). On failure nothing
     /// changes.</summary>

@@ -65,6 +65,27 @@ internal sealed class VmaTree
         if (last > vma.Last) Collect(node.Right, start, last, result);
     }
 
+    /// <summary>The lowest region overlapping [<paramref name="start"/>, <paramref name="last"/>] (inclusive, so a
+    /// range ending at 2^64 is expressible), or null; allocates nothing (regions do not overlap, so their ends are
+    /// ordered like their starts).</summary>
+    public VmArea? FirstOverlapping(ulong start, ulong last)
+    {
+        Node? node = Volatile.Read(ref _root);
+        VmArea? first = null;
+        while (node is not null)
+        {
+            VmArea vma = node.Vma;
+            if (vma.Last < start)
+            {
+                node = node.Right;
+                continue;
+            }
+            if (vma.Start <= last) first = vma;
+            node = node.Left;
+        }
+        return first;
+    }
+
     /// <summary>Every region, in address order.</summary>
     public List<VmArea> All() => Overlapping(0, ulong.MaxValue);
 
