@@ -100,7 +100,7 @@ public sealed unsafe class AddressSpace : IDisposable
     public long LeafCount(PageSize size)
     {
         ThrowIfDisposed();
-        return _mm.Leaves[size.LeafLevel()];
+        return _mm.LeafCount(size.LeafLevel());
     }
 
     /// <summary>TLB flushes published to this address space's CPU contexts.</summary>

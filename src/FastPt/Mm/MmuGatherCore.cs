@@ -199,15 +199,16 @@ internal sealed class MmuGatherCore
     {
         ulong pfn = PageTableEntry.LeafAddress(leaf, level) >> Paging.PageShift;
         if (pfn == _mm.Memory.ZeroPfn) return;
-        RemovePages(pfn, Paging.LevelShift(level) - Paging.PageShift);
+        RemovePages(pfn, Paging.LevelShift(level) - Paging.PageShift, userData: true);
     }
 
     /// <summary>Queues data frames to free after the flush (<c>tlb_remove_page</c>). Never flushes: see
     /// <see cref="FlushIfFull"/>.</summary>
-    public void RemovePages(ulong pfn, int order)
+    public void RemovePages(ulong pfn, int order, bool userData = false)
     {
         if (_pageCount == _pages.Length) Array.Resize(ref _pages, _pages.Length * 2);
-        _pages[_pageCount++] = (pfn << 5) | (uint)order;
+        // pfn, a user-data mark (single user frames go to the per-CPU lists), the order.
+        _pages[_pageCount++] = (pfn << 6) | (userData ? 32u : 0u) | (uint)order;
     }
 
     /// <summary>Flushes what was collected, waits out lockless walkers, then frees (<c>tlb_finish_mmu</c>).</summary>
@@ -254,7 +255,8 @@ internal sealed class MmuGatherCore
             for (int i = 0; i < _pageCount; i++)
             {
                 ulong item = _pages[i];
-                memory.FreePages(item >> 5, (int)(item & 31));
+                if (item % 64 == 32) memory.Buddy.FreeHot(item >> 6); // an order-0 user frame: free_unref_page
+                else memory.FreePages(item >> 6, (int)(item & 31));
             }
         }
         finally
