@@ -219,7 +219,8 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
         }
         ZeroPart(arena, pa, wholeStart);
         ZeroPart(arena, wholeEnd, end);
-        ulong first = (wholeStart & ArenaOffsetMask) >> 12, stop = (wholeEnd & ArenaOffsetMask) >> 12;
+        // stop counts from first, not from wholeEnd's offset: a range ending at the arena's end has offset 0 there.
+        ulong first = (wholeStart & ArenaOffsetMask) >> 12, stop = first + ((wholeEnd - wholeStart) >> 12);
         for (ulong f = first; f < stop;)
         {
             int low = (int)(f & 63);

@@ -125,6 +125,22 @@ public unsafe class PhysicalMemoryTests
     }
 
     [Fact]
+    public void A_zero_fill_ending_at_an_arena_end_zeroes_the_last_frames()
+    {
+        // The arena-relative end offset of such a range is 0: the frame loop must count from the range's start.
+        using var memory = new PhysicalMemory(1 * GiB, adviseHugePages: false);
+        ulong last = PhysicalMemory.ArenaSize - Page;
+        memory.Fill(last - Page, 2 * Page, 0x6b);
+        memory.Fill(last, Page, 0);
+        Assert.Equal(0, memory.ReadPointer(last + 8)[0]);
+        Assert.False(memory.IsFrameWritten(last));
+        Assert.Equal(0x6b, memory.ReadPointer(last - Page)[0]);
+        memory.Fill(last - Page, 2 * Page, 0);
+        Assert.Equal(0, memory.ReadPointer(last - Page)[0]);
+        Assert.False(memory.IsFrameWritten(last - Page));
+    }
+
+    [Fact]
     public void Entry_format_is_x86()
     {
         Assert.Equal(0x8000_0000_0000_0001UL | 0x4 | 0x80, PageTableEntry.UserLeafBits(Protection.Read, 2));
