@@ -6,8 +6,8 @@ using FastPt.Mm;
 
 namespace FastPt;
 
-/// <summary>A simulated CPU translating for one address space: a software TLB (one compare and one add on a hit),
-/// a victim TLB and paging-structure caches, kept coherent by the address space's flushes, which the context
+/// <summary>A simulated CPU translating for one address space: a 2-way set-associative software TLB (one compare
+/// and one add on a hit) and paging-structure caches, kept coherent by the address space's flushes, which the context
 /// applies before its next translation. A context belongs to the thread that created it (a CPU runs one thread at
 /// a time): flushes that wait for every CPU rely on knowing which thread each context runs on. <see
 /// cref="AddressSpace"/> keeps one per thread automatically; an embedder's vCPU thread can create and hold its own,

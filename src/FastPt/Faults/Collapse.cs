@@ -310,8 +310,8 @@ internal static unsafe class Collapse
     /// <summary>Copies one 4 KiB frame, writing nothing where both sides still read as never-written zeros.</summary>
     private static void CopyFrame(PhysicalMemory physical, ulong from, ulong to)
     {
-        bool sourceWritten = physical.IsWritten(from);
-        if (!sourceWritten && !physical.IsWritten(to)) return;
+        bool sourceWritten = physical.IsFrameWritten(from);
+        if (!sourceWritten && !physical.IsFrameWritten(to)) return;
         if (!sourceWritten)
         {
             physical.Fill(to, Paging.PageSize, 0);
