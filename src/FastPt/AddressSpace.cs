@@ -218,6 +218,33 @@ public sealed unsafe class AddressSpace : IDisposable
         }
     }
 
+    /// <summary>Collapses the PTE table of the 2 MiB region at <paramref name="va"/> into one 2 MiB leaf
+    /// (khugepaged's <c>collapse_pte_mapped_thp</c>). In place when <paramref name="copyTo"/> is null: the 512 pages
+    /// must map one 2 MiB aligned physical range. Otherwise the 512 frames, wherever they are, are copied into the
+    /// 2 MiB frame at <paramref name="copyTo"/> (2 MiB aligned, owned by the caller) and the old frames stay the
+    /// caller's: they are unmapped when this returns, and reusable once lockless walkers that started before have
+    /// left (<see cref="Machine.RcuBarrier"/> waits for that). Every page must be present with the same protection.
+    /// Break before make: translations inside the region fault as not mapped for the moment between the PMD's clear
+    /// and the leaf; the old table is freed after an RCU grace period (<c>pte_free_defer</c>). On failure nothing
+    /// changes.</summary>
+    public PagingResult TryCollapse(VirtAddr va, PhysAddr? copyTo = null)
+    {
+        ThrowIfDisposed();
+        PagingResult invalid = ValidateRange(va, PageSize.Size2M.Bytes(), PageSize.Size2M);
+        if (!invalid.IsSuccess) return invalid;
+        if (copyTo is { } destination)
+        {
+            if ((destination.Value & (PageSize.Size2M.Bytes() - 1)) != 0)
+                return new PagingResult(PagingError.Misaligned, va, null, $"copy destination {destination} is not 2 MiB aligned");
+            if (destination.Value + PageSize.Size2M.Bytes() > _memory.Physical.MaxPhysicalAddress || !_memory.Sparse.PfnPresent(destination.Pfn))
+                return new PagingResult(PagingError.OutOfRange, va, null, $"copy destination {destination} is not present memory");
+        }
+        return Faults.Collapse.CollapsePmd(_mm, va.Value, copyTo?.Value);
+    }
+
+    /// <summary>Like <see cref="TryCollapse"/>, throwing <see cref="PagingException"/> on failure.</summary>
+    public void Collapse(VirtAddr va, PhysAddr? copyTo = null) => TryCollapse(va, copyTo).ThrowIfFailed();
+
     /// <summary>Starts a gather that lets several unmaps and protects share one TLB flush.</summary>
     public MmuGather BeginGather()
     {
@@ -326,6 +353,16 @@ public sealed unsafe class AddressSpace : IDisposable
     /// <summary>The fastest form of <see cref="Translate(VirtAddr, AccessKind)"/>: true and the physical address, or false.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryTranslate(VirtAddr va, AccessKind access, out PhysAddr pa) => CurrentContext.TryTranslate(va, access, out pa);
+
+    /// <summary>Translates without a lock, a TLB or side effects, through the calling thread's context (see
+    /// <see cref="MmuContext.TranslateLockless"/>: RCU read-side section, entries read once, <c>pmd_same</c>
+    /// re-check).</summary>
+    public Translation TranslateLockless(VirtAddr va, AccessKind access = AccessKind.Read) => CurrentContext.TranslateLockless(va, access);
+
+    /// <summary>GUP-fast over consecutive pages from <paramref name="start"/> through the calling thread's context
+    /// (see <see cref="MmuContext.GetPagesLockless"/>); returns the number of leading pages filled.</summary>
+    public int GetPagesLockless(VirtAddr start, Span<PhysAddr> pages, AccessKind access = AccessKind.Read) =>
+        CurrentContext.GetPagesLockless(start, pages, access);
 
     /// <summary>Reads <paramref name="destination"/>.Length bytes at <paramref name="va"/> through translation.
     /// Returns false with the fault (and reads nothing) if any page of the range faults.</summary>

@@ -3,7 +3,7 @@ using System.Globalization;
 
 namespace FastPt;
 
-/// <summary>Why a map, unmap or protect operation failed. A failed operation changes nothing.</summary>
+/// <summary>Why a map, unmap, protect or collapse operation failed. A failed operation changes nothing.</summary>
 public enum PagingError
 {
     /// <summary>No error.</summary>
@@ -34,6 +34,10 @@ public enum PagingError
 
     /// <summary>A length of zero, a range that wraps, or an unsupported combination of arguments.</summary>
     InvalidArgument,
+
+    /// <summary>A PTE table cannot be collapsed into a 2 MiB leaf: a page is missing or differs in protection,
+    /// or (in place) the frames are not one aligned 2 MiB range; <see cref="PagingResult.Detail"/> says which.</summary>
+    NotCollapsible,
 }
 
 /// <summary>One leaf of a page table: the page it maps and how.</summary>
@@ -102,6 +106,7 @@ public readonly struct PagingResult : IEquatable<PagingResult>
             PagingError.NotMapped => $"{Address} is not mapped",
             PagingError.OutOfFrames => $"out of frames for page tables at {Address}",
             PagingError.InvalidArgument => $"invalid argument at {Address}",
+            PagingError.NotCollapsible => $"the PTE table at {Address} cannot be collapsed",
             _ => Error.ToString(),
         };
         if (Existing is { } e) text += $" (by {e})";

@@ -203,6 +203,15 @@ public sealed unsafe class Machine : IDisposable
         return _hotplug.Remove(start.Value, size);
     }
 
+    /// <summary>Waits until every callback queued with RCU has run (<c>rcu_barrier</c>): page tables freed by
+    /// collapse and by unmaps while lockless walkers were active are back in the allocator when it returns. Must
+    /// not be called from inside a lockless walk's callback.</summary>
+    public void RcuBarrier()
+    {
+        ThrowIfDisposed();
+        _memory.Rcu.Barrier();
+    }
+
     /// <summary>A snapshot of the memory counters.</summary>
     public MemoryStatistics GetStatistics()
     {
@@ -233,6 +242,22 @@ public sealed unsafe class Machine : IDisposable
             HostBytes = _memory.Physical.HostBytes,
             RcuGracePeriods = _memory.Rcu.GracePeriods,
             RcuPendingCallbacks = _memory.Rcu.PendingCallbacks,
+            RcuCallbacksRun = _memory.Rcu.CallbacksInvoked,
+            RcuAbandonedReaders = _memory.Rcu.AbandonedReaders,
+            RcuPendingTableBytes = Vmstat.Read(ref s.RcuPendingTableBytes),
+            PteBlocks = Vmstat.Read(ref s.PteBlocks),
+            PteBlocksAllocated = Vmstat.Read(ref s.PteBlocksAllocated),
+            PteBlocksFreed = Vmstat.Read(ref s.PteBlocksFreed),
+            PteFragmentsInUse = Vmstat.Read(ref s.PteFragmentsInUse),
+            PteFragmentsFree = Vmstat.Read(ref s.PteFragmentsFree),
+            TablesDeferred = Vmstat.Read(ref s.TablesDeferred),
+            DeferredHeadsQueued = Vmstat.Read(ref s.DeferredHeadsQueued),
+            Redeferrals = Vmstat.Read(ref s.Redeferrals),
+            DeferredBlocksFreed = Vmstat.Read(ref s.DeferredBlocksFreed),
+            TableBatchesQueued = Vmstat.Read(ref s.TableBatchesQueued),
+            TableSyncFrees = Vmstat.Read(ref s.TableSyncFrees),
+            CollapsesInPlace = Vmstat.Read(ref s.CollapsesInPlace),
+            CollapsesWithCopy = Vmstat.Read(ref s.CollapsesWithCopy),
             KernelDescriptorWalks = _memory.Memmap.Walks,
             PtlocksAllocated = Vmstat.Read(ref s.PtlocksAllocated),
             PtlocksFreed = Vmstat.Read(ref s.PtlocksFreed),

@@ -57,6 +57,17 @@ public sealed class MachineOptions
     /// translations; waiting also covers a context that is in the middle of copying bytes. Default on.</summary>
     public bool SyncedFlushes { get; set; } = true;
 
+    /// <summary>PTE tables per page-table block: 1 (x86: one table per 4 KiB frame), 2, 4, 8 or 16 (powerpc's
+    /// 64 KiB pages hold 16 fragments). Every table stays an x86 table of 512 entries; the block becomes one
+    /// naturally aligned 8 to 64 KiB buddy block whose fragments share one descriptor's refcount and RCU head, and
+    /// an address space hands them out from a cursor. Default 1.</summary>
+    public int PteFragmentsPerBlock { get; set; } = 1;
+
+    /// <summary>How a PTE table removed while lockless walkers may read it is freed after an RCU grace period
+    /// (<c>pte_free_defer</c>). Default <see cref="PteFreeDeferScheme.MarkAndDeferAtLastReference"/>, the scheme
+    /// Linux merged.</summary>
+    public PteFreeDeferScheme PteFreeDeferScheme { get; set; } = PteFreeDeferScheme.MarkAndDeferAtLastReference;
+
     internal IReadOnlyList<MemoryRange> EffectiveMemoryMap() =>
         MemoryMap ?? new[] { new MemoryRange(new PhysAddr(0), MemorySize) };
 
@@ -71,6 +82,10 @@ public sealed class MachineOptions
             throw new ArgumentException("TlbEntries must be a power of two.", nameof(TlbEntries));
         if (PagingStructureCacheEntries < 1 || (PagingStructureCacheEntries & (PagingStructureCacheEntries - 1)) != 0)
             throw new ArgumentException("PagingStructureCacheEntries must be a power of two.", nameof(PagingStructureCacheEntries));
+        if (PteFragmentsPerBlock is not (1 or 2 or 4 or 8 or 16))
+            throw new ArgumentException("PteFragmentsPerBlock must be 1, 2, 4, 8 or 16.", nameof(PteFragmentsPerBlock));
+        if (!Enum.IsDefined(PteFreeDeferScheme))
+            throw new ArgumentException($"Unknown PteFreeDeferScheme {(int)PteFreeDeferScheme}.", nameof(PteFreeDeferScheme));
         IReadOnlyList<MemoryRange> map = EffectiveMemoryMap();
         if (map.Count == 0) throw new ArgumentException("The machine needs memory.", nameof(MemoryMap));
         ulong previousEnd = 0;
@@ -87,4 +102,19 @@ public sealed class MachineOptions
             first = false;
         }
     }
+}
+
+/// <summary>The two refcount schemes of <c>pte_free_defer</c> for page-table blocks whose fragments share one RCU
+/// head (see <c>docs/architecture.md</c> for their difference in behaviour and cost).</summary>
+public enum PteFreeDeferScheme
+{
+    /// <summary>The scheme Linux merged (powerpc <c>pte_free_defer</c> with <c>PageActive</c>): a deferral marks
+    /// the block and drops its fragment's reference at once; whoever drops the last reference of a marked block
+    /// queues the block's RCU head, once. A block is freed one grace period after its last fragment went.</summary>
+    MarkAndDeferAtLastReference = 0,
+
+    /// <summary>The seed's <c>PTE_FREE_DEFERRED</c> scheme: a deferral raises the block's refcount by 0x10000;
+    /// the first one queues the shared RCU head, later ones only count; the callback drops one deferral and
+    /// re-queues the head once if more arrived during its grace period.</summary>
+    DeferredRefcount = 1,
 }

@@ -69,6 +69,59 @@ public sealed record MemoryStatistics
     /// <summary>RCU callbacks waiting for a grace period.</summary>
     public int RcuPendingCallbacks { get; init; }
 
+    /// <summary>RCU callbacks run.</summary>
+    public long RcuCallbacksRun { get; init; }
+
+    /// <summary>RCU readers given up inside a read-side section (a thread exited, or a context was disposed, inside
+    /// one): reported instead of holding up every later grace period. 0 unless something misbehaved.</summary>
+    public long RcuAbandonedReaders { get; init; }
+
+    /// <summary>Bytes of page-table memory referenced by queued RCU callbacks: whole page-table blocks whose RCU head
+    /// is queued, and the tables of the gathers' queued batches.</summary>
+    public long RcuPendingTableBytes { get; init; }
+
+    /// <summary>Page-table blocks alive (each holds <see cref="MachineOptions.PteFragmentsPerBlock"/> PTE tables).</summary>
+    public long PteBlocks { get; init; }
+
+    /// <summary>Page-table blocks allocated since boot.</summary>
+    public long PteBlocksAllocated { get; init; }
+
+    /// <summary>Page-table blocks freed since boot.</summary>
+    public long PteBlocksFreed { get; init; }
+
+    /// <summary>PTE fragments handed out as tables and not freed.</summary>
+    public long PteFragmentsInUse { get; init; }
+
+    /// <summary>PTE fragments not handed out yet (in the address spaces' cursors). Fragments of live blocks that
+    /// are neither in use nor free were freed and wait for the rest of their block.</summary>
+    public long PteFragmentsFree { get; init; }
+
+    /// <summary>PTE tables freed with <c>pte_free_defer</c> (collapse).</summary>
+    public long TablesDeferred { get; init; }
+
+    /// <summary>RCU heads of page-table blocks queued by deferrals (once per block per grace period, however many
+    /// of its fragments were deferred).</summary>
+    public long DeferredHeadsQueued { get; init; }
+
+    /// <summary>Re-deferrals: the <see cref="PteFreeDeferScheme.DeferredRefcount"/> callback found deferrals that
+    /// arrived during its grace period and queued the head once more (the merged scheme has none by design).</summary>
+    public long Redeferrals { get; init; }
+
+    /// <summary>Page-table blocks freed by an RCU callback.</summary>
+    public long DeferredBlocksFreed { get; init; }
+
+    /// <summary>Gather table batches queued for an RCU grace period (<c>tlb_remove_table</c>).</summary>
+    public long TableBatchesQueued { get; init; }
+
+    /// <summary>Tables freed through <c>tlb_remove_table_sync_one</c> because no batch page could be allocated.</summary>
+    public long TableSyncFrees { get; init; }
+
+    /// <summary>PTE tables collapsed into 2 MiB leaves in place.</summary>
+    public long CollapsesInPlace { get; init; }
+
+    /// <summary>PTE tables collapsed into 2 MiB leaves after copying their data.</summary>
+    public long CollapsesWithCopy { get; init; }
+
     /// <summary>Page walks the kernel did to reach page descriptors (its TLB misses).</summary>
     public long KernelDescriptorWalks { get; init; }
 

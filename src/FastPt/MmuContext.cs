@@ -68,6 +68,38 @@ public sealed class MmuContext : IDisposable
     /// page size and protection, or the fault.</summary>
     public Translation Translate(VirtAddr va, AccessKind access = AccessKind.Read) => _cpu.Translate(va.Value, access);
 
+    /// <summary>Translates <paramref name="va"/> without a lock and without this context's TLB, as a software
+    /// walker does (GUP-fast, <c>pte_offset_map_ro_nolock</c>): inside an RCU read-side section of this context,
+    /// reading each entry once and trusting a PTE only after re-reading its PMD unchanged (<c>pmd_same</c>), so it
+    /// never answers from a PTE table that a collapse or a reclaim unlinked meanwhile. Sets no Accessed or Dirty
+    /// bit. Never throws for an unmapped or forbidden address: the result carries the fault.</summary>
+    public Translation TranslateLockless(VirtAddr va, AccessKind access = AccessKind.Read)
+    {
+        _cpu.ThrowIfDisposed();
+        ulong v = va.Value;
+        if (!Geometry.Paging.IsCanonical(v, _memory.Layout.Mode))
+            return new Translation(new PageFault(va, access, FaultReason.NonCanonical));
+        if (v >= _memory.Layout.UserTop) return new Translation(new PageFault(va, access, FaultReason.OutOfRange));
+        return LocklessWalk.Translate(_space.Mm, _cpu.Reader, v, access);
+    }
+
+    /// <summary>GUP-fast: fills <paramref name="pages"/> with the frames of consecutive 4 KiB pages from
+    /// <paramref name="start"/> in one lockless walk (the rules of <see cref="TranslateLockless"/>) and returns how
+    /// many it filled — fewer than asked at the first page that is not mapped or forbids
+    /// <paramref name="access"/>, or when the tables under one PMD kept changing; the caller then takes the slow
+    /// path for the rest, as <c>get_user_pages_fast</c> callers do.</summary>
+    public int GetPagesLockless(VirtAddr start, Span<PhysAddr> pages, AccessKind access = AccessKind.Read)
+    {
+        _cpu.ThrowIfDisposed();
+        if ((start.Value & (Geometry.Paging.PageSize - 1)) != 0)
+            throw new ArgumentException("The start must be 4 KiB aligned.", nameof(start));
+        if (pages.IsEmpty) return 0;
+        ulong end = start.Value + ((ulong)pages.Length << Geometry.Paging.PageShift);
+        if (!Geometry.Paging.IsCanonical(start.Value, _memory.Layout.Mode) || end > _memory.Layout.UserTop || end < start.Value)
+            throw new ArgumentOutOfRangeException(nameof(pages), "The pages must lie below the user top of the address space.");
+        return LocklessWalk.GetPages(_space.Mm, _cpu.Reader, start.Value, pages, access);
+    }
+
     /// <summary>Translates a kernel address (direct map or vmemmap) as a supervisor access. The TLB entries it
     /// creates are global: they survive flushes of the user address space and go only with kernel flushes.</summary>
     public Translation TranslateKernel(VirtAddr va, AccessKind access = AccessKind.Read) => _cpu.TranslateKernel(va.Value, access);

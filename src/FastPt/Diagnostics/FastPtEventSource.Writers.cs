@@ -194,6 +194,17 @@ public sealed partial class FastPtEventSource
 
     [NonEvent, MethodImpl(MethodImplOptions.NoInlining)]
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = PrimitivesOnly)]
+    private unsafe void WriteThreeInts(int eventId, int first, int second, int third)
+    {
+        EventData* data = stackalloc EventData[3];
+        data[0] = Field(&first);
+        data[1] = Field(&second);
+        data[2] = Field(&third);
+        WriteEventCore(eventId, 3, data);
+    }
+
+    [NonEvent, MethodImpl(MethodImplOptions.NoInlining)]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = PrimitivesOnly)]
     private unsafe void WriteLockContended(int level, ulong pfn, int spins)
     {
         EventData* data = stackalloc EventData[3];

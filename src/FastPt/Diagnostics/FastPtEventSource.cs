@@ -223,6 +223,26 @@ public sealed partial class FastPtEventSource : EventSource
         if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WriteLongAndInt(31, (long)pfn, queued ? 1 : 0);
     }
 
+    /// <summary>An RCU reader stopped holding up grace periods without leaving its section: its thread exited
+    /// inside it (<paramref name="reason"/> 1) or it was disposed inside it (2). A bug in the caller, reported
+    /// instead of hanging every later grace period.</summary>
+    [Event(32, Level = EventLevel.Warning, Keywords = Keywords.Rcu)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void RcuReaderAbandoned(int threadId, int nesting, int reason)
+    {
+        if (IsEnabled() && IsEnabled(EventLevel.Warning, Keywords.Rcu)) WriteThreeInts(32, threadId, nesting, reason);
+    }
+
+    /// <summary>The <c>PTE_FREE_DEFERRED</c> callback of page-table block <paramref name="pfn"/> found deferrals that
+    /// arrived during its grace period and queued the block's RCU head once more; <paramref name="redeferrals"/> is
+    /// the machine's running count.</summary>
+    [Event(33, Level = EventLevel.Verbose, Keywords = Keywords.Rcu)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void TableRedeferred(ulong pfn, long redeferrals)
+    {
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WriteTwoLongs(33, (long)pfn, redeferrals);
+    }
+
     // ---------------------------------------------------------------- locks (40)
 
     /// <summary>A page-table lock was contended for <paramref name="spins"/> spins.</summary>
@@ -242,5 +262,14 @@ public sealed partial class FastPtEventSource : EventSource
     public void PageFault(ulong space, ulong address, int access, int reason)
     {
         if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Faults)) WritePageFault(space, address, access, reason);
+    }
+
+    /// <summary>The PTE table of the 2 MiB region at <paramref name="address"/> was collapsed into a 2 MiB leaf, in
+    /// place or after copying the data (<paramref name="copied"/>); the table went to <c>pte_free_defer</c>.</summary>
+    [Event(51, Level = EventLevel.Informational, Keywords = Keywords.Faults)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PmdCollapsed(ulong space, ulong address, bool copied)
+    {
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Faults)) WriteTwoLongsAndBool(51, space, address, copied);
     }
 }

@@ -46,6 +46,18 @@ public static class FastPtMeter
             "TLB flushes published to the CPU contexts of the live address spaces.");
         meter.CreateObservableGauge("fastpt.rcu.pending_callbacks", () => Sum(static s => s.RcuPendingCallbacks), "{callback}",
             "RCU callbacks waiting for a grace period.");
+        meter.CreateObservableCounter("fastpt.rcu.grace_periods", () => Sum(static s => s.RcuGracePeriods), "{grace_period}",
+            "RCU grace periods completed.");
+        meter.CreateObservableCounter("fastpt.rcu.callbacks_run", () => Sum(static s => s.RcuCallbacksRun), "{callback}",
+            "RCU callbacks run.");
+        meter.CreateObservableGauge("fastpt.rcu.pending_table_bytes", () => Sum(static s => s.RcuPendingTableBytes), "By",
+            "Page-table memory referenced by queued RCU callbacks (blocks whose head is queued, tables of queued gather batches).");
+        meter.CreateObservableGauge("fastpt.pte.blocks", () => Sum(static s => s.PteBlocks), "{block}",
+            "Page-table blocks alive (PTE fragments share one).");
+        meter.CreateObservableGauge("fastpt.pte.fragments", ObserveFragments, "{fragment}",
+            "PTE fragments by state: tag state=in_use (handed out as tables) or state=free (in the cursors).");
+        meter.CreateObservableCounter("fastpt.pte.deferrals", ObserveDeferrals, "{deferral}",
+            "pte_free_defer calls (tag kind=deferred) and re-deferrals of the PTE_FREE_DEFERRED scheme (kind=redeferred).");
         meter.CreateObservableCounter("fastpt.locks.contended", () => Sum(static s => s.PageTableLockContentions), "{acquisition}",
             "Page-table lock acquisitions that found the lock held by another thread (each address space's "
             + "page_table_lock; split page-table locks are not built yet).");
@@ -106,6 +118,38 @@ public static class FastPtMeter
         [
             new Measurement<long>(boot, new KeyValuePair<string, object?>("kind", "boot")),
             new Measurement<long>(runtime, new KeyValuePair<string, object?>("kind", "runtime")),
+        ];
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveFragments()
+    {
+        long inUse = 0, free = 0;
+        ForEachMachine(machine =>
+        {
+            MemoryStatistics statistics = machine.GetStatistics();
+            inUse += statistics.PteFragmentsInUse;
+            free += statistics.PteFragmentsFree;
+        });
+        return
+        [
+            new Measurement<long>(inUse, new KeyValuePair<string, object?>("state", "in_use")),
+            new Measurement<long>(free, new KeyValuePair<string, object?>("state", "free")),
+        ];
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveDeferrals()
+    {
+        long deferred = 0, redeferred = 0;
+        ForEachMachine(machine =>
+        {
+            MemoryStatistics statistics = machine.GetStatistics();
+            deferred += statistics.TablesDeferred;
+            redeferred += statistics.Redeferrals;
+        });
+        return
+        [
+            new Measurement<long>(deferred, new KeyValuePair<string, object?>("kind", "deferred")),
+            new Measurement<long>(redeferred, new KeyValuePair<string, object?>("kind", "redeferred")),
         ];
     }
 

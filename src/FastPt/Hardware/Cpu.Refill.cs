@@ -31,10 +31,15 @@ internal sealed unsafe partial class Cpu<TFrames>
             rights = Rights.Combine(rights, entry);
             tablePa = PageTableEntry.TableAddress(entry);
             if (tablePa >= _physical.MaxPhysicalAddress) return false;
-            _tlb.CachePteTable(v, tablePa, rights);
+            ulong* pmdSlot = slot;
+            ulong pmdEntry = entry;
             level = Paging.PteLevel;
             slot = (ulong*)_physical.ReadPointer(tablePa + (ulong)(Paging.Index(level, v) * 8));
             entry = Volatile.Read(ref *slot);
+            // pmd_same: the table may have been unlinked (collapsed, reclaimed) between the two loads; then the
+            // general path walks what the PMD holds now, and the table is not cached.
+            if (Volatile.Read(ref *pmdSlot) != pmdEntry) return false;
+            _tlb.CachePteTable(v, tablePa, rights);
         }
         else if (level == Paging.PmdLevel && (entry & PageTableEntry.Huge) == 0)
         {

@@ -105,7 +105,7 @@ internal sealed unsafe partial class Cpu<TFrames>
         _walks++;
         WalkStatus status;
         WalkResult walk;
-        _rcu.ReadLock();
+        _reader.Enter();
         try
         {
             // Kernel tables are freed after an RCU grace period (the kernel's gather synchronizes), and this
@@ -115,7 +115,7 @@ internal sealed unsafe partial class Cpu<TFrames>
         }
         finally
         {
-            _rcu.ReadUnlock();
+            _reader.Exit();
         }
         if (status == WalkStatus.Poisoned) throw UseAfterFree(v, walk);
         if (status != WalkStatus.Ok)

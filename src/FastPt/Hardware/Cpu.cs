@@ -19,7 +19,8 @@ internal sealed unsafe partial class Cpu<TFrames> where TFrames : struct, IFrame
 
     private readonly PhysicalMemory _physical;
     private readonly TFrames _frames;
-    private readonly RcuDomain _rcu;
+    // This CPU's registration with the RCU domain: its kernel walks and lockless walks run in its sections.
+    private readonly RcuReader _reader;
     private readonly PagingMode _mode;
     private readonly SoftTlb _tlb;
     private readonly bool _checked;
@@ -41,7 +42,7 @@ internal sealed unsafe partial class Cpu<TFrames> where TFrames : struct, IFrame
     {
         _physical = physical;
         _frames = frames;
-        _rcu = rcu;
+        _reader = rcu.RegisterReader();
         _mode = layout.Mode;
         _userTop = layout.UserTop;
         _checked = checkedMode;
@@ -64,6 +65,9 @@ internal sealed unsafe partial class Cpu<TFrames> where TFrames : struct, IFrame
     public PageTableRoot Root => _root;
 
     public bool IsDisposed => _disposed;
+
+    /// <summary>The CPU's RCU reader (lockless walks of the memory manager run in its sections).</summary>
+    public RcuReader Reader => _reader;
 
     /// <summary>Counters of this CPU's caches.</summary>
     public TlbStatistics Statistics => new(_hits, _misses, _victimHits, _pmdHits, _pudHits, _walks, _faults,
@@ -104,6 +108,7 @@ internal sealed unsafe partial class Cpu<TFrames> where TFrames : struct, IFrame
         _slot.Disposed = true;
         _domain.Detach(_slot);
         _seen = -1;
+        _reader.Dispose(); // inside a section (disposed by another thread mid-walk) it is reported, not waited for
     }
 
     /// <summary>What the slow paths need to know of a TLB entry (the fast paths read the arrays directly).</summary>

@@ -119,6 +119,8 @@ internal static unsafe class HardwareWalker
         bool upperAccessed = true;
         ulong* slot;
         ulong entry;
+        ulong* pmdSlot = null;
+        ulong pmdEntry = 0;
         while (true)
         {
             result.Level = level;
@@ -141,6 +143,9 @@ internal static unsafe class HardwareWalker
             }
             slot = (ulong*)memory.ReadPointer(tablePa + (ulong)(Paging.Index(level, va) * 8));
             entry = Volatile.Read(ref *slot);
+            // pmd_same: a PTE read from a table that was unlinked (collapsed, reclaimed) meanwhile is not trusted;
+            // the walk starts again and sees what the PMD holds now.
+            if (pmdSlot != null && Volatile.Read(ref *pmdSlot) != pmdEntry) goto Restart;
             result.Entry = entry;
             result.Rights = rights;
             if (checkPoison && entry == PageTableEntry.Poison) return WalkStatus.Poisoned;
@@ -152,6 +157,11 @@ internal static unsafe class HardwareWalker
                 break;
             }
             upperAccessed &= (entry & PageTableEntry.Accessed) != 0;
+            if (level == Paging.PmdLevel)
+            {
+                pmdSlot = slot;
+                pmdEntry = entry;
+            }
             tablePa = PageTableEntry.TableAddress(entry);
             level--;
         }

@@ -50,17 +50,22 @@ internal static unsafe class MapOperation
             return next - address == size && (PhysicalFor(address) & (size - 1)) == 0;
         }
 
-        /// <summary>Page-table pages needed under an empty entry at <paramref name="level"/> for [address, next).</summary>
-        public long TablesBelowEmpty(int level, ulong address, ulong next)
+        /// <summary>Page-table pages needed under an empty entry at <paramref name="level"/> for [address, next);
+        /// <paramref name="pteTables"/> grows by the PTE tables among them.</summary>
+        public long TablesBelowEmpty(int level, ulong address, ulong next, ref long pteTables)
         {
             if (level == Paging.PteLevel || CanPlaceLeaf(level, address, next)) return 0;
             int child = level - 1;
-            if (child == Paging.PteLevel) return 1;
+            if (child == Paging.PteLevel)
+            {
+                pteTables++;
+                return 1;
+            }
             long count = 1;
             for (ulong a = address; a != next;)
             {
                 ulong n = Paging.AddrEnd(child, a, next);
-                count += TablesBelowEmpty(child, a, n);
+                count += TablesBelowEmpty(child, a, n, ref pteTables);
                 a = n;
             }
             return count;
@@ -84,7 +89,10 @@ internal static unsafe class MapOperation
     internal struct CheckOps : IPageWalkOps
     {
         public Plan Plan;
+
+        /// <summary>Tables the commit needs, all levels; <see cref="PteTablesNeeded"/> of them PTE tables.</summary>
         public long TablesNeeded;
+        public long PteTablesNeeded;
         public PagingResult Failure;
 
         public static bool Mutates => false;
@@ -94,7 +102,7 @@ internal static unsafe class MapOperation
             ulong value = *entry;
             if (value == 0)
             {
-                TablesNeeded += Plan.TablesBelowEmpty(level, address, next);
+                TablesNeeded += Plan.TablesBelowEmpty(level, address, next, ref PteTablesNeeded);
                 return WalkAction.Continue;
             }
             if (PageTableEntry.IsLeaf(value, level))
@@ -136,6 +144,9 @@ internal static unsafe class MapOperation
     {
         public Plan Plan;
         public MmStruct Mm;
+
+        /// <summary>Where tables come from at run time; null at boot, where <see cref="Pool"/> holds memblock frames.</summary>
+        public TableReservation? Tables;
         public ulong* Pool;
         public int PoolUsed;
         public int PoolSize;
@@ -155,10 +166,19 @@ internal static unsafe class MapOperation
                 Mm.Leaves[level]++;
                 return WalkAction.Continue;
             }
-            if (PoolUsed == PoolSize) throw new InvalidOperationException("map commit ran out of preallocated tables");
-            ulong pfn = Pool[PoolUsed++];
-            if (DeferredConstruct is null) Mm.Memory.PageTables.Construct(pfn, level - 1, Mm.Id, Mm.IsKernel);
-            else DeferredConstruct.Add((pfn << Paging.PageShift) | (uint)(level - 1));
+            ulong pfn;
+            if (Tables is not null)
+            {
+                pfn = Tables.Take(level - 1);
+                PoolUsed++;
+            }
+            else
+            {
+                if (PoolUsed == PoolSize) throw new InvalidOperationException("map commit ran out of preallocated tables");
+                pfn = Pool[PoolUsed++];
+                if (DeferredConstruct is null) Mm.Memory.PageTables.Construct(pfn, level - 1, Mm.Id, Mm.IsKernel);
+                else DeferredConstruct.Add((pfn << Paging.PageShift) | (uint)(level - 1));
+            }
             Mm.Tables[level - 1]++;
             // The table is zero (allocated zeroed); publishing it with a release store means no walker can see
             // it before it is.

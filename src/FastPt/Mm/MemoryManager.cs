@@ -27,11 +27,13 @@ internal sealed unsafe class MemoryManager : IDisposable
         try
         {
             Sparse = new SparseMemory(options.MaxPhysicalAddress);
-            Rcu = new RcuDomain();
-            Rcu.GracePeriodCompleted += callbacks => FastPtEventSource.Log.GracePeriod(Rcu.GracePeriods, callbacks);
+            Rcu = new RcuDomain(new RcuEvents());
             Memmap = new Memmap(Physical, Rcu, Layout, Checked);
             Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Checked);
             PageTables = new PageTableAllocator(Buddy, Memmap, Stat);
+            Fragments = new PteFragments(this, options.PteFragmentsPerBlock, options.PteFreeDeferScheme);
+            PageTables.Fragments = Fragments;
+            TableBatches = new MmuGatherCore.RcuTableBatch(this);
             InitMm = new MmStruct(this, kernel: true);
             Boot(progress, deferredInit);
         }
@@ -43,6 +45,15 @@ internal sealed unsafe class MemoryManager : IDisposable
         }
     }
 
+    /// <summary>Forwards what the RCU domain reports to the EventSource (Sync cannot call Diagnostics' users).</summary>
+    private sealed class RcuEvents : IRcuObserver
+    {
+        public void GracePeriodEnded(long gracePeriods, int callbacks) => FastPtEventSource.Log.GracePeriod(gracePeriods, callbacks);
+
+        public void ReaderAbandoned(int threadId, int nesting, RcuAbandonment reason) =>
+            FastPtEventSource.Log.RcuReaderAbandoned(threadId, nesting, (int)reason);
+    }
+
     public MachineOptions Options { get; }
     public KernelLayout Layout { get; }
     public bool Checked { get; }
@@ -52,6 +63,12 @@ internal sealed unsafe class MemoryManager : IDisposable
     public Memmap Memmap { get; }
     public BuddyAllocator Buddy { get; }
     public PageTableAllocator PageTables { get; }
+
+    /// <summary>The RCU side of the gather's table frees (<c>tlb_remove_table_rcu</c>).</summary>
+    public MmuGatherCore.RcuTableBatch TableBatches { get; }
+
+    /// <summary>PTE tables as fragments of page-table blocks, and the <c>pte_free_defer</c> scheme.</summary>
+    public PteFragments Fragments { get; }
     public Vmstat Stat { get; } = new();
     public Memblock Memblock { get; } = new();
 

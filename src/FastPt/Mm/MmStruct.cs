@@ -21,6 +21,7 @@ internal sealed unsafe class MmStruct
         IsKernel = kernel;
         Root = new PageTableRoot((ulong)Interlocked.Increment(ref s_nextId), Paging.RootLevel(memory.Layout.Mode));
         TableBits = kernel ? PageTableEntry.KernelTable : PageTableEntry.UserTable;
+        Reservation = new TableReservation(this);
     }
 
     public MemoryManager Memory { get; }
@@ -45,6 +46,12 @@ internal sealed unsafe class MmStruct
 
     /// <summary>Bits of an entry pointing to a lower table.</summary>
     public ulong TableBits { get; }
+
+    /// <summary>The PTE-fragment cursor (user address spaces; the kernel's PTE tables are single frames).</summary>
+    public PteFragmentCursor Fragments { get; } = new();
+
+    /// <summary>Page-table reservations of the operation running under <see cref="PageTableLock"/>.</summary>
+    public TableReservation Reservation { get; private set; } = null!;
 
     /// <summary><c>mm->page_table_lock</c>.</summary>
     public Lock PageTableLock { get; } = new();

@@ -3,6 +3,7 @@ using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
 using FastPt.Internals;
+using System.Threading;
 
 namespace FastPt.Mm;
 
@@ -18,9 +19,21 @@ internal sealed class MmuGatherCore
     /// <c>tlb_single_page_flush_ceiling</c>).</summary>
     public const ulong FullFlushCeilingPages = 33;
 
+    /// <summary>Tables one batch page holds (<c>MAX_TABLE_BATCH</c>): its first word is the count.</summary>
+    public const int TableBatchCapacity = Paging.EntriesPerTable - 1;
+
+    private const ulong NoBatch = ulong.MaxValue;
+
     private readonly MmStruct _mm;
     private readonly bool _owned;
-    private ulong[] _tables = new ulong[64];
+    // tlb_remove_table: tables go into batch pages (real frames) that are freed after an RCU grace period; the
+    // tables for which no batch page could be allocated wait in _syncTables for tlb_remove_table_sync_one.
+    private ulong _batchPfn = NoBatch;
+    private int _batchCount;
+    private ulong[] _fullBatches = new ulong[8];
+    private int _fullBatchCount;
+    private ulong[] _syncTables = new ulong[16];
+    private int _syncCount;
     private int _tableCount;
     private ulong[] _pages = new ulong[16];
     private int _pageCount;
@@ -77,9 +90,40 @@ internal sealed class MmuGatherCore
     public void RemoveTable(ulong tablePa, int level)
     {
         _mm.Tables[level]--;
-        if (_tableCount == _tables.Length) Array.Resize(ref _tables, _tables.Length * 2);
-        _tables[_tableCount++] = tablePa | (uint)level;
+        TlbRemoveTable(tablePa | (uint)level);
+        _tableCount++;
         if (_tableCount + _pageCount >= BatchLimit) FlushAndFree();
+    }
+
+    /// <summary><c>tlb_remove_table</c>: the table goes into the current batch page, allocated without waiting
+    /// (<c>GFP_NOWAIT</c>) when there is none; when no frame is free it is kept aside to be freed after the flush
+    /// behind <c>tlb_remove_table_sync_one</c> instead.</summary>
+    private unsafe void TlbRemoveTable(ulong item)
+    {
+        if (_batchPfn == NoBatch)
+        {
+            if (!_mm.Memory.Buddy.TryAllocate(0, zero: false, out ulong pfn))
+            {
+                if (_syncCount == _syncTables.Length) Array.Resize(ref _syncTables, _syncTables.Length * 2);
+                _syncTables[_syncCount++] = item;
+                return;
+            }
+            _batchPfn = pfn;
+            _batchCount = 0;
+        }
+        ulong* batch = _mm.Memory.Physical.TableForWrite(_batchPfn << Paging.PageShift);
+        batch[1 + _batchCount++] = item;
+        if (_batchCount == TableBatchCapacity) CloseBatch();
+    }
+
+    private unsafe void CloseBatch()
+    {
+        if (_batchPfn == NoBatch) return;
+        _mm.Memory.Physical.TableForWrite(_batchPfn << Paging.PageShift)[0] = (ulong)_batchCount;
+        if (_fullBatchCount == _fullBatches.Length) Array.Resize(ref _fullBatches, _fullBatches.Length * 2);
+        _fullBatches[_fullBatchCount++] = _batchPfn;
+        _batchPfn = NoBatch;
+        _batchCount = 0;
     }
 
     /// <summary>Queues a whole detached subtree: the table at <paramref name="tablePa"/> (at
@@ -133,24 +177,36 @@ internal sealed class MmuGatherCore
         bool haveFrees = _tableCount + _pageCount > 0;
         if (_end > _start || haveFrees) FlushTlb();
         if (!haveFrees) return;
-        // CPU contexts walk with only their busy flag raised: wait until each has seen the flush or left its
-        // walk. Other lockless walkers (inspection, the kernel's own) run inside RCU read-side sections. Once both
-        // are past, nobody can reach the detached tables or the frames any more.
+        MemoryManager memory = _mm.Memory;
+        // CPU contexts walk with only their busy flag raised: wait until each has seen the flush (and dropped its
+        // cached partial walks) or left its walk. After that only lockless walkers in RCU read-side sections
+        // (lockless translation, inspection, the kernel's descriptor walks) can still reach a detached table.
         _mm.Flush.WaitForAcknowledgement(_mm.Flush.Generation);
-        _mm.Memory.Rcu.Synchronize();
+        CloseBatch();
+        bool synchronized = false;
+        if (_pageCount > 0 || _syncCount > 0)
+        {
+            // Data frames are freed after a grace period; so are the tables no batch page could hold
+            // (tlb_remove_table_sync_one: walkers in read-side sections are the ones it must wait for here).
+            memory.Rcu.Synchronize();
+            synchronized = true;
+        }
         var token = new FlushedToken(this, _flushSequence);
         _freeing = true;
         try
         {
-            for (int i = 0; i < _tableCount; i++)
+            for (int i = 0; i < _syncCount; i++) FreeTable(memory, _syncTables[i], token);
+            Vmstat.Add(ref memory.Stat.TableSyncFrees, _syncCount);
+            for (int i = 0; i < _fullBatchCount; i++)
             {
-                ulong item = _tables[i];
-                _mm.Memory.PageTables.FreeFlushed(item >> Paging.PageShift, (int)(item & 7), token);
+                // A grace period already passed after the flush: the batch needs no other.
+                if (synchronized) RcuTableBatch.FreeBatch(memory, _fullBatches[i], token);
+                else memory.TableBatches.Queue(_fullBatches[i]);
             }
             for (int i = 0; i < _pageCount; i++)
             {
                 ulong item = _pages[i];
-                _mm.Memory.FreePages(item >> 5, (int)(item & 31));
+                memory.FreePages(item >> 5, (int)(item & 31));
             }
         }
         finally
@@ -159,8 +215,15 @@ internal sealed class MmuGatherCore
         }
         _tablesFreed += _tableCount;
         _tableCount = 0;
+        _syncCount = 0;
+        _fullBatchCount = 0;
         _pageCount = 0;
+        // Free the batches now when no reader holds a grace period up (the common case), else later.
+        if (!synchronized) memory.Rcu.Poll();
     }
+
+    private static void FreeTable(MemoryManager memory, ulong item, in FlushedToken token) =>
+        memory.PageTables.FreeFlushed(item >> Paging.PageShift, (int)(item & 7), token);
 
     private void FlushTlb()
     {
@@ -198,22 +261,81 @@ internal sealed class MmuGatherCore
     }
 
     /// <summary>Proof that a flush covering the items being freed has happened. Only the gather makes one, only
-    /// while freeing after its flush; <see cref="PageTableAllocator.FreeFlushed"/> rejects any other.</summary>
+    /// while freeing after its flush, and the RCU callback of a batch the gather queued after its flush;
+    /// <see cref="PageTableAllocator.FreeFlushed"/> rejects any other.</summary>
     public readonly struct FlushedToken
     {
-        private readonly MmuGatherCore? _owner;
+        private readonly object? _owner;
         private readonly long _sequence;
 
-        public FlushedToken(MmuGatherCore owner, long sequence)
+        internal FlushedToken(MmuGatherCore owner, long sequence)
         {
             _owner = owner;
             _sequence = sequence;
         }
 
+        internal FlushedToken(RcuTableBatch owner)
+        {
+            _owner = owner;
+            _sequence = 1;
+        }
+
         public void Validate()
         {
-            if (_owner is null || !_owner._freeing || _owner._flushSequence != _sequence || _sequence == 0)
-                throw new InvalidOperationException("page-table page freed without a completed TLB flush");
+            bool valid = _owner switch
+            {
+                MmuGatherCore g => g._freeing && g._flushSequence == _sequence && _sequence != 0,
+                RcuTableBatch b => b.Freeing,
+                _ => false,
+            };
+            if (!valid) throw new InvalidOperationException("page-table page freed without a completed TLB flush");
+        }
+    }
+
+    /// <summary>The RCU side of <c>tlb_remove_table</c> (<c>tlb_remove_table_rcu</c>): a batch page the gather
+    /// queued after its flush is freed, with every table it lists, once a grace period has passed.</summary>
+    internal sealed unsafe class RcuTableBatch : Sync.IRcuCallback
+    {
+        private readonly MemoryManager _memory;
+        private int _freeing;
+
+        public RcuTableBatch(MemoryManager memory) => _memory = memory;
+
+        /// <summary>True while a batch is being freed after its grace period.</summary>
+        public bool Freeing => Volatile.Read(ref _freeing) != 0;
+
+        /// <summary><c>tlb_remove_table_free</c>: <c>call_rcu</c> on the batch.</summary>
+        public void Queue(ulong batchPfn)
+        {
+            long count = (long)_memory.Physical.TableForRead(batchPfn << Paging.PageShift)[0];
+            Vmstat.Add(ref _memory.Stat.TableBatchesQueued, 1);
+            Vmstat.Add(ref _memory.Stat.RcuPendingTableBytes, count * (long)Paging.PageSize);
+            _memory.Rcu.CallRcu(this, batchPfn);
+        }
+
+        public void Invoke(ulong batchPfn)
+        {
+            long count = (long)_memory.Physical.TableForRead(batchPfn << Paging.PageShift)[0];
+            Vmstat.Add(ref _memory.Stat.RcuPendingTableBytes, -count * (long)Paging.PageSize);
+            // Callbacks run one batch at a time (the domain's poller), so the flag is this thread's.
+            Volatile.Write(ref _freeing, 1);
+            try
+            {
+                FreeBatch(_memory, batchPfn, new FlushedToken(this));
+            }
+            finally
+            {
+                Volatile.Write(ref _freeing, 0);
+            }
+        }
+
+        /// <summary><c>__tlb_remove_table_free</c>: frees every table of the batch, then the batch page.</summary>
+        public static void FreeBatch(MemoryManager memory, ulong batchPfn, in FlushedToken token)
+        {
+            ulong* batch = memory.Physical.TableForRead(batchPfn << Paging.PageShift);
+            int count = (int)batch[0];
+            for (int i = 0; i < count; i++) FreeTable(memory, batch[1 + i], token);
+            memory.Buddy.Free(batchPfn, 0);
         }
     }
 }

@@ -30,17 +30,20 @@ internal struct PageDescriptor
     /// a handle of an allocated lock (<c>ptl</c>).</summary>
     [FieldOffset(32)] public ulong Private;
 
-    /// <summary>For page-table pages: <c>pt_frag_refcount</c>.</summary>
+    /// <summary>For the head of a page-table block: <c>pt_frag_refcount</c> (fragments not yet freed, plus 0x10000
+    /// per pending deferral in the <see cref="FastPt.PteFreeDeferScheme.DeferredRefcount"/> scheme).</summary>
     [FieldOffset(40)] public int FragmentRefCount;
 
     /// <summary><c>_refcount</c>.</summary>
     [FieldOffset(44)] public int RefCount;
 
-    /// <summary>RCU head: link to the next deferred item (<c>rcu_head.next</c>).</summary>
+    /// <summary>RCU head (<c>rcu_head.next</c>). The queue itself is the RCU domain's ring, so while a page-table
+    /// block's head is queued this holds the RCU epoch it was queued in; 0 when not queued.</summary>
     [FieldOffset(48)] public ulong RcuNext;
 
-    /// <summary>RCU head: what to do after the grace period (<c>rcu_head.func</c>); also the folio order for the
-    /// first tail of a compound page.</summary>
+    /// <summary>RCU head: what to do after the grace period (<c>rcu_head.func</c>): for a page-table block the
+    /// <see cref="PteFreeDefer"/> function queued, 0 when the head is free; also the folio order for the first tail
+    /// of a compound page.</summary>
     [FieldOffset(56)] public ulong RcuFunc;
 }
 
@@ -80,6 +83,23 @@ internal static class PageFlags
 
     /// <summary>Owner of a table page is the kernel (init_mm).</summary>
     public const ulong KernelTable = 1UL << 16;
+
+    /// <summary>The frame is one PTE table (fragment) of a page-table block; the block's first frame holds the
+    /// block state (<see cref="PageDescriptor.FragmentRefCount"/>, the RCU head).</summary>
+    public const ulong PteFragment = 1UL << 17;
+
+    /// <summary>First frame of a page-table block: its descriptor is the block's (<c>ptdesc</c>).</summary>
+    public const ulong PteBlock = 1UL << 18;
+
+    /// <summary>The fragment was handed out to an address space and not freed yet.</summary>
+    public const ulong FragmentInUse = 1UL << 19;
+
+    /// <summary>The fragment was freed or deferred; its memory goes with the block.</summary>
+    public const ulong FragmentRetired = 1UL << 20;
+
+    /// <summary>PG_active on a block head: a fragment was deferred, so the last reference frees the block only after
+    /// a grace period (the merged <c>pte_free_defer</c> scheme).</summary>
+    public const ulong Active = 1UL << 21;
 
     public static int LevelOf(ulong flags) => (int)((flags & LevelMask) >> LevelShift);
 }

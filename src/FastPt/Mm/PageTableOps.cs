@@ -23,19 +23,22 @@ internal static unsafe class PageTableOps
             if (!check.Failure.IsSuccess) return check.Failure;
 
             int need = checked((int)check.TablesNeeded);
-            ulong[] pool = mm.Pool(need);
-            if (!memory.Buddy.TryAllocateBulk(pool.AsSpan(0, need), zero: true))
-                return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null,
-                    $"{need} page-table pages needed, {memory.Buddy.FreePages} frames free");
+            TableReservation tables = mm.Reservation;
+            if (!tables.TryReserve(check.TablesNeeded - check.PteTablesNeeded, check.PteTablesNeeded, va, out PagingResult failure))
+                return failure;
 
             long leavesBefore = mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3];
-            fixed (ulong* p = pool)
+            var commit = new MapOperation.CommitOps { Plan = plan, Mm = mm, Tables = tables };
+            try
             {
-                var commit = new MapOperation.CommitOps { Plan = plan, Mm = mm, Pool = p, PoolSize = need };
                 PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
-                if (commit.PoolUsed != need)
-                    throw new InvalidOperationException($"map used {commit.PoolUsed} of {need} counted tables");
             }
+            finally
+            {
+                tables.Release();
+            }
+            if (commit.PoolUsed != need)
+                throw new InvalidOperationException($"map used {commit.PoolUsed} of {need} counted tables");
             if (mm.IsKernel) memory.SyncKernelTopLevel();
             if (FastPtEventSource.Log.IsEnabled())
                 FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, need);
@@ -77,30 +80,20 @@ internal static unsafe class PageTableOps
             var check = new RangeChangeOperation.CheckOps();
             PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
             if (!check.Failure.IsSuccess) return check.Failure;
-            if (!TryPreallocate(mm, check.SplitTables, va, out ulong[] pool, out PagingResult failure)) return failure;
-            int need = (int)check.SplitTables;
-            fixed (ulong* p = pool)
+            TableReservation tables = mm.Reservation;
+            if (!tables.TryReserve(check.SplitTables - check.PteSplitTables, check.PteSplitTables, va, out PagingResult failure))
+                return failure;
+            ops.SetTables(tables);
+            try
             {
-                ops.SetPool(p, need);
                 PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref ops);
-                ReleaseUnused(memory, pool, ops.PoolUsed, need);
+            }
+            finally
+            {
+                tables.Release();
             }
             return PagingResult.Success;
         }
-    }
-
-    private static bool TryPreallocate(MmStruct mm, long count, ulong va, out ulong[] pool, out PagingResult failure)
-    {
-        pool = mm.Pool(count);
-        failure = default;
-        if (count == 0 || mm.Memory.Buddy.TryAllocateBulk(pool.AsSpan(0, (int)count), zero: true)) return true;
-        failure = new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, $"{count} tables needed to split huge pages");
-        return false;
-    }
-
-    private static void ReleaseUnused(MemoryManager memory, ulong[] pool, int used, int allocated)
-    {
-        for (int i = used; i < allocated; i++) memory.Buddy.Free(pool[i], 0);
     }
 
     /// <summary>The leaf mapping <paramref name="va"/>, read without side effects (no A/D, no TLB).</summary>
@@ -223,6 +216,7 @@ internal static unsafe class PageTableOps
             mm.Tables[mm.RootLevel]++;
             gather.RemoveTable(mm.RootPa, mm.RootLevel);
             gather.Finish();
+            memory.Fragments.Destroy(mm); // pte_frag_destroy: the cursor's unused fragments go back
             mm.Disposed = true;
         }
     }

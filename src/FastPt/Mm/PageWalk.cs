@@ -41,7 +41,7 @@ internal unsafe interface IPageWalkOps
 
 /// <summary>The one range walker every page-table operation is written on (Linux <c>mm/pagewalk.c</c>):
 /// map, unmap, protect, dump and hot-remove are callbacks, not copies of a four-level loop.</summary>
-internal static unsafe class PageWalk
+internal static unsafe partial class PageWalk
 {
     /// <summary>Walks [<paramref name="start"/>, <paramref name="end"/>) from the root table. Returns false when a
     /// callback stopped the walk.</summary>

@@ -12,7 +12,9 @@ internal static unsafe class RangeChangeOperation
     /// <summary>Check pass: every page mapped; counts the tables the splits at the edges need.</summary>
     internal struct CheckOps : IPageWalkOps
     {
+        /// <summary>Tables the splits need, all levels; <see cref="PteSplitTables"/> of them PTE tables.</summary>
         public long SplitTables;
+        public long PteSplitTables;
         public PagingResult Failure;
 
         public static bool Mutates => false;
@@ -27,7 +29,7 @@ internal static unsafe class RangeChangeOperation
             }
             if (PageTableEntry.IsLeaf(value, level))
             {
-                if (next - address != Paging.LevelSize(level)) SplitTables += TablesToSplit(level, address, next);
+                if (next - address != Paging.LevelSize(level)) SplitTables += TablesToSplit(level, address, next, ref PteSplitTables);
                 return WalkAction.Continue;
             }
             return WalkAction.Descend;
@@ -46,16 +48,21 @@ internal static unsafe class RangeChangeOperation
     }
 
     /// <summary>Tables needed to split a leaf at <paramref name="level"/> of which only [address, next) is touched:
-    /// one table below it, plus the splits of the (at most two) children the range cuts in part.</summary>
-    public static long TablesToSplit(int level, ulong address, ulong next)
+    /// one table below it, plus the splits of the (at most two) children the range cuts in part;
+    /// <paramref name="pteTables"/> grows by the PTE tables among them.</summary>
+    public static long TablesToSplit(int level, ulong address, ulong next, ref long pteTables)
     {
         int child = level - 1;
         long count = 1;
-        if (child == Paging.PteLevel) return count;
+        if (child == Paging.PteLevel)
+        {
+            pteTables++;
+            return count;
+        }
         for (ulong a = address; a != next;)
         {
             ulong n = Paging.AddrEnd(child, a, next);
-            if (n - a != Paging.LevelSize(child)) count += TablesToSplit(child, a, n);
+            if (n - a != Paging.LevelSize(child)) count += TablesToSplit(child, a, n, ref pteTables);
             a = n;
         }
         return count;
@@ -66,9 +73,15 @@ internal static unsafe class RangeChangeOperation
     /// a concurrent translation sees either the old leaf or the equivalent table, never a hole.</summary>
     public static void SplitLeaf(MmStruct mm, ulong* entry, int level, ulong address, ulong tablePfn, MmuGatherCore gather)
     {
+        mm.Memory.PageTables.Construct(tablePfn, level - 1, mm.Id, mm.IsKernel);
+        SplitLeafInto(mm, entry, level, address, tablePfn, gather);
+    }
+
+    /// <summary><see cref="SplitLeaf"/> into a table already constructed (taken from a <see cref="TableReservation"/>).</summary>
+    public static void SplitLeafInto(MmStruct mm, ulong* entry, int level, ulong address, ulong tablePfn, MmuGatherCore gather)
+    {
         int child = level - 1;
         ulong* table = mm.Memory.Physical.TableForWrite(tablePfn << Paging.PageShift);
-        mm.Memory.PageTables.Construct(tablePfn, child, mm.Id, mm.IsKernel);
         ulong tableEntry = (tablePfn << Paging.PageShift) | mm.TableBits;
         while (true)
         {
@@ -98,14 +111,11 @@ internal static unsafe class RangeChangeOperation
         Diagnostics.FastPtEventSource.Log.TableSplit(mm.Id, level, start);
     }
 
-    /// <summary>A commit pass that takes the tables for its splits from a preallocated pool.</summary>
+    /// <summary>A commit pass that takes the tables for its splits from a reservation.</summary>
     internal interface ISplitPool : IPageWalkOps
     {
-        /// <summary>Hands the pool over before the walk.</summary>
-        void SetPool(ulong* pool, int size);
-
-        /// <summary>Tables taken from the pool.</summary>
-        int PoolUsed { get; }
+        /// <summary>Hands the reservation over before the walk.</summary>
+        void SetTables(TableReservation tables);
     }
 
     /// <summary>Commit pass of unmap.</summary>
@@ -113,16 +123,9 @@ internal static unsafe class RangeChangeOperation
     {
         public MmStruct Mm;
         public MmuGatherCore Gather;
-        public ulong* Pool;
-        public int PoolSize;
+        public TableReservation Tables;
 
-        public int PoolUsed { get; private set; }
-
-        public void SetPool(ulong* pool, int size)
-        {
-            Pool = pool;
-            PoolSize = size;
-        }
+        public void SetTables(TableReservation tables) => Tables = tables;
 
         public static bool Mutates => true;
 
@@ -139,7 +142,7 @@ internal static unsafe class RangeChangeOperation
                     Gather.AddRange(address, next);
                     return WalkAction.Continue;
                 }
-                SplitLeaf(Mm, entry, level, address, Take(), Gather);
+                SplitLeafInto(Mm, entry, level, address, Tables.Take(level - 1), Gather);
                 return WalkAction.Descend;
             }
             if (whole)
@@ -173,12 +176,6 @@ internal static unsafe class RangeChangeOperation
             Gather.RemoveTable(tablePa, level - 1);
             return WalkAction.Continue;
         }
-
-        private ulong Take()
-        {
-            if (PoolUsed == PoolSize) throw new InvalidOperationException("unmap ran out of preallocated split tables");
-            return Pool[PoolUsed++];
-        }
     }
 
     /// <summary>Commit pass of protect.</summary>
@@ -187,16 +184,9 @@ internal static unsafe class RangeChangeOperation
         public MmStruct Mm;
         public MmuGatherCore Gather;
         public Protection Protection;
-        public ulong* Pool;
-        public int PoolSize;
+        public TableReservation Tables;
 
-        public int PoolUsed { get; private set; }
-
-        public void SetPool(ulong* pool, int size)
-        {
-            Pool = pool;
-            PoolSize = size;
-        }
+        public void SetTables(TableReservation tables) => Tables = tables;
 
         public static bool Mutates => true;
 
@@ -206,8 +196,7 @@ internal static unsafe class RangeChangeOperation
             if (!PageTableEntry.IsLeaf(value, level)) return WalkAction.Descend;
             if (next - address != Paging.LevelSize(level))
             {
-                if (PoolUsed == PoolSize) throw new InvalidOperationException("protect ran out of preallocated split tables");
-                SplitLeaf(Mm, entry, level, address, Pool[PoolUsed++], Gather);
+                SplitLeafInto(Mm, entry, level, address, Tables.Take(level - 1), Gather);
                 return WalkAction.Descend;
             }
             Update(entry, level, address, next);

@@ -34,6 +34,28 @@ internal sealed class Vmstat
     /// <summary>Times a thread found an address space's page-table lock held by another.</summary>
     public long PageTableLockContentions;
 
+    /// <summary>Page-table blocks alive (PTE fragments share one), and blocks allocated and freed in all.</summary>
+    public long PteBlocks, PteBlocksAllocated, PteBlocksFreed;
+
+    /// <summary>PTE fragments handed out and not freed, and fragments not handed out yet (in cursors).</summary>
+    public long PteFragmentsInUse, PteFragmentsFree;
+
+    /// <summary><c>pte_free_defer</c> calls; RCU heads of blocks queued (once per grace period however many
+    /// fragments deferred); re-deferrals (the <c>PTE_FREE_DEFERRED</c> callback queueing the head again); blocks
+    /// freed by an RCU callback.</summary>
+    public long TablesDeferred, DeferredHeadsQueued, Redeferrals, DeferredBlocksFreed;
+
+    /// <summary>Bytes of page-table memory referenced by queued RCU callbacks: whole blocks whose head is queued,
+    /// and the tables of queued gather batches.</summary>
+    public long RcuPendingTableBytes;
+
+    /// <summary>Gather table batches queued for RCU (<c>tlb_remove_table</c>), and tables freed through the
+    /// fallback when no batch page could be allocated (<c>tlb_remove_table_sync_one</c>).</summary>
+    public long TableBatchesQueued, TableSyncFrees;
+
+    /// <summary>PTE tables collapsed into 2 MiB leaves: in place, and after copying the data.</summary>
+    public long CollapsesInPlace, CollapsesWithCopy;
+
     /// <summary>Checked mode: accesses to freed memory detected.</summary>
     public long UseAfterFreeDetected;
 

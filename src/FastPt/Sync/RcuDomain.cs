@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -14,290 +13,216 @@ internal interface IRcuCallback
     void Invoke(ulong argument);
 }
 
-/// <summary>An epoch-based RCU domain. Readers announce the epoch they entered in; a grace period has ended for
-/// everything retired before epoch <c>q</c> once every reader inside a read-side section announced an epoch of at
-/// least <c>q</c>. The announce is a locked exchange followed by a re-read of the global epoch (the store-buffer
-/// race Garnet's LightEpoch had to fix: a plain store could sit in the store buffer while a reclaimer scans).</summary>
-internal sealed class RcuDomain : IDisposable
+/// <summary>What the domain reports to the layer above (Sync depends on nothing; the memory manager forwards
+/// these to the EventSource).</summary>
+internal interface IRcuObserver
 {
-    private const int PollThreshold = 256;
+    /// <summary>A grace period ended and <paramref name="callbacks"/> callbacks became safe and ran in this pass;
+    /// <paramref name="gracePeriods"/> is the domain's running count.</summary>
+    void GracePeriodEnded(long gracePeriods, int callbacks);
 
-    [ThreadStatic] private static RcuDomain? t_lastDomain;
-    [ThreadStatic] private static ReaderSlot? t_lastSlot;
+    /// <summary>A reader stopped holding up grace periods without leaving its section.</summary>
+    void ReaderAbandoned(int threadId, int nesting, RcuAbandonment reason);
+}
 
-    private readonly object _slotLock = new();
-    private readonly ThreadLocal<ReaderSlot> _threadSlot;
-    private ReaderSlot[] _slots = new ReaderSlot[8];
-    private int _slotCount;
+/// <summary>An epoch-based RCU domain (<c>rcu_read_lock</c>, <c>call_rcu</c>, <c>synchronize_rcu</c>,
+/// <c>rcu_barrier</c>).</summary>
+/// <remarks>
+/// <para>Readers are <see cref="RcuReader"/>s registered with the domain. A reader entering its outermost
+/// section announces the global epoch it read; leaving, it announces 0. A grace period for everything retired
+/// before the epoch moved to <c>q</c> has ended once every reader is quiescent or announced at least <c>q</c>.</para>
+/// <para>The proof at the fences, in one place (each fence below points back here). The updater unlinks
+/// (plain stores), then increments the epoch with a locked instruction (full fence F1), then reads the
+/// announcements. A reader exchanges its announcement (locked: full fence F2), then reads the epoch again, then
+/// follows pointers. Locked instructions are totally ordered. If F2 precedes F1, the updater's scan, after F1,
+/// sees the announcement and waits. If F1 precedes F2, every load the reader makes after F2 sees the unlink,
+/// because F1 drained the updater's stores first. A plain store would break this: it may sit in the store buffer
+/// while the scan reads 0 and the reader loads the old pointer (the race Garnet's LightEpoch fixed by announcing
+/// with a CAS).</para>
+/// <para>Callbacks are queued with the epoch they become safe at. They run in bounded batches
+/// (<see cref="CallbackBatchLimit"/> per pass) from <see cref="Poll"/>, which <see cref="CallRcu"/>,
+/// <see cref="Synchronize"/> and the memory manager's gather call; <see cref="Barrier"/> drains them all.</para>
+/// <para>A reader whose thread exits inside a section, or that is disposed inside one, is detected, reported to
+/// the <see cref="IRcuObserver"/> and counted in <see cref="AbandonedReaders"/>; grace periods stop waiting for
+/// it instead of hanging forever.</para>
+/// </remarks>
+internal sealed partial class RcuDomain : IDisposable
+{
+    /// <summary>Default <see cref="CallbackBatchLimit"/>.</summary>
+    public const int DefaultCallbackBatchLimit = 256;
 
-    private readonly object _queueLock = new();
-    private Pending[] _queue = new Pending[64];
-    private int _queueHead;
-    private int _queueCount;
-    private long _epoch = 1;
+    private readonly IRcuObserver? _observer;
+
+    // Read by every reader on every outermost entry, written only when a grace period starts: alone on a line.
+    private PaddedLong _epoch;
+
+    // Highest epoch q such that all callbacks safe at q or before may run (monotonic).
+    private long _completed;
     private long _gracePeriods;
-    private long _callbacksInvoked;
-    private int _pollingThreads;
+    private long _abandonedReaders;
+    private int _disposed;
 
-    public RcuDomain()
+    /// <summary>Creates a domain. <paramref name="callbackBatchLimit"/> bounds the callbacks one pass runs
+    /// (Linux's <c>blimit</c>).</summary>
+    public RcuDomain(IRcuObserver? observer = null, int callbackBatchLimit = DefaultCallbackBatchLimit)
     {
-        _threadSlot = new ThreadLocal<ReaderSlot>(RegisterCurrentThread);
+        ArgumentOutOfRangeException.ThrowIfLessThan(callbackBatchLimit, 1);
+        _observer = observer;
+        CallbackBatchLimit = callbackBatchLimit;
+        _epoch.Value = 1;
+        _batch = new Pending[callbackBatchLimit];
+        _threadReader = new ThreadLocal<RcuReader>(() => Register(implicitForThread: true));
     }
 
-    /// <summary>Grace periods completed (each <see cref="Synchronize"/> or productive poll counts one).</summary>
+    /// <summary>Most callbacks one pass of <see cref="Poll"/> runs.</summary>
+    public int CallbackBatchLimit { get; }
+
+    /// <summary>Grace periods completed: each <see cref="Synchronize"/>, and each <see cref="Poll"/> that found
+    /// the safe epoch advanced.</summary>
     public long GracePeriods => Volatile.Read(ref _gracePeriods);
 
-    /// <summary>Callbacks queued and not yet run.</summary>
-    public int PendingCallbacks
-    {
-        get { lock (_queueLock) return _queueCount; }
-    }
+    /// <summary>Readers given up inside a section (thread exited, or disposed inside a section).</summary>
+    public long AbandonedReaders => Volatile.Read(ref _abandonedReaders);
 
-    /// <summary>Callbacks run so far.</summary>
-    public long CallbacksInvoked => Volatile.Read(ref _callbacksInvoked);
+    /// <summary>The current epoch (diagnostics and tests).</summary>
+    internal long Epoch => Volatile.Read(ref _epoch.Value);
 
-    /// <summary>Raised (on the thread that completes it) after each grace period, with the callbacks it ran.</summary>
-    public event Action<int>? GracePeriodCompleted;
-
-    /// <summary>True when the calling thread is inside a read-side section of this domain.</summary>
-    public bool InReadSection => CurrentSlot().Nesting > 0;
-
-    /// <summary>Enters a read-side section (<c>rcu_read_lock</c>); sections nest.</summary>
+    /// <summary>Announces the current epoch for <paramref name="reader"/>'s outermost section.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void ReadLock()
+    internal void Announce(RcuReader reader, ref long slot)
     {
-        ReaderSlot slot = CurrentSlot();
-        if (slot.Nesting++ == 0) Announce(slot);
-    }
-
-    /// <summary>Leaves a read-side section (<c>rcu_read_unlock</c>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void ReadUnlock()
-    {
-        ReaderSlot slot = CurrentSlot();
-        if (--slot.Nesting == 0) Volatile.Write(ref slot.Epoch, 0);
-    }
-
-    /// <summary>A read-side section for a <c>using</c> statement.</summary>
-    public ReadSection Read()
-    {
-        ReadLock();
-        return new ReadSection(this);
-    }
-
-    private void Announce(ReaderSlot slot)
-    {
-        long e = Volatile.Read(ref _epoch);
-        while (true)
-        {
-            Interlocked.Exchange(ref slot.Epoch, e);
-            long again = Volatile.Read(ref _epoch);
-            if (again == e) return;
-            e = again;
-        }
-    }
-
-    /// <summary>Waits until every reader that might hold a reference taken before this call has left its
-    /// section (<c>synchronize_rcu</c>), then runs the callbacks that became safe.</summary>
-    public void Synchronize()
-    {
-        if (CurrentSlot().Nesting > 0)
-            throw new InvalidOperationException("Synchronize called inside an RCU read-side section would never return.");
-        long target = Interlocked.Increment(ref _epoch);
-        WaitForReaders(target);
-        Interlocked.Increment(ref _gracePeriods);
-        RunReady(target);
-    }
-
-    /// <summary>Queues <paramref name="callback"/> to run with <paramref name="argument"/> after a grace period
-    /// (<c>call_rcu</c>). Allocation-free once the queue has grown to its working size.</summary>
-    public void CallRcu(IRcuCallback callback, ulong argument)
-    {
-        bool poll;
-        lock (_queueLock)
-        {
-            if (_queueCount == _queue.Length) GrowQueue();
-            int index = (_queueHead + _queueCount) % _queue.Length;
-            // Safe once every active reader announced an epoch beyond the current one.
-            _queue[index] = new Pending(callback, argument, Volatile.Read(ref _epoch) + 1);
-            _queueCount++;
-            poll = _queueCount >= PollThreshold;
-        }
-        if (poll) Poll();
-    }
-
-    /// <summary>Starts a grace period without waiting and runs every callback that is already safe.
-    /// Returns the number of callbacks run. Safe to call from inside a read-side section (it never waits).</summary>
-    public int Poll()
-    {
-        if (Interlocked.Exchange(ref _pollingThreads, 1) != 0) return 0;
-        try
-        {
-            Interlocked.Increment(ref _epoch);
-            long safe = SafeEpoch();
-            int ran = RunReady(safe);
-            if (ran > 0) Interlocked.Increment(ref _gracePeriods);
-            return ran;
-        }
-        finally
-        {
-            Volatile.Write(ref _pollingThreads, 0);
-        }
-    }
-
-    /// <summary>Waits for grace periods until every callback queued before this call has run (<c>rcu_barrier</c>).</summary>
-    public void Barrier()
-    {
-        while (PendingCallbacks > 0) Synchronize();
-    }
-
-    private long SafeEpoch()
-    {
-        long safe = Volatile.Read(ref _epoch);
-        ReaderSlot[] slots;
-        int count;
-        lock (_slotLock) { slots = _slots; count = _slotCount; }
-        for (int i = 0; i < count; i++)
-        {
-            long e = Volatile.Read(ref slots[i].Epoch);
-            if (e != 0 && e < safe) safe = e;
-        }
-        return safe;
-    }
-
-    private void WaitForReaders(long target)
-    {
-        ReaderSlot[] slots;
-        int count;
-        lock (_slotLock) { slots = _slots; count = _slotCount; }
-        for (int i = 0; i < count; i++)
-        {
-            ReaderSlot slot = slots[i];
-            var spin = new SpinWait();
-            while (true)
-            {
-                long e = Volatile.Read(ref slot.Epoch);
-                if (e == 0 || e >= target) break;
-                spin.SpinOnce(sleep1Threshold: -1);
-            }
-        }
-    }
-
-    private int RunReady(long safeEpoch)
-    {
-        int ran = 0;
-        while (true)
-        {
-            Pending next;
-            lock (_queueLock)
-            {
-                if (_queueCount == 0 || _queue[_queueHead].SafeAt > safeEpoch) break;
-                next = _queue[_queueHead];
-                _queue[_queueHead] = default;
-                _queueHead = (_queueHead + 1) % _queue.Length;
-                _queueCount--;
-            }
-            next.Callback.Invoke(next.Argument);
-            ran++;
-        }
-        if (ran > 0)
-        {
-            Interlocked.Add(ref _callbacksInvoked, ran);
-            GracePeriodCompleted?.Invoke(ran);
-        }
-        return ran;
-    }
-
-    private void GrowQueue()
-    {
-        var bigger = new Pending[_queue.Length * 2];
-        for (int i = 0; i < _queueCount; i++) bigger[i] = _queue[(_queueHead + i) % _queue.Length];
-        _queue = bigger;
-        _queueHead = 0;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ReaderSlot CurrentSlot()
-    {
-        if (ReferenceEquals(t_lastDomain, this)) return t_lastSlot!;
-        return CurrentSlotSlow();
+        reader.CheckUsable();
+        long e = Volatile.Read(ref _epoch.Value);
+        // F2 of the class proof: a locked exchange, so the announcement is globally visible before any load of
+        // the section (never a plain store: store-buffer race).
+        Interlocked.Exchange(ref slot, e);
+        // Progress, not safety: if a grace period started meanwhile, announce the newer epoch so this section
+        // does not hold up the callbacks of that grace period.
+        if (Volatile.Read(ref _epoch.Value) != e) AnnounceAgain(ref slot);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ReaderSlot CurrentSlotSlow()
+    private void AnnounceAgain(ref long slot)
     {
-        ReaderSlot slot = _threadSlot.Value!;
-        t_lastDomain = this;
-        t_lastSlot = slot;
-        return slot;
-    }
-
-    private ReaderSlot RegisterCurrentThread()
-    {
-        lock (_slotLock)
+        while (true)
         {
-            // Reuse the slot of a thread that has exited: it is quiescent forever.
-            for (int i = 0; i < _slotCount; i++)
-            {
-                ReaderSlot old = _slots[i];
-                if (!old.Owner.TryGetTarget(out Thread? t) || !t.IsAlive)
-                {
-                    old.Owner = new WeakReference<Thread>(Thread.CurrentThread);
-                    old.Nesting = 0;
-                    Volatile.Write(ref old.Epoch, 0);
-                    return old;
-                }
-            }
-            var slot = new ReaderSlot { Owner = new WeakReference<Thread>(Thread.CurrentThread) };
-            if (_slotCount == _slots.Length)
-            {
-                var bigger = new ReaderSlot[_slots.Length * 2];
-                Array.Copy(_slots, bigger, _slotCount);
-                _slots = bigger;
-            }
-            _slots[_slotCount] = slot;
-            Volatile.Write(ref _slotCount, _slotCount + 1);
-            return slot;
+            long e = Volatile.Read(ref _epoch.Value);
+            Interlocked.Exchange(ref slot, e); // F2 again (class proof)
+            if (Volatile.Read(ref _epoch.Value) == e) return;
         }
     }
 
+    /// <summary>Waits until every reader that was inside a section when this call started has left it
+    /// (<c>synchronize_rcu</c>), then runs one batch of the callbacks that became safe. Throws if the calling
+    /// thread is itself inside a section of this domain (it would wait for itself forever).</summary>
+    public void Synchronize()
+    {
+        ThrowIfDisposed();
+        // F1 of the class proof: the caller's unlink stores are visible before any announcement is read.
+        long target = Interlocked.Increment(ref _epoch.Value);
+        WaitForReaders(target);
+        AdvanceCompleted(target);
+        Interlocked.Increment(ref _gracePeriods);
+        Poll();
+    }
+
+    /// <summary>Starts a grace period if callbacks wait for one, and runs at most <see cref="CallbackBatchLimit"/>
+    /// callbacks that are already safe. Never waits, so it may be called inside a read-side section. Returns the
+    /// number of callbacks run (0 also when another thread is polling).</summary>
+    public int Poll()
+    {
+        if (Interlocked.CompareExchange(ref _polling, 1, 0) != 0) return 0;
+        try
+        {
+            long newest = NewestSafeAt();
+            if (newest == 0) return 0;
+            long epoch = Volatile.Read(ref _epoch.Value);
+            // F1 of the class proof, when the newest callback's epoch has not started yet.
+            if (epoch < newest) epoch = Interlocked.Increment(ref _epoch.Value);
+            if (AdvanceCompleted(SafeEpoch(epoch))) Interlocked.Increment(ref _gracePeriods);
+            return RunBatch(Volatile.Read(ref _completed));
+        }
+        finally
+        {
+            Volatile.Write(ref _polling, 0);
+        }
+    }
+
+    /// <summary>Waits for grace periods until every callback queued before this call, and every callback those
+    /// queued, has run (<c>rcu_barrier</c>).</summary>
+    public void Barrier()
+    {
+        while (PendingCallbacks > 0)
+        {
+            long target = Interlocked.Increment(ref _epoch.Value); // F1 (class proof)
+            WaitForReaders(target);
+            AdvanceCompleted(target);
+            Interlocked.Increment(ref _gracePeriods);
+            DrainReady();
+        }
+    }
+
+    /// <summary>Runs batches until no safe callback is left (another thread may be polling: wait for it).</summary>
+    private void DrainReady()
+    {
+        var spin = new SpinWait();
+        while (true)
+        {
+            if (Interlocked.CompareExchange(ref _polling, 1, 0) != 0)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+                continue;
+            }
+            int ran;
+            try
+            {
+                ran = RunBatch(Volatile.Read(ref _completed));
+            }
+            finally
+            {
+                Volatile.Write(ref _polling, 0);
+            }
+            if (ran < CallbackBatchLimit) return;
+        }
+    }
+
+    /// <summary>Moves the completed epoch forward to <paramref name="safe"/>; true when it moved.</summary>
+    private bool AdvanceCompleted(long safe)
+    {
+        long done = Volatile.Read(ref _completed);
+        while (safe > done)
+        {
+            long seen = Interlocked.CompareExchange(ref _completed, safe, done);
+            if (seen == done) return true;
+            done = seen;
+        }
+        return false;
+    }
+
+    private void ThrowIfDisposed()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+    }
+
+    /// <summary>Runs every pending callback (<see cref="Barrier"/>) and unregisters the per-thread readers.
+    /// Readers held by CPU contexts stay usable for <see cref="RcuReader.Dispose"/> only.</summary>
     public void Dispose()
     {
+        if (Volatile.Read(ref _disposed) != 0) return;
         Barrier();
-        _threadSlot.Dispose();
+        Volatile.Write(ref _disposed, 1);
+        _threadReader.Dispose();
         if (ReferenceEquals(t_lastDomain, this))
         {
             t_lastDomain = null;
-            t_lastSlot = null;
+            t_lastReader = null;
         }
     }
 
-    /// <summary>A registered reader. The announced epoch sits alone on its cache lines so that readers on
-    /// different cores never share one.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private sealed class ReaderSlot
+    /// <summary>A 64-bit value alone on its cache line wherever the containing object lands.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private struct PaddedLong
     {
-#pragma warning disable CS0169, IDE0051 // padding
-        private readonly long _pad0, _pad1, _pad2, _pad3, _pad4, _pad5, _pad6, _pad7;
-#pragma warning restore CS0169, IDE0051
-        public long Epoch;
-        public int Nesting;
-        public WeakReference<Thread> Owner = null!;
-#pragma warning disable CS0169, IDE0051 // padding
-        private readonly long _pad8, _pad9, _pad10, _pad11, _pad12, _pad13, _pad14;
-#pragma warning restore CS0169, IDE0051
-    }
-
-    private readonly record struct Pending(IRcuCallback Callback, ulong Argument, long SafeAt);
-
-    /// <summary>A read-side section; dispose to leave it.</summary>
-    public readonly ref struct ReadSection
-    {
-        private readonly RcuDomain _domain;
-
-        internal ReadSection(RcuDomain domain) => _domain = domain;
-
-        /// <summary>Leaves the section.</summary>
-        public void Dispose() => _domain.ReadUnlock();
+        [FieldOffset(56)] public long Value;
     }
 }

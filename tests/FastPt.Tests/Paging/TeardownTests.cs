@@ -140,6 +140,10 @@ public class TeardownTests
             ("LeafCount", () => space.LeafCount(PageSize.Size4K)),
             ("get_PageTables", () => _ = space.PageTables),
             ("get_CurrentContext", () => _ = space.CurrentContext),
+            ("TryCollapse", () => space.TryCollapse(V(GiB))),
+            ("Collapse", () => space.Collapse(V(GiB))),
+            ("TranslateLockless", () => space.TranslateLockless(V(GiB + 8))),
+            ("GetPagesLockless", () => space.GetPagesLockless(V(GiB), new PhysAddr[4])),
         ];
     }
 
@@ -157,6 +161,8 @@ public class TeardownTests
         ("TryWrite", () => context.TryWrite(V(GiB + 8), new byte[8], out _)),
         ("Read", () => context.Read(V(GiB + 8), new byte[8])),
         ("Write", () => context.Write(V(GiB + 8), new byte[8])),
+        ("TranslateLockless", () => context.TranslateLockless(V(GiB + 8))),
+        ("GetPagesLockless", () => context.GetPagesLockless(V(GiB), new PhysAddr[4])),
     ];
 
     private static List<(string Name, Action Call)> MachineCalls(Machine machine, PhysAddr pool) =>
@@ -172,6 +178,7 @@ public class TeardownTests
         ("AddMemory", () => machine.AddMemory(P(64 * GiB), 128 * MiB)),
         ("RemoveMemory", () => machine.RemoveMemory(P(0), 128 * MiB)),
         ("GetStatistics", () => machine.GetStatistics()),
+        ("RcuBarrier", () => machine.RcuBarrier()),
     ];
 
     /// <summary>Warms the calling thread's context and <paramref name="context"/> on the pages the calls use, so
