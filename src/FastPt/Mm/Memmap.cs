@@ -88,6 +88,10 @@ internal sealed unsafe partial class Memmap
     private byte* Miss(ulong va, bool write)
     {
         Interlocked.Increment(ref _walks);
+        // The generation is read before the walk: a flush that lands during the walk (after a remap this walk may
+        // have missed) then leaves the entry tagged with the old generation, and the next access walks again.
+        // Read after the walk, it could tag a stale translation as current and outlive the flush.
+        long generation = Volatile.Read(ref _flushGeneration);
         WalkStatus status;
         WalkResult walk;
         _rcu.ReadLock();
@@ -108,7 +112,6 @@ internal sealed unsafe partial class Memmap
         // A write-capable cache entry is only made by a write, so that writes are accounted to their chunk.
         byte* host = write ? _memory.WritePointer(pagePa) : _memory.ReadPointer(pagePa);
         KernelTlb tlb = t_tlb ??= new KernelTlb();
-        long generation = Volatile.Read(ref _flushGeneration);
         if (tlb.Owner != this || tlb.Generation != generation) tlb.Reset(this, generation);
         int i = (int)((va >> 12) & (TlbEntries - 1));
         if (tlb.Tags[i] != va >> 12) tlb.WriteBase[i] = 0;
