@@ -13,7 +13,7 @@ namespace FastPt;
 /// <summary>A user address space (one "process"): its own page tables, mapped by ranges with the largest pages
 /// alignment allows, and accessed through translation. Every method is safe to call from several threads at once;
 /// changes are serialised by the address space's page-table lock while translations run without it.</summary>
-public sealed unsafe class AddressSpace : IDisposable
+public sealed unsafe partial class AddressSpace : IDisposable
 {
     private readonly Machine _machine;
     private readonly MmStruct _mm;

@@ -19,7 +19,7 @@ namespace FastPt;
 /// space.Write((VirtAddr)0x4000_1000, 42UL);
 /// </code>
 /// </example>
-public sealed unsafe class Machine : IDisposable
+public sealed unsafe partial class Machine : IDisposable
 {
     private readonly MemoryManager _memory;
     private readonly Hotplug.MemoryHotplug _hotplug;
@@ -47,6 +47,7 @@ public sealed unsafe class Machine : IDisposable
         Options = options ?? new MachineOptions();
         _memory = new MemoryManager(Options, progress, deferredInit);
         _hotplug = new Hotplug.MemoryHotplug(_memory);
+        HugeTlb = new HugeTlbPool(this, new HugeTlb.HugeTlbPoolCore(_memory, Options.HugeTlbOptimizeVmemmap));
         Diagnostics.FastPtMeter.Register(this);
     }
 
@@ -266,7 +267,7 @@ public sealed unsafe class Machine : IDisposable
         };
     }
 
-    private void ThrowIfDisposed()
+    internal void ThrowIfDisposed()
     {
         if (Volatile.Read(ref _disposed) != 0) ThrowHelper.ThrowObjectDisposed(nameof(Machine));
     }

@@ -68,6 +68,16 @@ public sealed class MachineOptions
     /// Linux merged.</summary>
     public PteFreeDeferScheme PteFreeDeferScheme { get; set; } = PteFreeDeferScheme.MarkAndDeferAtLastReference;
 
+    /// <summary>The HugeTLB vmemmap optimization's design: how tail descriptors name their head, and so what an
+    /// optimized folio's tail vmemmap pages map (see <see cref="HvoDesign"/>). Fixed for the machine's life, as the
+    /// encoding is in every compound page. Default <see cref="HvoDesign.Linux6x"/>.</summary>
+    public HvoDesign HugeTlbVmemmapDesign { get; init; } = HvoDesign.Linux6x;
+
+    /// <summary><c>vm.hugetlb_optimize_vmemmap</c> at boot (the kernel's <c>hugetlb_free_vmemmap=on</c>); it can be
+    /// changed later through <see cref="HugeTlbPool.OptimizeVmemmap"/>. Default off, as in a kernel built without
+    /// <c>CONFIG_HUGETLB_PAGE_OPTIMIZE_VMEMMAP_DEFAULT_ON</c>.</summary>
+    public bool HugeTlbOptimizeVmemmap { get; init; }
+
     internal IReadOnlyList<MemoryRange> EffectiveMemoryMap() =>
         MemoryMap ?? new[] { new MemoryRange(new PhysAddr(0), MemorySize) };
 
@@ -84,6 +94,8 @@ public sealed class MachineOptions
             throw new ArgumentException("PagingStructureCacheEntries must be a power of two.", nameof(PagingStructureCacheEntries));
         if (PteFragmentsPerBlock is not (1 or 2 or 4 or 8 or 16))
             throw new ArgumentException("PteFragmentsPerBlock must be 1, 2, 4, 8 or 16.", nameof(PteFragmentsPerBlock));
+        if (!Enum.IsDefined(HugeTlbVmemmapDesign))
+            throw new ArgumentException($"Unknown HugeTlbVmemmapDesign {(int)HugeTlbVmemmapDesign}.", nameof(HugeTlbVmemmapDesign));
         if (!Enum.IsDefined(PteFreeDeferScheme))
             throw new ArgumentException($"Unknown PteFreeDeferScheme {(int)PteFreeDeferScheme}.", nameof(PteFreeDeferScheme));
         IReadOnlyList<MemoryRange> map = EffectiveMemoryMap();

@@ -28,7 +28,7 @@ internal sealed unsafe class MemoryManager : IDisposable
         {
             Sparse = new SparseMemory(options.MaxPhysicalAddress);
             Rcu = new RcuDomain(new RcuEvents());
-            Memmap = new Memmap(Physical, Rcu, Layout, Checked);
+            Memmap = new Memmap(Physical, Rcu, Layout, Checked, compoundInfoIsMask: options.HugeTlbVmemmapDesign == HvoDesign.SharedTail);
             Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Checked);
             PageTables = new PageTableAllocator(Buddy, Memmap, Stat);
             Fragments = new PteFragments(this, options.PteFragmentsPerBlock, options.PteFreeDeferScheme);
