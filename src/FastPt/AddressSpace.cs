@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Threading;
 using FastPt.Geometry;
 using FastPt.Hardware;
@@ -201,7 +200,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
         ValidateRange(va, length, PageSize.Size4K).ThrowIfFailed();
         ulong pages = length >> Paging.PageShift;
         if ((ulong)bitmap.Length * 64 < pages)
-            throw new ArgumentException($"The bitmap needs {(pages + 63) / 64} words for {pages} pages.", nameof(bitmap));
+            ThrowHelper.ThrowBitmapTooSmall(pages, nameof(bitmap));
         bitmap[..(int)((pages + 63) / 64)].Clear();
         if (gather is not null) return TestAndClearOperation.Run(_mm, va.Value, length, bit, bitmap, gather.Core);
         using (_mm.LockTables())
@@ -268,7 +267,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
     {
         ThrowIfDisposed();
         PagingResult invalid = ValidateRange(start, length, PageSize.Size4K);
-        if (!invalid.IsSuccess) throw new PagingException(invalid);
+        if (!invalid.IsSuccess) ThrowHelper.ThrowPaging(invalid);
         return PageTableOps.Dump(_mm, start.Value, start.Value + length, maxRuns);
     }
 
@@ -346,7 +345,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
     {
         ArgumentNullException.ThrowIfNull(context);
         if (!ReferenceEquals(context.AddressSpace, this))
-            throw new ArgumentException("The context translates for another address space.", nameof(context));
+            ThrowHelper.ThrowArgument("The context translates for another address space.", nameof(context));
         return context.Translate(va, access);
     }
 
@@ -403,7 +402,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
 
     private static Protection Normalize(Protection protection)
     {
-        if ((protection & ~Protection.All) != 0) throw new ArgumentOutOfRangeException(nameof(protection));
+        if ((protection & ~Protection.All) != 0) ThrowHelper.ThrowArgumentOutOfRange(nameof(protection));
         return protection == Protection.None ? Protection.None : protection | Protection.Read;
     }
 
@@ -419,8 +418,14 @@ public sealed unsafe partial class AddressSpace : IDisposable
         _disposed = true;
         _machine.Forget(this);
         _memory.DestroyUserMm(_mm);
-        // Contexts see the teardown's flush and throw on their next use; the thread-local list goes now.
-        lock (_contextsLock) _implicitContexts.Dispose();
+        // Contexts see the teardown's flush and throw on their next use; the thread-local list goes now, and every
+        // context's counts go to the machine's totals, which the Meter reads.
+        lock (_contextsLock)
+        {
+            foreach (MmuContext? c in _implicitContexts.Values) c?.RetireCounters();
+            foreach (MmuContext c in _explicitContexts) c.RetireCounters();
+            _implicitContexts.Dispose();
+        }
         if (t_context is not null && ReferenceEquals(t_context.AddressSpace, this)) t_context = null;
     }
 }

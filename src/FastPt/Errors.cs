@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using FastPt.Internals;
 
 namespace FastPt;
 
@@ -89,7 +90,7 @@ public readonly struct PagingResult : IEquatable<PagingResult>
     /// <summary>Throws <see cref="PagingException"/> if the operation failed.</summary>
     public void ThrowIfFailed()
     {
-        if (!IsSuccess) throw new PagingException(this);
+        if (!IsSuccess) ThrowHelper.ThrowPaging(this);
     }
 
     /// <summary>Readable form.</summary>

@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using FastPt.Geometry;
-using FastPt.Hardware;
 using FastPt.Internals;
 using FastPt.Mm;
 
@@ -27,15 +26,9 @@ public sealed unsafe partial class Machine : IDisposable
     private readonly HashSet<AddressSpace> _spaces = new();
     private int _disposed;
 
-    /// <summary>Boots a machine. With no options: 1 GiB of RAM, 4-level paging.</summary>
-    public Machine(MachineOptions? options = null)
-        : this(options, null)
-    {
-    }
-
-    /// <summary>Boots a machine, reporting each step of the boot to <paramref name="progress"/> on the calling
-    /// thread (booting 64 TiB takes a second or more).</summary>
-    public Machine(MachineOptions? options, IProgress<BootProgress>? progress)
+    /// <summary>Boots a machine. With no options: 1 GiB of RAM, 4-level paging. With <paramref name="progress"/>,
+    /// each step of the boot is reported to it on the calling thread (booting 64 TiB takes a second or more).</summary>
+    public Machine(MachineOptions? options = null, IProgress<BootProgress>? progress = null)
         : this(options, progress, deferredInit: true)
     {
     }
@@ -48,7 +41,7 @@ public sealed unsafe partial class Machine : IDisposable
         _memory = new MemoryManager(Options, progress, deferredInit);
         _hotplug = new Hotplug.MemoryHotplug(_memory);
         HugeTlb = new HugeTlbPool(this, new HugeTlb.HugeTlbPoolCore(_memory, Options.HugeTlbOptimizeVmemmap));
-        Diagnostics.FastPtMeter.Register(this);
+        Diagnostics.FastPtMeter.Register(_memory.Stat);
     }
 
     internal MemoryManager Memory => _memory;
@@ -84,11 +77,6 @@ public sealed unsafe partial class Machine : IDisposable
         return space;
     }
 
-    internal AddressSpace[] LiveAddressSpaces()
-    {
-        lock (_spacesLock) return [.. _spaces];
-    }
-
     internal void Forget(AddressSpace space)
     {
         lock (_spacesLock) _spaces.Remove(space);
@@ -100,7 +88,7 @@ public sealed unsafe partial class Machine : IDisposable
     public PhysAddr AllocatePhysical(ulong size)
     {
         if (!TryAllocatePhysical(size, out PhysAddr pa))
-            throw new OutOfFramesException($"The simulated machine has no free block of {size} bytes.");
+            ThrowHelper.ThrowNoFreeBlock(size);
         return pa;
     }
 
@@ -130,7 +118,7 @@ public sealed unsafe partial class Machine : IDisposable
 
     private static int OrderFor(ulong size)
     {
-        if (size == 0 || size > 1UL << 30) throw new ArgumentOutOfRangeException(nameof(size), "size must be 1 byte to 1 GiB");
+        if (size == 0 || size > 1UL << 30) ThrowHelper.ThrowArgumentOutOfRange(nameof(size), "size must be 1 byte to 1 GiB");
         ulong pages = (size + 4095) >> 12;
         int order = 0;
         while ((1UL << order) < pages) order++;
@@ -160,7 +148,7 @@ public sealed unsafe partial class Machine : IDisposable
         if (length == 0) return;
         ulong last = pa.Value + length - 1;
         if (last < pa.Value || last >= _memory.Physical.MaxPhysicalAddress || !_memory.Sparse.RangePresent(pa.Pfn, (last >> 12) - pa.Pfn + 1))
-            throw new ArgumentOutOfRangeException(nameof(pa), $"{pa}+0x{length:x} is not present memory.");
+            ThrowHelper.ThrowNotPresentMemory(pa, length, nameof(pa));
     }
 
     /// <summary>The kernel page-table leaf mapping a kernel virtual address (direct map or vmemmap), or null.</summary>
@@ -176,7 +164,7 @@ public sealed unsafe partial class Machine : IDisposable
     public IReadOnlyList<MappingRun> DumpKernel(VirtAddr start, ulong length, int maxRuns = 100_000)
     {
         ThrowIfDisposed();
-        if (length == 0 || start.Value + length < start.Value) throw new ArgumentOutOfRangeException(nameof(length));
+        if (length == 0 || start.Value + length < start.Value) ThrowHelper.ThrowArgumentOutOfRange(nameof(length));
         return PageTableOps.Dump(_memory.InitMm, start.Value, start.Value + length, maxRuns);
     }
 
@@ -277,10 +265,11 @@ public sealed unsafe partial class Machine : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        Diagnostics.FastPtMeter.Unregister(this);
         AddressSpace[] spaces;
         lock (_spacesLock) spaces = [.. _spaces];
         foreach (AddressSpace space in spaces) space.Dispose();
+        // After the address spaces, so that their CPUs' counts are in the totals the Meter keeps.
+        Diagnostics.FastPtMeter.Unregister(_memory.Stat);
         _memory.Dispose();
     }
 }

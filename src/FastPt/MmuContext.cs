@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using FastPt.Hardware;
+using FastPt.Internals;
 using FastPt.Mm;
 
 namespace FastPt;
@@ -13,8 +14,9 @@ namespace FastPt;
 /// which is the fastest way to translate.</summary>
 public sealed class MmuContext : IDisposable
 {
-    // The simulated CPU itself (Hardware/Cpu.*.cs); this handle adds only the address-space bookkeeping.
-    private readonly Cpu<FrameMap> _cpu;
+    // The simulated CPU itself (Hardware/Cpu.*.cs); this handle adds only the address-space bookkeeping. Not
+    // readonly: the CPU is a mutable struct called in place, and a readonly field would make every call work on a copy.
+    private Cpu<FrameMap> _cpu;
     private readonly MemoryManager _memory;
     private AddressSpace _space;
 
@@ -25,7 +27,7 @@ public sealed class MmuContext : IDisposable
         _memory = space.Mm.Memory;
         MachineOptions options = _memory.Options;
         _cpu = new Cpu<FrameMap>(_memory.Physical, new FrameMap(_memory), _memory.Rcu, _memory.Layout, _memory.Checked,
-            options.TlbEntries, options.PagingStructureCacheEntries, _memory.InitMm.Root, space.Mm.Root);
+            options.TlbEntries, options.PagingStructureCacheEntries, _memory.InitMm.Root, space.Mm.Root, _memory.Stat);
     }
 
     /// <summary>True for the context an address space keeps for a thread (it cannot switch address spaces).</summary>
@@ -49,12 +51,15 @@ public sealed class MmuContext : IDisposable
     {
         _cpu.ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(space);
-        if (IsImplicit) throw new InvalidOperationException("The per-thread context of an address space cannot switch; create one with CreateContext.");
-        if (!ReferenceEquals(space.Machine.Memory, _memory)) throw new ArgumentException("The address space belongs to another machine.", nameof(space));
-        if (space.Mm.Disposed) Internals.ThrowHelper.ThrowObjectDisposed(nameof(AddressSpace));
+        if (IsImplicit) ThrowHelper.ThrowImplicitContextSwitch();
+        if (!ReferenceEquals(space.Machine.Memory, _memory)) ThrowHelper.ThrowArgument("The address space belongs to another machine.", nameof(space));
+        if (space.Mm.Disposed) ThrowHelper.ThrowAddressSpaceDisposed();
         _space = space;
         _cpu.SwitchTo(space.Mm.Root);
     }
+
+    /// <summary>Folds the counters into the machine's totals for the Meter (the address space is going away).</summary>
+    internal void RetireCounters() => _cpu.RetireCounters();
 
     /// <summary>Drops everything cached (global entries included).</summary>
     public void FlushLocal() => _cpu.FlushLocal();
@@ -122,13 +127,13 @@ public sealed class MmuContext : IDisposable
     /// <summary>Reads bytes, throwing <see cref="PageFaultException"/> on a fault.</summary>
     public void Read(VirtAddr va, Span<byte> destination)
     {
-        if (!TryRead(va, destination, out PageFault fault)) Internals.ThrowHelper.ThrowPageFault(fault);
+        if (!TryRead(va, destination, out PageFault fault)) ThrowHelper.ThrowPageFault(fault);
     }
 
     /// <summary>Writes bytes, throwing <see cref="PageFaultException"/> on a fault.</summary>
     public void Write(VirtAddr va, ReadOnlySpan<byte> source)
     {
-        if (!TryWrite(va, source, out PageFault fault)) Internals.ThrowHelper.ThrowPageFault(fault);
+        if (!TryWrite(va, source, out PageFault fault)) ThrowHelper.ThrowPageFault(fault);
     }
 
     /// <summary>Detaches the context from its address space. Later calls throw <see cref="ObjectDisposedException"/>.</summary>

@@ -14,7 +14,7 @@ public class EventSourceOverheadBenchmarks
 {
     private const int Sites = 1024;
 
-    private ulong _space = 7;
+    private readonly ulong _space = 7;
 
     /// <summary>Checks that no session or listener enabled the sources: the point is the disabled cost.</summary>
     [GlobalSetup]

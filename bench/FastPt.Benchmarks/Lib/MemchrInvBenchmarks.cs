@@ -22,7 +22,7 @@ public unsafe class MemchrInvBenchmarks
     /// <summary>The kernel's PAGE_UNUSED marker.</summary>
     private const byte PageUnused = 0xFD;
 
-    private byte* buffer;
+    private byte* _buffer;
 
     /// <summary>Bytes scanned: a 4 KiB vmemmap page, 32 KiB, a 2 MiB vmemmap block.</summary>
     [Params(4096, 32768, 2097152)]
@@ -32,35 +32,35 @@ public unsafe class MemchrInvBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        buffer = (byte*)NativeMemory.AlignedAlloc((nuint)Size, 64);
-        new Span<byte>(buffer, Size).Fill(PageUnused);
+        _buffer = (byte*)NativeMemory.AlignedAlloc((nuint)Size, 64);
+        new Span<byte>(_buffer, Size).Fill(PageUnused);
     }
 
     /// <summary>Frees the range.</summary>
     [GlobalCleanup]
     public void Cleanup()
     {
-        NativeMemory.AlignedFree(buffer);
-        buffer = null;
+        NativeMemory.AlignedFree(_buffer);
+        _buffer = null;
     }
 
     /// <summary>The kernel's <c>lib/string.c</c> algorithm: eight bytes at a time.</summary>
     [Benchmark(Baseline = true)]
-    public long KernelScalar() => MemchrInv.Scalar(buffer, (nuint)Size, PageUnused);
+    public long KernelScalar() => MemchrInv.Scalar(_buffer, (nuint)Size, PageUnused);
 
     /// <summary>The BCL: <c>ReadOnlySpan&lt;byte&gt;.IndexOfAnyExcept</c>.</summary>
     [Benchmark]
-    public int Bcl_IndexOfAnyExcept() => new ReadOnlySpan<byte>(buffer, Size).IndexOfAnyExcept(PageUnused);
+    public int Bcl_IndexOfAnyExcept() => new ReadOnlySpan<byte>(_buffer, Size).IndexOfAnyExcept(PageUnused);
 
     /// <summary>FastPt's entry point, with whatever strategy it dispatches to.</summary>
     [Benchmark]
-    public long FastPt_MemchrInv() => MemchrInv.IndexOfNot(buffer, (nuint)Size, PageUnused);
+    public long FastPt_MemchrInv() => MemchrInv.IndexOfNot(_buffer, (nuint)Size, PageUnused);
 
     /// <summary>The 512-bit strategy called directly.</summary>
     [Benchmark]
-    public long Vector512Scan() => MemchrInv.Vector512Scan(buffer, (nuint)Size, PageUnused);
+    public long Vector512Scan() => MemchrInv.Vector512Scan(_buffer, (nuint)Size, PageUnused);
 
     /// <summary>The 256-bit strategy called directly.</summary>
     [Benchmark]
-    public long Vector256Scan() => MemchrInv.Vector256Scan(buffer, (nuint)Size, PageUnused);
+    public long Vector256Scan() => MemchrInv.Vector256Scan(_buffer, (nuint)Size, PageUnused);
 }

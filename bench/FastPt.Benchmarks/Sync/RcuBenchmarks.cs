@@ -194,7 +194,8 @@ public class GracePeriodBenchmarks : IDisposable
                     reader.Exit();
                 }
                 GC.KeepAlive(spin);
-            }) { IsBackground = true };
+            });
+            _threads[i].IsBackground = true;
             _threads[i].Start();
         }
     }

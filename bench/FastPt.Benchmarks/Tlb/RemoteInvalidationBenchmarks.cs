@@ -42,7 +42,8 @@ public class RemoteInvalidationBenchmarks : IDisposable
                 n++;
             }
             Interlocked.Add(ref _remoteTranslations, n);
-        }) { IsBackground = true };
+        })
+        { IsBackground = true };
         _remote.Start();
         ready.Wait();
     }

@@ -9,7 +9,7 @@ namespace FastPt.Hardware;
 
 // Data access through translation: typed reads and writes with their TLB-hit fast paths, and byte ranges that
 // check every page before touching any.
-internal sealed unsafe partial class Cpu<TFrames>
+internal unsafe partial struct Cpu<TFrames>
 {
     /// <summary>Reads a value through translation. Faults throw <see cref="PageFaultException"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -22,7 +22,7 @@ internal sealed unsafe partial class Cpu<TFrames>
             if (e.ReadTag == ((v & Paging.PageMask) | _tlb.UserEpoch))
             {
                 T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + e.HostAddend));
-                _hits++;
+                _counters.Hits++;
                 Volatile.Write(ref _slot.Busy, 0);
                 return value;
             }
@@ -30,7 +30,7 @@ internal sealed unsafe partial class Cpu<TFrames>
             if (h.ReadTag == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
             {
                 T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + h.HostAddend));
-                _hits++;
+                _counters.Hits++;
                 Volatile.Write(ref _slot.Busy, 0);
                 return value;
             }
@@ -51,7 +51,7 @@ internal sealed unsafe partial class Cpu<TFrames>
             if (e.WriteTag == ((v & Paging.PageMask) | _tlb.UserEpoch))
             {
                 Unsafe.WriteUnaligned((byte*)((long)v + e.HostAddend), value);
-                _hits++;
+                _counters.Hits++;
                 Volatile.Write(ref _slot.Busy, 0);
                 return;
             }
@@ -59,7 +59,7 @@ internal sealed unsafe partial class Cpu<TFrames>
             if (h.WriteTag == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
             {
                 Unsafe.WriteUnaligned((byte*)((long)v + h.HostAddend), value);
-                _hits++;
+                _counters.Hits++;
                 Volatile.Write(ref _slot.Busy, 0);
                 return;
             }
@@ -102,7 +102,7 @@ internal sealed unsafe partial class Cpu<TFrames>
             ulong last = va + (ulong)buffer.Length - 1;
             if (last < va)
             {
-                fault = new PageFault(new VirtAddr(va), access, FaultReason.OutOfRange);
+                fault = Fault(_root, va, access, FaultReason.OutOfRange);
                 return false;
             }
             if ((va >> Paging.PageShift) != (last >> Paging.PageShift))
@@ -136,7 +136,8 @@ internal sealed unsafe partial class Cpu<TFrames>
         }
     }
 
-    /// <summary>Would an access of <paramref name="access"/> at <paramref name="va"/> succeed? No side effects.</summary>
+    /// <summary>Would an access of <paramref name="access"/> at <paramref name="va"/> succeed? No side effects but
+    /// the fault's count and event: the access then faults with it.</summary>
     private bool Probe(ulong va, AccessKind access, out PageFault fault)
     {
         if (_seen != _domain.Generation) ApplyFlushes();
@@ -147,7 +148,7 @@ internal sealed unsafe partial class Cpu<TFrames>
         }
         if (!Paging.IsCanonical(va, _mode) || va >= _userTop)
         {
-            fault = new PageFault(new VirtAddr(va), access, Paging.IsCanonical(va, _mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical);
+            fault = Fault(_root, va, access, Paging.IsCanonical(va, _mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical);
             return false;
         }
         WalkStatus status = HardwareWalker.Walk(_physical, _root.Pa, _root.Level, va, access, user: true,
@@ -159,7 +160,7 @@ internal sealed unsafe partial class Cpu<TFrames>
             fault = default;
             return true;
         }
-        fault = new PageFault(new VirtAddr(va), access, FaultFor(status, walk));
+        fault = Fault(_root, va, access, FaultFor(status, walk));
         return false;
     }
 }

@@ -5,16 +5,14 @@ namespace FastPt.Hardware;
 
 // Checked mode: every hit and every walk verifies that what it reached was not freed (the free poison in a table,
 // the poison flag of a frame's descriptor, which only the memory manager can read: asked through TFrames).
-internal sealed unsafe partial class Cpu<TFrames>
+internal unsafe partial struct Cpu<TFrames>
 {
     /// <summary>Checked mode: the frame a translation reached must not have been freed.</summary>
     private void VerifyFrame(ulong v, ulong physPage)
     {
         if (!_frames.IsFreed(physPage >> Paging.PageShift)) return;
         _frames.CountUseAfterFree();
-        throw new UseAfterFreeException(
-            $"checked mode: context {Number} translated 0x{v:x16} to freed frame 0x{physPage:x} (a TLB entry outlived the free: free before flush?)",
-            new VirtAddr(v), new PhysAddr(physPage));
+        ThrowHelper.ThrowUseAfterFreeFrame(Number, v, physPage);
     }
 
     /// <summary>Checked mode found a freed table on a walk: counts it and builds the report.</summary>

@@ -6,7 +6,7 @@ namespace FastPt.Hardware;
 
 // Invalidation: the flushes published to the address space's (and the kernel's) flush domain, applied before the
 // next translation, and the local flush.
-internal sealed unsafe partial class Cpu<TFrames>
+internal unsafe partial struct Cpu<TFrames>
 {
     /// <summary>Drops everything cached (global entries included).</summary>
     public void FlushLocal()
@@ -42,7 +42,7 @@ internal sealed unsafe partial class Cpu<TFrames>
         {
             _tlb.FlushUser();
             _tlb.FlushPagingStructureCaches();
-            _fullFlushes++;
+            _counters.FullFlushes++;
         }
         _seen = target;
         Volatile.Write(ref _slot.SeenGeneration, target);
@@ -55,15 +55,15 @@ internal sealed unsafe partial class Cpu<TFrames>
         {
             case FlushKind.Page:
                 _tlb.FlushRange(request.Start, request.End, global: false);
-                _pageFlushes++;
+                _counters.PageFlushes++;
                 break;
             case FlushKind.Range:
                 _tlb.FlushRange(request.Start, request.End, global: false);
-                _rangeFlushes++;
+                _counters.RangeFlushes++;
                 break;
             default:
                 _tlb.FlushUser();
-                _fullFlushes++;
+                _counters.FullFlushes++;
                 break;
         }
         if (request.TablesFreed) _tlb.FlushPagingStructureCaches();
@@ -74,7 +74,7 @@ internal sealed unsafe partial class Cpu<TFrames>
         long target = _kernelRoot.Flush.Generation;
         if (target == _seenKernel) return;
         _tlb.FlushGlobal();
-        _kernelFlushes += target - _seenKernel;
+        _counters.KernelFlushes += target - _seenKernel;
         _seenKernel = target;
     }
 }

@@ -6,7 +6,7 @@ namespace FastPt.Hardware;
 
 // TLB refill: the common miss finished from a paging-structure cache in a few loads, and the fills of the 4 KiB
 // and 2 MiB TLBs after a walk.
-internal sealed unsafe partial class Cpu<TFrames>
+internal unsafe partial struct Cpu<TFrames>
 {
     /// <summary>The common miss, done in a few loads: a paging-structure cache holds the table above the leaf,
     /// and the leaf needs no Accessed or Dirty update. Anything unusual (a hole, a fault, a bit to set, checked
@@ -52,8 +52,8 @@ internal sealed unsafe partial class Cpu<TFrames>
         ulong leafSize = Paging.LevelSize(level);
         ulong pa = PageTableEntry.LeafAddress(entry, level) | (v & (leafSize - 1));
         if (pa >= _physical.MaxPhysicalAddress || !_frames.IsPresent(pa >> Paging.PageShift)) return false;
-        if (cachedLevel == Paging.PteLevel) _pmdHits++; else _pudHits++;
-        _misses++;
+        if (cachedLevel == Paging.PteLevel) _counters.PmdCacheHits++; else _counters.PudCacheHits++;
+        _counters.Misses++;
         physPage = pa & Paging.PageMask;
         if (level > Paging.PteLevel) FillHuge(v, pa, entry, level, rights, global: false, materialize: false, (byte*)slot);
         else Fill(v, physPage, entry, level, rights, global: false, materialize: false, (byte*)slot);

@@ -7,7 +7,7 @@ namespace FastPt.Hardware;
 
 // Translation: the TLB-hit fast path, the general miss path (victim TLB, paging-structure caches, walk) and
 // kernel translations with global entries.
-internal sealed unsafe partial class Cpu<TFrames>
+internal unsafe partial struct Cpu<TFrames>
 {
     /// <summary>Translates <paramref name="v"/> for <paramref name="access"/>: true and the physical address, or
     /// false if the access faults. A TLB hit is one compare and one add.</summary>
@@ -19,14 +19,14 @@ internal sealed unsafe partial class Cpu<TFrames>
             int i = _tlb.IndexOf(v);
             if (Unsafe.Add(ref _tlb.Entry(i).ReadTag, (int)access) == ((v & Paging.PageMask) | _tlb.UserEpoch))
             {
-                _hits++;
+                _counters.Hits++;
                 pa = new PhysAddr(_tlb.PhysPage(i) | (v & (Paging.PageSize - 1)));
                 return true;
             }
             int h = _tlb.HugeIndexOf(v);
             if (Unsafe.Add(ref _tlb.HugeEntry(h).ReadTag, (int)access) == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
             {
-                _hits++;
+                _counters.Hits++;
                 pa = new PhysAddr(_tlb.HugePhys(h) + (v & SoftTlb.HugeMask));
                 return true;
             }
@@ -83,26 +83,25 @@ internal sealed unsafe partial class Cpu<TFrames>
     public Translation TranslateKernel(ulong v, AccessKind access)
     {
         ThrowIfDisposed();
-        var va = new VirtAddr(v);
         if (!Paging.IsCanonical(v, _mode) || v < _userTop)
-            return new Translation(new PageFault(va, access, Paging.IsCanonical(v, _mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical));
+            return new Translation(Fault(_kernelRoot, v, access, Paging.IsCanonical(v, _mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical));
         ApplyKernelFlushes();
         ulong page = v & Paging.PageMask;
         int i = _tlb.IndexOf(v);
         if ((Unsafe.Add(ref _tlb.Entry(i).ReadTag, (int)access) & _watchMask) == _tlb.HitTag(page, global: true)
             || _tlb.TryVictim(page, access, global: true))
         {
-            _hits++;
+            _counters.Hits++;
             return new Translation(new PhysAddr(_tlb.PhysPage(i) | (v & 0xFFF)), Paging.LeafSize(_tlb.Detail(i).Level), _tlb.Detail(i).Protection);
         }
         int h = _tlb.HugeIndexOf(v);
         if ((Unsafe.Add(ref _tlb.HugeEntry(h).ReadTag, (int)access) & _watchMask) == _tlb.HitTag(v & ~SoftTlb.HugeMask, global: true))
         {
-            _hits++;
+            _counters.Hits++;
             return new Translation(new PhysAddr(_tlb.HugePhys(h) + (v & SoftTlb.HugeMask)), Paging.LeafSize(_tlb.HugeDetail(h).Level), _tlb.HugeDetail(h).Protection);
         }
-        _misses++;
-        _walks++;
+        _counters.Misses++;
+        _counters.Walks++;
         WalkStatus status;
         WalkResult walk;
         _reader.Enter();
@@ -119,10 +118,7 @@ internal sealed unsafe partial class Cpu<TFrames>
         }
         if (status == WalkStatus.Poisoned) throw UseAfterFree(v, walk);
         if (status != WalkStatus.Ok)
-        {
-            _faults++;
-            return new Translation(new PageFault(va, access, status == WalkStatus.ProtectionFault ? FaultReason.ProtectionViolation : FaultReason.NotMapped));
-        }
+            return new Translation(Fault(_kernelRoot, v, access, status == WalkStatus.ProtectionFault ? FaultReason.ProtectionViolation : FaultReason.NotMapped));
         Hit filled = FillEntry(v, walk, global: true, materialize: false);
         return new Translation(new PhysAddr(filled.PhysPage | (v & 0xFFF)), Paging.LeafSize(filled.Level), filled.Protection);
     }
@@ -138,9 +134,8 @@ internal sealed unsafe partial class Cpu<TFrames>
         if (_seen != _domain.Generation) ApplyFlushes();
         if (!Paging.IsCanonical(v, _mode) || v >= _userTop)
         {
-            _faults++;
             hit = default;
-            fault = new PageFault(new VirtAddr(v), access, Paging.IsCanonical(v, _mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical);
+            fault = Fault(_root, v, access, Paging.IsCanonical(v, _mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical);
             return false;
         }
         ulong page = v & Paging.PageMask;
@@ -149,7 +144,7 @@ internal sealed unsafe partial class Cpu<TFrames>
         {
             // A hit that reached the slow path only because checked mode verifies every hit.
             if (_checked) VerifyFrame(v, _tlb.PhysPage(slot));
-            _hits++;
+            _counters.Hits++;
             hit = HitAt(v, slot);
             fault = default;
             return true;
@@ -158,16 +153,16 @@ internal sealed unsafe partial class Cpu<TFrames>
         if ((Unsafe.Add(ref _tlb.HugeEntry(huge).ReadTag, (int)access) & _watchMask) == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
         {
             if (_checked) VerifyFrame(v, (_tlb.HugePhys(huge) + (v & SoftTlb.HugeMask)) & Paging.PageMask);
-            _hits++;
+            _counters.Hits++;
             hit = HugeHitAt(v, huge);
             fault = default;
             return true;
         }
-        _misses++;
+        _counters.Misses++;
         if (_tlb.TryVictim(page, access, global: false))
         {
             if (_checked) VerifyFrame(v, _tlb.PhysPage(slot));
-            _victimHits++;
+            _counters.VictimHits++;
             hit = HitAt(v, slot);
             fault = default;
             return true;
@@ -178,34 +173,31 @@ internal sealed unsafe partial class Cpu<TFrames>
         ulong pmdTable = 0;
         if (_tlb.TryPteTable(v, out ulong pteTable, out int rights))
         {
-            _pmdHits++;
+            _counters.PmdCacheHits++;
             status = HardwareWalker.WalkFrom(_physical, pteTable, Paging.PteLevel, rights, v, access, user: true, updateAccessedDirty: true, _checked, out walk);
         }
         else if (_tlb.TryPmdTable(v, out pmdTable, out rights))
         {
-            _pudHits++;
+            _counters.PudCacheHits++;
             status = HardwareWalker.WalkFrom(_physical, pmdTable, Paging.PmdLevel, rights, v, access, user: true, updateAccessedDirty: true, _checked, out walk);
         }
         else
         {
-            _walks++;
+            _counters.Walks++;
             status = HardwareWalker.Walk(_physical, _root.Pa, _root.Level, v, access, user: true, updateAccessedDirty: true, _checked, out walk);
         }
 
         if (status != WalkStatus.Ok)
         {
             if (status == WalkStatus.Poisoned) throw UseAfterFree(v, walk);
-            _faults++;
             hit = default;
-            fault = new PageFault(new VirtAddr(v), access, FaultFor(status, walk));
-            if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.PageFault(_root.Id, v, (int)access, (int)fault.Reason);
+            fault = Fault(_root, v, access, FaultFor(status, walk));
             return false;
         }
         if (!_frames.IsPresent(walk.PhysAddr >> Paging.PageShift))
         {
-            _faults++;
             hit = default;
-            fault = new PageFault(new VirtAddr(v), access, FaultReason.PhysicalMemoryAbsent);
+            fault = Fault(_root, v, access, FaultReason.PhysicalMemoryAbsent);
             return false;
         }
         if (_checked) VerifyFrame(v, walk.PhysAddr & Paging.PageMask);
@@ -214,6 +206,16 @@ internal sealed unsafe partial class Cpu<TFrames>
         hit = FillEntry(v, walk, global: false, materialize: access == AccessKind.Write);
         fault = default;
         return true;
+    }
+
+    /// <summary>Every translation that faults comes through here, so the fault counter and the <c>PageFault</c>
+    /// events count the same faults.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private PageFault Fault(PageTableRoot root, ulong v, AccessKind access, FaultReason reason)
+    {
+        _counters.Faults++;
+        if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.PageFault(root.Id, v, (int)access, (int)reason);
+        return new PageFault(new VirtAddr(v), access, reason);
     }
 
     /// <summary>The rights the leaf grants now: a grant is not flushed, so the cached copy may lag behind.</summary>

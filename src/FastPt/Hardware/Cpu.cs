@@ -1,4 +1,5 @@
 using System.Threading;
+using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Internals;
 using FastPt.Sync;
@@ -12,8 +13,10 @@ namespace FastPt.Hardware;
 /// concern: translation (<c>Cpu.Translate.cs</c>), TLB refill (<c>Cpu.Refill.cs</c>), invalidation
 /// (<c>Cpu.Invalidate.cs</c>), data access (<c>Cpu.Access.cs</c>) and checked mode (<c>Cpu.Checked.cs</c>). A CPU
 /// belongs to the thread that created it: flushes that wait for every CPU rely on knowing which thread each runs
-/// on. The public handle is <c>MmuContext</c>.</summary>
-internal sealed unsafe partial class Cpu<TFrames> where TFrames : struct, IFrameMap
+/// on. The public handle is <c>MmuContext</c>, which embeds the CPU: a struct, so that the hot paths load these
+/// fields straight from the handle object, as they did before the split (a class would add one dependent load to
+/// every TLB hit). Only ever held in a non-readonly field and called in place, never copied.</summary>
+internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
 {
     private static int s_nextNumber;
 
@@ -34,12 +37,15 @@ internal sealed unsafe partial class Cpu<TFrames> where TFrames : struct, IFrame
     private long _seenKernel;
     private bool _disposed;
 
-    private long _hits, _misses, _victimHits, _pmdHits, _pudHits, _walks, _faults;
-    private long _pageFlushes, _rangeFlushes, _fullFlushes, _kernelFlushes;
+    // Published for the Meter: the machine's block lists this CPU's counters and folds them when it goes away.
+    private readonly MachineCounters _machineCounters;
+    private readonly CpuCounters _counters;
 
     public Cpu(PhysicalMemory physical, TFrames frames, RcuDomain rcu, in KernelLayout layout, bool checkedMode,
-        int tlbEntries, int pagingStructureCacheEntries, PageTableRoot kernelRoot, PageTableRoot root)
+        int tlbEntries, int pagingStructureCacheEntries, PageTableRoot kernelRoot, PageTableRoot root, MachineCounters counters)
     {
+        _machineCounters = counters;
+        _counters = counters.AttachCpu();
         _physical = physical;
         _frames = frames;
         _reader = rcu.RegisterReader();
@@ -70,8 +76,13 @@ internal sealed unsafe partial class Cpu<TFrames> where TFrames : struct, IFrame
     public RcuReader Reader => _reader;
 
     /// <summary>Counters of this CPU's caches.</summary>
-    public TlbStatistics Statistics => new(_hits, _misses, _victimHits, _pmdHits, _pudHits, _walks, _faults,
-        _pageFlushes, _rangeFlushes, _fullFlushes, _kernelFlushes);
+    public TlbStatistics Statistics => new(_counters.Hits, _counters.Misses, _counters.VictimHits, _counters.PmdCacheHits,
+        _counters.PudCacheHits, _counters.Walks, _counters.Faults, _counters.PageFlushes, _counters.RangeFlushes,
+        _counters.FullFlushes, _counters.KernelFlushes);
+
+    /// <summary>Folds this CPU's counters into its machine's retired totals (when the CPU or its address space
+    /// goes away); it counts on in <see cref="Statistics"/> only.</summary>
+    public void RetireCounters() => _machineCounters.RetireCpu(_counters);
 
     private void Attach(PageTableRoot root)
     {
@@ -109,6 +120,7 @@ internal sealed unsafe partial class Cpu<TFrames> where TFrames : struct, IFrame
         _domain.Detach(_slot);
         _seen = -1;
         _reader.Dispose(); // inside a section (disposed by another thread mid-walk) it is reported, not waited for
+        RetireCounters();
     }
 
     /// <summary>What the slow paths need to know of a TLB entry (the fast paths read the arrays directly).</summary>

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
+using FastPt.Internals;
 
 namespace FastPt.Hardware;
 
@@ -182,7 +183,7 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
     private nint CreateArena(ulong section)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (section >= _arenaCount) throw new ArgumentOutOfRangeException(nameof(section), "physical address beyond the machine's width");
+        if (section >= _arenaCount) ThrowHelper.ThrowArgumentOutOfRange(nameof(section), "physical address beyond the machine's width");
         // Over-allocate so that the arena can start on a 2 MiB boundary (where the host can use huge pages).
         void* raw = NativeMemory.AllocZeroed((nuint)(ArenaSize + HostAlignment));
         nint aligned = (nint)(((ulong)raw + HostAlignment - 1) & ~(HostAlignment - 1));

@@ -5,6 +5,7 @@ using System.Threading;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 using FastPt.Mm;
 
 namespace FastPt.Hotplug;
@@ -171,7 +172,7 @@ internal sealed unsafe class MemoryHotplug
                 (int flushes, long tablesFreed) = RemoveRange(startPfn, endPfn, endPfn, altmap, offline: true);
                 if (altmap is not null)
                 {
-                    if (altmap.Allocated != 0) throw new InvalidOperationException($"altmap still holds {altmap.Allocated} frames after removal");
+                    if (altmap.Allocated != 0) ThrowHelper.ThrowAltmapNotEmpty(altmap.Allocated);
                     _altmaps.Remove(altmap);
                 }
                 HotplugReport report = Counters.Take(_memory, _vmemmap).Report(before, start, size, watch.Elapsed, flushes);
@@ -271,7 +272,7 @@ internal sealed unsafe class MemoryHotplug
         // At most one 1 GiB leaf at each end can be cut in part; such a leaf is split into 2 MiB leaves.
         var pool = new ulong[2];
         if (!_memory.Buddy.TryAllocateBulk(pool, zero: true))
-            throw new InvalidOperationException("no frame to split a direct-map leaf");
+            ThrowHelper.ThrowInvariant("no frame to split a direct-map leaf");
         var ops = new RemovePagetableOps { Memory = _memory, Vmemmap = _vmemmap, Gather = gather, Direct = true, SplitPool = pool };
         ulong va = _memory.Layout.DirectMapAddress(start);
         PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, va, va + (end - start), ref ops);

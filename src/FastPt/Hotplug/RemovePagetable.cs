@@ -4,6 +4,7 @@ using System.Threading;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 using FastPt.Mm;
 
 namespace FastPt.Hotplug;
@@ -46,7 +47,7 @@ internal unsafe struct RemovePagetableOps : IPageWalkOps
         {
             // A partly removed huge leaf of the linear map: the rest of it stays mapped, the removed part must
             // fault, so split it (as change_page_attr does) and clear the removed part below.
-            if (SplitPoolUsed == SplitPool.Length) throw new InvalidOperationException("direct-map split pool exhausted");
+            if (SplitPoolUsed == SplitPool.Length) ThrowHelper.ThrowInvariant("direct-map split pool exhausted");
             RangeChangeOperation.SplitLeaf(Memory.InitMm, entry, level, address, SplitPool[SplitPoolUsed++], Gather);
             DirectMapCounter(level)--;
             DirectMapCounter(level - 1) += Paging.EntriesPerTable;

@@ -1,8 +1,8 @@
-using System;
 using System.Runtime.InteropServices;
 using System.Threading;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 using FastPt.Lib;
 using FastPt.Mm;
 
@@ -139,7 +139,7 @@ internal sealed unsafe class Vmemmap
             if (value != 0)
             {
                 if (PageTableEntry.IsLeaf(value, level))
-                    throw new InvalidOperationException($"vmemmap populate met a level-{level} leaf at 0x{address:x}");
+                    ThrowHelper.ThrowUnexpectedLeaf("vmemmap populate", level, address);
                 return WalkAction.Descend;
             }
             // A missing table (vmemmap_p?d_populate).

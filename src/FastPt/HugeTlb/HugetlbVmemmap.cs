@@ -237,6 +237,8 @@ internal sealed unsafe partial class HugetlbVmemmap
         Vmstat.Add(ref stat.MemmapFrames, -(freed - (newHead ? 1 : 0)));
         HvoCounters.Add(ref counters.PagesFreed, freed - (newHead ? 1 : 0));
         HvoCounters.Add(ref counters.FoliosOptimized, 1);
+        Vmstat.Add(ref stat.HvoPagesFreed, freed - (newHead ? 1 : 0));
+        Vmstat.Add(ref stat.HvoFoliosOptimized, 1);
         if (newHead) HvoCounters.Add(ref counters.HeadPagesCopied, 1);
         return HvoStatus.Done;
     }
@@ -316,6 +318,7 @@ internal sealed unsafe partial class HugetlbVmemmap
         Vmstat.Add(ref stat.MemmapPages, pages);
         Vmstat.Add(ref stat.MemmapFrames, pages);
         HvoCounters.Add(ref counters.PagesRestored, pages);
+        Vmstat.Add(ref stat.HvoPagesRestored, pages);
         HvoCounters.Add(ref counters.FoliosRestored, 1);
         return true;
     }
@@ -333,6 +336,7 @@ internal sealed unsafe partial class HugetlbVmemmap
         }
         _memory.Memmap.GetMutable(folio.HeadPfn)->Private &= ~HugetlbPageFlags.VmemmapOptimized;
         _memory.Memmap.OptimizedFolioRemoved();
+        Vmstat.Add(ref _memory.Stat.HvoFoliosOptimized, -1);
         if (_sharedTails is not null)
         {
             int zone = (_memory.Memmap.Get(folio.HeadPfn)->Flags & PageFlags.ZoneMovable) != 0 ? 1 : 0;

@@ -1,4 +1,3 @@
-using System;
 using System.Threading;
 
 namespace FastPt.Mm;
@@ -90,7 +89,7 @@ internal sealed unsafe partial class BuddyAllocator
         Volatile.Write(ref _deferredBlocks, next);
         long blocks = (long)((end - start) >> MaxOrder);
         _blocks[(int)MemoryZone.Normal][MaxOrder] += blocks;
-        _freePages += blocks << MaxOrder;
+        _stat.FreePages += blocks << MaxOrder;
         _zoneFree[(int)MemoryZone.Normal] += blocks << MaxOrder;
     }
 

@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using FastPt.Hardware;
+using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -30,19 +31,20 @@ internal sealed unsafe partial class BuddyAllocator
     private readonly SparseMemory _sparse;
     private readonly PhysicalMemory _memory;
     private readonly bool _checked;
+    private readonly Vmstat _stat; // nr_free_pages lives there, where the Meter reads it
     private readonly Lock _lock = new();
     private readonly ulong[][] _head = [new ulong[Orders], new ulong[Orders]];
     private readonly long[][] _blocks = [new long[Orders], new long[Orders]];
     private readonly long[] _zoneFree = new long[2];
     private readonly long[] _zoneManaged = new long[2];
-    private long _freePages;
     private long _managedPages;
     private long _reservedPagesFreed;
     private long _allocations;
     private long _frees;
 
-    public BuddyAllocator(Memmap memmap, SparseMemory sparse, PhysicalMemory memory, bool checkedMode)
+    public BuddyAllocator(Memmap memmap, SparseMemory sparse, PhysicalMemory memory, Vmstat stat, bool checkedMode)
     {
+        _stat = stat;
         _memmap = memmap;
         _sparse = sparse;
         _memory = memory;
@@ -50,7 +52,7 @@ internal sealed unsafe partial class BuddyAllocator
     }
 
     /// <summary>Free pages in all orders (<c>nr_free_pages</c>).</summary>
-    public long FreePages => Volatile.Read(ref _freePages);
+    public long FreePages => Volatile.Read(ref _stat.FreePages);
 
     /// <summary>Pages the allocator manages (<c>zone->managed_pages</c>): onlined or freed from boot reservations,
     /// minus offlined ones.</summary>
@@ -79,7 +81,7 @@ internal sealed unsafe partial class BuddyAllocator
     /// zero and costs nothing).</summary>
     public bool TryAllocate(int order, bool zero, out ulong pfn, bool movable = false)
     {
-        if ((uint)order > MaxOrder) throw new ArgumentOutOfRangeException(nameof(order));
+        if ((uint)order > MaxOrder) ThrowHelper.ThrowArgumentOutOfRange(nameof(order));
         lock (_lock)
         {
             // The zonelist: movable allocations try ZONE_MOVABLE first, everything may use ZONE_NORMAL.
@@ -112,7 +114,7 @@ internal sealed unsafe partial class BuddyAllocator
             d->Flags = PageFlags.Allocated;
             d->RefCount = 1;
             d->Private = 0;
-            _freePages -= 1L << order;
+            _stat.FreePages -= 1L << order;
             _allocations++;
         }
         if (_checked) ClearPoison(pfn, order);
@@ -138,10 +140,10 @@ internal sealed unsafe partial class BuddyAllocator
     public void Free(ulong pfn, int order)
     {
         if ((uint)order > MaxOrder || (pfn & ((1UL << order) - 1)) != 0)
-            throw new ArgumentException($"bad free of pfn 0x{pfn:x} order {order}");
+            ThrowHelper.ThrowBadFree(pfn, order);
         PageDescriptor* head = _memmap.GetMutable(pfn);
         if ((head->Flags & (PageFlags.Allocated | PageFlags.Reserved)) == 0)
-            throw new InvalidOperationException($"bad free of pfn 0x{pfn:x}: the frame is not allocated (double free?)");
+            ThrowHelper.ThrowDoubleFree(pfn);
         if (_checked && order <= 9)
         {
             // Poison the contents and mark every frame, so that anything still reaching it is caught.
@@ -168,7 +170,7 @@ internal sealed unsafe partial class BuddyAllocator
         {
             PageDescriptor* d = _memmap.GetMutable(p);
             if ((d->Flags & PageFlags.Reserved) == 0)
-                throw new InvalidOperationException($"pfn 0x{p:x} is not reserved memory");
+                ThrowHelper.ThrowNotReserved(p);
             d->Flags &= ~(PageFlags.Reserved | PageFlags.BootMemory);
             d->RefCount = 0;
         }
@@ -254,7 +256,7 @@ internal sealed unsafe partial class BuddyAllocator
                 ulong blockEnd = head + (1UL << order);
                 int zone = ZoneOf(head);
                 Unlink(head, order, zone);
-                _freePages -= 1L << order;
+                _stat.FreePages -= 1L << order;
                 _zoneFree[zone] -= 1L << order;
                 // Return what lies outside the range.
                 GiveBack(head, Math.Max(head, Math.Min(startPfn, blockEnd)));
@@ -325,7 +327,7 @@ internal sealed unsafe partial class BuddyAllocator
     private void FreeLocked(ulong pfn, int order)
     {
         int zone = ZoneOf(pfn);
-        _freePages += 1L << order;
+        _stat.FreePages += 1L << order;
         _zoneFree[zone] += 1L << order;
         while (order < MaxOrder)
         {

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -174,7 +175,7 @@ internal static unsafe class MapOperation
             }
             else
             {
-                if (PoolUsed == PoolSize) throw new InvalidOperationException("map commit ran out of preallocated tables");
+                if (PoolUsed == PoolSize) ThrowHelper.ThrowInvariant("map commit ran out of preallocated tables");
                 pfn = Pool[PoolUsed++];
                 if (DeferredConstruct is null) Mm.Memory.PageTables.Construct(pfn, level - 1, Mm.Id, Mm.IsKernel);
                 else DeferredConstruct.Add((pfn << Paging.PageShift) | (uint)(level - 1));

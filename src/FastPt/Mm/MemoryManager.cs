@@ -4,6 +4,7 @@ using System.Threading;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 using FastPt.Sync;
 
 namespace FastPt.Mm;
@@ -27,9 +28,9 @@ internal sealed unsafe class MemoryManager : IDisposable
         try
         {
             Sparse = new SparseMemory(options.MaxPhysicalAddress);
-            Rcu = new RcuDomain(new RcuEvents());
+            Rcu = new RcuDomain(new RcuEvents(Stat));
             Memmap = new Memmap(Physical, Rcu, Layout, Checked, compoundInfoIsMask: options.HugeTlbVmemmapDesign == HvoDesign.SharedTail);
-            Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Checked);
+            Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Stat, Checked);
             PageTables = new PageTableAllocator(Buddy, Memmap, Stat);
             Fragments = new PteFragments(this, options.PteFragmentsPerBlock, options.PteFreeDeferScheme);
             PageTables.Fragments = Fragments;
@@ -46,9 +47,15 @@ internal sealed unsafe class MemoryManager : IDisposable
     }
 
     /// <summary>Forwards what the RCU domain reports to the EventSource (Sync cannot call Diagnostics' users).</summary>
-    private sealed class RcuEvents : IRcuObserver
+    private sealed class RcuEvents(Vmstat stat) : IRcuObserver
     {
-        public void GracePeriodEnded(long gracePeriods, int callbacks) => FastPtEventSource.Log.GracePeriod(gracePeriods, callbacks);
+        public void GracePeriodEnded(long gracePeriods, int callbacks)
+        {
+            // The Meter's copy of the domain's counts (it reads the counters block, not the domain).
+            Volatile.Write(ref stat.RcuGracePeriods, gracePeriods);
+            Vmstat.Add(ref stat.RcuCallbacksRun, callbacks);
+            FastPtEventSource.Log.GracePeriod(gracePeriods, callbacks);
+        }
 
         public void ReaderAbandoned(int threadId, int nesting, RcuAbandonment reason) =>
             FastPtEventSource.Log.RcuReaderAbandoned(threadId, nesting, (int)reason);
@@ -242,7 +249,7 @@ internal sealed unsafe class MemoryManager : IDisposable
         var mm = new MmStruct(this, kernel: false);
         Span<ulong> root = stackalloc ulong[1];
         if (!Buddy.TryAllocateBulk(root, zero: true))
-            throw new PagingException(new PagingResult(PagingError.OutOfFrames, default, null, "no frame for a root table"));
+            ThrowHelper.ThrowPaging(new PagingResult(PagingError.OutOfFrames, default, null, "no frame for a root table"));
         PageTables.Construct(root[0], mm.RootLevel, mm.Id, kernel: false);
         mm.RootPa = root[0] << Paging.PageShift;
         lock (_mmListLock)
@@ -303,6 +310,7 @@ internal sealed unsafe class MemoryManager : IDisposable
         foreach (MmStruct mm in mms)
         {
             long generation = mm.Flush.Publish(new FlushRequest(0, Layout.UserTop, FlushKind.All, TablesFreed: false));
+            Vmstat.Add(ref Stat.TlbFlushesPublished, 1);
             mm.Flush.WaitForAcknowledgement(generation);
             if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.TlbFlush(mm.Id, FlushKind.All, 0, Layout.UserTop, mm.Flush.Contexts.Length);
         }
@@ -314,13 +322,14 @@ internal sealed unsafe class MemoryManager : IDisposable
     public void FlushTlb(MmStruct mm, in FlushRequest request)
     {
         long generation = mm.Flush.Publish(request);
+        Vmstat.Add(ref Stat.TlbFlushesPublished, 1);
         if (mm.IsKernel) Memmap.FlushKernelTlb();
         if (Options.SyncedFlushes) mm.Flush.WaitForAcknowledgement(generation);
     }
 
     private void ThrowIfDisposed()
     {
-        ObjectDisposedException.ThrowIf(_disposed, typeof(Machine));
+        if (_disposed) ThrowHelper.ThrowMachineDisposed();
     }
 
     public void Dispose()

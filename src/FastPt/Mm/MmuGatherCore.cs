@@ -70,7 +70,7 @@ internal sealed class MmuGatherCore
 
     public void Begin()
     {
-        if (_active) throw new InvalidOperationException("gather already in use");
+        if (_active) ThrowHelper.ThrowGatherInUse();
         _active = true;
         _flushes = 0;
         _tablesFreed = 0;
@@ -79,7 +79,7 @@ internal sealed class MmuGatherCore
     public void EnsureUsableFor(MmStruct mm)
     {
         if (!_active) ThrowHelper.ThrowGatherFinished();
-        if (!ReferenceEquals(mm, _mm)) throw new ArgumentException("The gather belongs to another address space.");
+        if (!ReferenceEquals(mm, _mm)) ThrowHelper.ThrowGatherOfAnotherSpace();
     }
 
     /// <summary>Records that translations of [start, end) changed and must be flushed.</summary>
@@ -130,33 +130,45 @@ internal sealed class MmuGatherCore
     }
 
     /// <summary>Queues a whole detached subtree: the table at <paramref name="tablePa"/> (at
-    /// <paramref name="level"/>) and every table below it.</summary>
-    public unsafe void RemoveSubtree(ulong tablePa, int level, bool countLeaves)
+    /// <paramref name="level"/>, translating [<paramref name="start"/>, <paramref name="end"/>)) and every table
+    /// below it, uncounting its leaves. A walk on <see cref="PageWalk"/>: tables are queued bottom-up as the walker
+    /// leaves them.</summary>
+    public void RemoveSubtree(ulong tablePa, int level, ulong start, ulong end)
     {
-        ulong* table = _mm.Memory.Physical.TableForRead(tablePa);
-        if (level > Paging.PteLevel)
-        {
-            for (int i = 0; i < Paging.EntriesPerTable; i++)
-            {
-                ulong entry = table[i];
-                if (entry == 0) continue;
-                if (PageTableEntry.IsLeaf(entry, level))
-                {
-                    if (countLeaves) _mm.Leaves[level]--;
-                }
-                else
-                {
-                    RemoveSubtree(PageTableEntry.TableAddress(entry), level - 1, countLeaves);
-                }
-            }
-        }
-        else if (countLeaves)
-        {
-            int used = 0;
-            for (int i = 0; i < Paging.EntriesPerTable; i++) used += table[i] != 0 ? 1 : 0;
-            _mm.Leaves[1] -= used;
-        }
+        var ops = new RemoveSubtreeOps { Gather = this, Leaves = _mm.Leaves };
+        PageWalk.WalkFrom(_mm.Memory.Physical, tablePa, level, start, end, ref ops);
         RemoveTable(tablePa, level);
+    }
+
+    /// <summary>The walk of <see cref="RemoveSubtree"/>: reads only (the subtree is detached, nobody else edits it).</summary>
+    private unsafe struct RemoveSubtreeOps : IPageWalkOps
+    {
+        public MmuGatherCore Gather;
+        public long[] Leaves;
+
+        public static bool Mutates => false;
+
+        public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
+        {
+            ulong value = *entry;
+            if (value == 0) return WalkAction.Continue;
+            if (!PageTableEntry.IsLeaf(value, level)) return WalkAction.Descend;
+            Leaves[level]--;
+            return WalkAction.Continue;
+        }
+
+        public WalkAction PteRange(ulong* ptes, ulong address, ulong end)
+        {
+            int count = (int)((end - address) >> Paging.PageShift);
+            Leaves[Paging.PteLevel] -= count - new ReadOnlySpan<ulong>(ptes, count).Count(0UL);
+            return WalkAction.Continue;
+        }
+
+        public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next)
+        {
+            Gather.RemoveTable(PageTableEntry.TableAddress(*entry), level - 1);
+            return WalkAction.Continue;
+        }
     }
 
     /// <summary>Queues data frames to free after the flush (<c>tlb_remove_page</c>).</summary>
@@ -291,7 +303,7 @@ internal sealed class MmuGatherCore
                 RcuTableBatch b => b.Freeing,
                 _ => false,
             };
-            if (!valid) throw new InvalidOperationException("page-table page freed without a completed TLB flush");
+            if (!valid) ThrowHelper.ThrowInvariant("page-table page freed without a completed TLB flush");
         }
     }
 

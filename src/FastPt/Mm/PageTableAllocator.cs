@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using FastPt.Geometry;
+using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -50,10 +51,10 @@ internal sealed unsafe class PageTableAllocator
     {
         PageDescriptor* d = _memmap.GetMutable(pfn);
         if ((d->Flags & PageFlags.Table) == 0)
-            throw new InvalidOperationException($"destructor on pfn 0x{pfn:x} which is not a page table");
+            ThrowHelper.ThrowNotATable(pfn);
         int recorded = PageFlags.LevelOf(d->Flags);
         if (recorded != level)
-            throw new InvalidOperationException($"table pfn 0x{pfn:x} is level {recorded}, freed as level {level}");
+            ThrowHelper.ThrowTableLevelMismatch(pfn, recorded, level);
         bool kernel = (d->Flags & PageFlags.KernelTable) != 0;
         Diagnostics.FastPtEventSource.Log.TableFree(d->Mapping, level, pfn, kernel);
         d->Flags &= ~(PageFlags.Table | PageFlags.LevelMask | PageFlags.KernelTable);

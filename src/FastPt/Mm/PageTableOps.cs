@@ -1,8 +1,8 @@
-using System;
 using System.Collections.Generic;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -37,8 +37,7 @@ internal static unsafe class PageTableOps
             {
                 tables.Release();
             }
-            if (commit.PoolUsed != need)
-                throw new InvalidOperationException($"map used {commit.PoolUsed} of {need} counted tables");
+            if (commit.PoolUsed != need) ThrowHelper.ThrowPoolMismatch(commit.PoolUsed, need);
             if (mm.IsKernel) memory.SyncKernelTopLevel();
             if (FastPtEventSource.Log.IsEnabled())
                 FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, need);
@@ -51,8 +50,7 @@ internal static unsafe class PageTableOps
     public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGatherCore gather)
     {
         long tablesBefore = gather.PendingTables + gather.TablesFreed;
-        var ops = new RangeChangeOperation.UnmapOps { Mm = mm, Gather = gather };
-        PagingResult result = ChangeRange(mm, va, length, gather, ref ops);
+        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Unmap());
         if (result.IsSuccess && FastPtEventSource.Log.IsEnabled())
             FastPtEventSource.Log.UnmapRange(mm.Id, va, length, gather.PendingTables + gather.TablesFreed - tablesBefore);
         return result;
@@ -61,16 +59,15 @@ internal static unsafe class PageTableOps
     /// <summary>Changes the rights of [va, va + length); every page must be mapped.</summary>
     public static PagingResult Protect(MmStruct mm, ulong va, ulong length, Protection protection, MmuGatherCore gather)
     {
-        var ops = new RangeChangeOperation.ProtectOps { Mm = mm, Gather = gather, Protection = protection };
-        PagingResult result = ChangeRange(mm, va, length, gather, ref ops);
+        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Protect { Protection = protection });
         if (result.IsSuccess) FastPtEventSource.Log.ProtectRange(mm.Id, va, length, (int)protection);
         return result;
     }
 
-    /// <summary>The shape unmap and protect share: check every page is mapped and count the split tables, allocate
-    /// them, run the commit walk, give back what it did not use.</summary>
-    private static PagingResult ChangeRange<TOps>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, ref TOps ops)
-        where TOps : struct, RangeChangeOperation.ISplitPool
+    /// <summary>The shape unmap and protect share: check every page is mapped and count the split tables, reserve
+    /// them, run the commit walk; the reservation gives back what it did not use.</summary>
+    private static PagingResult ChangeRange<TChange>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, TChange change)
+        where TChange : struct, RangeChangeOperation.IRangeChange
     {
         MemoryManager memory = mm.Memory;
         using (mm.LockTables())
@@ -83,10 +80,10 @@ internal static unsafe class PageTableOps
             TableReservation tables = mm.Reservation;
             if (!tables.TryReserve(check.SplitTables - check.PteSplitTables, check.PteSplitTables, va, out PagingResult failure))
                 return failure;
-            ops.SetTables(tables);
             try
             {
-                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref ops);
+                var commit = new RangeChangeOperation.CommitOps<TChange> { Mm = mm, Gather = gather, Change = change, Tables = tables };
+                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
             }
             finally
             {
@@ -96,29 +93,28 @@ internal static unsafe class PageTableOps
         }
     }
 
-    /// <summary>The leaf mapping <paramref name="va"/>, read without side effects (no A/D, no TLB).</summary>
+    /// <summary>The leaf mapping <paramref name="va"/>, read without side effects (no A/D, no TLB): the hardware
+    /// walker's inspection walk, whose rights check does not matter here. A PROT_NONE leaf (not present) counts as
+    /// mapped.</summary>
     public static bool Lookup(MmStruct mm, ulong va, out ulong entry, out int level)
     {
         MemoryManager memory = mm.Memory;
+        WalkStatus status;
+        WalkResult walk;
         memory.Rcu.ReadLock();
         try
         {
-            ulong tablePa = mm.RootPa;
-            level = mm.RootLevel;
-            while (true)
-            {
-                entry = System.Threading.Volatile.Read(ref memory.Physical.TableForRead(tablePa)[Paging.Index(level, va)]);
-                if (entry == 0) return false;
-                if (PageTableEntry.IsLeaf(entry, level)) return true;
-                if ((entry & PageTableEntry.Present) == 0) return false;
-                tablePa = PageTableEntry.TableAddress(entry);
-                level--;
-            }
+            status = HardwareWalker.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, AccessKind.Read, user: false,
+                updateAccessedDirty: false, checkPoison: false, out walk);
         }
         finally
         {
             memory.Rcu.ReadUnlock();
         }
+        entry = walk.Entry;
+        level = walk.Level;
+        return status is WalkStatus.Ok or WalkStatus.ProtectionFault
+            || (entry != 0 && PageTableEntry.IsLeaf(entry, level));
     }
 
     /// <summary>Inspection walk collecting the leaves of [start, end) as runs.</summary>
@@ -201,16 +197,8 @@ internal static unsafe class PageTableOps
             MemoryManager memory = mm.Memory;
             if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.AddressSpaceTeardown(mm.Id, mm.Tables[1] + mm.Tables[2] + mm.Tables[3] + mm.Tables[4] + 1);
             MmuGatherCore gather = mm.RentGather();
-            ulong* root = memory.Physical.TableForWrite(mm.RootPa);
-            int userEntries = Paging.EntriesPerTable / 2;
-            for (int i = 0; i < userEntries; i++)
-            {
-                ulong entry = root[i];
-                if (entry == 0) continue;
-                root[i] = 0;
-                if (PageTableEntry.IsLeaf(entry, mm.RootLevel)) continue;
-                gather.RemoveSubtree(PageTableEntry.TableAddress(entry), mm.RootLevel - 1, countLeaves: true);
-            }
+            var teardown = new TeardownOps { Gather = gather };
+            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, 0, memory.Layout.UserTop, ref teardown);
             gather.AddRange(0, memory.Layout.UserTop);
             // The root goes with everything else, after the flush.
             mm.Tables[mm.RootLevel]++;
@@ -221,8 +209,30 @@ internal static unsafe class PageTableOps
         }
     }
 
+    /// <summary>Teardown's walk over the root's user entries: each is cleared and its subtree queued whole on the
+    /// gather (no descent here: the gather walks the detached subtree).</summary>
+    private struct TeardownOps : IPageWalkOps
+    {
+        public MmuGatherCore Gather;
+
+        public static bool Mutates => true;
+
+        public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
+        {
+            ulong value = *entry;
+            if (value == 0) return WalkAction.Continue;
+            *entry = 0;
+            if (!PageTableEntry.IsLeaf(value, level)) Gather.RemoveSubtree(PageTableEntry.TableAddress(value), level - 1, address, next);
+            return WalkAction.Continue;
+        }
+
+        public WalkAction PteRange(ulong* ptes, ulong address, ulong end) => WalkAction.Continue;
+
+        public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next) => WalkAction.Continue;
+    }
+
     private static void ThrowIfDisposed(MmStruct mm)
     {
-        ObjectDisposedException.ThrowIf(mm.Disposed, typeof(AddressSpace));
+        if (mm.Disposed) ThrowHelper.ThrowAddressSpaceDisposed();
     }
 }

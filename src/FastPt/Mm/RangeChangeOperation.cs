@@ -6,7 +6,9 @@ using FastPt.Hardware;
 namespace FastPt.Mm;
 
 /// <summary>Unmap and protect: both require every page of the range to be mapped, both split a huge leaf the
-/// range covers only in part, so they share the check pass (which also counts the tables splits will need).</summary>
+/// range covers only in part, so they share the check pass (which also counts the tables splits will need) and the
+/// commit pass with its pool of split tables; each supplies only what it does to the pages (<see cref="Unmap"/>,
+/// <see cref="Protect"/>).</summary>
 internal static unsafe class RangeChangeOperation
 {
     /// <summary>Check pass: every page mapped; counts the tables the splits at the edges need.</summary>
@@ -111,107 +113,122 @@ internal static unsafe class RangeChangeOperation
         Diagnostics.FastPtEventSource.Log.TableSplit(mm.Id, level, start);
     }
 
-    /// <summary>A commit pass that takes the tables for its splits from a reservation.</summary>
-    internal interface ISplitPool : IPageWalkOps
+    /// <summary>What unmap and protect do to the pages of the range; the commit pass around it (<see
+    /// cref="CommitOps{TChange}"/>) splits the huge leaves the range cuts, from the reserved tables.</summary>
+    internal interface IRangeChange
     {
-        /// <summary>Hands the reservation over before the walk.</summary>
-        void SetTables(TableReservation tables);
+        /// <summary>A leaf wholly inside the range.</summary>
+        void Leaf(MmStruct mm, MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next);
+
+        /// <summary>A table entry whose whole range is inside the range: handle it here, or descend.</summary>
+        WalkAction WholeTable(MmStruct mm, MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next);
+
+        /// <summary>The PTEs of [<paramref name="address"/>, <paramref name="end"/>) of one table.</summary>
+        void PteRange(MmStruct mm, MmuGatherCore gather, ulong* ptes, ulong address, ulong end);
+
+        /// <summary>After the walker came back from the table below <paramref name="entry"/>.</summary>
+        void AfterTable(MmStruct mm, MmuGatherCore gather, ulong* entry, int level);
     }
 
-    /// <summary>Commit pass of unmap.</summary>
-    internal struct UnmapOps : ISplitPool
+    /// <summary>The commit pass of unmap and protect: a huge leaf the range covers only in part is split first, with
+    /// a table from the reservation the check pass counted and the caller made, so the pass cannot fail.</summary>
+    internal struct CommitOps<TChange> : IPageWalkOps where TChange : struct, IRangeChange
     {
         public MmStruct Mm;
         public MmuGatherCore Gather;
+        public TChange Change;
         public TableReservation Tables;
-
-        public void SetTables(TableReservation tables) => Tables = tables;
 
         public static bool Mutates => true;
 
         public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
         {
-            ulong value = *entry;
             bool whole = next - address == Paging.LevelSize(level);
-            if (PageTableEntry.IsLeaf(value, level))
-            {
-                if (whole)
-                {
-                    Volatile.Write(ref *entry, 0);
-                    Mm.Leaves[level]--;
-                    Gather.AddRange(address, next);
-                    return WalkAction.Continue;
-                }
-                SplitLeafInto(Mm, entry, level, address, Tables.Take(level - 1), Gather);
-                return WalkAction.Descend;
-            }
+            if (!PageTableEntry.IsLeaf(*entry, level))
+                return whole ? Change.WholeTable(Mm, Gather, entry, level, address, next) : WalkAction.Descend;
             if (whole)
             {
-                // The range covers everything below this entry: detach the subtree in one store and free it
-                // after the flush, without clearing its entries one by one.
-                Volatile.Write(ref *entry, 0);
-                Gather.AddRange(address, next);
-                Gather.RemoveSubtree(PageTableEntry.TableAddress(value), level - 1, countLeaves: true);
+                Change.Leaf(Mm, Gather, entry, level, address, next);
                 return WalkAction.Continue;
             }
+            SplitLeafInto(Mm, entry, level, address, Tables.Take(level - 1), Gather);
             return WalkAction.Descend;
         }
 
         public WalkAction PteRange(ulong* ptes, ulong address, ulong end)
         {
-            int count = (int)((end - address) >> Paging.PageShift);
-            new Span<ulong>(ptes, count).Clear();
-            Mm.Leaves[1] -= count;
-            Gather.AddRange(address, end);
+            Change.PteRange(Mm, Gather, ptes, address, end);
             return WalkAction.Continue;
         }
 
         public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next)
         {
-            ulong value = *entry;
-            ulong tablePa = PageTableEntry.TableAddress(value);
-            ulong* table = Mm.Memory.Physical.TableForRead(tablePa);
-            if (new ReadOnlySpan<ulong>(table, Paging.EntriesPerTable).IndexOfAnyExcept(0UL) >= 0) return WalkAction.Continue;
-            Volatile.Write(ref *entry, 0);
-            Gather.RemoveTable(tablePa, level - 1);
+            Change.AfterTable(Mm, Gather, entry, level);
             return WalkAction.Continue;
         }
     }
 
-    /// <summary>Commit pass of protect.</summary>
-    internal struct ProtectOps : ISplitPool
+    /// <summary>Unmap: leaves are cleared, whole subtrees detached in one store, tables that became empty freed
+    /// after the flush.</summary>
+    internal struct Unmap : IRangeChange
     {
-        public MmStruct Mm;
-        public MmuGatherCore Gather;
-        public Protection Protection;
-        public TableReservation Tables;
-
-        public void SetTables(TableReservation tables) => Tables = tables;
-
-        public static bool Mutates => true;
-
-        public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
+        public void Leaf(MmStruct mm, MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next)
         {
+            Volatile.Write(ref *entry, 0);
+            mm.Leaves[level]--;
+            gather.AddRange(address, next);
+        }
+
+        public WalkAction WholeTable(MmStruct mm, MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next)
+        {
+            // The range covers everything below this entry: detach the subtree in one store and free it after the
+            // flush, without clearing its entries one by one.
             ulong value = *entry;
-            if (!PageTableEntry.IsLeaf(value, level)) return WalkAction.Descend;
-            if (next - address != Paging.LevelSize(level))
-            {
-                SplitLeafInto(Mm, entry, level, address, Tables.Take(level - 1), Gather);
-                return WalkAction.Descend;
-            }
-            Update(entry, level, address, next);
+            Volatile.Write(ref *entry, 0);
+            gather.AddRange(address, next);
+            gather.RemoveSubtree(PageTableEntry.TableAddress(value), level - 1, address, next);
             return WalkAction.Continue;
         }
 
-        public WalkAction PteRange(ulong* ptes, ulong address, ulong end)
+        public void PteRange(MmStruct mm, MmuGatherCore gather, ulong* ptes, ulong address, ulong end)
         {
-            for (ulong a = address; a != end; a += Paging.PageSize, ptes++) Update(ptes, Paging.PteLevel, a, a + Paging.PageSize);
-            return WalkAction.Continue;
+            int count = (int)((end - address) >> Paging.PageShift);
+            new Span<ulong>(ptes, count).Clear();
+            mm.Leaves[1] -= count;
+            gather.AddRange(address, end);
         }
 
-        public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next) => WalkAction.Continue;
+        public void AfterTable(MmStruct mm, MmuGatherCore gather, ulong* entry, int level)
+        {
+            ulong tablePa = PageTableEntry.TableAddress(*entry);
+            ulong* table = mm.Memory.Physical.TableForRead(tablePa);
+            if (new ReadOnlySpan<ulong>(table, Paging.EntriesPerTable).IndexOfAnyExcept(0UL) >= 0) return;
+            Volatile.Write(ref *entry, 0);
+            gather.RemoveTable(tablePa, level - 1);
+        }
+    }
 
-        private void Update(ulong* entry, int level, ulong address, ulong next)
+    /// <summary>Protect: each leaf gets the new rights; only taking rights away is flushed.</summary>
+    internal struct Protect : IRangeChange
+    {
+        public Protection Protection;
+
+        public void Leaf(MmStruct mm, MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next) =>
+            Update(gather, entry, level, address, next);
+
+        public WalkAction WholeTable(MmStruct mm, MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next) =>
+            WalkAction.Descend;
+
+        public void PteRange(MmStruct mm, MmuGatherCore gather, ulong* ptes, ulong address, ulong end)
+        {
+            for (ulong a = address; a != end; a += Paging.PageSize, ptes++) Update(gather, ptes, Paging.PteLevel, a, a + Paging.PageSize);
+        }
+
+        public void AfterTable(MmStruct mm, MmuGatherCore gather, ulong* entry, int level)
+        {
+        }
+
+        private void Update(MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next)
         {
             while (true)
             {
@@ -221,7 +238,7 @@ internal static unsafe class RangeChangeOperation
                 if (Interlocked.CompareExchange(ref *entry, after, before) != before) continue; // A/D raced: redo
                 // Granting rights needs no flush: a stale cached entry only sends the access to the slow path,
                 // which re-walks. Taking rights away must be flushed.
-                if (PageTableEntry.IsDowngrade(before, after)) Gather.AddRange(address, next);
+                if (PageTableEntry.IsDowngrade(before, after)) gather.AddRange(address, next);
                 return;
             }
         }

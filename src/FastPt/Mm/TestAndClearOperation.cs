@@ -2,6 +2,7 @@ using System;
 using System.Threading;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -75,7 +76,7 @@ internal static unsafe class TestAndClearOperation
     {
         using (mm.LockTables())
         {
-            ObjectDisposedException.ThrowIf(mm.Disposed, typeof(AddressSpace));
+            if (mm.Disposed) ThrowHelper.ThrowAddressSpaceDisposed();
             gather.EnsureUsableFor(mm);
             fixed (ulong* map = bitmap)
             {

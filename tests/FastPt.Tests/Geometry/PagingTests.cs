@@ -3,8 +3,11 @@ using Xunit;
 
 namespace FastPt.Tests.Geometry;
 
-// The namespace FastPt.Tests.Paging would otherwise hide the geometry class of the same name.
+// The namespace FastPt.Tests.Paging would otherwise hide the geometry class of the same name; only an alias
+// inside the namespace is found before it.
+#pragma warning disable IDE0065
 using Paging = FastPt.Geometry.Paging;
+#pragma warning restore IDE0065
 
 public class PagingTests
 {

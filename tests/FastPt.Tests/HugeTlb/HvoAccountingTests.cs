@@ -1,4 +1,3 @@
-using System;
 using System.Linq;
 using Xunit;
 using static FastPt.Tests.HugeTlb.HvoMachines;

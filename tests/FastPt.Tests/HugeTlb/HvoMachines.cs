@@ -1,4 +1,3 @@
-using System;
 using System.Linq;
 using FastPt.Mm;
 using static FastPt.Tests.TestMachines;

@@ -1,7 +1,5 @@
 using System;
-using System.Diagnostics;
 using System.Linq;
-using FastPt.Hardware;
 using Xunit;
 using static FastPt.Tests.TestMachines;
 

@@ -1,4 +1,3 @@
-using System;
 using FastPt.Mm;
 using Xunit;
 using static FastPt.Tests.TestMachines;

@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Xunit;
-using static FastPt.Tests.Paging.PagingFixtures;
 using static FastPt.Tests.TestMachines;
 
 namespace FastPt.Tests.Paging;

@@ -1,5 +1,4 @@
 using System.Threading;
-using FastPt.Geometry;
 using PageGeometry = FastPt.Geometry.Paging;
 using FastPt.Hardware;
 using FastPt.Mm;

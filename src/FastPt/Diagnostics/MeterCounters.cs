@@ -1,0 +1,122 @@
+using System.Collections.Generic;
+using System.Threading;
+
+namespace FastPt.Diagnostics;
+
+/// <summary>The counters of one simulated CPU (a CPU context): written only by the thread that owns the CPU, with
+/// plain increments (a TLB hit pays no atomic instruction), and read by the Meter from another thread (an aligned
+/// 64-bit read is atomic on x64, so a reading is at worst a moment old). Linux keeps its vm events per CPU the same
+/// way and sums them when they are read.</summary>
+internal sealed class CpuCounters
+{
+    public long Hits, Misses, VictimHits, PmdCacheHits, PudCacheHits, Walks, Faults;
+    public long PageFlushes, RangeFlushes, FullFlushes, KernelFlushes;
+
+    /// <summary>Set (under the machine's lock) once the counts were folded into the machine's retired totals.</summary>
+    public bool Retired;
+}
+
+/// <summary>Totals over CPUs of the counters the Meter reports.</summary>
+internal struct CpuTotals
+{
+    public long Hits, Misses, Faults;
+
+    public void Add(CpuCounters cpu)
+    {
+        Hits += Volatile.Read(ref cpu.Hits);
+        Misses += Volatile.Read(ref cpu.Misses);
+        Faults += Volatile.Read(ref cpu.Faults);
+    }
+
+    public void Add(in CpuTotals other)
+    {
+        Hits += other.Hits;
+        Misses += other.Misses;
+        Faults += other.Faults;
+    }
+}
+
+/// <summary>What one machine publishes for the Meter: the engine keeps these figures here as it runs (the memory
+/// manager's vmstat derives from this class, so its counters are these fields), registers the block with
+/// <see cref="FastPtMeter"/> when the machine boots, and the Meter only reads it. CPUs register their
+/// <see cref="CpuCounters"/> here and are folded into the retired totals when they go away (Linux's
+/// <c>vm_events_fold_cpu</c>), so totals never drop while the machine lives.</summary>
+internal class MachineCounters
+{
+    private readonly Lock _cpusLock = new();
+    private readonly List<CpuCounters> _cpus = new();
+    private CpuTotals _retired;
+
+    /// <summary><c>PageTables</c> in /proc/meminfo (<c>NR_PAGETABLE</c>): constructed page-table pages.</summary>
+    public long PageTablePages;
+
+    /// <summary><c>nr_memmap_pages</c>: memmap pages allocated after boot (hot-add), in 4 KiB pages.</summary>
+    public long MemmapPages;
+
+    /// <summary><c>nr_memmap_boot_pages</c>: memmap pages allocated by memblock at boot.</summary>
+    public long MemmapBootPages;
+
+    /// <summary><c>nr_free_pages</c>: frames free in the buddy allocator (written under its lock).</summary>
+    public long FreePages;
+
+    /// <summary>Times a thread found an address space's page-table lock held by another.</summary>
+    public long PageTableLockContentions;
+
+    /// <summary>TLB flushes published to CPUs, of every address space and of the kernel (each one is a
+    /// <c>TlbFlush</c> event).</summary>
+    public long TlbFlushesPublished;
+
+    /// <summary>RCU grace periods completed and callbacks run (written by the RCU domain's observer).</summary>
+    public long RcuGracePeriods, RcuCallbacksRun;
+
+    /// <summary>Page-table blocks alive (PTE fragments share one).</summary>
+    public long PteBlocks;
+
+    /// <summary>PTE fragments handed out and not freed, and fragments not handed out yet (in cursors).</summary>
+    public long PteFragmentsInUse, PteFragmentsFree;
+
+    /// <summary><c>pte_free_defer</c> calls, and re-deferrals (the <c>PTE_FREE_DEFERRED</c> callback queueing the
+    /// head again).</summary>
+    public long TablesDeferred, Redeferrals;
+
+    /// <summary>Bytes of page-table memory referenced by queued RCU callbacks: whole blocks whose head is queued,
+    /// and the tables of queued gather batches.</summary>
+    public long RcuPendingTableBytes;
+
+    /// <summary>HugeTLB vmemmap optimization: vmemmap pages freed and allocated again (restores), and folios whose
+    /// vmemmap is optimized now.</summary>
+    public long HvoPagesFreed, HvoPagesRestored, HvoFoliosOptimized;
+
+    /// <summary>Registers the counters of a new CPU.</summary>
+    public CpuCounters AttachCpu()
+    {
+        var cpu = new CpuCounters();
+        lock (_cpusLock) _cpus.Add(cpu);
+        return cpu;
+    }
+
+    /// <summary>Folds the counts of a CPU that went away into the retired totals; the second call does nothing.
+    /// An increment racing with the fold (a CPU still translating while its address space is torn down) may be
+    /// lost.</summary>
+    public void RetireCpu(CpuCounters cpu)
+    {
+        lock (_cpusLock)
+        {
+            if (cpu.Retired) return;
+            cpu.Retired = true;
+            _retired.Add(cpu);
+            _cpus.Remove(cpu);
+        }
+    }
+
+    /// <summary>Totals over every CPU the machine ever had.</summary>
+    public CpuTotals ReadCpus()
+    {
+        lock (_cpusLock)
+        {
+            CpuTotals total = _retired;
+            foreach (CpuCounters cpu in _cpus) total.Add(cpu);
+            return total;
+        }
+    }
+}
