@@ -60,6 +60,7 @@ internal static class Program
         root.Add(ReplayCommand.Create(environment));
         root.Add(DumpCommand.Create(environment));
         root.Add(TraceCommand.Create(environment));
+        root.Add(HugeTlbCommand.Create(environment));
         return root;
     }
 }

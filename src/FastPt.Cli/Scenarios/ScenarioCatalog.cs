@@ -13,6 +13,7 @@ public static class ScenarioCatalog
         new PagingScenario(),
         new ReplaySyntheticScenario(),
         new HotplugScenario(),
+        new HugeTlbScenario(),
     ];
 
     /// <summary>The scenario called <paramref name="name"/> (case-insensitive), or null.</summary>

@@ -16,7 +16,7 @@ public class ProgramTests
         Assert.Equal("", result.Error);
         foreach (string name in new[] { "boot", "paging", "replay-synthetic", "hotplug" })
             Assert.Contains("── " + name, result.Output, StringComparison.Ordinal);
-        Assert.Contains("4 of 4 scenarios passed", result.Output, StringComparison.Ordinal);
+        Assert.Contains("5 of 5 scenarios passed", result.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("FAIL", result.Output, StringComparison.Ordinal);
     }
 
