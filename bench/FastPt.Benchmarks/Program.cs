@@ -1,8 +1,10 @@
+using System.IO;
 using System.Linq;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Exporters;
 using BenchmarkDotNet.Exporters.Csv;
+using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 
 namespace FastPt.Benchmarks;
@@ -11,13 +13,40 @@ namespace FastPt.Benchmarks;
 /// (<c>--filter</c>, <c>--job</c>, <c>--artifacts</c>, ...).</summary>
 public static class Program
 {
-    /// <summary>Runs the suites chosen by <paramref name="args"/>, or, with <c>boot-scaling</c> first, the boot
-    /// scaling report (<see cref="Boot.BootScaling"/>).</summary>
+    /// <summary>Runs the suites chosen by <paramref name="args"/>; with <c>boot-scaling</c> first, the boot
+    /// scaling report (<see cref="Boot.BootScaling"/>); with <c>compare DIR</c> first, a same-run comparison of
+    /// the FastPt of the source tree in DIR ("before") with this tree's ("after") — see <c>bench/compare.sh</c>.</summary>
     public static int Main(string[] args)
     {
         if (args is ["boot-scaling", ..]) return Boot.BootScaling.Run(args);
+        if (args is ["compare", string baseline, .. string[] rest])
+        {
+            BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, CreateComparisonConfig(baseline));
+            return 0;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, CreateConfig());
         return 0;
+    }
+
+    /// <summary><see cref="CreateConfig"/> with two jobs alike but for the engine they are built against: "before"
+    /// references the FastPt project of the source tree in <paramref name="baselineDirectory"/>, "after" the
+    /// project of this tree. Every
+    /// benchmark runs in both, interleaved in one run on one machine state; two launches of ten iterations each
+    /// so that a ratio's spread shows. The Ratio column stays per job (to each suite's baseline method).</summary>
+    public static IConfig CreateComparisonConfig(string baselineDirectory)
+    {
+        string full = Path.GetFullPath(baselineDirectory);
+        if (!File.Exists(Path.Combine(full, "src", "FastPt", "FastPt.csproj")))
+            throw new FileNotFoundException($"no src/FastPt/FastPt.csproj in {full} (bench/compare.sh extracts one)");
+        Job measured = Job.Default.WithLaunchCount(2).WithWarmupCount(3).WithIterationCount(10);
+        return CreateConfig()
+            .AddJob(measured.WithArguments([new MsBuildArgument($"/p:FastPtBaseline={full}")]).WithId("before"))
+            .AddJob(measured.WithId("after"))
+            .WithOption(ConfigOptions.JoinSummary, true)
+            // Both jobs build bench/FastPt.Benchmarks into the same obj/ with different references: one at a time.
+            // A loaded machine takes minutes per build, more than BenchmarkDotNet's default two.
+            .WithOption(ConfigOptions.DisableParallelBuild, true)
+            .WithBuildTimeout(System.TimeSpan.FromMinutes(15));
     }
 
     /// <summary>BenchmarkDotNet's defaults (columns, loggers, analysers, validators) with the memory diagnoser on,

@@ -4,16 +4,19 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using Microsoft.Diagnostics.Tracing;
+using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 
 namespace FastPt.Tracing;
 
 /// <summary>Reads a .nettrace with TraceEvent's <see cref="EventPipeEventSource"/> and accumulates the summary.
 /// Every event arrives through the dynamic parser (<c>source.Dynamic.All</c>), which names events and their
 /// payload fields from the metadata the trace carries, so payload fields are read by name and an event version
-/// with more fields still reads.</summary>
+/// with more fields still reads. The runtime's own providers carry no metadata in the file, so their events come
+/// through TraceEvent's CLR and rundown parsers, which know their names.</summary>
 internal sealed class TraceReader
 {
-    private const string MetricsProvider = "System.Diagnostics.Metrics";
+    private const string MetricsProvider = KnownProviders.Metrics;
+    private const string SessionIdMessage = "SessionId argument received: ";
     private const int MaxAnomaliesKept = 20;
     private const ulong MaxPfn = 1UL << 40; // 52-bit physical addresses
     private const ulong PageMask = 4095;
@@ -43,6 +46,9 @@ internal sealed class TraceReader
     private long _gracePeriods, _callbacksRun, _tablesDeferred, _headsQueued;
     private long _lockContended, _lockSpins;
     private readonly List<string> _anomalies = new();
+    private readonly List<TraceNote> _notes = new();
+    private readonly HashSet<string> _metricsSessionsRequested = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _metricsSessionsRunning = new(StringComparer.Ordinal);
     private long _anomalyCount;
 
     public static TraceSummary Summarise(Stream stream, string name)
@@ -55,6 +61,8 @@ internal sealed class TraceReader
         {
             using var source = new EventPipeEventSource(stream);
             source.Dynamic.All += reader.OnEvent;
+            source.Clr.All += reader.OnEvent;
+            new ClrRundownTraceEventParser(source).All += reader.OnEvent;
             source.Process();
             eventsLost = source.EventsLost;
         }
@@ -358,6 +366,25 @@ internal sealed class TraceReader
         string valueField;
         switch (eventName)
         {
+            case "Message":
+                string message = Text(data, "Message");
+                if (message.StartsWith(SessionIdMessage, StringComparison.Ordinal)) _metricsSessionsRequested.Add(message[SessionIdMessage.Length..]);
+                return;
+            case "MultipleSessionsNotSupportedError":
+                _metricsSessionsRunning.Add(Text(data, "runningSessionId"));
+                return;
+            case "MultipleSessionsConfiguredIncorrectlyError":
+                AddNote(TraceNoteSeverity.Warning,
+                    "System.Diagnostics.Metrics refused a second, differently configured session: the Meter values come from the first one only.");
+                return;
+            case "ObservableInstrumentCallbackError":
+            case "Error":
+                AddNote(TraceNoteSeverity.Warning, $"System.Diagnostics.Metrics reported {eventName}: {Text(data, "errorMessage")}");
+                return;
+            case "TimeSeriesLimitReached":
+            case "HistogramLimitReached":
+                AddNote(TraceNoteSeverity.Warning, $"System.Diagnostics.Metrics reported {eventName}: some instruments were not published.");
+                return;
             case "GaugeValuePublished":
                 kind = "gauge";
                 valueField = "lastValue";
@@ -391,8 +418,46 @@ internal sealed class TraceReader
         metric.Maximum = Math.Max(metric.Maximum, value);
     }
 
+    private void AddNote(TraceNoteSeverity severity, string text)
+    {
+        if (!_notes.Exists(note => note.Text == text)) _notes.Add(new TraceNote(severity, text));
+    }
+
+    /// <summary>System.Diagnostics.Metrics answers every enable request for a session while one runs with
+    /// MultipleSessionsNotSupportedError naming the running session. When that is the session this trace asked for
+    /// (EventPipe delivers its enable request more than once), it is harmless — dotnet-counters ignores it too; when
+    /// it is another, that session held the Meter and this trace has none of its own values.</summary>
+    private void NoteMetricsSessions()
+    {
+        foreach (string running in _metricsSessionsRunning.Order(StringComparer.Ordinal))
+        {
+            if (_metricsSessionsRequested.Contains(running))
+            {
+                AddNote(TraceNoteSeverity.Information,
+                    $"MultipleSessionsNotSupportedError (System.Diagnostics.Metrics) names session '{running}', this trace's own: the "
+                    + "source got its enable request twice and kept the session running. Harmless.");
+            }
+            else
+            {
+                AddNote(TraceNoteSeverity.Warning,
+                    $"Another metrics session ('{running}', e.g. a dotnet-counters still attached) held the process's Meters, so this trace's own "
+                    + "session published no Meter values: stop the other tool first.");
+            }
+        }
+    }
+
+    private ProviderSummary[] Providers() =>
+        _eventCounts
+            .GroupBy(pair => pair.Key.Provider, StringComparer.Ordinal)
+            .Select(group => new ProviderSummary(group.Key, group.Sum(pair => pair.Value), group.Count(), KnownProviders.Describe(group.Key)))
+            .OrderBy(provider => provider.Name == TraceSummary.ProviderName ? 0 : 1)
+            .ThenByDescending(provider => provider.Events)
+            .ThenBy(provider => provider.Name, StringComparer.Ordinal)
+            .ToArray();
+
     private TraceSummary Build(string name, long eventsLost)
     {
+        NoteMetricsSessions();
         string[] operationOrder = ["map", "unmap", "protect", "teardown"];
         return new TraceSummary
         {
@@ -403,6 +468,8 @@ internal sealed class TraceReader
             EventsLost = eventsLost,
             AnomalyCount = _anomalyCount,
             Anomalies = _anomalies.ToArray(),
+            Providers = Providers(),
+            Notes = _notes.ToArray(),
             Events = _eventCounts
                 .OrderBy(pair => pair.Key.Provider == TraceSummary.ProviderName ? 0 : 1)
                 .ThenBy(pair => pair.Key.Provider, StringComparer.Ordinal)

@@ -36,6 +36,28 @@ public sealed partial record TraceSummary
         foreach (string anomaly in Anomalies) json.WriteStringValue(anomaly);
         json.WriteEndArray();
 
+        json.WriteStartArray("providers");
+        foreach (ProviderSummary provider in Providers)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", provider.Name);
+            json.WriteNumber("events", provider.Events);
+            json.WriteNumber("kinds", provider.Kinds);
+            json.WriteString("role", provider.Role);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+
+        json.WriteStartArray("notes");
+        foreach (TraceNote note in Notes)
+        {
+            json.WriteStartObject();
+            json.WriteString("severity", note.Severity == TraceNoteSeverity.Warning ? "warning" : "information");
+            json.WriteString("text", note.Text);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+
         json.WriteStartArray("events");
         foreach (EventCount count in Events)
         {

@@ -47,6 +47,14 @@ public sealed partial record TraceSummary
     /// <summary>Events per provider and name, FastPt first, then by count.</summary>
     public IReadOnlyList<EventCount> Events { get; init; } = [];
 
+    /// <summary>Events per provider, FastPt first: how many, of how many kinds, and what the provider is (the
+    /// runtime's rundown, the Meter's transport...), so that the runtime's events can be shown as one line each.</summary>
+    public IReadOnlyList<ProviderSummary> Providers { get; init; } = [];
+
+    /// <summary>What the file says beyond the counts: known harmless runtime events explained, and warnings about
+    /// problems (another metrics session held the Meter, an instrument callback threw, a limit was reached).</summary>
+    public IReadOnlyList<TraceNote> Notes { get; init; } = [];
+
     /// <summary>Page-table pages allocated, freed and split.</summary>
     public PageTableSummary Tables { get; init; } = new();
 
@@ -120,6 +128,28 @@ public sealed partial record TraceSummary
         return TraceReader.Summarise(stream, name);
     }
 }
+
+/// <summary>The events of one provider.</summary>
+/// <param name="Name">The provider (EventSource) name.</param>
+/// <param name="Events">How many events it wrote.</param>
+/// <param name="Kinds">Of how many distinct names.</param>
+/// <param name="Role">What the provider's events are, in a phrase.</param>
+public sealed record ProviderSummary(string Name, long Events, int Kinds, string Role);
+
+/// <summary>How much a <see cref="TraceNote"/> matters.</summary>
+public enum TraceNoteSeverity
+{
+    /// <summary>An event that looks alarming but is known to be harmless, explained.</summary>
+    Information,
+
+    /// <summary>Something the reader should act on: the summary lacks data it would otherwise have.</summary>
+    Warning,
+}
+
+/// <summary>One remark of a summary about the file.</summary>
+/// <param name="Severity">Information or warning.</param>
+/// <param name="Text">The remark, in a sentence or two.</param>
+public sealed record TraceNote(TraceNoteSeverity Severity, string Text);
 
 /// <summary>The number of events of one name from one provider.</summary>
 /// <param name="Provider">The provider (EventSource) name.</param>

@@ -97,7 +97,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
         ThrowIfDisposed();
         PagingResult invalid = ValidateRange(va, length, pageSize ?? PageSize.Size4K);
         if (!invalid.IsSuccess) return invalid;
-        if (pa.Value + length > _memory.Physical.MaxPhysicalAddress || pa.Value + length < pa.Value)
+        if (length > _memory.Physical.MaxPhysicalAddress || pa.Value > _memory.Physical.MaxPhysicalAddress - length)
             return new PagingResult(PagingError.OutOfRange, va, null, $"physical range {pa}+0x{length:x} exceeds the physical address width");
         ulong align = (pageSize ?? PageSize.Size4K).Bytes() - 1;
         if ((pa.Value & align) != 0)
@@ -132,18 +132,34 @@ public sealed unsafe partial class AddressSpace : IDisposable
     /// <summary>Unmaps [<paramref name="va"/>, +<paramref name="length"/>). Every page must be mapped; a huge page
     /// only partly inside the range is split first. Page tables that become empty are freed after the TLB flush.
     /// With a <paramref name="gather"/>, the flush and frees wait until it is disposed.</summary>
-    public PagingResult TryUnmap(VirtAddr va, ulong length, MmuGather? gather = null)
+    public PagingResult TryUnmap(VirtAddr va, ulong length, MmuGather? gather = null) => Unmap(va, length, gather, holes: false);
+
+    /// <summary>Like <see cref="TryUnmap"/>, throwing <see cref="PagingException"/> on failure.</summary>
+    public void Unmap(VirtAddr va, ulong length, MmuGather? gather = null) => TryUnmap(va, length, gather).ThrowIfFailed();
+
+    /// <summary>Unmaps whatever is mapped in [<paramref name="va"/>, +<paramref name="length"/>) and succeeds over
+    /// holes, as Linux <c>munmap</c> does (a range with nothing mapped is a success that changes nothing); the
+    /// strict <see cref="TryUnmap"/> refuses a hole with <see cref="PagingError.NotMapped"/>, as Unicorn's
+    /// <c>uc_mem_unmap</c> does. Huge pages only partly inside the range are split, empty tables freed after the
+    /// flush; a bad range (misaligned, empty, outside the address space) or a shortage of split tables is still
+    /// refused with nothing changed.</summary>
+    public PagingResult TryDiscard(VirtAddr va, ulong length, MmuGather? gather = null) => Unmap(va, length, gather, holes: true);
+
+    /// <summary>Like <see cref="TryDiscard"/>, throwing <see cref="PagingException"/> on failure.</summary>
+    public void Discard(VirtAddr va, ulong length, MmuGather? gather = null) => TryDiscard(va, length, gather).ThrowIfFailed();
+
+    private PagingResult Unmap(VirtAddr va, ulong length, MmuGather? gather, bool holes)
     {
         ThrowIfDisposed();
         PagingResult invalid = ValidateRange(va, length, PageSize.Size4K);
         if (!invalid.IsSuccess) return invalid;
-        if (gather is not null) return PageTableOps.Unmap(_mm, va.Value, length, gather.Core);
+        if (gather is not null) return PageTableOps.Unmap(_mm, va.Value, length, gather.Core, holes);
         using (_mm.LockTables())
         {
             MmuGatherCore own = _mm.RentGather();
             try
             {
-                return PageTableOps.Unmap(_mm, va.Value, length, own);
+                return PageTableOps.Unmap(_mm, va.Value, length, own, holes);
             }
             finally
             {
@@ -151,9 +167,6 @@ public sealed unsafe partial class AddressSpace : IDisposable
             }
         }
     }
-
-    /// <summary>Like <see cref="TryUnmap"/>, throwing <see cref="PagingException"/> on failure.</summary>
-    public void Unmap(VirtAddr va, ulong length, MmuGather? gather = null) => TryUnmap(va, length, gather).ThrowIfFailed();
 
     /// <summary>Changes the rights of [<paramref name="va"/>, +<paramref name="length"/>). Every page must be
     /// mapped; huge pages at the edges are split. Taking rights away is flushed; granting is not (a stale cached
@@ -269,6 +282,16 @@ public sealed unsafe partial class AddressSpace : IDisposable
         PagingResult invalid = ValidateRange(start, length, PageSize.Size4K);
         if (!invalid.IsSuccess) ThrowHelper.ThrowPaging(invalid);
         return PageTableOps.Dump(_mm, start.Value, start.Value + length, maxRuns);
+    }
+
+    /// <summary>Counts the leaves of [<paramref name="start"/>, +<paramref name="length"/>) by page size, with no
+    /// limit: the figures a <see cref="Dump"/> of the whole range would sum to.</summary>
+    public MappingTotals CountMappings(VirtAddr start, ulong length)
+    {
+        ThrowIfDisposed();
+        PagingResult invalid = ValidateRange(start, length, PageSize.Size4K);
+        if (!invalid.IsSuccess) throw new PagingException(invalid);
+        return MappingTotals.Count(_mm, start.Value, start.Value + length);
     }
 
     // ---------------------------------------------------------------- translation and access
@@ -390,9 +413,10 @@ public sealed unsafe partial class AddressSpace : IDisposable
     private PagingResult ValidateRange(VirtAddr va, ulong length, PageSize alignment)
     {
         if (length == 0) return new PagingResult(PagingError.InvalidArgument, va, null, "length is zero");
-        if (va.Value + length < va.Value) return new PagingResult(PagingError.InvalidArgument, va, null, "range wraps around");
+        // A range may end exactly at 2^64 (its last byte is the top one); only one that goes past it wraps.
+        if (length - 1 > ulong.MaxValue - va.Value) return new PagingResult(PagingError.InvalidArgument, va, null, "range wraps around");
         if (!Paging.IsCanonical(va.Value, _mode)) return new PagingResult(PagingError.NonCanonical, va);
-        if (va.Value >= _userTop || va.Value + length > _userTop)
+        if (va.Value >= _userTop || length > _userTop - va.Value)
             return new PagingResult(PagingError.OutOfRange, va, null, $"user addresses end at {UserTop}");
         ulong mask = alignment.Bytes() - 1;
         if ((va.Value & mask) != 0 || (length & mask) != 0)

@@ -26,8 +26,10 @@ public sealed unsafe partial class Machine : IDisposable
     private readonly HashSet<AddressSpace> _spaces = new();
     private int _disposed;
 
-    /// <summary>Boots a machine. With no options: 1 GiB of RAM, 4-level paging. With <paramref name="progress"/>,
-    /// each step of the boot is reported to it on the calling thread (booting 64 TiB takes a second or more).</summary>
+    /// <summary>Boots a machine. With no options: 1 GiB of RAM, 4-level paging. The options are validated (an
+    /// <see cref="ArgumentException"/> names the one at fault) and copied: <see cref="Options"/> is the machine's
+    /// own snapshot. With <paramref name="progress"/>, each step of the boot is reported to it on the calling
+    /// thread (booting 64 TiB takes a second or more).</summary>
     public Machine(MachineOptions? options = null, IProgress<BootProgress>? progress = null)
         : this(options, progress, deferredInit: true)
     {
@@ -37,8 +39,9 @@ public sealed unsafe partial class Machine : IDisposable
     /// every free block linked at boot (the representation the deferred one is checked against).</summary>
     internal Machine(MachineOptions? options, IProgress<BootProgress>? progress, bool deferredInit)
     {
-        Options = options ?? new MachineOptions();
-        _memory = new MemoryManager(Options, progress, deferredInit);
+        Options = (options ?? new MachineOptions()).Validated();
+        // The engine reads a copy of its own: not even a reflection write to Options reaches native code.
+        _memory = new MemoryManager(Options.Validated(), progress, deferredInit);
         _hotplug = new Hotplug.MemoryHotplug(_memory);
         HugeTlb = new HugeTlbPool(this, new HugeTlb.HugeTlbPoolCore(_memory, Options.HugeTlbOptimizeVmemmap));
         Diagnostics.FastPtMeter.Register(_memory.Stat);
@@ -46,7 +49,7 @@ public sealed unsafe partial class Machine : IDisposable
 
     internal MemoryManager Memory => _memory;
 
-    /// <summary>The options the machine was built with.</summary>
+    /// <summary>The options the machine was built with: a validated copy, immutable.</summary>
     public MachineOptions Options { get; }
 
     /// <summary>4- or 5-level paging.</summary>
@@ -97,7 +100,7 @@ public sealed unsafe partial class Machine : IDisposable
     {
         ThrowIfDisposed();
         int order = OrderFor(size);
-        if (_memory.Buddy.TryAllocate(order, zero: true, out ulong pfn, movable: true))
+        if (_memory.Buddy.TryAllocateUser(order, out ulong pfn))
         {
             pa = PhysAddr.FromPfn(pfn);
             return true;
@@ -106,14 +109,31 @@ public sealed unsafe partial class Machine : IDisposable
         return false;
     }
 
-    /// <summary>Frees frames from <see cref="AllocatePhysical"/> (same size).</summary>
+    /// <summary>Frees a block from <see cref="AllocatePhysical"/>, given its address and the size it was allocated
+    /// with (rounded up the same way). Anything else is refused with <see cref="ArgumentException"/> and nothing
+    /// freed: an address that does not start an allocated block (freed already, never allocated, inside a block),
+    /// a block of another size, or the kernel's own frames.</summary>
     public void FreePhysical(PhysAddr pa, ulong size)
     {
         ThrowIfDisposed();
         int order = OrderFor(size);
-        if ((pa.Value & ((4096UL << order) - 1)) != 0) ThrowHelper.ThrowArgument("Address is not the start of an allocated block.", nameof(pa));
-        if (!_memory.Sparse.PfnValid(pa.Pfn)) ThrowHelper.ThrowArgument("Address is not in present memory.", nameof(pa));
-        _memory.Buddy.Free(pa.Pfn, order);
+        if ((pa.Value & ((4096UL << order) - 1)) != 0)
+            ThrowHelper.ThrowArgument($"{pa} is not aligned to a block of {size} bytes, so it cannot start one.", nameof(pa));
+        if (!_memory.Sparse.PfnValid(pa.Pfn)) ThrowHelper.ThrowArgument($"{pa} is not in present memory.", nameof(pa));
+        switch (_memory.Buddy.TryFreeUser(pa.Pfn, order, out int allocatedOrder))
+        {
+            case UserFree.Freed:
+                return;
+            case UserFree.WrongSize:
+                ThrowHelper.ThrowArgument($"{pa} starts a block of {4096UL << allocatedOrder} bytes, freed as {4096UL << order}.", nameof(size));
+                break;
+            case UserFree.NotUserData:
+                ThrowHelper.ThrowArgument($"{pa} is the kernel's memory (page tables, memmap or boot memory), not a block from AllocatePhysical.", nameof(pa));
+                break;
+            default:
+                ThrowHelper.ThrowArgument($"{pa} does not start an allocated block (freed already, never allocated, or inside a block).", nameof(pa));
+                break;
+        }
     }
 
     private static int OrderFor(ulong size)
@@ -160,12 +180,28 @@ public sealed unsafe partial class Machine : IDisposable
         return MapOperation.Describe(entry, level, va.Value);
     }
 
-    /// <summary>How the kernel maps [<paramref name="start"/>, +<paramref name="length"/>), as runs.</summary>
+    /// <summary>How the kernel maps [<paramref name="start"/>, +<paramref name="length"/>), as runs (at most
+    /// <paramref name="maxRuns"/>). The range may end exactly at 2^64; it must be canonical and lie in one half of
+    /// the address space.</summary>
     public IReadOnlyList<MappingRun> DumpKernel(VirtAddr start, ulong length, int maxRuns = 100_000)
     {
         ThrowIfDisposed();
-        if (length == 0 || start.Value + length < start.Value) ThrowHelper.ThrowArgumentOutOfRange(nameof(length));
-        return PageTableOps.Dump(_memory.InitMm, start.Value, start.Value + length, maxRuns);
+        if (length == 0 || length - 1 > ulong.MaxValue - start.Value)
+            throw new ArgumentOutOfRangeException(nameof(length), $"{start}+0x{length:x} is empty or goes past 2^64.");
+        ulong last = start.Value + (length - 1);
+        if (!Paging.IsCanonical(start.Value, PagingMode) || !Paging.IsCanonical(last, PagingMode) || (long)(start.Value ^ last) < 0)
+            throw new ArgumentOutOfRangeException(nameof(start), $"{start}+0x{length:x} is not a canonical range of one half of the address space.");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxRuns);
+        return PageTableOps.Dump(_memory.InitMm, start.Value, start.Value + length, maxRuns); // an end of 2^64 is 0
+    }
+
+    /// <summary>Counts what the kernel maps in [<paramref name="start"/>, +<paramref name="length"/>) by page size,
+    /// with no limit: the figures a <see cref="DumpKernel"/> of the whole range would sum to.</summary>
+    public MappingTotals CountKernelMappings(VirtAddr start, ulong length)
+    {
+        ThrowIfDisposed();
+        if (length == 0 || start.Value + length < start.Value) throw new ArgumentOutOfRangeException(nameof(length));
+        return MappingTotals.Count(_memory.InitMm, start.Value, start.Value + length);
     }
 
     /// <summary>Kernel page-table pages by level (index 1 = PTE … 5), the root included.</summary>
@@ -173,24 +209,35 @@ public sealed unsafe partial class Machine : IDisposable
 
     /// <summary>Hot-adds [<paramref name="start"/>, +<paramref name="size"/>) (a multiple of 2 MiB subsections):
     /// builds its memmap in the vmemmap (2 MiB blocks, 4 KiB pages, or an altmap in the range itself), its direct
-    /// map, and onlines its frames into the buddy allocator. Throws <see cref="HotplugException"/> with nothing
-    /// changed if the range is misaligned, already present, or memory for its metadata runs out.</summary>
-    public HotplugReport AddMemory(PhysAddr start, ulong size, HotAddOptions? options = null)
+    /// map, and onlines its frames into the buddy allocator. Every frame the metadata needs is taken before
+    /// anything changes, so a refusal — misaligned, out of range, already present, or out of memory for the
+    /// metadata — is a result with nothing changed.</summary>
+    public HotplugResult TryAddMemory(PhysAddr start, ulong size, HotAddOptions? options = null)
     {
         ThrowIfDisposed();
         return _hotplug.Add(start.Value, size, options ?? new HotAddOptions());
     }
 
+    /// <summary>Like <see cref="TryAddMemory"/>, throwing <see cref="HotplugException"/> (nothing changed) when
+    /// the add is refused.</summary>
+    public HotplugReport AddMemory(PhysAddr start, ulong size, HotAddOptions? options = null) =>
+        TryAddMemory(start, size, options).ThrowIfFailed();
+
     /// <summary>Hot-removes [<paramref name="start"/>, +<paramref name="size"/>): offlines its frames, frees its
     /// memmap (marking partly used vmemmap pages and blocks with 0xFD, freeing each when all of it is marked),
-    /// removes its direct map and frees page-table pages that became empty, all through one gather. Throws
-    /// <see cref="HotplugException"/> with nothing changed if a frame is still in use (Busy), the range is not
-    /// present, or misaligned.</summary>
-    public HotplugReport RemoveMemory(PhysAddr start, ulong size)
+    /// removes its direct map and frees page-table pages that became empty, all through one gather. A refusal is a
+    /// result with nothing changed: a frame still in use (<see cref="HotplugError.Busy"/>), no free kernel frame
+    /// for splitting a 1 GiB direct-map leaf the range cuts (<see cref="HotplugError.OutOfMemory"/>), a range not
+    /// present, misaligned, or not matching how it was added.</summary>
+    public HotplugResult TryRemoveMemory(PhysAddr start, ulong size)
     {
         ThrowIfDisposed();
         return _hotplug.Remove(start.Value, size);
     }
+
+    /// <summary>Like <see cref="TryRemoveMemory"/>, throwing <see cref="HotplugException"/> (nothing changed) when
+    /// the removal is refused.</summary>
+    public HotplugReport RemoveMemory(PhysAddr start, ulong size) => TryRemoveMemory(start, size).ThrowIfFailed();
 
     /// <summary>Waits until every callback queued with RCU has run (<c>rcu_barrier</c>): page tables freed by
     /// collapse and by unmaps while lockless walkers were active are back in the allocator when it returns. Must

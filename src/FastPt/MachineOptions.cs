@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using FastPt.Internals;
 
 namespace FastPt;
 
@@ -13,60 +14,77 @@ public readonly record struct MemoryRange(PhysAddr Start, ulong Size)
 }
 
 /// <summary>How the simulated machine is built. Every option has a sensible default; only the memory size is
-/// usually set.</summary>
+/// usually set. Options are set once, in an object initializer; <see cref="Machine"/> validates them when it is
+/// built (an <see cref="ArgumentException"/> names the option at fault) and keeps its own copy, so nothing a caller
+/// does later reaches the machine.</summary>
 public sealed class MachineOptions
 {
-    /// <summary>Boot RAM as one range starting at physical address 0 (ignored when <see cref="MemoryMap"/> is set).
-    /// Default 1 GiB.</summary>
-    public ulong MemorySize { get; set; } = 1UL << 30;
+    /// <summary>The smallest machine: 32 MiB of RAM, of which at least <see cref="MinimumFreeAtBoot"/> is left
+    /// after the boot memmap. Below it a machine boots but its kernel cannot even hot-add a gigabyte (16 MiB of
+    /// memmap) or run the CLI's scenarios.</summary>
+    public const ulong MinimumMemorySize = 32UL << 20;
 
-    /// <summary>Explicit boot memory map (like e820), for machines with holes. Each range must be 2 MiB aligned.</summary>
-    public IReadOnlyList<MemoryRange>? MemoryMap { get; set; }
+    /// <summary>RAM a machine must have beyond its boot memmap (one 2 MiB block per 128 MiB section holding RAM):
+    /// 16 MiB.</summary>
+    public const ulong MinimumFreeAtBoot = 16UL << 20;
+
+    /// <summary>The largest <see cref="TlbEntries"/> and <see cref="PagingStructureCacheEntries"/>: 65,536.</summary>
+    public const int MaximumCacheEntries = 1 << 16;
+
+    /// <summary>Boot RAM as one range starting at physical address 0 (ignored when <see cref="MemoryMap"/> is set):
+    /// a multiple of 2 MiB, at least <see cref="MinimumMemorySize"/>. Default 1 GiB.</summary>
+    public ulong MemorySize { get; init; } = 1UL << 30;
+
+    /// <summary>Explicit boot memory map (like e820), for machines with holes: sorted, non-overlapping ranges, each
+    /// a non-empty multiple of 2 MiB at a 2 MiB boundary, holding <see cref="MinimumMemorySize"/> in all. The
+    /// machine keeps a copy.</summary>
+    public IReadOnlyList<MemoryRange>? MemoryMap { get; init; }
 
     /// <summary>4- or 5-level paging for every address space of the machine.</summary>
-    public PagingMode PagingMode { get; set; } = PagingMode.FourLevel;
+    public PagingMode PagingMode { get; init; } = PagingMode.FourLevel;
 
     /// <summary>Physical address width: the exclusive upper bound of physical addresses, leaving room for
     /// hot-added memory. Default 64 TiB (46 bits, the x86-64 4-level limit). Costs nothing until used.</summary>
-    public ulong MaxPhysicalAddress { get; set; } = 1UL << 46;
+    public ulong MaxPhysicalAddress { get; init; } = 1UL << 46;
 
     /// <summary>Allow 1 GiB leaves (the CPU's gbpages feature). Default on.</summary>
-    public bool GigabytePages { get; set; } = true;
+    public bool GigabytePages { get; init; } = true;
 
     /// <summary>Map the direct map with 2 MiB and 1 GiB leaves where aligned (default on). Off gives a 4 KiB direct
     /// map, as a kernel with <c>debug_pagealloc</c> or without PSE has.</summary>
-    public bool DirectMapHugePages { get; set; } = true;
+    public bool DirectMapHugePages { get; init; } = true;
 
     /// <summary>Checked mode: freed page tables and frames are poisoned, and every walk, translation and cached
     /// partial walk that reaches freed memory is reported with <see cref="UseAfterFreeException"/>. Costs speed;
     /// meant for tests and for studying reclamation bugs.</summary>
-    public bool CheckedMode { get; set; }
+    public bool CheckedMode { get; init; }
 
     /// <summary>Ask the host kernel for transparent huge pages (<c>MADV_HUGEPAGE</c>) on the 2 MiB host chunks
     /// that back simulated memory. Linux only; ignored elsewhere.</summary>
-    public bool AdviseHostHugePages { get; set; }
+    public bool AdviseHostHugePages { get; init; }
 
-    /// <summary>Entries of each CPU context's TLB (a power of two). Default 1024.</summary>
-    public int TlbEntries { get; set; } = 1024;
+    /// <summary>Entries of each CPU context's TLB (a power of two, 1 to <see cref="MaximumCacheEntries"/>). Default 1024.</summary>
+    public int TlbEntries { get; init; } = 1024;
 
-    /// <summary>Entries of each CPU context's paging-structure cache (a power of two) per level. Default 512 (the PMD-level cache then covers 1 GiB of 4 KiB pages).</summary>
-    public int PagingStructureCacheEntries { get; set; } = 512;
+    /// <summary>Entries of each CPU context's paging-structure cache per level (a power of two, 1 to
+    /// <see cref="MaximumCacheEntries"/>). Default 512 (the PMD-level cache then covers 1 GiB of 4 KiB pages).</summary>
+    public int PagingStructureCacheEntries { get; init; } = 512;
 
     /// <summary>Makes every flush wait until all CPU contexts of the address space have acknowledged it (QEMU's
     /// "synced" flushes). When off, contexts honour a flush before their next translation, which is enough for
     /// translations; waiting also covers a context that is in the middle of copying bytes. Default on.</summary>
-    public bool SyncedFlushes { get; set; } = true;
+    public bool SyncedFlushes { get; init; } = true;
 
     /// <summary>PTE tables per page-table block: 1 (x86: one table per 4 KiB frame), 2, 4, 8 or 16 (powerpc's
     /// 64 KiB pages hold 16 fragments). Every table stays an x86 table of 512 entries; the block becomes one
     /// naturally aligned 8 to 64 KiB buddy block whose fragments share one descriptor's refcount and RCU head, and
     /// an address space hands them out from a cursor. Default 1.</summary>
-    public int PteFragmentsPerBlock { get; set; } = 1;
+    public int PteFragmentsPerBlock { get; init; } = 1;
 
     /// <summary>How a PTE table removed while lockless walkers may read it is freed after an RCU grace period
     /// (<c>pte_free_defer</c>). Default <see cref="PteFreeDeferScheme.MarkAndDeferAtLastReference"/>, the scheme
     /// Linux merged.</summary>
-    public PteFreeDeferScheme PteFreeDeferScheme { get; set; } = PteFreeDeferScheme.MarkAndDeferAtLastReference;
+    public PteFreeDeferScheme PteFreeDeferScheme { get; init; } = PteFreeDeferScheme.MarkAndDeferAtLastReference;
 
     /// <summary>The HugeTLB vmemmap optimization's design: how tail descriptors name their head, and so what an
     /// optimized folio's tail vmemmap pages map (see <see cref="HvoDesign"/>). Fixed for the machine's life, as the
@@ -81,38 +99,84 @@ public sealed class MachineOptions
     internal IReadOnlyList<MemoryRange> EffectiveMemoryMap() =>
         MemoryMap ?? new[] { new MemoryRange(new PhysAddr(0), MemorySize) };
 
-    internal void Validate()
+    /// <summary>Checks every option and returns a copy the caller cannot reach (the memory map copied into a
+    /// read-only list). Throws <see cref="ArgumentException"/> whose parameter name is the option at fault.</summary>
+    internal MachineOptions Validated()
     {
-        if (MaxPhysicalAddress == 0 || (MaxPhysicalAddress & ((1UL << 27) - 1)) != 0)
-            throw new ArgumentException("MaxPhysicalAddress must be a non-zero multiple of 128 MiB.", nameof(MaxPhysicalAddress));
+        if (!Enum.IsDefined(PagingMode))
+            throw new ArgumentException($"PagingMode {(int)PagingMode} is neither FourLevel nor FiveLevel.", nameof(PagingMode));
         int maxBits = PagingMode == PagingMode.FiveLevel ? 52 : 46;
-        if (MaxPhysicalAddress > 1UL << maxBits)
-            throw new ArgumentException($"MaxPhysicalAddress exceeds {maxBits} bits for {PagingMode} paging.", nameof(MaxPhysicalAddress));
-        if (TlbEntries < 1 || (TlbEntries & (TlbEntries - 1)) != 0)
-            throw new ArgumentException("TlbEntries must be a power of two.", nameof(TlbEntries));
-        if (PagingStructureCacheEntries < 1 || (PagingStructureCacheEntries & (PagingStructureCacheEntries - 1)) != 0)
-            throw new ArgumentException("PagingStructureCacheEntries must be a power of two.", nameof(PagingStructureCacheEntries));
+        if (MaxPhysicalAddress == 0 || (MaxPhysicalAddress & ((1UL << 27) - 1)) != 0 || MaxPhysicalAddress > 1UL << maxBits)
+            throw new ArgumentException($"MaxPhysicalAddress 0x{MaxPhysicalAddress:x} must be a non-zero multiple of 128 MiB of at most {maxBits} bits for {PagingMode} paging.", nameof(MaxPhysicalAddress));
+        CheckCacheEntries(TlbEntries, nameof(TlbEntries));
+        CheckCacheEntries(PagingStructureCacheEntries, nameof(PagingStructureCacheEntries));
         if (PteFragmentsPerBlock is not (1 or 2 or 4 or 8 or 16))
-            throw new ArgumentException("PteFragmentsPerBlock must be 1, 2, 4, 8 or 16.", nameof(PteFragmentsPerBlock));
+            throw new ArgumentException($"PteFragmentsPerBlock {PteFragmentsPerBlock} must be 1, 2, 4, 8 or 16.", nameof(PteFragmentsPerBlock));
         if (!Enum.IsDefined(HugeTlbVmemmapDesign))
-            throw new ArgumentException($"Unknown HugeTlbVmemmapDesign {(int)HugeTlbVmemmapDesign}.", nameof(HugeTlbVmemmapDesign));
+            throw new ArgumentException($"HugeTlbVmemmapDesign {(int)HugeTlbVmemmapDesign} is neither Linux6x nor SharedTail.", nameof(HugeTlbVmemmapDesign));
         if (!Enum.IsDefined(PteFreeDeferScheme))
-            throw new ArgumentException($"Unknown PteFreeDeferScheme {(int)PteFreeDeferScheme}.", nameof(PteFreeDeferScheme));
-        IReadOnlyList<MemoryRange> map = EffectiveMemoryMap();
-        if (map.Count == 0) throw new ArgumentException("The machine needs memory.", nameof(MemoryMap));
-        ulong previousEnd = 0;
-        bool first = true;
-        foreach (MemoryRange r in map)
+            throw new ArgumentException($"PteFreeDeferScheme {(int)PteFreeDeferScheme} is neither MarkAndDeferAtLastReference nor DeferredRefcount.", nameof(PteFreeDeferScheme));
+        MemoryRange[]? map = null;
+        if (MemoryMap is null)
         {
-            if (r.Size == 0 || (r.Start.Value & 0x1FFFFF) != 0 || (r.Size & 0x1FFFFF) != 0)
-                throw new ArgumentException($"Memory range {r.Start}+0x{r.Size:x} is not a non-empty multiple of 2 MiB.", nameof(MemoryMap));
-            if (r.End.Value > MaxPhysicalAddress || r.End.Value < r.Start.Value)
-                throw new ArgumentException($"Memory range {r.Start}+0x{r.Size:x} exceeds MaxPhysicalAddress.", nameof(MemoryMap));
-            if (!first && r.Start.Value < previousEnd)
-                throw new ArgumentException("Memory ranges must be sorted and must not overlap.", nameof(MemoryMap));
-            previousEnd = r.End.Value;
-            first = false;
+            if (MemorySize < MinimumMemorySize || (MemorySize & 0x1FFFFF) != 0 || MemorySize > MaxPhysicalAddress)
+                throw new ArgumentException($"MemorySize 0x{MemorySize:x} must be a multiple of 2 MiB from {MinimumMemorySize >> 20} MiB to MaxPhysicalAddress (0x{MaxPhysicalAddress:x}).", nameof(MemorySize));
         }
+        else
+        {
+            map = [.. MemoryMap];
+            CheckMemoryMap(map);
+        }
+        return new MachineOptions
+        {
+            MemorySize = MemorySize,
+            MemoryMap = map is null ? null : Array.AsReadOnly(map),
+            PagingMode = PagingMode,
+            MaxPhysicalAddress = MaxPhysicalAddress,
+            GigabytePages = GigabytePages,
+            DirectMapHugePages = DirectMapHugePages,
+            CheckedMode = CheckedMode,
+            AdviseHostHugePages = AdviseHostHugePages,
+            TlbEntries = TlbEntries,
+            PagingStructureCacheEntries = PagingStructureCacheEntries,
+            SyncedFlushes = SyncedFlushes,
+            PteFragmentsPerBlock = PteFragmentsPerBlock,
+            PteFreeDeferScheme = PteFreeDeferScheme,
+            HugeTlbVmemmapDesign = HugeTlbVmemmapDesign,
+            HugeTlbOptimizeVmemmap = HugeTlbOptimizeVmemmap,
+        };
+    }
+
+    private static void CheckCacheEntries(int entries, string name)
+    {
+        if (entries < 1 || entries > MaximumCacheEntries || (entries & (entries - 1)) != 0)
+            throw new ArgumentException($"{name} {entries} must be a power of two from 1 to {MaximumCacheEntries}.", name);
+    }
+
+    private void CheckMemoryMap(MemoryRange[] map)
+    {
+        if (map.Length == 0) ThrowHelper.ThrowArgument("The memory map holds no range: the machine needs memory.", nameof(MemoryMap));
+        ulong previousEnd = 0, total = 0, sections = 0, lastSection = ulong.MaxValue;
+        for (int i = 0; i < map.Length; i++)
+        {
+            MemoryRange r = map[i];
+            if (r.Size == 0 || (r.Start.Value & 0x1FFFFF) != 0 || (r.Size & 0x1FFFFF) != 0)
+                ThrowHelper.ThrowArgument($"Memory range {r.Start}+0x{r.Size:x} is not a non-empty multiple of 2 MiB at a 2 MiB boundary.", nameof(MemoryMap));
+            if (r.Size > MaxPhysicalAddress || r.Start.Value > MaxPhysicalAddress - r.Size)
+                ThrowHelper.ThrowArgument($"Memory range {r.Start}+0x{r.Size:x} exceeds MaxPhysicalAddress (0x{MaxPhysicalAddress:x}).", nameof(MemoryMap));
+            if (i > 0 && r.Start.Value < previousEnd)
+                ThrowHelper.ThrowArgument("Memory ranges must be sorted and must not overlap.", nameof(MemoryMap));
+            previousEnd = r.End.Value;
+            total += r.Size;
+            ulong first = r.Start.Value >> 27, last = (r.End.Value - 1) >> 27;
+            sections += last - first + 1 - (first == lastSection ? 1UL : 0);
+            lastSection = last;
+        }
+        if (total < MinimumMemorySize)
+            ThrowHelper.ThrowArgument($"The memory map holds {total >> 20} MiB of RAM; a machine needs at least {MinimumMemorySize >> 20} MiB.", nameof(MemoryMap));
+        ulong memmap = sections * (2UL << 20);
+        if (total < memmap + MinimumFreeAtBoot)
+            ThrowHelper.ThrowArgument($"The memory map spreads {total >> 20} MiB of RAM over {sections} sections, whose boot memmap takes {memmap >> 20} MiB; at least {MinimumFreeAtBoot >> 20} MiB must remain.", nameof(MemoryMap));
     }
 }
 

@@ -45,6 +45,9 @@ public sealed class MmuContext : IDisposable
     /// <summary>Counters of this context's caches.</summary>
     public TlbStatistics Statistics => _cpu.Statistics;
 
+    /// <summary>What init_mm's flushes know of this context (for tests).</summary>
+    internal ContextSlot KernelSlot => _cpu.KernelSlot;
+
     /// <summary>Loads another address space into this context (a CR3 write): non-global TLB entries and the
     /// paging-structure caches are dropped, global (kernel) entries stay.</summary>
     public void SwitchTo(AddressSpace space)

@@ -63,6 +63,31 @@ public class ReadMeTests
         Assert.Equal(tested, shown);
     }
 
+    [Fact]
+    public void The_readme_layout_and_the_architecture_name_every_project_and_every_engine_folder_that_exists()
+    {
+        string root = FindRepositoryRoot();
+        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        string layout = Between(readme, "## Layout", "## Performance");
+        string architecture = File.ReadAllText(Path.Combine(root, "docs", "architecture.md"));
+        string[] projects = Folders(Path.Combine(root, "src"));
+        string[] layers = Folders(Path.Combine(root, "src", "FastPt"));
+        Assert.Contains("Hardware", layers);
+        foreach (string project in projects) Assert.Contains($"src/{project}/", layout, StringComparison.Ordinal);
+        foreach (string layer in layers)
+        {
+            Assert.Contains($"\n  {layer}/", layout, StringComparison.Ordinal);
+            Assert.Contains($"| `{layer}/` |", architecture, StringComparison.Ordinal);
+        }
+        // And nothing the layout lists under src/FastPt is missing from the tree.
+        string[] listed = layout.Split('\n').Where(l => l.StartsWith("  ", StringComparison.Ordinal) && l.TrimStart().Split(' ')[0].EndsWith('/'))
+            .Select(l => l.TrimStart().Split(' ')[0].TrimEnd('/')).ToArray();
+        Assert.Equal(layers.Order(StringComparer.Ordinal), listed.Order(StringComparer.Ordinal));
+    }
+
+    private static string[] Folders(string path) =>
+        Directory.GetDirectories(path).Select(Path.GetFileName).OfType<string>().Where(n => n is not ("bin" or "obj")).ToArray();
+
     private static string Between(string text, string from, string to)
     {
         int a = text.IndexOf(from, StringComparison.Ordinal), b = text.IndexOf(to, StringComparison.Ordinal);

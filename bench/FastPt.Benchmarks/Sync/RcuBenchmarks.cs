@@ -183,21 +183,23 @@ public class GracePeriodBenchmarks : IDisposable
         _threads = new Thread[Readers];
         for (int i = 0; i < Readers; i++)
         {
-            _threads[i] = new Thread(() =>
-            {
-                using RcuReader reader = _rcu.RegisterReader();
-                long spin = 0;
-                while (!_stop)
-                {
-                    reader.Enter();
-                    for (int k = 0; k < 16; k++) spin++;
-                    reader.Exit();
-                }
-                GC.KeepAlive(spin);
-            });
-            _threads[i].IsBackground = true;
+            _threads[i] = new Thread(ReadContinuously) { IsBackground = true };
             _threads[i].Start();
         }
+    }
+
+    /// <summary>A reader thread: short sections, one after another, until stopped.</summary>
+    private void ReadContinuously()
+    {
+        using RcuReader reader = _rcu.RegisterReader();
+        long spin = 0;
+        while (!_stop)
+        {
+            reader.Enter();
+            for (int k = 0; k < 16; k++) spin++;
+            reader.Exit();
+        }
+        GC.KeepAlive(spin);
     }
 
     /// <summary>An interlocked increment.</summary>

@@ -1,11 +1,18 @@
 using System;
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Globalization;
+using System.IO;
 using FastPt.Cli.Parsing;
+using FastPt.Cli.Rendering;
+using Spectre.Console;
 
 namespace FastPt.Cli.Commands;
 
-/// <summary>Factories for the options several commands share. Each command gets its own instances.</summary>
+/// <summary>Factories for the options several commands share, and the parsers and checks behind them. Each command
+/// gets its own instances; an option written before a subcommand applies to it through its name
+/// (<see cref="ParsedCommandLine"/>). Every value is parsed here, never by a validator that could throw on a value
+/// that did not convert.</summary>
 internal static class CommonOptions
 {
     /// <summary>Default simulated RAM: 64 GiB (lazily backed, so it costs little host memory).</summary>
@@ -20,7 +27,7 @@ internal static class CommonOptions
     /// <summary>--memory; null when absent (the help shows the default as 64G rather than in bytes).</summary>
     public static Option<ulong?> Memory() => new("--memory", "-m")
     {
-        Description = "Simulated RAM: 512M, 64G, 1T or a number of bytes (a multiple of 2 MiB). Default 64G.",
+        Description = "Simulated RAM: 512M, 64G, 1T or a number of bytes (a multiple of 2 MiB, at most 64T). Default 64G.",
         HelpName = "SIZE",
         CustomParser = ParseMemory,
     };
@@ -42,24 +49,48 @@ internal static class CommonOptions
         Description = "Checked mode: poison freed frames and report any access to freed page tables (slower).",
     };
 
-    public static Option<int> Seed() => new("--seed")
-    {
-        Description = "Seed for every random choice.",
-        HelpName = "N",
-        DefaultValueFactory = _ => DefaultSeed,
-    };
+    public static Option<int> Seed() => Integer("--seed", "Seed for every random choice.", "N", DefaultSeed, int.MinValue, int.MaxValue);
 
     public static Option<bool> Json() => new("--json")
     {
         Description = "Write a machine-readable JSON report to standard output instead of tables.",
     };
 
-    public static Option<string?> Pages(bool required) => new("--pages")
+    /// <summary>--duration; null when absent (the scenarios run once).</summary>
+    public static Option<TimeSpan?> Duration() => new("--duration")
     {
-        Description = "Page file: one 4 KiB page index per line (decimal or 0x-hex, '#' comments), plain or gzip.",
-        HelpName = "FILE",
-        Required = required,
+        Description = "Loop the scenarios on one machine (a new one after a failed round) until this much time has passed (500ms, 3s, 2m, 1h): "
+            + "a steady workload for dotnet-counters or dotnet-trace. Ctrl+C stops with the summary so far.",
+        HelpName = "TIME",
+        CustomParser = ParseDuration,
     };
+
+    /// <summary>--repeat; null when absent.</summary>
+    public static Option<int?> Repeat()
+    {
+        var option = new Option<int?>("--repeat")
+        {
+            Description = "Loop the scenarios this many rounds on one machine (with --duration: whichever ends first).",
+            HelpName = "N",
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 1) result.AddError("--repeat must be at least 1");
+        });
+        return option;
+    }
+
+    public static Option<string?> Pages(bool required)
+    {
+        var option = new Option<string?>("--pages")
+        {
+            Description = "Page file: one 4 KiB page index per line (decimal or 0x-hex, '#' comments), plain or gzip.",
+            HelpName = "FILE",
+            Required = required,
+        };
+        option.Validators.Add(result => AddInputFileError(result, result.Tokens.Count > 0 ? result.Tokens[0].Value : null, "page file"));
+        return option;
+    }
 
     /// <summary>--base; null when absent (default <see cref="PageSets.PageSetReplayer.DefaultBase"/>).</summary>
     public static Option<ulong?> Base() => new("--base")
@@ -68,6 +99,101 @@ internal static class CommonOptions
         HelpName = "VA",
         CustomParser = ParseBase,
     };
+
+    /// <summary>A whole-number option in [<paramref name="minimum"/>, <paramref name="maximum"/>]. With
+    /// <paramref name="capAtMaximum"/>, larger values mean "as many as there are" and become the maximum.</summary>
+    public static Option<int> Integer(string name, string description, string helpName, int defaultValue, int minimum, int maximum,
+        bool capAtMaximum = false)
+    {
+        var option = new Option<int>(name)
+        {
+            Description = description,
+            HelpName = helpName,
+            DefaultValueFactory = _ => defaultValue,
+        };
+        option.CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            string range = minimum == 0 ? "0 or more" : FormattableString.Invariant($"from {minimum:N0} to {maximum:N0}");
+            if (!long.TryParse(text.Replace("_", "", StringComparison.Ordinal), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value))
+            {
+                bool hugeNumber = capAtMaximum && text.Length > 0 && text.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0;
+                if (hugeNumber) return maximum;
+                result.AddError($"{name}: {TextFormat.Quote(text)} is not a whole number ({range})");
+                return defaultValue;
+            }
+            if (value > maximum && capAtMaximum) return maximum;
+            if (value < minimum || value > maximum)
+            {
+                result.AddError($"{name}: {TextFormat.Quote(text)} is out of range ({range})");
+                return defaultValue;
+            }
+            return (int)value;
+        };
+        return option;
+    }
+
+    /// <summary>A number-of-seconds option: 0, or from <paramref name="minimum"/> to <paramref name="maximum"/>.</summary>
+    public static Option<double> Seconds(string name, string description, double defaultValue, double minimum, double maximum)
+    {
+        var option = new Option<double>(name)
+        {
+            Description = description,
+            HelpName = "SECONDS",
+            DefaultValueFactory = _ => defaultValue,
+        };
+        option.CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double seconds)
+                || (seconds != 0 && !(seconds >= minimum && seconds <= maximum)))
+            {
+                result.AddError(string.Create(CultureInfo.InvariantCulture,
+                    $"{name}: {TextFormat.Quote(text)} is not a number of seconds: give 0, or {minimum} to {maximum}"));
+                return defaultValue;
+            }
+            return seconds;
+        };
+        return option;
+    }
+
+    /// <summary>Adds an error to <paramref name="result"/> unless <paramref name="path"/> names a file that
+    /// exists (a directory is not one).</summary>
+    public static void AddInputFileError(SymbolResult result, string? path, string what)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        if (InputFileError(path, what) is { } error) result.AddError(error);
+    }
+
+    /// <summary>Why <paramref name="path"/> cannot be read as a <paramref name="what"/>, or null if it can be.</summary>
+    public static string? InputFileError(string? path, string what)
+    {
+        if (string.IsNullOrEmpty(path)) return $"{what}: a file name is required";
+        if (Directory.Exists(path)) return $"{what} {TextFormat.Quote(path, 200)} is a directory, not a file";
+        if (!File.Exists(path)) return $"{what} {TextFormat.Quote(path, 200)} not found";
+        return null;
+    }
+
+    /// <summary>Why <paramref name="path"/> cannot be written as a new <paramref name="what"/>, or null if it can.</summary>
+    public static string? OutputFileError(string? path, string what)
+    {
+        if (string.IsNullOrEmpty(path)) return $"{what}: a file name is required";
+        string full;
+        try
+        {
+            full = Path.GetFullPath(path);
+        }
+        catch (Exception exception) when (exception is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            return $"{what} {TextFormat.Quote(path, 200)} is not a valid path";
+        }
+        if (Directory.Exists(full) || path.EndsWith('/') || path.EndsWith(Path.DirectorySeparatorChar))
+            return $"{what} {TextFormat.Quote(path, 200)} is a directory: give a file name, for example {Path.Combine(path, "trace.nettrace")}";
+        string? directory = Path.GetDirectoryName(full);
+        if (directory is not null && !Directory.Exists(directory))
+            return $"{what} {TextFormat.Quote(path, 200)}: the directory {TextFormat.Quote(directory, 200)} does not exist";
+        return null;
+    }
 
     public static PagingMode ToPagingMode(int levels) => levels == 5 ? PagingMode.FiveLevel : PagingMode.FourLevel;
 
@@ -79,17 +205,47 @@ internal static class CommonOptions
         CheckedMode = checkedMode,
     };
 
-    /// <summary>Boots a machine, turning a refusal by the engine into a clear error; <paramref name="progress"/>
-    /// hears each step of the boot.</summary>
-    public static Machine Boot(MachineOptions options, IProgress<BootProgress>? progress = null)
+    /// <summary>Boots a machine (on a terminal with a progress bar per boot step), turning a refusal by the engine
+    /// into a clear error with <see cref="ExitCodes.BadInput"/>.</summary>
+    public static Machine Boot(MachineOptions options, CliEnvironment environment)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(environment);
+        string size = SizeParser.Format(options.MemorySize);
         try
         {
-            return new Machine(options, progress);
+            return environment.Interactive ? BootWithProgress(environment.CreateConsole(), options) : new Machine(options);
         }
-        catch (Exception exception) when (exception is ArgumentException or FastPtException)
+        catch (Exception exception) when (exception is ArgumentException or InvalidOperationException or FastPtException)
         {
-            throw new CliException($"cannot boot a machine with {SizeParser.Format(options.MemorySize)} of RAM: {exception.Message}", ExitCodes.BadInput);
+            // The engine refuses a machine it cannot boot (too little RAM for its memmap and tables, for example).
+            throw new CliException($"cannot boot a machine with {size} of RAM: {exception.Message}", ExitCodes.BadInput);
+        }
+    }
+
+    /// <summary>Boots on a terminal with a progress bar per boot step.</summary>
+    private static Machine BootWithProgress(IAnsiConsole console, MachineOptions options)
+    {
+        Machine? machine = null;
+        console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .Start(context =>
+            {
+                ProgressTask task = context.AddTask("boot", maxValue: 1);
+                machine = new Machine(options, new SpectreBootProgress(task));
+                task.Value = task.MaxValue;
+            });
+        return machine!;
+    }
+
+    /// <summary>Shows the boot step running and how far it got.</summary>
+    private sealed class SpectreBootProgress(ProgressTask task) : IProgress<BootProgress>
+    {
+        public void Report(BootProgress value)
+        {
+            task.Description = Markup.Escape($"boot: {value.Phase}");
+            task.Value = value.Fraction * task.MaxValue;
         }
     }
 
@@ -102,21 +258,29 @@ internal static class CommonOptions
             return 0;
         }
         if (bytes < MemoryGranule || bytes % MemoryGranule != 0)
-            result.AddError($"--memory: '{text}' must be a non-zero multiple of 2 MiB");
+            result.AddError($"--memory: {TextFormat.Quote(text)} must be a non-zero multiple of 2 MiB");
         else if (bytes > MaximumMemory)
-            result.AddError($"--memory: '{text}' exceeds the 64 TiB the simulated machine can address");
+            result.AddError($"--memory: {TextFormat.Quote(text)} exceeds the 64 TiB the simulated machine can address");
         return bytes;
+    }
+
+    private static TimeSpan? ParseDuration(ArgumentResult result)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (DurationParser.TryParse(text, out TimeSpan duration, out string error)) return duration;
+        result.AddError("--duration: " + error);
+        return null;
     }
 
     private static ulong? ParseBase(ArgumentResult result)
     {
         string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-        if (!SizeParser.TryParse(text, out ulong address, out string error))
+        if (!SizeParser.TryParseAddress(text, out ulong address, out string error))
         {
-            result.AddError("--base: " + error.Replace("size", "address", StringComparison.Ordinal));
+            result.AddError("--base: " + error);
             return 0;
         }
-        if ((address & 0xfff) != 0) result.AddError($"--base: {text} is not 4 KiB aligned");
+        if ((address & 0xfff) != 0) result.AddError($"--base: {TextFormat.Quote(text)} is not 4 KiB aligned");
         return address;
     }
 }

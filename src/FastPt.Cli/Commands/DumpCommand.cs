@@ -1,8 +1,10 @@
+using System;
 using System.Collections.Generic;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using FastPt.Cli.Parsing;
+using FastPt.Cli.Rendering;
 using FastPt.Cli.Scenarios;
 using Spectre.Console;
 
@@ -13,7 +15,6 @@ namespace FastPt.Cli.Commands;
 internal static class DumpCommand
 {
     private const int DefaultRows = 100;
-    private const int DefaultMaxRuns = 1_000_000;
 
     public static Command Create(CliEnvironment environment)
     {
@@ -28,32 +29,27 @@ internal static class DumpCommand
         Option<int> levels = CommonOptions.Levels();
         Option<string?> pages = CommonOptions.Pages(required: false);
         Option<ulong?> baseAddress = CommonOptions.Base();
-        var rows = new Option<int>("--rows")
-        {
-            Description = "Runs to list per range (the summary counts them all).",
-            HelpName = "N",
-            DefaultValueFactory = _ => DefaultRows,
-        };
-        rows.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 0) result.AddError("--rows must not be negative");
-        });
+        Option<int> rows = CommonOptions.Integer("--rows",
+            "Runs to list per range, 0 or more (the summary counts them all, however many are listed).", "N", DefaultRows,
+            minimum: 0, maximum: int.MaxValue, capAtMaximum: true);
         var command = new Command("dump", "Show how a virtual range is mapped: runs of leaves and a summary per page size.")
         {
             range, memory, levels, pages, baseAddress, rows,
         };
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(pages) is null && result.GetResult(baseAddress) is not null)
+                result.AddError("--base applies to a page file: give --pages FILE as well");
+        });
         command.SetAction(parse =>
         {
             string? path = parse.GetValue(pages);
-            if (path is null && parse.GetValue(baseAddress) is not null)
-                throw new CliException("--base applies to a page file: give --pages FILE as well");
-            if (path is not null) PageFileReplay.RequireFile(path);
             MachineOptions options = CommonOptions.MachineOptions(parse.GetValue(memory), parse.GetValue(levels), checkedMode: false);
-            using Machine machine = CommonOptions.Boot(options);
+            using Machine machine = CommonOptions.Boot(options, environment);
             IAnsiConsole console = environment.CreateConsole();
             AddressRange? requested = parse.GetValue(range);
             int rowLimit = parse.GetValue(rows);
-            if (path is null) DumpKernel(console, machine, requested, rowLimit);
+            if (path is null) DumpKernel(console, environment, machine, requested, rowLimit);
             else DumpPages(console, environment, machine, path, parse.GetValue(baseAddress) ?? PageSets.PageSetReplayer.DefaultBase, requested, rowLimit);
             return ExitCodes.Success;
         });
@@ -68,7 +64,7 @@ internal static class DumpCommand
         return null;
     }
 
-    private static void DumpKernel(IAnsiConsole console, Machine machine, AddressRange? requested, int rowLimit)
+    private static void DumpKernel(IAnsiConsole console, CliEnvironment environment, Machine machine, AddressRange? requested, int rowLimit)
     {
         var ranges = new List<(string Title, AddressRange Range)>();
         if (requested is { } given)
@@ -89,8 +85,11 @@ internal static class DumpCommand
         }
         foreach ((string title, AddressRange range) in ranges)
         {
-            IReadOnlyList<MappingRun> runs = machine.DumpKernel(new VirtAddr(range.Start), range.Length, DefaultMaxRuns);
-            Render(console, title, range, runs, rowLimit);
+            // The listed rows come from a dump that stops after them; the summary from a count of the whole range.
+            (IReadOnlyList<MappingRun> runs, MappingTotals totals) = environment.WithStatus("walking the kernel page tables of " + title,
+                () => (machine.DumpKernel(new VirtAddr(range.Start), range.Length, Math.Max(rowLimit, 1)),
+                    machine.CountKernelMappings(new VirtAddr(range.Start), range.Length)));
+            Render(console, title, range, runs, totals, rowLimit);
         }
     }
 
@@ -109,15 +108,16 @@ internal static class DumpCommand
         }
         else if (outcome.Pages.Count == 0)
         {
-            console.MarkupLine($"[yellow]{Markup.Escape(path)} holds no pages: nothing to dump.[/]");
+            console.MarkupLine($"[yellow]{Markup.Escape(TextFormat.Quote(path, 200))} holds no pages: nothing to dump.[/]");
             return;
         }
         else
         {
             range = new AddressRange(baseAddress + outcome.Pages.First * 4096, baseAddress + (outcome.Pages.Last + 1) * 4096);
         }
-        IReadOnlyList<MappingRun> runs = space.Dump(new VirtAddr(range.Start), range.Length, DefaultMaxRuns);
-        Render(console, "user address space replayed from " + path, range, runs, rowLimit);
+        (IReadOnlyList<MappingRun> runs, MappingTotals totals) = environment.WithStatus("walking the page tables",
+            () => (space.Dump(new VirtAddr(range.Start), range.Length, Math.Max(rowLimit, 1)), space.CountMappings(new VirtAddr(range.Start), range.Length)));
+        Render(console, "user address space replayed from " + path, range, runs, totals, rowLimit);
         PageTableCounts tables = space.PageTables;
         console.MarkupLine(CultureInfo.InvariantCulture, "page tables: PTE {0:N0}, PMD {1:N0}, PUD {2:N0}, P4D {3:N0}; VmPTE {4:N0} kB",
             tables.Pte, tables.Pmd, tables.Pud, tables.P4d, tables.VmPteKiB);
@@ -136,56 +136,46 @@ internal static class DumpCommand
             throw new CliException($"--va {range} is not canonical for {bits}-bit addresses: it must lie below 0x{lowTop:x} or at or above 0x{highBottom:x}");
     }
 
-    private static void Render(IAnsiConsole console, string title, AddressRange range, IReadOnlyList<MappingRun> runs, int rowLimit)
+    private static void Render(IAnsiConsole console, string title, AddressRange range, IReadOnlyList<MappingRun> runs, MappingTotals totals, int rowLimit)
     {
         console.WriteLine();
-        console.Write(new Rule($"[bold]{Markup.Escape(title)}[/] {Markup.Escape(range.ToString())}") { Justification = Justify.Left });
-        if (runs.Count == 0)
+        TextFormat.Heading(console, $"[bold]{Markup.Escape(title)}[/] {Markup.Escape(range.ToString())}");
+        MappingCount all = totals.Total;
+        if (all.Leaves == 0)
         {
             console.MarkupLine("[yellow]nothing is mapped in this range[/]");
             return;
         }
-        var table = new Table { Border = TableBorder.Rounded };
+        var table = new FittedTable();
         table.AddColumn("start");
         table.AddColumn("end");
         table.AddColumn("physical");
         table.AddColumn("page size");
-        table.AddColumn(new TableColumn("count").RightAligned());
+        table.AddColumn("count", rightAligned: true);
         table.AddColumn("protection");
-        var summary = new SortedDictionary<PageSize, (long Runs, long Pages, ulong Bytes)>();
-        for (int i = 0; i < runs.Count; i++)
+        for (int i = 0; i < runs.Count && i < rowLimit; i++)
         {
             MappingRun run = runs[i];
-            (long sizeRuns, long sizePages, ulong sizeBytes) = summary.GetValueOrDefault(run.PageSize);
-            summary[run.PageSize] = (sizeRuns + 1, sizePages + run.Pages, sizeBytes + run.Length);
-            if (i < rowLimit)
-            {
-                table.AddRow(run.Start.ToString(), (run.Start + run.Length).ToString(), run.Physical.ToString(), run.PageSize.ShortName(),
-                    run.Pages.ToString("N0", CultureInfo.InvariantCulture), run.Protection.ToString());
-            }
+            table.AddRow(run.Start.ToString(), (run.Start + run.Length).ToString(), run.Physical.ToString(), run.PageSize.ShortName(),
+                Number(run.Pages), run.Protection.ToString());
         }
-        if (rowLimit > 0) console.Write(table);
-        if (runs.Count > rowLimit)
-            console.MarkupLine(CultureInfo.InvariantCulture, "[grey]… {0:N0} more runs not listed (--rows)[/]", runs.Count - rowLimit);
-        if (runs.Count >= DefaultMaxRuns)
-            console.MarkupLine(CultureInfo.InvariantCulture, "[yellow]stopped after {0:N0} runs: the summary covers the start of the range only[/]", runs.Count);
+        if (table.RowCount > 0) table.Write(console);
+        if (all.Runs > table.RowCount)
+            console.MarkupLine($"[grey]… {Markup.Escape(TextFormat.Count(all.Runs - table.RowCount, "more run"))} not listed (--rows)[/]");
 
-        var sizes = new Table { Border = TableBorder.Rounded, Title = new TableTitle("Per page size") };
+        var sizes = new FittedTable("Per page size");
         sizes.AddColumn("page size");
-        sizes.AddColumn(new TableColumn("runs").RightAligned());
-        sizes.AddColumn(new TableColumn("pages").RightAligned());
-        sizes.AddColumn(new TableColumn("bytes").RightAligned());
-        ulong totalBytes = 0;
-        long totalRuns = 0;
-        long totalPages = 0;
-        foreach ((PageSize size, (long sizeRuns, long pages, ulong bytes)) in summary)
+        sizes.AddColumn("runs", rightAligned: true);
+        sizes.AddColumn("pages", rightAligned: true);
+        sizes.AddColumn("bytes", rightAligned: true);
+        foreach (PageSize size in new[] { PageSize.Size4K, PageSize.Size2M, PageSize.Size1G })
         {
-            sizes.AddRow(size.ShortName(), sizeRuns.ToString("N0", CultureInfo.InvariantCulture), pages.ToString("N0", CultureInfo.InvariantCulture), SizeParser.Format(bytes));
-            totalBytes += bytes;
-            totalRuns += sizeRuns;
-            totalPages += pages;
+            MappingCount count = totals.Of(size);
+            if (count.Leaves > 0) sizes.AddRow(size.ShortName(), Number(count.Runs), Number(count.Leaves), SizeParser.Format(count.Bytes));
         }
-        sizes.AddRow("total", totalRuns.ToString("N0", CultureInfo.InvariantCulture), totalPages.ToString("N0", CultureInfo.InvariantCulture), SizeParser.Format(totalBytes));
-        console.Write(sizes);
+        sizes.AddRow("total", Number(all.Runs), Number(all.Leaves), SizeParser.Format(all.Bytes));
+        sizes.Write(console);
     }
+
+    private static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 }

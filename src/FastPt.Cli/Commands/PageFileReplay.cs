@@ -12,11 +12,6 @@ internal static class PageFileReplay
     /// <summary>What was read and mapped.</summary>
     public sealed record Outcome(PageSet Pages, ReplayResult Replay, TimeSpan ReadTime);
 
-    public static void RequireFile(string path)
-    {
-        if (!File.Exists(path)) throw new CliException($"page file '{path}' not found");
-    }
-
     /// <summary>Checks that <paramref name="baseAddress"/> lies inside <paramref name="space"/>'s user range.</summary>
     public static void RequireUserBase(AddressSpace space, ulong baseAddress)
     {
@@ -75,7 +70,7 @@ internal static class PageFileReplay
         }
         catch (FastPtException exception)
         {
-            throw new CliException($"replaying {path} failed: {exception.Message}", ExitCodes.BadInput);
+            throw new CliException($"replaying {Rendering.TextFormat.Quote(path, 200)} failed: {exception.Message}", ExitCodes.BadInput);
         }
     }
 }

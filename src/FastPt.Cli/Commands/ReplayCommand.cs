@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using FastPt.Cli.Rendering;
 using FastPt.Cli.Scenarios;
 using Spectre.Console;
 
@@ -23,8 +24,7 @@ internal static class ReplayCommand
         {
             string path = parse.GetValue(pages)!;
             ulong start = parse.GetValue(baseAddress) ?? PageSets.PageSetReplayer.DefaultBase;
-            PageFileReplay.RequireFile(path);
-            using Machine machine = CommonOptions.Boot(CommonOptions.MachineOptions(parse.GetValue(memory), parse.GetValue(levels), checkedMode: false));
+            using Machine machine = CommonOptions.Boot(CommonOptions.MachineOptions(parse.GetValue(memory), parse.GetValue(levels), checkedMode: false), environment);
             using AddressSpace space = machine.CreateAddressSpace();
             PageFileReplay.RequireUserBase(space, start);
             IAnsiConsole console = environment.CreateConsole();
@@ -38,10 +38,10 @@ internal static class ReplayCommand
     private static void Render(IAnsiConsole console, CliEnvironment environment, Machine machine, string path, ulong start, PageFileReplay.Outcome outcome)
     {
         PageTableCounts tables = outcome.Replay.Tables;
-        var facts = new Table { Border = TableBorder.Simple, ShowHeaders = false };
+        var facts = new FittedTable { Border = TableBorder.Simple, ShowHeaders = false };
         facts.AddColumn("fact");
-        facts.AddColumn(new TableColumn("value").RightAligned());
-        facts.AddRow("file", Markup.Escape(path));
+        facts.AddColumn("value", rightAligned: true);
+        facts.AddRow("file", Markup.Escape(TextFormat.PathForShell(path)));
         facts.AddRow("base", $"0x{start:x16}");
         facts.AddRow("paging", machine.PagingMode == PagingMode.FiveLevel ? "5-level" : "4-level");
         facts.AddRow("distinct pages", Number(outcome.Pages.Count));
@@ -53,18 +53,18 @@ internal static class ReplayCommand
         facts.AddRow("Map calls (runs)", Number(outcome.Replay.MapCalls));
         facts.AddRow("read time", ReportValue.FromDuration(outcome.ReadTime).ToString());
         facts.AddRow("map time", ReportValue.FromDuration(outcome.Replay.Elapsed).ToString());
-        console.Write(facts);
+        facts.Write(console);
 
-        var levels = new Table { Border = TableBorder.Rounded, Title = new TableTitle("Page-table pages per level") };
+        var levels = new FittedTable("Page-table pages per level");
         levels.AddColumn("level");
-        levels.AddColumn(new TableColumn("pages").RightAligned());
-        levels.AddColumn(new TableColumn("KiB").RightAligned());
+        levels.AddColumn("pages", rightAligned: true);
+        levels.AddColumn("KiB", rightAligned: true);
         levels.AddColumn("in VmPTE");
         if (machine.PagingMode == PagingMode.FiveLevel) levels.AddRow("P4D", Number(tables.P4d), Number(tables.P4d * 4), "no");
         levels.AddRow("PUD", Number(tables.Pud), Number(tables.Pud * 4), "yes");
         levels.AddRow("PMD", Number(tables.Pmd), Number(tables.Pmd * 4), "yes");
         levels.AddRow("PTE", Number(tables.Pte), Number(tables.Pte * 4), "yes");
-        console.Write(levels);
+        levels.Write(console);
         // The figure in the format of /proc/PID/status, on a line of its own so that scripts can pick it up.
         environment.Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"VmPTE:\t{tables.VmPteKiB} kB"));
     }

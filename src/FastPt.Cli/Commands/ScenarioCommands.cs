@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Diagnostics;
 using System.Linq;
 using FastPt.Cli.Rendering;
@@ -20,9 +21,13 @@ internal static class ScenarioCommands
         public Option<bool> Checked { get; } = CommonOptions.Checked();
         public Option<int> Seed { get; } = CommonOptions.Seed();
         public Option<bool> Json { get; } = CommonOptions.Json();
+        public Option<TimeSpan?> Duration { get; } = CommonOptions.Duration();
+        public Option<int?> Repeat { get; } = CommonOptions.Repeat();
 
         public void AddTo(Command command)
         {
+            command.Add(Duration);
+            command.Add(Repeat);
             command.Add(Memory);
             command.Add(Levels);
             command.Add(Checked);
@@ -33,6 +38,10 @@ internal static class ScenarioCommands
         public int Run(ParseResult parse, IReadOnlyList<IScenario> scenarios, CliEnvironment environment)
         {
             MachineOptions machineOptions = CommonOptions.MachineOptions(parse.GetValue(Memory), parse.GetValue(Levels), parse.GetValue(Checked));
+            TimeSpan? duration = parse.GetValue(Duration);
+            int? repeat = parse.GetValue(Repeat);
+            if (duration is not null || repeat is not null)
+                return ScenarioLoop.Run(scenarios, machineOptions, parse.GetValue(Seed), parse.GetValue(Json), environment, new LoopLimits(duration, repeat));
             return RunScenarios(scenarios, machineOptions, parse.GetValue(Seed), parse.GetValue(Json), environment);
         }
     }
@@ -53,6 +62,15 @@ internal static class ScenarioCommands
             Description = "Scenarios to run, in order (see 'fastpt scenarios').",
             Arity = ArgumentArity.OneOrMore,
         };
+        names.Validators.Add(result =>
+        {
+            foreach (Token token in result.Tokens)
+            {
+                // A word starting with '-' is an unknown option, which ParsedCommandLine reports as such.
+                if ((token.Value.Length > 1 && token.Value[0] == '-') || ScenarioCatalog.Find(token.Value) is not null) continue;
+                result.AddError(UnknownScenario(token.Value));
+            }
+        });
         var command = new Command("run", "Run the named scenarios.") { names };
         options.AddTo(command);
         command.SetAction(parse =>
@@ -60,14 +78,17 @@ internal static class ScenarioCommands
             var scenarios = new List<IScenario>();
             foreach (string name in parse.GetValue(names) ?? [])
             {
-                IScenario scenario = ScenarioCatalog.Find(name)
-                    ?? throw new CliException($"unknown scenario '{name}'; known scenarios: {string.Join(", ", ScenarioCatalog.All.Select(s => s.Name))}");
-                scenarios.Add(scenario);
+                // The validator leaves words starting with '-' to the unknown-option check, which lets them through
+                // after '--' ("run -- --memory"): they are unknown scenarios then.
+                scenarios.Add(ScenarioCatalog.Find(name) ?? throw new CliException(UnknownScenario(name)));
             }
             return options.Run(parse, scenarios, environment);
         });
         return command;
     }
+
+    private static string UnknownScenario(string name) =>
+        $"unknown scenario {TextFormat.Quote(name)}; known scenarios: {string.Join(", ", ScenarioCatalog.All.Select(s => s.Name))}";
 
     public static Command CreateList(CliEnvironment environment)
     {
@@ -75,11 +96,11 @@ internal static class ScenarioCommands
         command.SetAction(_ =>
         {
             IAnsiConsole console = environment.CreateConsole();
-            var table = new Table { Border = TableBorder.Rounded };
+            var table = new FittedTable();
             table.AddColumn("scenario");
             table.AddColumn("what it does");
             foreach (IScenario scenario in ScenarioCatalog.All) table.AddRow(Markup.Escape(scenario.Name), Markup.Escape(scenario.Description));
-            console.Write(table);
+            table.Write(console);
             return ExitCodes.Success;
         });
         return command;
@@ -89,11 +110,14 @@ internal static class ScenarioCommands
     /// returns 0 only if every check of every scenario passed.</summary>
     public static int RunScenarios(IReadOnlyList<IScenario> scenarios, MachineOptions machineOptions, int seed, bool json, CliEnvironment environment)
     {
+        ArgumentNullException.ThrowIfNull(scenarios);
+        ArgumentNullException.ThrowIfNull(environment);
         IAnsiConsole console = environment.CreateConsole();
-        if (!json) ReportRenderer.RenderMachine(console, machineOptions, seed);
         long bootStart = Stopwatch.GetTimestamp();
-        using Machine machine = environment.Interactive && !json ? BootWithProgress(console, machineOptions) : CommonOptions.Boot(machineOptions);
+        // JSON on standard output gets no live display, even on a terminal.
+        using Machine machine = CommonOptions.Boot(machineOptions, json ? environment with { Interactive = false } : environment);
         TimeSpan bootTime = Stopwatch.GetElapsedTime(bootStart);
+        if (!json) ReportRenderer.RenderMachine(console, machineOptions, seed, bootTime);
 
         var reports = new List<ScenarioReport>();
         long start = Stopwatch.GetTimestamp();
@@ -106,35 +130,12 @@ internal static class ScenarioCommands
             if (!json) ReportRenderer.Render(console, report);
         }
         TimeSpan total = Stopwatch.GetElapsedTime(start);
-        if (json) JsonReportWriter.Write(environment.Output, machineOptions, seed, reports, total);
-        else ReportRenderer.RenderSummary(console, reports, total);
-        return reports.All(report => report.Passed) ? ExitCodes.Success : ExitCodes.ChecksFailed;
-    }
-
-    /// <summary>Boots on a terminal with a progress bar per boot step (64 TiB takes about a second).</summary>
-    private static Machine BootWithProgress(IAnsiConsole console, MachineOptions options)
-    {
-        Machine? machine = null;
-        console.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
-            .Start(context =>
-            {
-                ProgressTask task = context.AddTask("boot", maxValue: 1);
-                machine = CommonOptions.Boot(options, new SpectreBootProgress(task));
-                task.Value = task.MaxValue;
-            });
-        return machine!;
-    }
-
-    /// <summary>Shows the boot step running and how far it got.</summary>
-    private sealed class SpectreBootProgress(ProgressTask task) : IProgress<BootProgress>
-    {
-        public void Report(BootProgress value)
-        {
-            task.Description = Markup.Escape($"boot: {value.Phase}");
-            task.Value = value.Fraction * task.MaxValue;
-        }
+        if (json) JsonReportWriter.Write(environment.Output, machineOptions, seed, reports, bootTime, total);
+        else ReportRenderer.RenderSummary(console, reports, bootTime, total);
+        if (reports.Any(report => report.NotRunReason is null && !report.Passed)) return ExitCodes.ChecksFailed;
+        ScenarioReport[] notRun = reports.Where(report => report.NotRunReason is not null).ToArray();
+        foreach (ScenarioReport report in notRun) environment.Error.WriteLine($"fastpt: scenario {report.Scenario} could not run: {report.NotRunReason}");
+        return notRun.Length > 0 ? ExitCodes.BadInput : ExitCodes.Success;
     }
 
     private static ScenarioReport RunWithProgress(IAnsiConsole console, IScenario scenario, Machine machine, int seed, TimeSpan bootTime)

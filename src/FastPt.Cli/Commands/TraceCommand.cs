@@ -2,6 +2,7 @@ using System;
 using System.CommandLine;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using FastPt.Cli.Rendering;
 using FastPt.Tracing;
 using Spectre.Console;
@@ -29,21 +30,18 @@ internal static class TraceCommand
     {
         var output = new Option<string?>("--out", "-o")
         {
-            Description = "The .nettrace file to write. Default fastpt-<date>-<time>.nettrace in the current directory.",
+            Description = "The .nettrace file to write. Default fastpt-<date>-<time>.nettrace in the current directory. "
+                + "Nothing is written unless the recorded command runs (exit code 0 or 1).",
             HelpName = "FILE",
         };
-        var meterInterval = new Option<double>("--meter-interval")
+        output.Validators.Add(result =>
         {
-            Description = "Seconds between two publications of the FastPt Meter's values into the trace (0.1 to 3600; "
-                + "short, because scenarios take about a second); 0 leaves the Meter out.",
-            HelpName = "SECONDS",
-            DefaultValueFactory = _ => DefaultMeterInterval,
-        };
-        meterInterval.Validators.Add(result =>
-        {
-            double seconds = result.GetValueOrDefault<double>();
-            if (seconds != 0 && !(seconds is >= 0.1 and <= 3600)) result.AddError("--meter-interval: must be 0, or 0.1 to 3600 seconds");
+            if (CommonOptions.OutputFileError(result.Tokens.Count > 0 ? result.Tokens[0].Value : null, "--out") is { } error) result.AddError(error);
         });
+        Option<double> meterInterval = CommonOptions.Seconds("--meter-interval",
+            "Seconds between two publications of the FastPt Meter's values into the trace (0.1 to 3600; "
+            + "short, because scenarios take about a second); 0 leaves the Meter out.",
+            DefaultMeterInterval, minimum: 0.1, maximum: 3600);
         var commandLine = new Argument<string[]>("command")
         {
             Description = "After '--': the fastpt command line to run and record, e.g. '-- run paging --memory 4G'.",
@@ -51,86 +49,143 @@ internal static class TraceCommand
         };
         var command = new Command("record",
             "Run a fastpt command line (after '--') in this process under an EventPipe session with every FastPt event "
-            + "(verbose, all keywords) and the FastPt Meter, write the .nettrace and summarise it.")
+            + "(verbose, all keywords) and the FastPt Meter, write the .nettrace and summarise it. The command line is "
+            + "checked before anything is recorded.")
         {
             output, meterInterval, commandLine,
         };
         command.SetAction(parse =>
         {
             string[] inner = parse.GetValue(commandLine) ?? [];
-            if (inner.Length == 0) throw new CliException("trace record: give the command line to record after '--', e.g. 'fastpt trace record -- run paging'");
             if (string.Equals(inner[0], "trace", StringComparison.OrdinalIgnoreCase)) throw new CliException("trace record: cannot record a trace command");
+            // The recorded command line is parsed and validated before the session starts: a usage error writes nothing.
+            ParsedCommandLine check = ParsedCommandLine.Parse(Program.CreateRootCommand(environment), inner);
+            if (check.Errors.Count > 0)
+            {
+                Program.WriteUsageErrors(environment.Error, check.Errors.Select(error => "trace record: in the command to record: " + error));
+                return ExitCodes.Usage;
+            }
             string path = Path.GetFullPath(parse.GetValue(output) ?? DefaultFileName());
             return Record(environment, path, parse.GetValue(meterInterval), inner);
         });
         return command;
     }
 
+    /// <summary>Records into a temporary file beside <paramref name="path"/> and moves it into place only when the
+    /// recorded command ran (exit code 0 or 1), so a failure leaves nothing behind and an existing file untouched.</summary>
     private static int Record(CliEnvironment environment, string path, double meterInterval, string[] inner)
     {
+        string partial = Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".partial");
         TraceRecorder recorder;
         try
         {
-            recorder = TraceRecorder.Start(path, new TraceRecorderOptions { MeterRefreshSeconds = meterInterval });
+            recorder = TraceRecorder.Start(partial, new TraceRecorderOptions { MeterRefreshSeconds = meterInterval });
         }
         catch (Exception exception) when (exception is InvalidOperationException or IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"trace record: {exception.Message}", ExitCodes.BadInput);
+            TryDelete(partial);
+            throw new CliException($"trace record: cannot write {TextFormat.Quote(path, 200)}: {exception.Message}", ExitCodes.BadInput);
         }
         int exitCode;
         long bytes;
-        using (recorder)
+        bool moved = false;
+        try
         {
-            exitCode = Program.Run(inner, environment.Output, environment.Error, environment.Interactive);
-            bytes = recorder.Stop();
+            using (recorder)
+            {
+                exitCode = Program.Run(inner, environment);
+                bytes = environment.WithStatus("writing the trace", recorder.Stop);
+            }
+            if (exitCode is not ExitCodes.Success and not ExitCodes.ChecksFailed)
+            {
+                environment.Error.WriteLine(FormattableString.Invariant($"fastpt: trace record: the recorded command failed (exit code {exitCode}): no trace written"));
+                return exitCode;
+            }
+            File.Move(partial, path, overwrite: true);
+            moved = true;
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or TimeoutException)
+        {
+            throw new CliException($"trace record: cannot write {TextFormat.Quote(path, 200)}: {exception.Message}", ExitCodes.BadInput);
+        }
+        finally
+        {
+            if (!moved) TryDelete(partial);
         }
         IAnsiConsole console = environment.CreateConsole();
         console.WriteLine();
-        console.Write(new Rule("[bold]trace[/]") { Justification = Justify.Left });
-        console.MarkupLine(CultureInfo.InvariantCulture, "wrote [bold]{0}[/] ({1:N0} bytes); summarise it with 'fastpt trace summarize {2}'",
-            Markup.Escape(path), bytes, Markup.Escape(Path.GetFileName(path)));
-        TraceSummaryRenderer.Render(console, Summarise(path), full: false);
+        TextFormat.Heading(console, "[bold]trace[/]");
+        console.MarkupLine(CultureInfo.InvariantCulture, "wrote [bold]{0}[/] ({1:N0} bytes); summarise it with:", Markup.Escape(TextFormat.PathForShell(path)), bytes);
+        // On a line of its own, so that it can be copied whole.
+        console.WriteLine("  fastpt trace summarize " + TextFormat.PathForShell(path));
+        TraceSummaryRenderer.Render(console, Summarise(environment, path), full: false);
         return exitCode;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // A leftover hidden .partial file is harmless; the error that led here matters more.
+        }
     }
 
     private static Command CreateSummarize(CliEnvironment environment)
     {
         var file = new Argument<string>("file") { Description = "A .nettrace file (from 'fastpt trace record' or dotnet-trace)." };
+        file.Validators.Add(result =>
+        {
+            string? path = result.Tokens.Count > 0 ? result.Tokens[0].Value : null;
+            // A word starting with '-' is an unknown option, which ParsedCommandLine reports as such.
+            if (path is null || path.Length < 2 || path[0] != '-') CommonOptions.AddInputFileError(result, path, "trace file");
+        });
         Option<bool> json = CommonOptions.Json();
+        var all = new Option<bool>("--all")
+        {
+            Description = "List every event kind of every provider (by default other providers, such as the runtime's rundown, take one line each).",
+        };
         var command = new Command("summarize",
             "Summarise a .nettrace: events per kind, page tables and bytes freed, TLB flushes per operation, address "
             + "spaces, faults, Start/Stop latency histograms and FastPt Meter values.")
         {
-            file, json,
+            file, json, all,
         };
         command.Aliases.Add("summarise");
         command.SetAction(parse =>
         {
             string path = parse.GetValue(file)!;
-            if (!File.Exists(path)) throw new CliException($"trace summarize: no such file: {path}");
-            TraceSummary summary = Summarise(path);
+            TraceSummary summary = Summarise(environment, path);
             if (parse.GetValue(json))
             {
                 environment.Output.WriteLine(summary.ToJson());
             }
             else
             {
-                TraceSummaryRenderer.Render(environment.CreateConsole(), summary, full: true);
+                TraceSummaryRenderer.Render(environment.CreateConsole(), summary, full: true, allKinds: parse.GetValue(all));
             }
             return ExitCodes.Success;
         });
         return command;
     }
 
-    private static TraceSummary Summarise(string path)
+    private static TraceSummary Summarise(CliEnvironment environment, string path)
     {
         try
         {
-            return TraceSummary.Read(path);
+            return environment.WithStatus("reading " + Path.GetFileName(path), () => TraceSummary.Read(path));
         }
         catch (TraceFormatException exception)
         {
             throw new CliException("trace: " + exception.Message, ExitCodes.BadInput);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // Checked before, but a file can go or lose its rights in between.
+            throw new CliException($"trace: cannot read {TextFormat.Quote(path, 200)}: {exception.Message}", ExitCodes.BadInput);
         }
     }
 

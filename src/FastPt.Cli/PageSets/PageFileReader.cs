@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.IO.Compression;
 using FastPt.Cli.Parsing;
+using FastPt.Cli.Rendering;
 
 namespace FastPt.Cli.PageSets;
 
@@ -62,9 +63,13 @@ public static class PageFileReader
             text = text.Trim();
             if (text.IsEmpty) continue;
             if (!NumberParser.TryParseUnsigned(text, out ulong page))
-                throw new PageFileException(path, lineNumber, $"'{text.ToString()}' is not a page index (decimal or 0x-hex)");
+            {
+                if (TextFormat.LooksBinary(line))
+                    throw new PageFileException(path, lineNumber, "this is not text: the file looks binary, not a page file (one page index per line)");
+                throw new PageFileException(path, lineNumber, $"{TextFormat.Quote(text)} is not a page index (decimal or 0x-hex)");
+            }
             if (page >= pageLimit)
-                throw new PageFileException(path, lineNumber, $"page {text.ToString()} is outside the user range: {describeLimit(page)}");
+                throw new PageFileException(path, lineNumber, $"page {TextFormat.Quote(text)} is outside the user range: {describeLimit(page)}");
             pages.Add(page);
         }
         if (gzip) CheckGzipLength(file, path, decompressed.BytesRead);
@@ -84,8 +89,9 @@ public static class PageFileReader
         uint recorded = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(trailer);
         if (recorded != (uint)decompressedBytes)
         {
-            throw new PageFileException(
-                $"{path}: the gzip file is truncated or corrupt: its trailer records {recorded:N0} bytes but {decompressedBytes:N0} were decompressed "
+            // The last bytes are only a trailer when the file is whole, so their value is not worth showing.
+            throw new PageFileException(FormattableString.Invariant(
+                $"{path}: the gzip file is truncated or corrupt: decompression ended after {decompressedBytes:N0} bytes without the gzip trailer that matches them ")
                 + "(a multi-member gzip file also shows this: decompress it first)");
         }
     }

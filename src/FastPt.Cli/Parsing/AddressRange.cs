@@ -1,4 +1,5 @@
 using System;
+using FastPt.Cli.Rendering;
 
 namespace FastPt.Cli.Parsing;
 
@@ -19,35 +20,38 @@ internal readonly record struct AddressRange(ulong Start, ulong End)
     {
         range = default;
         ReadOnlySpan<char> span = (text ?? string.Empty).AsSpan().Trim();
+        string quoted = TextFormat.Quote(text ?? string.Empty);
         int separator = span.Length > 1 ? span[1..].IndexOfAny('-', '+') : -1;
         if (separator < 0)
         {
-            error = $"'{text}' is not a range: use START-END or START+LENGTH (for example 0xffff888000000000+4G)";
+            error = $"{quoted} is not a range: use START-END or START+LENGTH (for example 0xffff888000000000+4G)";
             return false;
         }
         separator++;
         bool isLength = span[separator] == '+';
         string startText = span[..separator].Trim().ToString();
         string endText = span[(separator + 1)..].Trim().ToString();
-        if (!SizeParser.TryParse(startText, out ulong start, out string startError))
+        if (!SizeParser.TryParseAddress(startText, out ulong start, out string startError))
         {
-            error = $"range '{text}': bad start: {startError}";
+            error = $"range {quoted}: bad start: {startError}";
             return false;
         }
-        if (!SizeParser.TryParse(endText, out ulong second, out string secondError))
+        bool parsed = isLength ? SizeParser.TryParse(endText, out ulong second, out string secondError)
+            : SizeParser.TryParseAddress(endText, out second, out secondError);
+        if (!parsed)
         {
-            error = $"range '{text}': bad {(isLength ? "length" : "end")}: {secondError}";
+            error = $"range {quoted}: bad {(isLength ? "length" : "end")}: {secondError}";
             return false;
         }
         ulong end = isLength ? start + second : second;
         if (isLength && (second == 0 || end < start))
         {
-            error = second == 0 ? $"range '{text}' is empty" : $"range '{text}' wraps past the top of the address space";
+            error = second == 0 ? $"range {quoted} is empty" : $"range {quoted} wraps past the top of the address space";
             return false;
         }
         if (end <= start)
         {
-            error = $"range '{text}': the end must lie above the start";
+            error = $"range {quoted}: the end must lie above the start";
             return false;
         }
         range = new AddressRange(start, end);

@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using FastPt.Cli.Rendering;
 
 namespace FastPt.Cli.Parsing;
 
@@ -7,21 +8,32 @@ namespace FastPt.Cli.Parsing;
 /// suffix K, M, G, T, P or E (optionally followed by "iB" or "B"; any case): 512M, 64G, 1T, 4KiB, 0x40000000.</summary>
 internal static class SizeParser
 {
+    private const string SizeExamples = "for example 512M, 64G, 1T or a number of bytes";
+    private const string AddressExamples = "0x-hex or decimal, or a size such as 4G; for example 0x7f0000000000";
+
     /// <summary>Parses <paramref name="text"/>; on failure <paramref name="error"/> says why.</summary>
-    public static bool TryParse(string? text, out ulong bytes, out string error)
+    public static bool TryParse(string? text, out ulong bytes, out string error) => TryParse(text, "a size", SizeExamples, out bytes, out error);
+
+    /// <summary>Parses an address written as a number or as a size (4G = 0x100000000); on failure
+    /// <paramref name="error"/> says why, calling it an address.</summary>
+    public static bool TryParseAddress(string? text, out ulong address, out string error) =>
+        TryParse(text, "an address", AddressExamples, out address, out error);
+
+    private static bool TryParse(string? text, string noun, string examples, out ulong bytes, out string error)
     {
         bytes = 0;
         error = string.Empty;
         ReadOnlySpan<char> span = (text ?? string.Empty).AsSpan().Trim();
+        string quoted = TextFormat.Quote(text ?? string.Empty);
         if (span.IsEmpty)
         {
-            error = "a size is required (for example 512M, 64G, 1T or a number of bytes)";
+            error = $"{noun} is required ({examples})";
             return false;
         }
         if (span.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
         {
             if (NumberParser.TryParseUnsigned(span, out bytes)) return true;
-            error = $"'{text}' is not a size: a 0x-hex size takes no suffix";
+            error = $"{quoted} is not {noun}: a 0x-hex number has only hex digits and no unit";
             return false;
         }
 
@@ -31,17 +43,17 @@ internal static class SizeParser
         ReadOnlySpan<char> suffix = span[digits..].Trim();
         if (digits == 0 || !NumberParser.TryParseUnsigned(number, out ulong count))
         {
-            error = $"'{text}' is not a size (for example 512M, 64G, 1T or a number of bytes)";
+            error = $"{quoted} is not {noun} ({examples})";
             return false;
         }
         if (!TryShift(suffix, out int shift))
         {
-            error = $"'{text}' has an unknown unit '{suffix.ToString()}' (use K, M, G, T, P or E, optionally with B or iB)";
+            error = $"{quoted} has an unknown unit {TextFormat.Quote(suffix)} (use K, M, G, T, P or E, optionally with B or iB)";
             return false;
         }
         if (shift > 0 && count > ulong.MaxValue >> shift)
         {
-            error = $"'{text}' is too large";
+            error = $"{quoted} is too large";
             return false;
         }
         bytes = count << shift;

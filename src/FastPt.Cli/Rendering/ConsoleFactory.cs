@@ -4,12 +4,10 @@ using Spectre.Console;
 namespace FastPt.Cli.Rendering;
 
 /// <summary>Builds Spectre consoles over any <see cref="TextWriter"/>: colours and live progress for a terminal,
-/// plain text of a fixed width for files, pipes and tests.</summary>
+/// plain text of a given width for files, pipes and tests.</summary>
 internal static class ConsoleFactory
 {
-    private const int RedirectedWidth = 120;
-
-    public static IAnsiConsole Create(TextWriter writer, bool interactive)
+    public static IAnsiConsole Create(TextWriter writer, bool interactive, int width)
     {
         IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings
         {
@@ -18,7 +16,7 @@ internal static class ConsoleFactory
             ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
             Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
         });
-        if (!interactive) console.Profile.Width = RedirectedWidth;
+        console.Profile.Width = width;
         return console;
     }
 }

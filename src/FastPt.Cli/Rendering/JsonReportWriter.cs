@@ -10,10 +10,11 @@ using FastPt.Cli.Scenarios;
 namespace FastPt.Cli.Rendering;
 
 /// <summary>Writes scenario reports as one JSON document: the machine, then every scenario with its facts (in
-/// order), tables, checks and time; numbers stay numbers and durations are in milliseconds.</summary>
+/// order), tables, checks and time; numbers stay numbers and durations are in milliseconds. The boot time stands
+/// apart: no scenario time includes it.</summary>
 internal static class JsonReportWriter
 {
-    public static void Write(TextWriter output, MachineOptions options, int seed, IReadOnlyList<ScenarioReport> reports, TimeSpan total)
+    public static void Write(TextWriter output, MachineOptions options, int seed, IReadOnlyList<ScenarioReport> reports, TimeSpan bootTime, TimeSpan total)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -26,6 +27,8 @@ internal static class JsonReportWriter
             json.WriteNumber("seed", seed);
             json.WriteEndObject();
             json.WriteBoolean("passed", reports.Count > 0 && reports.All(report => report.Passed));
+            // Booting comes before the scenarios; neither their times nor the total include it.
+            json.WriteNumber("bootMilliseconds", bootTime.TotalMilliseconds);
             json.WriteNumber("elapsedMilliseconds", total.TotalMilliseconds);
             json.WriteStartArray("scenarios");
             foreach (ScenarioReport report in reports) WriteReport(json, report);
@@ -41,6 +44,9 @@ internal static class JsonReportWriter
         json.WriteString("name", report.Scenario);
         json.WriteString("description", report.Description);
         json.WriteBoolean("passed", report.Passed);
+        json.WriteBoolean("ran", report.NotRunReason is null && !report.Skipped);
+        if (report.NotRunReason is { } reason) json.WriteString("notRunReason", reason);
+        if (report.SkipReason is { } skip) json.WriteString("skipReason", skip);
         json.WriteNumber("elapsedMilliseconds", report.Elapsed.TotalMilliseconds);
         json.WriteStartArray("facts");
         foreach (ReportFact fact in report.Facts)

@@ -40,7 +40,8 @@ public sealed class BootScenario : IScenario
         report.AddFact("DirectMap2M", stats.DirectMap2MiB, "KiB");
         report.AddFact("DirectMap1G", stats.DirectMap1GiB, "KiB");
         report.AddFact("host memory", machine.HostBytes / (double)(1 << 20), "MiB");
-        if (context.BootTime is { } bootTime) report.AddFact("boot time", bootTime);
+        // Booting happens before any scenario runs, so the scenario's own time does not include it.
+        if (context.BootTime is { } bootTime) report.AddFact("boot time (before the scenario)", bootTime);
 
         var levels = new List<IReadOnlyList<ReportValue>>();
         long kernelTables = 0;
@@ -72,7 +73,8 @@ public sealed class BootScenario : IScenario
     {
         ulong baseAddress = machine.DirectMapBase.Value;
         ulong end = MachineMemory.End(options);
-        IReadOnlyList<MappingRun> runs = machine.DumpKernel(machine.DirectMapBase, end);
+        // No limit on the runs: a check that read a truncated dump would report the truth about part of RAM only.
+        IReadOnlyList<MappingRun> runs = machine.DumpKernel(machine.DirectMapBase, end, int.MaxValue);
         ulong mapped = 0;
         long nonLinear = 0;
         long outsideRam = 0;
@@ -87,22 +89,22 @@ public sealed class BootScenario : IScenario
         ulong ram = MachineMemory.TotalBytes(options);
         report.Check("the direct map covers all RAM linearly, and only RAM",
             mapped == ram && nonLinear == 0 && outsideRam == 0,
-            FormattableString.Invariant($"{runs.Count} runs map {mapped:N0} of {ram:N0} bytes; {nonLinear} non-linear, {outsideRam} outside RAM"));
+            FormattableString.Invariant($"{Rendering.TextFormat.Count(runs.Count, "run")} {(runs.Count == 1 ? "maps" : "map")} {mapped:N0} of {ram:N0} bytes; {nonLinear:N0} non-linear, {outsideRam:N0} outside RAM"));
         var rows = new List<IReadOnlyList<ReportValue>>();
         foreach ((PageSize size, long pages) in sizes)
             rows.Add([ReportValue.FromText(size.ShortName()), ReportValue.FromWholeNumber(pages), ReportValue.FromWholeNumber((long)(size.Bytes() / 1024) * pages)]);
         report.AddTable(new ReportTable("Direct map leaves", ["page size", "leaves", "KiB"], rows));
     }
 
-    /// <summary>Walks the kernel tables over the vmemmap of RAM: its mapped bytes must equal the boot memmap.</summary>
+    /// <summary>Counts what the kernel tables map over the vmemmap of RAM, with no limit: its mapped bytes must equal
+    /// the boot memmap.</summary>
     private static void CheckVmemmap(ScenarioReport report, Machine machine, MachineOptions options, MemoryStatistics stats)
     {
         ulong sections = (MachineMemory.End(options) + MachineMemory.SectionBytes - 1) / MachineMemory.SectionBytes;
         ulong length = sections * (MemmapPagesPerSection * 4096);
-        IReadOnlyList<MappingRun> runs = machine.DumpKernel(machine.VmemmapBase, length);
-        ulong mapped = 0;
-        foreach (MappingRun run in runs) mapped += run.Length;
-        report.CheckEqual("vmemmap mapped bytes = nr_memmap_boot_pages x 4 KiB", stats.MemmapBootPages * 4096, (long)mapped);
-        report.AddFact("vmemmap runs", runs.Count, "runs");
+        MappingCount vmemmap = machine.CountKernelMappings(machine.VmemmapBase, length).Total;
+        report.CheckEqual("vmemmap mapped bytes = nr_memmap_boot_pages x 4 KiB", stats.MemmapBootPages * 4096, (long)vmemmap.Bytes);
+        report.AddFact("vmemmap runs", vmemmap.Runs, "runs");
+        report.AddFact("vmemmap leaves", vmemmap.Leaves, "leaves");
     }
 }

@@ -18,6 +18,11 @@ public sealed class HugeTlbScenario : IScenario
     {
     }
 
+    /// <summary>Memmap bytes saved over a TiB of <paramref name="size"/> folios when each frees
+    /// <paramref name="savedPerFolio"/> 4 KiB vmemmap pages.</summary>
+    internal static long MemmapBytesSavedPerTiB(PageSize size, long savedPerFolio) =>
+        savedPerFolio * (long)PageSize.Size4K.Bytes() * (TiB / (long)size.Bytes());
+
     /// <summary>A run of <paramref name="pages2M"/> 2 MiB and <paramref name="pages1G"/> 1 GiB folios, with the
     /// optimization switch as given; with <paramref name="fitToMemory"/>, fewer when memory is short.</summary>
     public HugeTlbScenario(long pages2M, long pages1G, bool optimize, bool fitToMemory = false)
@@ -97,8 +102,8 @@ public sealed class HugeTlbScenario : IScenario
                 report.AddFact($"{key}.flushes", grown.Flushes + shrunk.Flushes);
                 report.AddFact($"{key}.flushesPerFolio", grownOne.Flushes + shrunkOne.Flushes);
                 report.AddFact($"{key}.memmapPagesSavedPerFolio", savedPerFolio, "pages");
-                // perFolio vmemmap pages describe perFolio * 64 frames: a folio of perFolio * 256 KiB.
-                report.AddFact($"{key}.memmapBytesSavedPerTiB", savedPerFolio * 4096 * (TiB / (perFolio * 64 * 4096)), "bytes");
+                // A TiB holds TiB / folio-size folios (524,288 of 2 MiB, 1024 of 1 GiB), each saving savedPerFolio 4 KiB pages.
+                report.AddFact($"{key}.memmapBytesSavedPerTiB", MemmapBytesSavedPerTiB(size, savedPerFolio), "bytes");
                 report.AddFact($"{key}.growBatchedPerFolio", grown.Elapsed / count);
                 report.AddFact($"{key}.growPerFolioPerFolio", grownOne.Elapsed / count);
                 report.AddFact($"{key}.shrinkBatchedPerFolio", shrunk.Elapsed / count);

@@ -13,6 +13,8 @@ public static class ScenarioCatalog
         new PagingScenario(),
         new ReplaySyntheticScenario(),
         new HotplugScenario(),
+        new CollapseScenario(),
+        new KernelCheckScenario(),
         new HugeTlbScenario(),
     ];
 

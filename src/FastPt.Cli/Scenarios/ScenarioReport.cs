@@ -65,8 +65,26 @@ public sealed class ScenarioReport
     /// <summary>Wall-clock time of the whole scenario (set by whoever ran it).</summary>
     public TimeSpan Elapsed { get; set; }
 
-    /// <summary>True when every check passed (and there was at least one).</summary>
-    public bool Passed => _checks.Count > 0 && _checks.All(check => check.Passed);
+    /// <summary>Why the scenario does not apply to this host (kernel-check off Linux), or null. A skipped scenario
+    /// makes no checks and counts as passed: nothing was wrong with the run.</summary>
+    public string? SkipReason { get; private set; }
+
+    /// <summary>True when the scenario does not apply to this host (<see cref="SkipReason"/> says why).</summary>
+    public bool Skipped => SkipReason is not null;
+
+    /// <summary>Why the scenario could not run on this machine (it needs more memory than the machine has), or null
+    /// when it ran. A scenario that did not run has no verdict: it neither passed nor failed a check.</summary>
+    public string? NotRunReason { get; private set; }
+
+    /// <summary>A report for <paramref name="scenario"/>, which the machine could not run, and why.</summary>
+    public static ScenarioReport NotRun(IScenario scenario, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        return new ScenarioReport(scenario) { NotRunReason = reason };
+    }
+
+    /// <summary>True when every check passed (and there was at least one), or the scenario was skipped.</summary>
+    public bool Passed => Skipped || (_checks.Count > 0 && _checks.All(check => check.Passed));
 
     /// <summary>Number of checks that failed.</summary>
     public int FailedChecks => _checks.Count(check => !check.Passed);
@@ -102,6 +120,14 @@ public sealed class ScenarioReport
         _tables.Add(table);
     }
 
+    /// <summary>Marks the scenario as not run on this host, with a one-line reason; it makes no checks.</summary>
+    public void Skip(string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        if (_checks.Count > 0) throw new InvalidOperationException("A scenario that made checks cannot be skipped.");
+        SkipReason = reason;
+    }
+
     /// <summary>Records a check and returns its verdict.</summary>
     /// <param name="name">The claim being verified.</param>
     /// <param name="passed">Whether it held.</param>
@@ -110,6 +136,7 @@ public sealed class ScenarioReport
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(detail);
+        if (Skipped) throw new InvalidOperationException("A skipped scenario makes no checks.");
         _checks.Add(new ReportCheck(name, passed, detail));
         return passed;
     }

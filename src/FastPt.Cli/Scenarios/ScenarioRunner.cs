@@ -32,6 +32,12 @@ public static class ScenarioRunner
         {
             report = scenario.Run(context);
         }
+        catch (Exception exception) when (IsOutOfMemory(exception))
+        {
+            // The machine is too small for what the scenario does (a 4 MiB machine cannot hold the tables of a
+            // gigabyte of 4 KiB pages): that is no failed check, and no pass either.
+            report = ScenarioReport.NotRun(scenario, $"the {Parsing.SizeParser.Format(context.Options.MemorySize)} machine has too little free memory for it: {exception.Message}");
+        }
         catch (Exception exception)
         {
             report = new ScenarioReport(scenario);
@@ -41,4 +47,13 @@ public static class ScenarioRunner
         report.Elapsed = Stopwatch.GetElapsedTime(start);
         return report;
     }
+
+    /// <summary>True for the engine's refusals for want of free frames.</summary>
+    public static bool IsOutOfMemory(Exception exception) => exception switch
+    {
+        OutOfFramesException => true,
+        PagingException paging => paging.Error == PagingError.OutOfFrames,
+        HotplugException hotplug => hotplug.Error == HotplugError.OutOfMemory,
+        _ => false,
+    };
 }

@@ -66,17 +66,14 @@ internal class MachineCounters
     /// <c>TlbFlush</c> event).</summary>
     public long TlbFlushesPublished;
 
-    /// <summary>RCU grace periods completed and callbacks run (written by the RCU domain's observer).</summary>
-    public long RcuGracePeriods, RcuCallbacksRun;
-
     /// <summary>Page-table blocks alive (PTE fragments share one).</summary>
     public long PteBlocks;
 
-    /// <summary>PTE fragments handed out and not freed, and fragments not handed out yet (in cursors).</summary>
+    /// <summary>PTE fragments handed out as tables and not freed, and fragments not handed out yet (in cursors).</summary>
     public long PteFragmentsInUse, PteFragmentsFree;
 
     /// <summary><c>pte_free_defer</c> calls, and re-deferrals (the <c>PTE_FREE_DEFERRED</c> callback queueing the
-    /// head again).</summary>
+    /// block's head again).</summary>
     public long TablesDeferred, Redeferrals;
 
     /// <summary>Bytes of page-table memory referenced by queued RCU callbacks: whole blocks whose head is queued,
@@ -86,6 +83,10 @@ internal class MachineCounters
     /// <summary>HugeTLB vmemmap optimization: vmemmap pages freed and allocated again (restores), and folios whose
     /// vmemmap is optimized now.</summary>
     public long HvoPagesFreed, HvoPagesRestored, HvoFoliosOptimized;
+
+    /// <summary>The machine's RCU domain, whose grace periods and callbacks the Meter reports: its counters are
+    /// fields it keeps anyway, read with plain volatile loads (nothing the domain does is called).</summary>
+    public Sync.RcuDomain? Rcu;
 
     /// <summary>Registers the counters of a new CPU.</summary>
     public CpuCounters AttachCpu()

@@ -80,14 +80,20 @@ internal unsafe partial struct Cpu<TFrames>
             ThrowHelper.ThrowPageFault(fault);
     }
 
-    /// <summary>Reads bytes through translation; false with the fault (and nothing read) if any page faults.</summary>
+    /// <summary>Reads bytes through translation; false with the fault (and nothing read: the destination is left
+    /// alone) if any page faults.</summary>
     public bool TryRead(ulong v, Span<byte> destination, out PageFault fault) =>
         TryAccess(v, destination, AccessKind.Read, out fault);
 
-    /// <summary>Writes bytes through translation. Every page is checked before the first byte is written, so a
-    /// faulting write changes nothing (no data, no Dirty bits).</summary>
+    /// <summary>Writes bytes through translation, all or nothing: every page is checked before the first byte is
+    /// written and every page's frame is resolved before any is copied, so a faulting write changes no byte, also
+    /// when another thread unmaps one of the pages meanwhile (in that race an earlier page may be marked accessed
+    /// and dirty, as hardware marks it on the walk, but none is written).</summary>
     public bool TryWrite(ulong v, ReadOnlySpan<byte> source, out PageFault fault) =>
         TryAccess(v, MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(source), source.Length), AccessKind.Write, out fault);
+
+    /// <summary>Pages whose host addresses a multi-page access keeps on the stack.</summary>
+    private const int StackPages = 32;
 
     private bool TryAccess(ulong va, Span<byte> buffer, AccessKind access, out PageFault fault)
     {
@@ -105,26 +111,48 @@ internal unsafe partial struct Cpu<TFrames>
                 fault = Fault(_root, va, access, FaultReason.OutOfRange);
                 return false;
             }
-            if ((va >> Paging.PageShift) != (last >> Paging.PageShift))
+            ulong firstPage = va & Paging.PageMask, lastPage = last & Paging.PageMask;
+            if (firstPage == lastPage)
             {
-                // Check every page before touching any: a faulting access leaves no trace.
-                for (ulong page = va & Paging.PageMask; ; page += Paging.PageSize)
-                {
-                    if (!Probe(Math.Max(page, va), access, out fault)) return false;
-                    if (page >= (last & Paging.PageMask)) break;
-                }
+                // One page, one lookup: nothing can change between the check and the copy.
+                if (!Lookup(va, access, out Hit entry, out fault)) return false;
+                Copy(new Span<byte>((byte*)entry.Host + (va & (Paging.PageSize - 1)), buffer.Length), buffer, access);
+                return true;
             }
+
+            // Check every page first, without side effects: a faulting access leaves no trace.
+            for (ulong page = firstPage; ; page += Paging.PageSize)
+            {
+                if (!Probe(Math.Max(page, va), access, out fault)) return false;
+                if (page == lastPage) break;
+            }
+
+            // Then resolve the frame of every page before copying any, so that a page unmapped after the check
+            // faults the access before a byte moved. A pass during which this CPU applied a flush may hold a frame
+            // that flush took away: resolve again. After a pass that applied none, the frames stay valid until
+            // Busy is cleared: a flush published later is not acknowledged (the copy reads no generation), and
+            // its flusher waits while this CPU is busy and behind before anything is freed.
+            int pages = (int)((lastPage - firstPage) >> Paging.PageShift) + 1;
+            Span<nint> hosts = pages <= StackPages ? stackalloc nint[StackPages] : new nint[pages];
+            long seen;
+            do
+            {
+                if (_seen != _domain.Generation) ApplyFlushes();
+                seen = _seen;
+                for (int i = 0; i < pages; i++)
+                {
+                    ulong at = Math.Max(firstPage + ((ulong)i << Paging.PageShift), va);
+                    if (!Lookup(at, access, out Hit entry, out fault)) return false;
+                    hosts[i] = entry.Host;
+                }
+            } while (_seen != seen);
+
             int done = 0;
-            while (done < buffer.Length)
+            for (int i = 0; i < pages; i++)
             {
                 ulong at = va + (ulong)done;
-                if (!Lookup(at, access, out Hit entry, out fault)) return false;
                 int n = (int)Math.Min((ulong)(buffer.Length - done), Paging.PageSize - (at & (Paging.PageSize - 1)));
-                Span<byte> part = buffer.Slice(done, n);
-                ulong offset = at & (Paging.PageSize - 1);
-                var host = new Span<byte>((byte*)entry.Host + offset, n);
-                if (access == AccessKind.Write) part.CopyTo(host);
-                else host.CopyTo(part);
+                Copy(new Span<byte>((byte*)hosts[i] + (at & (Paging.PageSize - 1)), n), buffer.Slice(done, n), access);
                 done += n;
             }
             fault = default;
@@ -134,6 +162,12 @@ internal unsafe partial struct Cpu<TFrames>
         {
             Volatile.Write(ref _slot.Busy, 0);
         }
+    }
+
+    private static void Copy(Span<byte> host, Span<byte> part, AccessKind access)
+    {
+        if (access == AccessKind.Write) part.CopyTo(host);
+        else host.CopyTo(part);
     }
 
     /// <summary>Would an access of <paramref name="access"/> at <paramref name="va"/> succeed? No side effects but

@@ -58,7 +58,7 @@ internal unsafe partial struct Cpu<TFrames>
                 _counters.PageFlushes++;
                 break;
             case FlushKind.Range:
-                _tlb.FlushRange(request.Start, request.End, global: false);
+                if (request.End > request.Start) _tlb.FlushRange(request.Start, request.End, global: false);
                 _counters.RangeFlushes++;
                 break;
             default:
@@ -69,6 +69,8 @@ internal unsafe partial struct Cpu<TFrames>
         if (request.TablesFreed) _tlb.FlushPagingStructureCaches();
     }
 
+    /// <summary>Applies the kernel's flushes: every one drops all global entries. Called with the kernel slot
+    /// busy, after that store (the flusher's membarrier pairs with it, as for user flushes).</summary>
     private void ApplyKernelFlushes()
     {
         long target = _kernelRoot.Flush.Generation;
@@ -76,5 +78,6 @@ internal unsafe partial struct Cpu<TFrames>
         _tlb.FlushGlobal();
         _counters.KernelFlushes += target - _seenKernel;
         _seenKernel = target;
+        Volatile.Write(ref _kernelSlot.SeenGeneration, target);
     }
 }

@@ -79,48 +79,48 @@ internal unsafe partial struct Cpu<TFrames>
     }
 
     /// <summary>Translates a kernel address (direct map or vmemmap) as a supervisor access. The TLB entries it
-    /// creates are global: they survive flushes of the user address space and go only with kernel flushes.</summary>
+    /// creates are global: they survive flushes of the user address space and go only with kernel flushes. The
+    /// CPU is busy in init_mm's flush domain throughout, so a kernel flush (hot-remove) waits for it: when the
+    /// flusher returns, no translation that began before the flush is still running.</summary>
     public Translation TranslateKernel(ulong v, AccessKind access)
     {
         ThrowIfDisposed();
         if (!Paging.IsCanonical(v, _mode) || v < _userTop)
             return new Translation(Fault(_kernelRoot, v, access, Paging.IsCanonical(v, _mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical));
-        ApplyKernelFlushes();
-        ulong page = v & Paging.PageMask;
-        int i = _tlb.IndexOf(v);
-        if ((Unsafe.Add(ref _tlb.Entry(i).ReadTag, (int)access) & _watchMask) == _tlb.HitTag(page, global: true)
-            || _tlb.TryVictim(page, access, global: true))
-        {
-            _counters.Hits++;
-            return new Translation(new PhysAddr(_tlb.PhysPage(i) | (v & 0xFFF)), Paging.LeafSize(_tlb.Detail(i).Level), _tlb.Detail(i).Protection);
-        }
-        int h = _tlb.HugeIndexOf(v);
-        if ((Unsafe.Add(ref _tlb.HugeEntry(h).ReadTag, (int)access) & _watchMask) == _tlb.HitTag(v & ~SoftTlb.HugeMask, global: true))
-        {
-            _counters.Hits++;
-            return new Translation(new PhysAddr(_tlb.HugePhys(h) + (v & SoftTlb.HugeMask)), Paging.LeafSize(_tlb.HugeDetail(h).Level), _tlb.HugeDetail(h).Protection);
-        }
-        _counters.Misses++;
-        _counters.Walks++;
-        WalkStatus status;
-        WalkResult walk;
-        _reader.Enter();
+        Volatile.Write(ref _kernelSlot.Busy, 1);
         try
         {
-            // Kernel tables are freed after an RCU grace period (the kernel's gather synchronizes), and this
-            // CPU does not attach to the kernel's flush domain, so it reads them inside a read-side section.
-            status = HardwareWalker.Walk(_physical, _kernelRoot.Pa, _kernelRoot.Level, v, access, user: false,
-                updateAccessedDirty: true, _checked, out walk);
+            ApplyKernelFlushes();
+            ulong page = v & Paging.PageMask;
+            int i = _tlb.IndexOf(v);
+            if ((Unsafe.Add(ref _tlb.Entry(i).ReadTag, (int)access) & _watchMask) == _tlb.HitTag(page, global: true)
+                || _tlb.TryVictim(page, access, global: true))
+            {
+                _counters.Hits++;
+                return new Translation(new PhysAddr(_tlb.PhysPage(i) | (v & 0xFFF)), Paging.LeafSize(_tlb.Detail(i).Level), _tlb.Detail(i).Protection);
+            }
+            int h = _tlb.HugeIndexOf(v);
+            if ((Unsafe.Add(ref _tlb.HugeEntry(h).ReadTag, (int)access) & _watchMask) == _tlb.HitTag(v & ~SoftTlb.HugeMask, global: true))
+            {
+                _counters.Hits++;
+                return new Translation(new PhysAddr(_tlb.HugePhys(h) + (v & SoftTlb.HugeMask)), Paging.LeafSize(_tlb.HugeDetail(h).Level), _tlb.HugeDetail(h).Protection);
+            }
+            _counters.Misses++;
+            _counters.Walks++;
+            // The kernel gather frees a table only after every CPU busy here has seen its flush or left (as for
+            // the user path's walks): the walk needs no RCU read-side section.
+            WalkStatus status = HardwareWalker.Walk(_physical, _kernelRoot.Pa, _kernelRoot.Level, v, access, user: false,
+                updateAccessedDirty: true, _checked, out WalkResult walk);
+            if (status == WalkStatus.Poisoned) throw UseAfterFree(v, walk);
+            if (status != WalkStatus.Ok)
+                return new Translation(Fault(_kernelRoot, v, access, status == WalkStatus.ProtectionFault ? FaultReason.ProtectionViolation : FaultReason.NotMapped));
+            Hit filled = FillEntry(v, walk, global: true, materialize: false);
+            return new Translation(new PhysAddr(filled.PhysPage | (v & 0xFFF)), Paging.LeafSize(filled.Level), filled.Protection);
         }
         finally
         {
-            _reader.Exit();
+            Volatile.Write(ref _kernelSlot.Busy, 0);
         }
-        if (status == WalkStatus.Poisoned) throw UseAfterFree(v, walk);
-        if (status != WalkStatus.Ok)
-            return new Translation(Fault(_kernelRoot, v, access, status == WalkStatus.ProtectionFault ? FaultReason.ProtectionViolation : FaultReason.NotMapped));
-        Hit filled = FillEntry(v, walk, global: true, materialize: false);
-        return new Translation(new PhysAddr(filled.PhysPage | (v & 0xFFF)), Paging.LeafSize(filled.Level), filled.Protection);
     }
 
     /// <summary>The slow path: applies missed flushes, checks the address, consults the victim TLB and the

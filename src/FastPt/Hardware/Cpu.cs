@@ -22,13 +22,15 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
 
     private readonly PhysicalMemory _physical;
     private readonly TFrames _frames;
-    // This CPU's registration with the RCU domain: its kernel walks and lockless walks run in its sections.
+    // This CPU's registration with the RCU domain: the lockless walks of its context (TranslateLockless,
+    // GetPagesLockless) run in its sections. Its own kernel walks need none: they are inside the kernel's flush.
     private readonly RcuReader _reader;
     private readonly PagingMode _mode;
     private readonly SoftTlb _tlb;
     private readonly bool _checked;
     private readonly ulong _watchMask;
     private readonly ContextSlot _slot = new();
+    private readonly ContextSlot _kernelSlot = new();
     private readonly PageTableRoot _kernelRoot;
     private readonly ulong _userTop;
     private PageTableRoot _root;
@@ -58,8 +60,18 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
         _root = root;
         _domain = root.Flush;
         Number = Interlocked.Increment(ref s_nextNumber);
+        // Kernel translations honour init_mm's flushes as user ones honour the address space's: the kernel
+        // gather (hot-remove) waits for every CPU inside a kernel translation before its tables and memory go.
+        _kernelSlot.Owner = Thread.CurrentThread;
+        _seenKernel = kernelRoot.Flush.Generation;
+        _kernelSlot.SeenGeneration = _seenKernel;
+        kernelRoot.Flush.Attach(_kernelSlot);
         Attach(root);
     }
+
+    /// <summary>What init_mm's flushes know of this CPU (tests hold it busy to stand for a kernel translation
+    /// in progress).</summary>
+    internal ContextSlot KernelSlot => _kernelSlot;
 
     /// <summary>A number identifying the CPU in traces.</summary>
     public int Number { get; }
@@ -88,13 +100,13 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
     {
         _slot.Owner = Thread.CurrentThread;
         _seen = root.Flush.Generation;
-        _seenKernel = _kernelRoot.Flush.Generation;
         _slot.SeenGeneration = _seen;
         root.Flush.Attach(_slot);
     }
 
     /// <summary>Loads another address space (a CR3 write): non-global TLB entries and the paging-structure caches
-    /// are dropped, global (kernel) entries stay.</summary>
+    /// are dropped, global (kernel) entries stay, and so does what this CPU has still to apply of the kernel's
+    /// flushes.</summary>
     public void SwitchTo(PageTableRoot root)
     {
         _domain.Detach(_slot);
@@ -118,6 +130,8 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
         _disposed = true;
         _slot.Disposed = true;
         _domain.Detach(_slot);
+        _kernelSlot.Disposed = true;
+        _kernelRoot.Flush.Detach(_kernelSlot);
         _seen = -1;
         _reader.Dispose(); // inside a section (disposed by another thread mid-walk) it is reported, not waited for
         RetireCounters();

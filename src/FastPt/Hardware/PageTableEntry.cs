@@ -103,13 +103,19 @@ internal static class PageTableEntry
         return p;
     }
 
-    /// <summary>Replaces the access rights of a leaf, keeping its frame, size, A and D bits.</summary>
+    /// <summary>The bits a protection change rewrites: the rights. Everything else of a leaf is kept.</summary>
+    private const ulong RightsBits = Present | Writable | User | NoExecute;
+
+    /// <summary>Replaces the access rights of a leaf and keeps every other bit — frame, PS, A, D, PWT, PCD, PAT
+    /// (bit 7 of a PTE, bit 12 of a huge leaf), G and the software bits — as the kernel's <c>pgprot_modify</c>
+    /// keeps <c>_PAGE_CHG_MASK</c>. Bit 8 is G on a present leaf and the PROT_NONE marker on a PROT_NONE leaf
+    /// (Linux shares it the same way, user pages never being global), so G does not survive a trip through
+    /// PROT_NONE.</summary>
     public static ulong WithProtection(ulong entry, Protection protection, int level)
     {
-        const ulong keep = AddressMask | Accessed | Dirty | HugePat;
-        ulong frame = entry & keep;
-        if (level == 1) frame &= ~HugePat | AddressMask;
-        return frame | UserLeafBits(protection, level);
+        ulong kept = entry & ~RightsBits;
+        if ((entry & Present) == 0 || protection == Protection.None) kept &= ~Global; // the marker, not G
+        return kept | UserLeafBits(protection, level);
     }
 
     /// <summary>True when changing <paramref name="before"/> into <paramref name="after"/> takes a right away

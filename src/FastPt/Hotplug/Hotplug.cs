@@ -60,6 +60,52 @@ public enum HotplugError
     InvalidArgument,
 }
 
+/// <summary>Outcome of <see cref="Machine.TryAddMemory"/> or <see cref="Machine.TryRemoveMemory"/>: what the
+/// operation did, or why it was refused (a refused operation changes nothing). A busy block or a shortage of
+/// memory for metadata is an expected outcome, so it is a result, not an exception.</summary>
+public readonly struct HotplugResult
+{
+    internal HotplugResult(HotplugReport report)
+    {
+        Report = report;
+        Start = report.Start;
+        Size = report.Size;
+        Detail = null;
+    }
+
+    internal HotplugResult(HotplugError error, PhysAddr start, ulong size, string detail)
+    {
+        Error = error;
+        Start = start;
+        Size = size;
+        Detail = detail;
+    }
+
+    /// <summary>Why the operation was refused, or <see cref="HotplugError.None"/>.</summary>
+    public HotplugError Error { get; }
+
+    /// <summary>True when the operation was done.</summary>
+    public bool IsSuccess => Error == HotplugError.None;
+
+    /// <summary>Start of the range.</summary>
+    public PhysAddr Start { get; }
+
+    /// <summary>Size of the range.</summary>
+    public ulong Size { get; }
+
+    /// <summary>What the operation did; null when it was refused.</summary>
+    public HotplugReport? Report { get; }
+
+    /// <summary>Why it was refused, in words; null on success.</summary>
+    public string? Detail { get; }
+
+    /// <summary>The report, or <see cref="HotplugException"/> if the operation was refused.</summary>
+    public HotplugReport ThrowIfFailed() => Report ?? throw new HotplugException(this);
+
+    /// <summary>Readable form.</summary>
+    public override string ToString() => IsSuccess ? $"Success: [{Start}, {Start + Size})" : $"{Error}: [{Start}, {Start + Size}): {Detail}";
+}
+
 /// <summary>A hot-add or hot-remove was refused; nothing changed.</summary>
 public sealed class HotplugException : FastPtException
 {
@@ -70,6 +116,13 @@ public sealed class HotplugException : FastPtException
         Error = error;
         Start = start;
         Size = size;
+    }
+
+    /// <summary>Creates the exception for a refused <paramref name="result"/>.</summary>
+    public HotplugException(HotplugResult result)
+        : this(result.Error, result.Start, result.Size, result.Detail ?? "refused")
+    {
+        if (result.IsSuccess) throw new ArgumentException("The operation succeeded.", nameof(result));
     }
 
     /// <summary>The reason.</summary>

@@ -16,8 +16,6 @@ namespace FastPt.Hotplug;
 /// changes nothing.</summary>
 internal sealed unsafe class MemoryHotplug
 {
-    private const ulong SectionMemmapBytes = SparseMemory.PagesPerSection * KernelLayout.DescriptorSize;
-
     private readonly MemoryManager _memory;
     private readonly Vmemmap _vmemmap;
     private readonly Lock _hotplugLock = new();
@@ -35,54 +33,57 @@ internal sealed unsafe class MemoryHotplug
 
     // ------------------------------------------------------------------------------------------ hot-add
 
-    public HotplugReport Add(ulong start, ulong size, HotAddOptions options)
+    /// <summary><c>add_memory</c> and <c>online_pages</c>, in the engine's shape for "a failure changes nothing":
+    /// check the direct map and the vmemmap and count every frame they need, take all of them at once (or refuse
+    /// with nothing changed), then commit, which cannot fail. There is no undo path.</summary>
+    public HotplugResult Add(ulong start, ulong size, HotAddOptions options)
     {
-        Validate(start, size, options.UseAltmap);
+        if (!TryValidate(start, size, options.UseAltmap, out HotplugResult invalid)) return invalid;
         ulong startPfn = start >> Paging.PageShift, endPfn = (start + size) >> Paging.PageShift;
         var watch = Stopwatch.StartNew();
-        FastPtEventSource.Log.HotAddStart(start, size, options.UseAltmap);
         lock (_hotplugLock)
         {
             if (!_memory.Sparse.RangeAbsent(startPfn, endPfn - startPfn))
-                throw Refuse(HotplugError.AlreadyPresent, start, size, "part of the range is already present");
+                return Refuse(HotplugError.AlreadyPresent, start, size, "part of the range is already present");
+            FastPtEventSource.Log.HotAddStart(start, size, options.UseAltmap);
             MmStruct initMm = _memory.InitMm;
             using (initMm.LockTables())
             {
                 Counters before = Counters.Take(_memory, _vmemmap);
 
-                // arch_add_memory: the linear map first.
-                long[] leaves = (long[])initMm.Leaves.Clone();
-                var plan = new MapOperation.Plan(_memory.Layout.DirectMapAddress(start), start, _memory.DirectMapLevels, 0,
+                // Check: arch_add_memory's linear map, then the memmap of every section (sparse_add_section).
+                ulong directVa = _memory.Layout.DirectMapAddress(start);
+                var plan = new MapOperation.Plan(directVa, start, _memory.DirectMapLevels, 0,
                     PageTableEntry.KernelData, PageTableEntry.KernelData | PageTableEntry.Huge, PageTableEntry.KernelTable);
-                PagingResult mapped = PageTableOps.Map(initMm, _memory.Layout.DirectMapAddress(start), size, plan);
-                if (!mapped.IsSuccess)
-                {
-                    FastPtEventSource.Log.HotAddStop(start, size, 0, 0, success: false);
-                    throw Refuse(HotplugError.OutOfMemory, start, size, "no memory for the direct map's page tables: " + mapped);
-                }
+                PagingResult mapCheck = PageTableOps.CheckMap(initMm, directVa, size, plan, out int directTables, out _);
+                if (!mapCheck.IsSuccess) throw new InvalidOperationException("the direct map of absent memory is in use: " + mapCheck);
+                Altmap? altmap = options.UseAltmap ? new Altmap(startPfn, (ulong)MemmapPagesFor(endPfn - startPfn), endPfn - startPfn) : null;
+                var request = new PopulateRequest(startPfn, endPfn, altmap, options.Population);
+                PopulatePlan populate = _vmemmap.Plan(request);
+                if (altmap is not null && (ulong)populate.AltmapBlocks * 512 > altmap.Free)
+                    return RefuseAdd(start, size, $"the altmap holds {altmap.Free} frames, the memmap needs {populate.AltmapBlocks * 512}");
+
+                // Preallocate everything, or nothing.
+                if (!TryPreallocate(directTables, populate, out ulong[] frames, out ulong[] slotBlocks, out string shortage))
+                    return RefuseAdd(start, size, shortage);
+
+                // Commit: nothing below can fail.
+                long[] leaves = (long[])initMm.Leaves.Clone();
+                PageTableOps.CommitMap(initMm, directVa, size, plan, frames.AsSpan(0, directTables));
                 Vmstat.Add(ref _memory.Stat.DirectMap4K, initMm.Leaves[1] - leaves[1]);
                 Vmstat.Add(ref _memory.Stat.DirectMap2M, initMm.Leaves[2] - leaves[2]);
                 Vmstat.Add(ref _memory.Stat.DirectMap1G, initMm.Leaves[3] - leaves[3]);
-
-                Altmap? altmap = null;
-                if (options.UseAltmap)
-                {
-                    ulong memmapPages = (ulong)MemmapPagesFor(endPfn - startPfn);
-                    altmap = new Altmap(startPfn, memmapPages, endPfn - startPfn);
-                }
-
-                // __add_pages: section by section (sparse_add_section).
-                long tables = 0, frames = 0;
+                long tables = 0, memmapFrames = 0;
+                _vmemmap.Populate(request, frames.AsSpan(directTables), slotBlocks, ref tables, ref memmapFrames);
+                Vmstat.Add(ref _memory.Stat.MemmapFrames, memmapFrames);
                 for (ulong pfn = startPfn; pfn < endPfn;)
                 {
-                    ulong n = Math.Min(endPfn, (SparseMemory.SectionOf(pfn) + 1) << SparseMemory.PfnSectionShift) - pfn;
-                    if (!ActivateSection(pfn, n, altmap, options.Population, options.Movable, ref tables, ref frames))
-                    {
-                        // Undo: the sections done so far, the linear map. Nothing stays changed.
-                        RemoveRange(startPfn, pfn, endPfn, altmap, offline: false);
-                        FastPtEventSource.Log.HotAddStop(start, size, 0, 0, success: false);
-                        throw Refuse(HotplugError.OutOfMemory, start, size, "no memory for the new range's memmap");
-                    }
+                    ulong section = SparseMemory.SectionOf(pfn);
+                    ulong n = request.PagesIn(section);
+                    // section_activate: a runtime section's memmap is accounted per call; an early one has it all.
+                    if (request.PopulationAt(_memory, _memory.Layout.DescriptorAddress(pfn)) != SectionPopulation.Skip)
+                        Vmstat.Add(ref _memory.Stat.MemmapPages, MemmapPagesFor(n));
+                    if (_memory.Sparse.AddSubsections(pfn, n, early: false)) _memory.Sparse.SetMovable(section, options.Movable);
                     pfn += n;
                 }
 
@@ -105,71 +106,101 @@ internal sealed unsafe class MemoryHotplug
 
                 HotplugReport report = Counters.Take(_memory, _vmemmap).Report(before, start, size, watch.Elapsed, 0);
                 FastPtEventSource.Log.HotAddStop(start, size, report.MemmapFramesDelta, report.PageTablesDelta, success: true);
-                return report;
+                return new HotplugResult(report);
             }
         }
     }
 
-    /// <summary><c>section_activate</c>: the memmap of [pfn, pfn + n) within one section, then the subsection map.</summary>
-    private bool ActivateSection(ulong pfn, ulong n, Altmap? altmap, VmemmapPopulation population, bool movable, ref long tables, ref long frames)
+    private static HotplugResult RefuseAdd(ulong start, ulong size, string message)
     {
-        ulong section = SparseMemory.SectionOf(pfn);
-        // An early section's memmap covers the whole section already.
-        bool early = _memory.Sparse.IsEarly(section);
-        if (!(n < SparseMemory.PagesPerSection && early))
+        FastPtEventSource.Log.HotAddStop(start, size, 0, 0, success: false);
+        return Refuse(HotplugError.OutOfMemory, start, size, message);
+    }
+
+    /// <summary>Takes the frames of a hot-add from ZONE_NORMAL in one all-or-nothing step: the direct map's
+    /// tables, the vmemmap's tables and base pages, and a 2 MiB block for as many block slots as can have one
+    /// (the rest fall back to a PTE table and base pages, as <c>vmemmap_populate_hugepages</c> does). Blocks go to
+    /// the slots whose fallback would cost most; the most blocks that still let everything fit are taken.</summary>
+    private bool TryPreallocate(int directTables, PopulatePlan populate, out ulong[] frames, out ulong[] slotBlocks, out string shortage)
+    {
+        List<int> costs = populate.BlockFallbackFrames;
+        int[] byCost = new int[costs.Count];
+        for (int i = 0; i < byCost.Length; i++) byCost[i] = i;
+        Array.Sort(byCost, (a, b) => costs[a] != costs[b] ? costs[b].CompareTo(costs[a]) : a.CompareTo(b));
+        long baseFrames = directTables + populate.Frames;
+        long allFallback = 0;
+        foreach (int cost in costs) allFallback += cost;
+        slotBlocks = new ulong[costs.Count];
+        // Each attempt is all or nothing; one that loses a race with another allocation is recounted.
+        for (int attempt = 0; attempt < 8; attempt++)
         {
-            ulong startVa = _memory.Layout.DescriptorAddress(pfn), endVa = _memory.Layout.DescriptorAddress(pfn + n);
-            // x86 vmemmap_populate: base pages below a whole section's memmap, 2 MiB blocks from there on.
-            bool huge = population == VmemmapPopulation.PmdBlocksAlways || altmap is not null || endVa - startVa >= SectionMemmapBytes;
-            if (!_vmemmap.Populate(startVa, endVa, altmap, huge, ref tables, ref frames))
+            long free = _memory.Buddy.ZoneFreePages(MemoryZone.Normal);
+            int blocks = (int)Math.Min(costs.Count, _memory.Buddy.KernelBlocksFree(9));
+            long saved = 0;
+            for (int i = 0; i < blocks; i++) saved += costs[byCost[i]];
+            while (blocks > 0 && free - 512L * blocks < baseFrames + allFallback - saved) saved -= costs[byCost[--blocks]];
+            long need = baseFrames + allFallback - saved;
+            if (free - 512L * blocks < need)
             {
-                Vmstat.Add(ref _memory.Stat.MemmapFrames, frames);
-                frames = 0;
-                DepopulateLocked(startVa, endVa, altmap);
+                frames = [];
+                shortage = $"{need} frames and {blocks} 2 MiB blocks of kernel memory needed for the range's page tables and memmap, {free} frames free";
                 return false;
             }
-            Vmstat.Add(ref _memory.Stat.MemmapFrames, frames);
-            frames = 0;
-            Vmstat.Add(ref _memory.Stat.MemmapPages, MemmapPagesFor(n));
+            frames = new ulong[need];
+            var blockPfns = new ulong[blocks];
+            if (!_memory.Buddy.TryAllocateKernel(blockPfns, 9, frames, zero: true)) continue;
+            Array.Clear(slotBlocks);
+            for (int i = 0; i < blocks; i++) slotBlocks[byCost[i]] = blockPfns[i] + 1;
+            shortage = "";
+            return true;
         }
-        bool sectionWasEmpty = _memory.Sparse.SubsectionMapOf(section) == 0;
-        _memory.Sparse.AddSubsections(pfn, n, early: false);
-        if (sectionWasEmpty) _memory.Sparse.SetMovable(section, movable);
-        return true;
+        frames = [];
+        shortage = "kernel memory kept changing under concurrent allocations";
+        return false;
     }
 
     // ------------------------------------------------------------------------------------------ hot-remove
 
-    public HotplugReport Remove(ulong start, ulong size)
+    /// <summary><c>offline_pages</c> and <c>remove_memory</c>. Everything that can refuse is decided first, in one
+    /// step of the buddy allocator: every frame must be free (except the memmap an altmap range hosts for itself)
+    /// and the tables for splitting the 1 GiB direct-map leaves the range cuts must be there. Only then does
+    /// anything change; the teardown itself allocates nothing (as the kernel's <c>remove_pagetable</c>).</summary>
+    public HotplugResult Remove(ulong start, ulong size)
     {
-        Validate(start, size, altmap: false);
+        if (!TryValidate(start, size, altmap: false, out HotplugResult invalid)) return invalid;
         ulong startPfn = start >> Paging.PageShift, endPfn = (start + size) >> Paging.PageShift;
         var watch = Stopwatch.StartNew();
         lock (_hotplugLock)
         {
             if (!_memory.Sparse.RangePresent(startPfn, endPfn - startPfn))
-                throw Refuse(HotplugError.NotPresent, start, size, "part of the range is not present");
+                return Refuse(HotplugError.NotPresent, start, size, "part of the range is not present");
             Altmap? altmap = null;
             foreach (Altmap a in _altmaps)
             {
                 ulong aEnd = a.BasePfn + a.RangePages;
                 if (a.BasePfn >= endPfn || aEnd <= startPfn) continue;
                 if (a.BasePfn < startPfn || aEnd > endPfn || altmap is not null)
-                    throw Refuse(HotplugError.InvalidArgument, start, size,
+                    return Refuse(HotplugError.InvalidArgument, start, size,
                         $"memory added with an altmap at pfn 0x{a.BasePfn:x} must be removed whole, alone");
                 altmap = a;
             }
-            // offline_pages: every frame must be free, except the memmap this range hosts for itself.
-            ulong checkFrom = altmap is not null ? altmap.BasePfn + altmap.Free : startPfn;
-            if ((altmap is not null && !_memory.Buddy.IsRangeFree(startPfn, altmap.BasePfn, out ulong busy))
-                || !_memory.Buddy.IsRangeFree(checkFrom, endPfn, out busy))
-                throw Refuse(HotplugError.Busy, start, size, $"frame 0x{busy:x} (pfn) is in use; offline the memory first");
-
             FastPtEventSource.Log.HotRemoveStart(start, size);
             using (_memory.InitMm.LockTables())
             {
                 Counters before = Counters.Take(_memory, _vmemmap);
-                (int flushes, long tablesFreed) = RemoveRange(startPfn, endPfn, endPfn, altmap, offline: true);
+                var splitTables = new ulong[DirectMapSplitsNeeded(start, start + size)];
+                ulong keepStart = altmap?.BasePfn ?? startPfn, keepEnd = altmap is null ? startPfn : altmap.BasePfn + altmap.Free;
+                switch (_memory.Buddy.TryOffline(startPfn, endPfn, keepStart, keepEnd, splitTables, out ulong busy))
+                {
+                    case OfflineResult.Busy:
+                        FastPtEventSource.Log.HotRemoveStop(start, size, 0, 0, 0, success: false);
+                        return Refuse(HotplugError.Busy, start, size, $"frame 0x{busy:x} (pfn) is in use; offline the memory first");
+                    case OfflineResult.NoFrames:
+                        FastPtEventSource.Log.HotRemoveStop(start, size, 0, 0, 0, success: false);
+                        return Refuse(HotplugError.OutOfMemory, start, size,
+                            $"{splitTables.Length} free frame(s) of kernel memory outside the range needed to split the 1 GiB direct-map leaves it cuts");
+                }
+                (int flushes, long tablesFreed) = RemoveRange(startPfn, endPfn, altmap, splitTables);
                 if (altmap is not null)
                 {
                     if (altmap.Allocated != 0) ThrowHelper.ThrowAltmapNotEmpty(altmap.Allocated);
@@ -177,42 +208,36 @@ internal sealed unsafe class MemoryHotplug
                 }
                 HotplugReport report = Counters.Take(_memory, _vmemmap).Report(before, start, size, watch.Elapsed, flushes);
                 FastPtEventSource.Log.HotRemoveStop(start, size, -report.MemmapFramesDelta, tablesFreed, report.BytesMarkedUnused, success: true);
-                return report;
+                return new HotplugResult(report);
             }
         }
     }
 
-    /// <summary>Takes [startPfn, endPfn) out: offline, <c>section_deactivate</c> per section (vmemmap) up to
-    /// <paramref name="sectionsEndPfn"/>, the linear map of all of it, one gather for everything; then every address
-    /// space is flushed before the host memory goes. Also undoes a hot-add that failed half-way (whose sections are
-    /// only partly activated). Returns the flushes issued and the page-table pages freed.</summary>
-    private (int Flushes, long TablesFreed) RemoveRange(ulong startPfn, ulong sectionsEndPfn, ulong endPfn, Altmap? altmap, bool offline)
+    /// <summary>Takes the offlined [startPfn, endPfn) out: <c>section_deactivate</c> per section (vmemmap), the
+    /// linear map (splitting cut 1 GiB leaves with <paramref name="splitTables"/>), one gather for everything;
+    /// then every address space is flushed before the host memory goes. Returns the flushes issued and the
+    /// page-table pages freed.</summary>
+    private (int Flushes, long TablesFreed) RemoveRange(ulong startPfn, ulong endPfn, Altmap? altmap, ulong[] splitTables)
     {
         ulong start = startPfn << Paging.PageShift, end = endPfn << Paging.PageShift;
-        if (offline)
-        {
-            ulong from = altmap is not null ? altmap.BasePfn + altmap.Free : startPfn;
-            _memory.Buddy.Isolate(from, endPfn);
-            for (ulong p = startPfn; p < from; p++) _memory.Memmap.GetMutable(p)->Flags = 0;
-            Interlocked.Add(ref _memory.PresentPages, -(long)(endPfn - startPfn));
-        }
+        if (altmap is not null)
+            for (ulong p = altmap.BasePfn; p < altmap.BasePfn + altmap.Free; p++) _memory.Memmap.GetMutable(p)->Flags = 0;
+        Interlocked.Add(ref _memory.PresentPages, -(long)(endPfn - startPfn));
         MmStruct initMm = _memory.InitMm;
         MmuGatherCore gather = initMm.RentGather();
         try
         {
-            for (ulong pfn = startPfn; pfn < sectionsEndPfn;)
+            for (ulong pfn = startPfn; pfn < endPfn;)
             {
-                ulong n = Math.Min(sectionsEndPfn, (SparseMemory.SectionOf(pfn) + 1) << SparseMemory.PfnSectionShift) - pfn;
+                ulong n = Math.Min(endPfn, (SparseMemory.SectionOf(pfn) + 1) << SparseMemory.PfnSectionShift) - pfn;
                 DeactivateSection(pfn, n, altmap, gather);
                 pfn += n;
             }
-            if (end > start) RemoveDirectMap(start, end, gather);
-            gather.Finish();
+            RemoveDirectMap(start, end, gather, splitTables);
         }
-        catch
+        finally
         {
             gather.Finish();
-            throw;
         }
         int flushes = gather.Flushes;
         long tablesFreed = gather.TablesFreed;
@@ -252,50 +277,54 @@ internal sealed unsafe class MemoryHotplug
         ops.Commit();
     }
 
-    private void DepopulateLocked(ulong startVa, ulong endVa, Altmap? altmap)
-    {
-        MmuGatherCore gather = _memory.InitMm.RentGather();
-        try
-        {
-            Depopulate(startVa, endVa, altmap, gather);
-        }
-        finally
-        {
-            gather.Finish();
-        }
-    }
-
-    /// <summary><c>kernel_physical_mapping_remove</c>.</summary>
-    private void RemoveDirectMap(ulong start, ulong end, MmuGatherCore gather)
+    /// <summary><c>kernel_physical_mapping_remove</c>: a 1 GiB leaf the range cuts in part is split into 2 MiB
+    /// leaves with a table from <paramref name="splitTables"/>, which holds one per such leaf.</summary>
+    private void RemoveDirectMap(ulong start, ulong end, MmuGatherCore gather, ulong[] splitTables)
     {
         MmStruct initMm = _memory.InitMm;
-        // At most one 1 GiB leaf at each end can be cut in part; such a leaf is split into 2 MiB leaves.
-        var pool = new ulong[2];
-        if (!_memory.Buddy.TryAllocateBulk(pool, zero: true))
-            ThrowHelper.ThrowInvariant("no frame to split a direct-map leaf");
-        var ops = new RemovePagetableOps { Memory = _memory, Vmemmap = _vmemmap, Gather = gather, Direct = true, SplitPool = pool };
+        var ops = new RemovePagetableOps { Memory = _memory, Vmemmap = _vmemmap, Gather = gather, Direct = true, SplitPool = splitTables };
         ulong va = _memory.Layout.DirectMapAddress(start);
         PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, va, va + (end - start), ref ops);
         ops.Commit();
-        for (int i = ops.SplitPoolUsed; i < pool.Length; i++) _memory.Buddy.Free(pool[i], 0);
+        if (ops.SplitPoolUsed != splitTables.Length)
+            throw new InvalidOperationException($"the direct map needed {ops.SplitPoolUsed} splits, {splitTables.Length} were counted");
+    }
+
+    /// <summary>How many 1 GiB direct-map leaves [start, end) cuts in part. Ranges are whole 2 MiB subsections,
+    /// so only a 1 GiB leaf can be cut: at most one at each end, one when both ends fall in the same leaf.</summary>
+    private int DirectMapSplitsNeeded(ulong start, ulong end)
+    {
+        bool startCut = CutsGigabyteLeaf(start), endCut = CutsGigabyteLeaf(end);
+        if (startCut && endCut && Paging.AlignDown(start, Paging.PudSize) == Paging.AlignDown(end, Paging.PudSize)) return 1;
+        return (startCut ? 1 : 0) + (endCut ? 1 : 0);
+    }
+
+    /// <summary>True when <paramref name="boundary"/> falls strictly inside a 1 GiB leaf of the direct map.</summary>
+    private bool CutsGigabyteLeaf(ulong boundary)
+    {
+        if (Paging.IsAligned(boundary, Paging.PudShift) || boundary >= _memory.Layout.DirectMapSize) return false;
+        return PageTableOps.Lookup(_memory.InitMm, _memory.Layout.DirectMapAddress(boundary), out _, out int level)
+            && level == Paging.PudLevel;
     }
 
     // ------------------------------------------------------------------------------------------ helpers
 
-    private void Validate(ulong start, ulong size, bool altmap)
+    private bool TryValidate(ulong start, ulong size, bool altmap, out HotplugResult refusal)
     {
-        if (size == 0 || start + size < start)
-            throw Refuse(HotplugError.OutOfRange, start, size, "the range is empty or wraps");
-        ulong align = altmap ? SparseMemory.SectionSize : SparseMemory.SubsectionSize;
-        if ((start & (align - 1)) != 0 || (size & (align - 1)) != 0)
-            throw Refuse(HotplugError.Misaligned, start, size, altmap
+        refusal = default;
+        if (size == 0 || size - 1 > ulong.MaxValue - start)
+            refusal = Refuse(HotplugError.OutOfRange, start, size, "the range is empty or goes past 2^64");
+        else if (((start | size) & ((altmap ? SparseMemory.SectionSize : SparseMemory.SubsectionSize) - 1)) != 0)
+            refusal = Refuse(HotplugError.Misaligned, start, size, altmap
                 ? "memory with an altmap is added in whole 128 MiB sections"
                 : "start and size must be multiples of a 2 MiB subsection");
-        if (start + size > _memory.Physical.MaxPhysicalAddress || start + size > _memory.Layout.DirectMapSize)
-            throw Refuse(HotplugError.OutOfRange, start, size, $"the machine's physical addresses end at 0x{_memory.Physical.MaxPhysicalAddress:x}");
+        else if (size > _memory.Physical.MaxPhysicalAddress || start > _memory.Physical.MaxPhysicalAddress - size
+            || start + size > _memory.Layout.DirectMapSize)
+            refusal = Refuse(HotplugError.OutOfRange, start, size, $"the machine's physical addresses end at 0x{_memory.Physical.MaxPhysicalAddress:x}");
+        return refusal.Error == HotplugError.None;
     }
 
-    private static HotplugException Refuse(HotplugError error, ulong start, ulong size, string message) =>
+    private static HotplugResult Refuse(HotplugError error, ulong start, ulong size, string message) =>
         new(error, new PhysAddr(start), size, message);
 
     /// <summary>The counters a report is the difference of.</summary>

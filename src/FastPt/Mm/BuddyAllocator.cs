@@ -15,6 +15,35 @@ internal enum MemoryZone
     Movable = 1,
 }
 
+/// <summary>Outcome of <see cref="BuddyAllocator.TryFreeUser"/>.</summary>
+internal enum UserFree
+{
+    /// <summary>The block went back to the allocator.</summary>
+    Freed,
+
+    /// <summary>The frame is not the head of an allocated block (free already, a tail, never allocated).</summary>
+    NotAllocated,
+
+    /// <summary>The frame is allocated, but not as user data (a page table, memmap, boot memory).</summary>
+    NotUserData,
+
+    /// <summary>The frame heads a user block of another order.</summary>
+    WrongSize,
+}
+
+/// <summary>Outcome of <see cref="BuddyAllocator.TryOffline"/>.</summary>
+internal enum OfflineResult
+{
+    /// <summary>The range left the allocator and the reserve was taken.</summary>
+    Offlined,
+
+    /// <summary>A frame of the range is in use; nothing changed.</summary>
+    Busy,
+
+    /// <summary>ZONE_NORMAL has too few frames outside the range for the reserve; nothing changed.</summary>
+    NoFrames,
+}
+
 /// <summary>The binary buddy allocator (<c>mm/page_alloc.c</c>), orders 0 to 18 (4 KiB to 1 GiB), with two zones:
 /// ZONE_NORMAL (boot memory; every kernel allocation: page tables, memmap) and ZONE_MOVABLE (hot-added memory by
 /// default; only movable user data), which is what keeps hot-added memory removable. Free blocks are kept on
@@ -122,17 +151,94 @@ internal sealed unsafe partial class BuddyAllocator
         return true;
     }
 
-    /// <summary>Allocates <paramref name="pfns"/>.Length single frames under one lock acquisition; all or none.</summary>
-    public bool TryAllocateBulk(Span<ulong> pfns, bool zero)
+    /// <summary>Allocates <paramref name="pfns"/>.Length single kernel frames (ZONE_NORMAL) under one lock
+    /// acquisition; all or none.</summary>
+    public bool TryAllocateBulk(Span<ulong> pfns, bool zero) => TryAllocateKernel([], 0, pfns, zero);
+
+    /// <summary>Blocks of <paramref name="order"/> that kernel allocations could take from ZONE_NORMAL now, a
+    /// larger free block counting for every block it splits into.</summary>
+    public long KernelBlocksFree(int order)
     {
-        int done = 0;
-        for (; done < pfns.Length; done++)
+        lock (_lock) return KernelBlocksFreeLocked(order);
+    }
+
+    private long KernelBlocksFreeLocked(int order)
+    {
+        long blocks = 0;
+        long[] counts = _blocks[(int)MemoryZone.Normal];
+        for (int o = order; o <= MaxOrder; o++) blocks += counts[o] << (o - order);
+        return blocks;
+    }
+
+    /// <summary>Kernel memory (ZONE_NORMAL) taken all or nothing under one lock acquisition:
+    /// <paramref name="blocks"/>.Length blocks of <paramref name="blockOrder"/>, then
+    /// <paramref name="frames"/>.Length single frames. The decision is made before anything is taken, so a refusal
+    /// takes nothing and frees nothing: a block can be had while ZONE_NORMAL holds a free block at least that
+    /// large, and a single frame whenever it has a free page.</summary>
+    public bool TryAllocateKernel(Span<ulong> blocks, int blockOrder, Span<ulong> frames, bool zero)
+    {
+        if ((uint)blockOrder > MaxOrder) throw new ArgumentOutOfRangeException(nameof(blockOrder));
+        lock (_lock)
         {
-            if (!TryAllocate(0, zero, out pfns[done])) break;
+            if (blocks.Length > 0 && KernelBlocksFreeLocked(blockOrder) < blocks.Length) return false;
+            if (_zoneFree[(int)MemoryZone.Normal] - ((long)blocks.Length << blockOrder) < frames.Length) return false;
+            for (int i = 0; i < blocks.Length; i++) Take(blockOrder, out blocks[i]);
+            for (int i = 0; i < frames.Length; i++) Take(0, out frames[i]);
         }
-        if (done == pfns.Length) return true;
-        for (int i = 0; i < done; i++) Free(pfns[i], 0);
-        return false;
+        if (zero)
+        {
+            foreach (ulong pfn in blocks) _memory.Fill(pfn << 12, 4096UL << blockOrder, 0);
+            foreach (ulong pfn in frames) _memory.Fill(pfn << 12, 4096, 0);
+        }
+        return true;
+    }
+
+    private void Take(int order, out ulong pfn)
+    {
+        if (!TryAllocate(order, zero: false, out pfn))
+            throw new InvalidOperationException("ZONE_NORMAL counted free memory it could not hand out");
+    }
+
+    /// <summary>Allocates a block of user data (<c>Machine.AllocatePhysical</c>): movable, zeroed, and its head
+    /// records that it is user data and its order, so that <see cref="TryFreeUser"/> can check what comes
+    /// back.</summary>
+    public bool TryAllocateUser(int order, out ulong pfn)
+    {
+        if (!TryAllocate(order, zero: true, out pfn, movable: true)) return false;
+        PageDescriptor* head = _memmap.GetMutable(pfn);
+        lock (_lock)
+        {
+            head->Flags |= PageFlags.UserData;
+            head->Private = (ulong)order;
+        }
+        return true;
+    }
+
+    /// <summary>Frees a block from <see cref="TryAllocateUser"/> if <paramref name="pfn"/> is the head of one of
+    /// exactly <paramref name="order"/>; anything else (a frame that is free, a tail, a kernel frame, another
+    /// size) is refused with nothing changed. <paramref name="allocatedOrder"/> is the block's real order when it
+    /// is a user block of another size, else -1.</summary>
+    public UserFree TryFreeUser(ulong pfn, int order, out int allocatedOrder)
+    {
+        allocatedOrder = -1;
+        if ((uint)order > MaxOrder || (pfn & ((1UL << order) - 1)) != 0) return UserFree.NotAllocated;
+        PageDescriptor* head = _memmap.GetMutable(pfn);
+        lock (_lock)
+        {
+            if ((head->Flags & (PageFlags.Reserved | PageFlags.Table | PageFlags.VmemmapSelfHosted)) != 0) return UserFree.NotUserData;
+            if ((head->Flags & PageFlags.Allocated) == 0) return UserFree.NotAllocated;
+            if ((head->Flags & PageFlags.UserData) == 0) return UserFree.NotUserData;
+            if (head->Private != (ulong)order)
+            {
+                allocatedOrder = (int)head->Private;
+                return UserFree.WrongSize;
+            }
+            // Claimed: a racing second free of the same block is refused from here on.
+            head->Flags &= ~PageFlags.UserData;
+            head->Private = 0;
+        }
+        Free(pfn, order);
+        return UserFree.Freed;
     }
 
     /// <summary>Frees a block allocated with <see cref="TryAllocate"/> (or a reserved block leaving boot
@@ -220,21 +326,60 @@ internal sealed unsafe partial class BuddyAllocator
     /// <summary>True when every frame of [startPfn, endPfn) is free.</summary>
     public bool IsRangeFree(ulong startPfn, ulong endPfn, out ulong firstBusy)
     {
-        lock (_lock)
+        lock (_lock) return IsRangeFreeLocked(startPfn, endPfn, out firstBusy);
+    }
+
+    private bool IsRangeFreeLocked(ulong startPfn, ulong endPfn, out ulong firstBusy)
+    {
+        ulong pfn = startPfn;
+        while (pfn < endPfn)
         {
-            ulong pfn = startPfn;
-            while (pfn < endPfn)
+            if (!FindFreeBlock(pfn, out ulong head, out int order))
             {
-                if (!FindFreeBlock(pfn, out ulong head, out int order))
-                {
-                    firstBusy = pfn;
-                    return false;
-                }
-                pfn = head + (1UL << order);
+                firstBusy = pfn;
+                return false;
             }
+            pfn = head + (1UL << order);
         }
         firstBusy = 0;
         return true;
+    }
+
+    /// <summary><c>offline_pages</c>' isolate, test and take as one step under the allocator lock, so nothing can
+    /// be handed out between the test and the take: when every frame of [startPfn, endPfn) outside
+    /// [keepStart, keepEnd) (an altmap's memmap, which the range hosts for itself) is free and ZONE_NORMAL has
+    /// <paramref name="reserve"/>.Length frames outside the range, those frames leave the allocator and the
+    /// reserve is taken (zeroed kernel frames: the tables the removal needs). Otherwise nothing changes and the
+    /// result says why (<paramref name="firstBusy"/> is the first frame in use).</summary>
+    public OfflineResult TryOffline(ulong startPfn, ulong endPfn, ulong keepStart, ulong keepEnd, Span<ulong> reserve, out ulong firstBusy)
+    {
+        if (startPfn > keepStart || keepStart > keepEnd || keepEnd > endPfn)
+            throw new ArgumentException("the kept range must lie inside the range");
+        lock (_lock)
+        {
+            if (!IsRangeFreeLocked(startPfn, keepStart, out firstBusy) || !IsRangeFreeLocked(keepEnd, endPfn, out firstBusy))
+                return OfflineResult.Busy;
+            long normalInRange = NormalPages(startPfn, keepStart) + NormalPages(keepEnd, endPfn);
+            if (_zoneFree[(int)MemoryZone.Normal] - normalInRange < reserve.Length) return OfflineResult.NoFrames;
+            Isolate(startPfn, keepStart);
+            Isolate(keepEnd, endPfn);
+            for (int i = 0; i < reserve.Length; i++) Take(0, out reserve[i]);
+        }
+        foreach (ulong pfn in reserve) _memory.Fill(pfn << 12, 4096, 0);
+        return OfflineResult.Offlined;
+    }
+
+    /// <summary>Frames of [startPfn, endPfn) in ZONE_NORMAL (zones are per section).</summary>
+    private long NormalPages(ulong startPfn, ulong endPfn)
+    {
+        long pages = 0;
+        for (ulong pfn = startPfn; pfn < endPfn;)
+        {
+            ulong next = Math.Min(endPfn, (SparseMemory.SectionOf(pfn) + 1) << SparseMemory.PfnSectionShift);
+            if (ZoneOf(pfn) == (int)MemoryZone.Normal) pages += (long)(next - pfn);
+            pfn = next;
+        }
+        return pages;
     }
 
     /// <summary>Takes every free frame of [startPfn, endPfn) out of the allocator, giving back the parts of any

@@ -18,9 +18,9 @@ internal sealed unsafe class MemoryManager : IDisposable
     private readonly List<MmStruct> _userMms = new();
     private bool _disposed;
 
+    /// <summary>Boots on <paramref name="options"/>, which <see cref="MachineOptions.Validated"/> checked and copied.</summary>
     public MemoryManager(MachineOptions options, IProgress<BootProgress>? progress = null, bool deferredInit = true)
     {
-        options.Validate();
         Options = options;
         Layout = KernelLayout.For(options.PagingMode);
         Checked = options.CheckedMode;
@@ -28,7 +28,8 @@ internal sealed unsafe class MemoryManager : IDisposable
         try
         {
             Sparse = new SparseMemory(options.MaxPhysicalAddress);
-            Rcu = new RcuDomain(new RcuEvents(Stat));
+            Rcu = new RcuDomain(new RcuEvents());
+            Stat.Rcu = Rcu; // the Meter reads its grace periods and callbacks
             Memmap = new Memmap(Physical, Rcu, Layout, Checked, compoundInfoIsMask: options.HugeTlbVmemmapDesign == HvoDesign.SharedTail);
             Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Stat, Checked);
             PageTables = new PageTableAllocator(Buddy, Memmap, Stat);
@@ -47,15 +48,9 @@ internal sealed unsafe class MemoryManager : IDisposable
     }
 
     /// <summary>Forwards what the RCU domain reports to the EventSource (Sync cannot call Diagnostics' users).</summary>
-    private sealed class RcuEvents(Vmstat stat) : IRcuObserver
+    private sealed class RcuEvents : IRcuObserver
     {
-        public void GracePeriodEnded(long gracePeriods, int callbacks)
-        {
-            // The Meter's copy of the domain's counts (it reads the counters block, not the domain).
-            Volatile.Write(ref stat.RcuGracePeriods, gracePeriods);
-            Vmstat.Add(ref stat.RcuCallbacksRun, callbacks);
-            FastPtEventSource.Log.GracePeriod(gracePeriods, callbacks);
-        }
+        public void GracePeriodEnded(long gracePeriods, int callbacks) => FastPtEventSource.Log.GracePeriod(gracePeriods, callbacks);
 
         public void ReaderAbandoned(int threadId, int nesting, RcuAbandonment reason) =>
             FastPtEventSource.Log.RcuReaderAbandoned(threadId, nesting, (int)reason);
@@ -315,6 +310,20 @@ internal sealed unsafe class MemoryManager : IDisposable
             if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.TlbFlush(mm.Id, FlushKind.All, 0, Layout.UserTop, mm.Flush.Contexts.Length);
         }
         return mms.Length;
+    }
+
+    /// <summary>A map just filled entries of <paramref name="mm"/> while a gather (of this thread or another) still
+    /// holds tables it cleared: a context's paging-structure cache may point into [va, va + length) through such a
+    /// queued table and fault on the new mapping until the gather finishes. Linux never meets this (munmap finishes
+    /// its gather under mmap_lock); here the map publishes a request that only drops the paging-structure caches
+    /// (an empty range: the range had no leaves to flush). It does not wait: a context checks the generation
+    /// before each translation, and the generation is published after the new entries were stored (the publish
+    /// lock's release orders them), so every translation that starts after the map returns walks the new tables.
+    /// Finishing the other gathers instead would cost a synced flush and an RCU grace period per map.</summary>
+    public static void InvalidateCachedWalks(MmStruct mm, ulong va, ulong length)
+    {
+        mm.Flush.Publish(new FlushRequest(va, va, FlushKind.Range, TablesFreed: true));
+        if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.TlbFlush(mm.Id, FlushKind.Range, va, va + length, mm.Flush.Contexts.Length);
     }
 
     /// <summary>Publishes a TLB flush of <paramref name="mm"/> to its CPU contexts (and, for the kernel, to every

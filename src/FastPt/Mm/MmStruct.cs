@@ -62,6 +62,11 @@ internal sealed unsafe class MmStruct
     /// <summary>Leaves by level (index 1 = 4 KiB pages, 2 = 2 MiB, 3 = 1 GiB), PROT_NONE included.</summary>
     public long[] Leaves { get; } = new long[4];
 
+    /// <summary>Tables cleared from this address space and queued in a gather whose flush has not been published
+    /// yet (under <see cref="PageTableLock"/>). While there are any, CPU contexts may still hold walks through
+    /// them in their paging-structure caches, so a map must make its entries visible explicitly.</summary>
+    public long QueuedTables;
+
     /// <summary>Invalidation channel of this address space.</summary>
     public FlushDomain Flush => Root.Flush;
 

@@ -93,6 +93,7 @@ internal sealed class MmuGatherCore
     public void RemoveTable(ulong tablePa, int level)
     {
         _mm.Tables[level]--;
+        _mm.QueuedTables++;
         TlbRemoveTable(tablePa | (uint)level);
         _tableCount++;
         if (_tableCount + _pageCount >= BatchLimit) FlushAndFree();
@@ -191,6 +192,8 @@ internal sealed class MmuGatherCore
     {
         bool haveFrees = _tableCount + _pageCount > 0;
         if (_end > _start || haveFrees) FlushTlb();
+        // The flush just published drops every cached walk through the queued tables.
+        _mm.QueuedTables -= _tableCount;
         if (!haveFrees) return;
         MemoryManager memory = _mm.Memory;
         // CPU contexts walk with only their busy flag raised: wait until each has seen the flush (and dropped its

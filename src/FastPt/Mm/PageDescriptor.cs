@@ -29,9 +29,9 @@ internal struct PageDescriptor
     /// <summary>For page tables: the owning address space's id (<c>pt_mm</c>).</summary>
     [FieldOffset(24)] public ulong Mapping;
 
-    /// <summary>Buddy order of a free block's head (<c>page_private</c>); for page tables the split lock word or
-    /// a handle of an allocated lock (<c>ptl</c>); for the head of a HugeTLB folio its <c>HPG_*</c> flags
-    /// (<see cref="HugetlbPageFlags"/>).</summary>
+    /// <summary>Buddy order of a free block's head (<c>page_private</c>), and of a user-data block's head; for
+    /// page tables the split lock word or a handle of an allocated lock (<c>ptl</c>); for the head of a HugeTLB
+    /// folio its <c>HPG_*</c> flags (<see cref="HugetlbPageFlags"/>).</summary>
     [FieldOffset(32)] public ulong Private;
 
     /// <summary>For the head of a page-table block: <c>pt_frag_refcount</c> (fragments not yet freed, plus 0x10000
@@ -80,6 +80,10 @@ internal static class PageFlags
 
     /// <summary>Allocated (refcount held) by the buddy allocator: used by checked mode and the busy check.</summary>
     public const ulong Allocated = 1UL << 8;
+
+    /// <summary>Head of a block of user data from <c>Machine.AllocatePhysical</c>; its order is in
+    /// <see cref="PageDescriptor.Private"/>, so a free of another size is refused.</summary>
+    public const ulong UserData = 1UL << 9;
 
     /// <summary>Page-table level (1..5) of a table page.</summary>
     public const ulong LevelMask = 0xFUL << LevelShift;

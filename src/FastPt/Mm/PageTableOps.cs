@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
@@ -14,43 +15,72 @@ internal static unsafe class PageTableOps
     /// <summary>Maps [va, va + length) onto [pa, pa + length). The caller validated ranges and alignment.</summary>
     public static PagingResult Map(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan)
     {
-        MemoryManager memory = mm.Memory;
         using (mm.LockTables())
         {
             ThrowIfDisposed(mm);
-            var check = new MapOperation.CheckOps { Plan = plan };
-            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
-            if (!check.Failure.IsSuccess) return check.Failure;
-
-            int need = checked((int)check.TablesNeeded);
+            PagingResult checkResult = CheckMap(mm, va, length, plan, out int need, out int pteNeed);
+            if (!checkResult.IsSuccess) return checkResult;
+            // Upper tables as frames, PTE tables as fragments of the address space's blocks: all or nothing.
             TableReservation tables = mm.Reservation;
-            if (!tables.TryReserve(check.TablesNeeded - check.PteTablesNeeded, check.PteTablesNeeded, va, out PagingResult failure))
-                return failure;
-
-            long leavesBefore = mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3];
-            var commit = new MapOperation.CommitOps { Plan = plan, Mm = mm, Tables = tables };
+            if (!tables.TryReserve(need - pteNeed, pteNeed, va, out PagingResult failure)) return failure;
             try
             {
-                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
+                CommitMap(mm, va, length, plan, tables);
             }
             finally
             {
                 tables.Release();
             }
-            if (commit.PoolUsed != need) ThrowHelper.ThrowPoolMismatch(commit.PoolUsed, need);
-            if (mm.IsKernel) memory.SyncKernelTopLevel();
-            if (FastPtEventSource.Log.IsEnabled())
-                FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, need);
             return PagingResult.Success;
         }
     }
 
-    /// <summary>Unmaps [va, va + length); every page must be mapped. Table pages that become empty are freed
-    /// through <paramref name="gather"/>.</summary>
-    public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGatherCore gather)
+    /// <summary>The check pass of a map, under the table lock: the first conflict, or the number of page-table
+    /// pages the commit will take (<paramref name="tablesNeeded"/>, <paramref name="pteTablesNeeded"/> of them PTE
+    /// tables).</summary>
+    public static PagingResult CheckMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, out int tablesNeeded,
+        out int pteTablesNeeded)
+    {
+        var check = new MapOperation.CheckOps { Plan = plan };
+        PageWalk.Walk(mm.Memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
+        bool ok = check.Failure.IsSuccess;
+        tablesNeeded = ok ? checked((int)check.TablesNeeded) : 0;
+        pteTablesNeeded = ok ? checked((int)check.PteTablesNeeded) : 0;
+        return check.Failure;
+    }
+
+    /// <summary>The commit pass of a map whose check passed, under the same hold of the table lock: installs the
+    /// leaves and exactly the zeroed tables in <paramref name="pool"/> (single frames, as the kernel's tables
+    /// are). Cannot fail.</summary>
+    public static void CommitMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, ReadOnlySpan<ulong> pool)
+    {
+        fixed (ulong* p = pool)
+            Commit(mm, va, length, new MapOperation.CommitOps { Plan = plan, Mm = mm, Pool = p, PoolSize = pool.Length }, pool.Length);
+    }
+
+    /// <summary>The commit pass of a map whose check passed, taking exactly the tables
+    /// <paramref name="tables"/> reserved (PTE tables as fragments for a user address space). Cannot fail.</summary>
+    public static void CommitMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, TableReservation tables) =>
+        Commit(mm, va, length, new MapOperation.CommitOps { Plan = plan, Mm = mm, Tables = tables }, tables.Count);
+
+    private static void Commit(MmStruct mm, ulong va, ulong length, MapOperation.CommitOps commit, int need)
+    {
+        MemoryManager memory = mm.Memory;
+        long leavesBefore = mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3];
+        PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
+        if (commit.PoolUsed != need) ThrowHelper.ThrowPoolMismatch(commit.PoolUsed, need);
+        if (mm.IsKernel) memory.SyncKernelTopLevel();
+        else if (mm.QueuedTables > 0) MemoryManager.InvalidateCachedWalks(mm, va, length);
+        if (FastPtEventSource.Log.IsEnabled())
+            FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, need);
+    }
+
+    /// <summary>Unmaps [va, va + length); every page must be mapped unless <paramref name="holes"/> (discard).
+    /// Table pages that become empty are freed through <paramref name="gather"/>.</summary>
+    public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, bool holes = false)
     {
         long tablesBefore = gather.PendingTables + gather.TablesFreed;
-        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Unmap());
+        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Unmap { Holes = holes }, holes);
         if (result.IsSuccess && FastPtEventSource.Log.IsEnabled())
             FastPtEventSource.Log.UnmapRange(mm.Id, va, length, gather.PendingTables + gather.TablesFreed - tablesBefore);
         return result;
@@ -65,8 +95,8 @@ internal static unsafe class PageTableOps
     }
 
     /// <summary>The shape unmap and protect share: check every page is mapped and count the split tables, reserve
-    /// them, run the commit walk; the reservation gives back what it did not use.</summary>
-    private static PagingResult ChangeRange<TChange>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, TChange change)
+    /// them, run the commit walk, give back what it did not use.</summary>
+    private static PagingResult ChangeRange<TChange>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, TChange change, bool allowHoles = false)
         where TChange : struct, RangeChangeOperation.IRangeChange
     {
         MemoryManager memory = mm.Memory;
@@ -74,15 +104,15 @@ internal static unsafe class PageTableOps
         {
             ThrowIfDisposed(mm);
             gather.EnsureUsableFor(mm);
-            var check = new RangeChangeOperation.CheckOps();
+            var check = new RangeChangeOperation.CheckOps { AllowHoles = allowHoles };
             PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
             if (!check.Failure.IsSuccess) return check.Failure;
             TableReservation tables = mm.Reservation;
             if (!tables.TryReserve(check.SplitTables - check.PteSplitTables, check.PteSplitTables, va, out PagingResult failure))
                 return failure;
+            var commit = new RangeChangeOperation.CommitOps<TChange> { Mm = mm, Gather = gather, Change = change, Tables = tables };
             try
             {
-                var commit = new RangeChangeOperation.CommitOps<TChange> { Mm = mm, Gather = gather, Change = change, Tables = tables };
                 PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
             }
             finally

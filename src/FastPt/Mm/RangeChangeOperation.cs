@@ -5,8 +5,8 @@ using FastPt.Hardware;
 
 namespace FastPt.Mm;
 
-/// <summary>Unmap and protect: both require every page of the range to be mapped, both split a huge leaf the
-/// range covers only in part, so they share the check pass (which also counts the tables splits will need) and the
+/// <summary>Unmap and protect: both require every page of the range to be mapped (discard, an unmap with munmap's
+/// semantics, skips holes), both split a huge leaf the range covers only in part, so they share the check pass (which also counts the tables splits will need) and the
 /// commit pass with its pool of split tables; each supplies only what it does to the pages (<see cref="Unmap"/>,
 /// <see cref="Protect"/>).</summary>
 internal static unsafe class RangeChangeOperation
@@ -19,6 +19,9 @@ internal static unsafe class RangeChangeOperation
         public long PteSplitTables;
         public PagingResult Failure;
 
+        /// <summary>Holes are no failure (discard).</summary>
+        public bool AllowHoles;
+
         public static bool Mutates => false;
 
         public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
@@ -26,6 +29,7 @@ internal static unsafe class RangeChangeOperation
             ulong value = *entry;
             if (value == 0)
             {
+                if (AllowHoles) return WalkAction.Continue;
                 Failure = new PagingResult(PagingError.NotMapped, new VirtAddr(address));
                 return WalkAction.Stop;
             }
@@ -39,6 +43,7 @@ internal static unsafe class RangeChangeOperation
 
         public WalkAction PteRange(ulong* ptes, ulong address, ulong end)
         {
+            if (AllowHoles) return WalkAction.Continue;
             int count = (int)((end - address) >> Paging.PageShift);
             int hole = new ReadOnlySpan<ulong>(ptes, count).IndexOf(0UL);
             if (hole < 0) return WalkAction.Continue;
@@ -143,6 +148,7 @@ internal static unsafe class RangeChangeOperation
 
         public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
         {
+            if (*entry == 0) return WalkAction.Continue; // a hole: only a discard's check lets one through
             bool whole = next - address == Paging.LevelSize(level);
             if (!PageTableEntry.IsLeaf(*entry, level))
                 return whole ? Change.WholeTable(Mm, Gather, entry, level, address, next) : WalkAction.Descend;
@@ -169,9 +175,12 @@ internal static unsafe class RangeChangeOperation
     }
 
     /// <summary>Unmap: leaves are cleared, whole subtrees detached in one store, tables that became empty freed
-    /// after the flush.</summary>
+    /// after the flush. With <see cref="Holes"/> (discard) a PTE range may hold unmapped pages.</summary>
     internal struct Unmap : IRangeChange
     {
+        /// <summary>The range may hold holes: count only the leaves, flush only where there were any.</summary>
+        public bool Holes;
+
         public void Leaf(MmStruct mm, MmuGatherCore gather, ulong* entry, int level, ulong address, ulong next)
         {
             Volatile.Write(ref *entry, 0);
@@ -193,8 +202,11 @@ internal static unsafe class RangeChangeOperation
         public void PteRange(MmStruct mm, MmuGatherCore gather, ulong* ptes, ulong address, ulong end)
         {
             int count = (int)((end - address) >> Paging.PageShift);
-            new Span<ulong>(ptes, count).Clear();
-            mm.Leaves[1] -= count;
+            var span = new Span<ulong>(ptes, count);
+            int leaves = Holes ? count - span.Count(0UL) : count;
+            if (leaves == 0) return;
+            span.Clear();
+            mm.Leaves[1] -= leaves;
             gather.AddRange(address, end);
         }
 

@@ -26,12 +26,12 @@ internal sealed class Vmstat : MachineCounters
     /// <summary>Split page-table locks allocated and freed (must balance after teardown).</summary>
     public long PtlocksAllocated, PtlocksFreed;
 
-    /// <summary>Page-table blocks allocated and freed in all (the live count, <see cref="MachineCounters.PteBlocks"/>,
-    /// is in the block the Meter reads).</summary>
+    /// <summary>Page-table blocks allocated and freed in all (the live ones, the fragments and the deferrals the
+    /// Meter reports are fields of the base class).</summary>
     public long PteBlocksAllocated, PteBlocksFreed;
 
-    /// <summary>RCU heads of blocks queued (once per grace period however many fragments deferred); blocks freed by
-    /// an RCU callback (the deferrals and re-deferrals are in the block the Meter reads).</summary>
+    /// <summary>RCU heads of blocks queued (once per grace period however many fragments deferred); blocks freed
+    /// by an RCU callback.</summary>
     public long DeferredHeadsQueued, DeferredBlocksFreed;
 
     /// <summary>Gather table batches queued for RCU (<c>tlb_remove_table</c>), and tables freed through the

@@ -27,6 +27,22 @@ public sealed class HugeTlbScenarioTests
         Assert.Equal(2, facts["1G.foliosOptimized"].WholeNumber);
     }
 
+    /// <summary>Per TiB: 524,288 folios of 2 MiB each save 7 pages of 4 KiB (14 GiB); 1024 folios of 1 GiB each save
+    /// 4095 (about 16 GiB). The folio size is the page size's, not a vmemmap page's reach.</summary>
+    [Fact]
+    public void Memmap_saved_per_TiB_counts_folios_of_the_pools_size()
+    {
+        Assert.Equal(14L << 30, HugeTlbScenario.MemmapBytesSavedPerTiB(PageSize.Size2M, 7));
+        Assert.Equal(4095L * 4096 * 1024, HugeTlbScenario.MemmapBytesSavedPerTiB(PageSize.Size1G, 4095));
+        Assert.Equal(0, HugeTlbScenario.MemmapBytesSavedPerTiB(PageSize.Size2M, 0));
+        var options = new MachineOptions { MemorySize = 4UL << 30 };
+        ScenarioReport report = ScenarioRunner.Run(new HugeTlbScenario(64, 1, optimize: true), options, seed: 1);
+        Assert.True(report.Passed, string.Join("; ", report.Checks.Where(c => !c.Passed).Select(c => $"{c.Name}: {c.Detail}")));
+        Dictionary<string, ReportValue> facts = report.Facts.ToDictionary(f => f.Name, f => f.Value);
+        Assert.Equal(14L << 30, facts["2M.memmapBytesSavedPerTiB"].WholeNumber);
+        Assert.Equal(4095L * 4096 * 1024, facts["1G.memmapBytesSavedPerTiB"].WholeNumber);
+    }
+
     [Fact]
     public void Switch_off_frees_nothing()
     {

@@ -9,18 +9,6 @@ namespace FastPt.Tests.Cli;
 public class ProgramTests
 {
     [Fact]
-    public void Main_job_runs_every_scenario_and_exits_zero()
-    {
-        CliRunner.Result result = CliRunner.Run("--memory", "4G");
-        Assert.True(result.ExitCode == ExitCodes.Success, result.Output + result.Error);
-        Assert.Equal("", result.Error);
-        foreach (string name in new[] { "boot", "paging", "replay-synthetic", "hotplug" })
-            Assert.Contains("── " + name, result.Output, StringComparison.Ordinal);
-        Assert.Contains("5 of 5 scenarios passed", result.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain("FAIL", result.Output, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public void Json_report_is_valid_and_carries_numbers_as_numbers()
     {
         CliRunner.Result result = CliRunner.Run("run", "boot", "paging", "--memory", "2G", "--levels", "5", "--seed", "9", "--json");

@@ -135,7 +135,7 @@ public class ReplayTests
     [InlineData("# header\n\n0x10\n0xzz\n", ":4: '0xzz' is not a page index")]
     [InlineData("1\n-5\n", ":2: '-5' is not a page index")]
     [InlineData("1\n99999999999999999999999\n", ":2:")]
-    [InlineData("1\n2\n0x7f8000000\n", ":3: page 0x7f8000000 is outside the user range")]
+    [InlineData("1\n2\n0x7f8000000\n", ":3: page '0x7f8000000' is outside the user range")]
     public void Bad_lines_are_reported_with_their_line_number(string content, string expected)
     {
         using var directory = new TemporaryDirectory();

@@ -341,6 +341,88 @@ public unsafe class HotplugTests
         Assert.False(kernelFault.ReachedFreedMemory);
     }
 
+    [Fact]
+    public void A_hot_added_block_is_removed_whole_with_no_free_kernel_frame()
+    {
+        // The repro: 256 MiB, 128 MiB added at 8 GiB, every frame allocated, only the added ones freed.
+        using Machine machine = Create(256 * MiB);
+        machine.AddMemory(P(8 * GiB), Section);
+        FrameHog hog = FrameHog.TakeAll(machine, singles: 0);
+        hog.ReleaseRange(P(8 * GiB), Section);
+        Assert.Equal(0, machine.GetStatistics().FreePages - machine.GetStatistics().MovableFreePages);
+        Assert.Equal(98304, machine.GetStatistics().PresentPages);
+
+        machine.RemoveMemory(P(8 * GiB), Section);
+        MemoryStatistics s = machine.GetStatistics();
+        Assert.Equal(65536, s.PresentPages);
+        Assert.Equal(2, s.PresentSections);
+        Assert.Equal(0, s.MemmapPages);
+        Assert.Equal(0, s.MovableManagedPages);
+        Assert.Null(machine.LookupKernel(machine.DirectMapBase + 8 * GiB));
+        Assert.Null(machine.LookupKernel(machine.VmemmapBase + ((8 * GiB) >> 12) * 64));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(514)]
+    public void A_two_section_add_short_of_memmap_is_refused_with_nothing_changed(int framesLeft)
+    {
+        // With these counts the add used to build the direct map and the first section, then fail its undo.
+        using Machine machine = Create(256 * MiB);
+        FrameHog hog = FrameHog.TakeAll(machine, singles: framesLeft);
+        for (int i = 0; i < framesLeft; i++) hog.ReleaseSingle();
+        Snapshot before = Snapshot.Of(machine);
+        var error = Assert.Throws<HotplugException>(() => machine.AddMemory(P(8 * GiB), 2 * Section));
+        Assert.Equal(HotplugError.OutOfMemory, error.Error);
+        Assert.Equal(before, Snapshot.Of(machine));
+        Assert.Null(machine.LookupKernel(machine.DirectMapBase + 8 * GiB));
+        Assert.Null(machine.LookupKernel(machine.VmemmapBase + ((8 * GiB) >> 12) * 64));
+    }
+
+    [Fact]
+    public void Try_forms_return_refusals_as_results_and_reports_on_success()
+    {
+        using Machine machine = Create(1 * GiB);
+        HotplugResult added = machine.TryAddMemory(P(8 * GiB), Section);
+        Assert.True(added.IsSuccess);
+        Assert.Equal(HotplugError.None, added.Error);
+        Assert.Equal((long)(Section >> 12), added.Report!.ManagedPagesDelta);
+        PhysAddr busy = machine.AllocatePhysical(4096);
+        Assert.True(busy.Value >= 8 * GiB);
+        Snapshot before = Snapshot.Of(machine);
+        HotplugResult refused = machine.TryRemoveMemory(P(8 * GiB), Section);
+        Assert.Equal(HotplugError.Busy, refused.Error);
+        Assert.False(refused.IsSuccess);
+        Assert.Null(refused.Report);
+        Assert.Contains("in use", refused.Detail);
+        Assert.Equal(P(8 * GiB), refused.Start);
+        Assert.Equal(Section, refused.Size);
+        Assert.Equal(before, Snapshot.Of(machine));
+        var thrown = Assert.Throws<HotplugException>(() => refused.ThrowIfFailed());
+        Assert.Equal(HotplugError.Busy, thrown.Error);
+        Assert.Equal(HotplugError.AlreadyPresent, machine.TryAddMemory(P(8 * GiB), Subsection).Error);
+        Assert.Equal(HotplugError.Misaligned, machine.TryAddMemory(P(9 * GiB + 4096), Subsection).Error);
+        Assert.Equal(HotplugError.OutOfRange, machine.TryAddMemory(P(ulong.MaxValue - Subsection + 1), Subsection).Error);
+        Assert.Equal(HotplugError.NotPresent, machine.TryRemoveMemory(P(9 * GiB), Section).Error);
+        machine.FreePhysical(busy, 4096);
+        Assert.True(machine.TryRemoveMemory(P(8 * GiB), Section).IsSuccess);
+    }
+
+    [Fact]
+    public void Plain_memory_removed_together_with_an_altmap_range_leaves_the_allocator_entirely()
+    {
+        using Machine machine = Create(4 * GiB);
+        Snapshot before = Snapshot.Of(machine);
+        machine.AddMemory(P(16 * GiB - Section), Section);
+        machine.AddMemory(P(16 * GiB), Section, new HotAddOptions { UseAltmap = true });
+        machine.RemoveMemory(P(16 * GiB - Section), 2 * Section);
+        Assert.Equal(before with { Tables3 = Snapshot.Of(machine).Tables3 }, Snapshot.Of(machine));
+        Assert.Equal(0, machine.GetStatistics().MovableFreePages);
+        // Nothing of the removed range can be handed out any more.
+        while (machine.TryAllocatePhysical(128 * MiB, out PhysAddr pa)) Assert.True(pa.Value < 4 * GiB, $"handed out removed memory at {pa}");
+    }
+
     private static byte[] KernelBytes(Machine machine, ulong va, int length)
     {
         var bytes = new byte[length];

@@ -66,11 +66,12 @@ public class BootTests
     }
 
     [Fact]
-    public void Too_little_memory_to_boot_is_a_clear_error()
+    public void Too_little_memory_to_boot_is_a_clear_error_before_anything_is_built()
     {
-        // 2 MiB of RAM cannot hold even its own section's 2 MiB memmap block.
-        var error = Assert.Throws<InvalidOperationException>(() => new Machine(new MachineOptions { MemorySize = 2 * MiB }));
-        Assert.Contains("Not enough memory to boot", error.Message);
+        // 2 MiB of RAM cannot even hold its own section's 2 MiB memmap block; below 32 MiB is refused up front.
+        var error = Assert.Throws<ArgumentException>(() => new Machine(new MachineOptions { MemorySize = 2 * MiB }));
+        Assert.Equal(nameof(MachineOptions.MemorySize), error.ParamName);
+        Assert.Contains("32 MiB", error.Message);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 using FastPt.Mm;
 using Xunit;
 using static FastPt.Tests.TestMachines;
@@ -54,6 +55,72 @@ public class BuddyAllocatorTests
         Assert.True(buddy.TryAllocate(0, zero: false, out ulong pfn));
         buddy.Free(pfn, 0);
         Assert.Throws<InvalidOperationException>(() => buddy.Free(pfn, 0));
+    }
+
+    [Fact]
+    public void A_free_of_the_wrong_size_or_of_a_frame_never_allocated_is_refused_with_nothing_changed()
+    {
+        using Machine machine = Create(256 * MiB);
+        PhysAddr block = machine.AllocatePhysical(8 * KiB);
+        PhysAddr neighbour = machine.AllocatePhysical(4 * KiB);
+        PhysAddr kernelTable = PhysAddr.FromPfn(machine.Memory.InitMm.RootPa >> 12);
+        ulong bootMemmap = machine.LookupKernel(machine.VmemmapBase)!.Value.Frame.Value;
+        var before = MachineSnapshot.Take(machine);
+        (string Case, Action Free)[] refused =
+        [
+            ("a smaller size", () => machine.FreePhysical(block, 4 * KiB)),
+            ("a larger size", () => machine.FreePhysical(block, 16 * KiB)),
+            ("the tail of the block", () => machine.FreePhysical(block + 4 * KiB, 4 * KiB)),
+            ("a free frame", () => machine.FreePhysical(block + 64 * MiB, 4 * KiB)),
+            ("a kernel page table", () => machine.FreePhysical(kernelTable, 4 * KiB)),
+            ("the boot memmap", () => machine.FreePhysical(P(bootMemmap), 4 * KiB)),
+        ];
+        foreach ((string name, Action free) in refused)
+        {
+            var error = Assert.Throws<ArgumentException>(free);
+            Assert.False(string.IsNullOrEmpty(error.Message), name);
+            before.AssertUnchanged(machine, $"free of {name}");
+        }
+        Assert.Contains("8192", Assert.Throws<ArgumentException>(() => machine.FreePhysical(block, 4 * KiB)).Message);
+
+        machine.FreePhysical(block, 8 * KiB);
+        // The second free of the same block is the same clear refusal, not a corrupted allocator.
+        var after = MachineSnapshot.Take(machine);
+        Assert.Throws<ArgumentException>(() => machine.FreePhysical(block, 8 * KiB));
+        after.AssertUnchanged(machine, "second free");
+        machine.FreePhysical(neighbour, 4 * KiB);
+    }
+
+    [Fact]
+    public void Racing_frees_of_one_block_free_it_once()
+    {
+        using Machine machine = Create(256 * MiB, checkedMode: false);
+        long free = machine.GetStatistics().FreePages;
+        for (int round = 0; round < 200; round++)
+        {
+            PhysAddr block = machine.AllocatePhysical(16 * KiB);
+            int freed = 0, refused = 0;
+            using var go = new Barrier(2);
+            void Free()
+            {
+                go.SignalAndWait();
+                try
+                {
+                    machine.FreePhysical(block, 16 * KiB);
+                    Interlocked.Increment(ref freed);
+                }
+                catch (ArgumentException)
+                {
+                    Interlocked.Increment(ref refused);
+                }
+            }
+            var other = new Thread(Free);
+            other.Start();
+            Free();
+            other.Join();
+            Assert.Equal((1, 1), (freed, refused));
+            Assert.Equal(free, machine.GetStatistics().FreePages);
+        }
     }
 
     [Fact]

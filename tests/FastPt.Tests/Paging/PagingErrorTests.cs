@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using Xunit;
 using static FastPt.Tests.Paging.PagingFixtures;
@@ -73,7 +74,7 @@ public class PagingErrorTests
         using AddressSpace space = Populated(machine);
         ulong top = space.UserTop.Value;
         ulong kernel = machine.DirectMapBase.Value;
-        foreach ((ulong va, ulong length) in new[] { (top - Page, 2 * Page), (top - 2 * MiB, 4 * MiB), (kernel, Page), (ulong.MaxValue - 2 * Page + 1, Page) })
+        foreach ((ulong va, ulong length) in new[] { (top - Page, 2 * Page), (top - 2 * MiB, 4 * MiB), (kernel, Page), (ulong.MaxValue - 2 * Page + 1, Page), (ulong.MaxValue - Page + 1, Page), (kernel, 0UL - kernel) })
         {
             AssertFailsAndChangesNothing(machine, space, () => space.TryMap(V(va), P(Pa), length, Protection.Read),
                 () => space.Map(V(va), P(Pa), length, Protection.Read), PagingError.OutOfRange, va);
@@ -83,7 +84,7 @@ public class PagingErrorTests
                 () => space.Protect(V(va), length, Protection.Read), PagingError.OutOfRange, va);
         }
         ulong max = machine.MaxPhysicalAddress.Value;
-        foreach ((ulong pa, ulong length) in new[] { (max - Page, 2 * Page), (max, Page), (max - 2 * MiB, 4 * MiB), (max - GiB, 2 * GiB) })
+        foreach ((ulong pa, ulong length) in new[] { (max - Page, 2 * Page), (max, Page), (max - 2 * MiB, 4 * MiB), (max - GiB, 2 * GiB), (ulong.MaxValue - Page + 1, Page) })
         {
             ulong va = 8 * GiB;
             AssertFailsAndChangesNothing(machine, space, () => space.TryMap(V(va), P(pa), length, Protection.Read),
@@ -94,6 +95,33 @@ public class PagingErrorTests
         Assert.Equal(max - Page, space.Lookup(V(top - Page))!.Value.Frame.Value);
         space.Unmap(V(top - Page), Page);
         AssertTablesMatchLeaves(machine, space);
+    }
+
+    [Theory]
+    [InlineData(PagingMode.FourLevel)]
+    [InlineData(PagingMode.FiveLevel)]
+    public void A_kernel_dump_may_end_exactly_at_the_top_of_the_address_space(PagingMode mode)
+    {
+        using Machine machine = Create(8 * GiB, mode);
+        ulong kernelHalf = mode == PagingMode.FiveLevel ? 0xFF00_0000_0000_0000UL : 0xFFFF_8000_0000_0000UL;
+        // The top page and the page below it are both fine (nothing maps them).
+        Assert.Empty(machine.DumpKernel(V(ulong.MaxValue - Page + 1), Page));
+        Assert.Empty(machine.DumpKernel(V(ulong.MaxValue - 2 * Page + 1), Page));
+        // The whole kernel half, up to 2^64, holds exactly the direct map and the vmemmap.
+        IReadOnlyList<MappingRun> all = machine.DumpKernel(V(kernelHalf), 0UL - kernelHalf, int.MaxValue);
+        ulong directBytes = 0, vmemmapBytes = 0;
+        foreach (MappingRun run in all)
+        {
+            if (run.Start.Value >= machine.VmemmapBase.Value) vmemmapBytes += run.Length;
+            else directBytes += run.Length;
+        }
+        Assert.Equal(8 * GiB, directBytes);
+        Assert.Equal((ulong)machine.GetStatistics().MemmapFrames * Page, vmemmapBytes);
+        // Past 2^64, empty, non-canonical or across the hole: refused.
+        Assert.Throws<ArgumentOutOfRangeException>(() => machine.DumpKernel(V(ulong.MaxValue - Page + 1), 2 * Page));
+        Assert.Throws<ArgumentOutOfRangeException>(() => machine.DumpKernel(V(ulong.MaxValue - Page + 1), 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => machine.DumpKernel(V(kernelHalf - Page), Page));
+        Assert.Throws<ArgumentOutOfRangeException>(() => machine.DumpKernel(V(0), kernelHalf + Page));
     }
 
     [Fact]

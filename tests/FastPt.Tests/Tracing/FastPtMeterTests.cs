@@ -109,6 +109,35 @@ public sealed class FastPtMeterTests : IDisposable
         Assert.Equal(used["fastpt.tlb.flushes_published"] + 1, afterDispose["fastpt.tlb.flushes_published"]);
     }
 
+    [Fact]
+    public void Hugetlb_instruments_report_the_vmemmap_pages_hvo_freed_and_restored()
+    {
+        Dictionary<string, double> baseline = Observe();
+        Assert.Superset(new HashSet<string> { "fastpt.hugetlb.vmemmap_pages", "fastpt.hugetlb.folios_optimized" }, _instruments);
+        Dictionary<string, double> shrunkReading;
+        using (var machine = new Machine(new MachineOptions { MemorySize = 2 * GiB, HugeTlbOptimizeVmemmap = true }))
+        {
+            HugeTlbResizeResult grown = machine.HugeTlb.SetPoolSize(PageSize.Size2M, 64);
+            Assert.Equal(64 * 7, grown.VmemmapPagesFreed);
+            Dictionary<string, double> grownReading = Observe();
+            Assert.Equal(grown.VmemmapPagesFreed, grownReading["fastpt.hugetlb.vmemmap_pages[kind=freed]"] - baseline["fastpt.hugetlb.vmemmap_pages[kind=freed]"]);
+            Assert.Equal(0, grownReading["fastpt.hugetlb.vmemmap_pages[kind=restored]"] - baseline["fastpt.hugetlb.vmemmap_pages[kind=restored]"]);
+            Assert.Equal(64, grownReading["fastpt.hugetlb.folios_optimized"] - baseline["fastpt.hugetlb.folios_optimized"]);
+
+            HugeTlbResizeResult shrunk = machine.HugeTlb.SetPoolSize(PageSize.Size2M, 16);
+            shrunkReading = Observe();
+            Assert.Equal(48 * 7, shrunk.VmemmapPagesRestored);
+            Assert.Equal(shrunk.VmemmapPagesRestored, shrunkReading["fastpt.hugetlb.vmemmap_pages[kind=restored]"] - baseline["fastpt.hugetlb.vmemmap_pages[kind=restored]"]);
+            Assert.Equal(16, shrunkReading["fastpt.hugetlb.folios_optimized"] - baseline["fastpt.hugetlb.folios_optimized"]);
+        }
+
+        // The disposed machine's optimized folios leave the gauge; the counters keep its pages.
+        Dictionary<string, double> afterDispose = Observe();
+        Assert.Equal(baseline["fastpt.hugetlb.folios_optimized"], afterDispose["fastpt.hugetlb.folios_optimized"]);
+        Assert.Equal(shrunkReading["fastpt.hugetlb.vmemmap_pages[kind=freed]"], afterDispose["fastpt.hugetlb.vmemmap_pages[kind=freed]"]);
+        Assert.True(afterDispose["fastpt.hugetlb.vmemmap_pages[kind=restored]"] >= shrunkReading["fastpt.hugetlb.vmemmap_pages[kind=restored]"]);
+    }
+
     private sealed class EventCounter : EventListener
     {
         public int PageFaults;
@@ -193,5 +222,44 @@ public sealed class FastPtMeterTests : IDisposable
         Assert.True(observer.Join(TimeSpan.FromSeconds(20)));
         Assert.Null(failure);
         Assert.True(observations >= 10);
+    }
+
+    [Fact]
+    public void One_collection_is_one_snapshot_so_the_hit_rate_matches_its_hits_and_misses()
+    {
+        using Machine machine = Create(64 * MiB);
+        using AddressSpace space = machine.CreateAddressSpace();
+        // More pages than the TLB holds, so cycling through them both hits and misses.
+        const ulong Pages = 4096;
+        space.Map(V(0x4000_0000), P(0), Pages * Page, Protection.ReadWrite, PageSize.Size4K);
+        using var stop = new CancellationTokenSource();
+        // Translations while the listener samples: hits and misses move between any two reads of them.
+        var translator = new Thread(() =>
+        {
+            ulong i = 0;
+            while (!stop.IsCancellationRequested)
+            {
+                _ = space.Translate(V(0x4000_0000 + (ulong)(i % 3 == 0 ? i % Pages : 0) * Page));
+                i++;
+            }
+        });
+        translator.Start();
+        try
+        {
+            long readingsBefore = FastPtMeter.ReadingsTaken;
+            const int Collections = 300;
+            for (int i = 0; i < Collections; i++)
+            {
+                Dictionary<string, double> sample = Observe();
+                double hits = sample["fastpt.tlb.hits"], misses = sample["fastpt.tlb.misses"];
+                Assert.Equal(hits + misses == 0 ? 0 : hits / (hits + misses), sample["fastpt.tlb.hit_rate"]);
+            }
+            Assert.Equal(Collections, FastPtMeter.ReadingsTaken - readingsBefore);
+        }
+        finally
+        {
+            stop.Cancel();
+            translator.Join();
+        }
     }
 }

@@ -57,6 +57,11 @@ public class TraceCommandTests
         Assert.Equal(ExitCodes.Success, text.ExitCode);
         foreach (string title in new[] { "Events per kind", "TLB flushes per operation", "Page-table pages and memory freed", "Address spaces", "Page faults" })
             Assert.Contains(title, text.Output, StringComparison.Ordinal);
+        // The trace records leaves for maps only: an unmap of 6 GiB shows no leaf count rather than 0.
+        string unmap = text.Output.Split('\n').First(line => line.StartsWith("│ unmap ", StringComparison.Ordinal));
+        Assert.Matches(@"^│ unmap\s+│\s+6\s+│\s+6 GiB\s+│\s+–\s+│\s+-\d", unmap);
+        string mapped = text.Output.Split('\n').First(line => line.StartsWith("│ map ", StringComparison.Ordinal));
+        Assert.Matches(@"│\s+6 GiB\s+│\s+525,314\s+│\s+\+\d", mapped);
     }
 
     [Fact]
@@ -78,7 +83,7 @@ public class TraceCommandTests
 
         CliRunner.Result missing = CliRunner.Run("trace", "summarize", directory.File("nope.nettrace"));
         Assert.Equal(ExitCodes.Usage, missing.ExitCode);
-        Assert.Contains("no such file", missing.Error, StringComparison.Ordinal);
+        Assert.Contains("not found", missing.Error, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -1,6 +1,8 @@
 using System;
+using System.Diagnostics.Metrics;
 using System.Linq;
 using System.Threading;
+using FastPt.Diagnostics;
 using FastPt.Tests.Cli;
 using FastPt.Tracing;
 using Xunit;
@@ -58,8 +60,15 @@ public class TraceSummaryTests
             space.Unmap(V(HugeBase), 8 * MiB);
             Assert.False(space.Translate(V(HugeBase)).Succeeded);
 
-            // Give the Meter (published every 0.1 s) time to report at least twice while the machine is alive.
-            Thread.Sleep(350);
+            // Wait until the Meter (collected every 0.1 s) has published at least twice while the machine is alive:
+            // a probe instrument on a meter of the same name is collected in the same passes, and its third
+            // collection means two whole passes were published. The bound only ends a test that failed.
+            int collections = 0;
+            using (var probe = new Meter(FastPtMeter.MeterName))
+            {
+                probe.CreateObservableGauge("fastpt.tests.collection_probe", () => Interlocked.Increment(ref collections));
+                Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref collections) >= 3, TimeSpan.FromMinutes(2)), "the Meter was not collected");
+            }
             after = machine.GetStatistics();
             mappedBytes = space.MappedBytes;
             faults = space.TlbStatistics.Faults;

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Same-run before/after comparison: extracts the tree at REF (default: main) into a scratch directory, then runs the
+# chosen suites in one BenchmarkDotNet run with two jobs, "before" (built against REF's src/FastPt) and "after"
+# (this tree's). The benchmark code is this tree's in both jobs: it must compile against REF's engine.
+#   bench/compare.sh [REF] [OUT] [FILTER...]
+#   bench/compare.sh main perf-results/2026-12-01-amd-epyc-zen3-2core/layers-compare '*TlbBenchmarks*' '*TranslateBenchmarks*'
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+ref=${1:-main}
+out=${2:-$root/BenchmarkDotNet.Artifacts/compare}
+shift $(( $# < 2 ? $# : 2 ))
+filters=("$@")
+[ ${#filters[@]} -eq 0 ] && filters=('*TlbBenchmarks*' '*TranslateBenchmarks*')
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+git -C "$root" archive "$ref" | tar -x -C "$scratch"
+echo "before: FastPt at $(git -C "$root" rev-parse --short "$ref"); after: this tree ($(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- src || echo ', modified'))"
+dotnet run -c Release --project "$root/bench/FastPt.Benchmarks" -- compare "$scratch" \
+    --filter "${filters[@]}" --artifacts "$out"
