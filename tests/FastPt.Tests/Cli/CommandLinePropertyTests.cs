@@ -55,7 +55,7 @@ public sealed class CommandLinePropertyTests : IDisposable
 
     private Gen<string[]> Commands()
     {
-        Gen<string[]> memory = Option("--memory", ["4M", "64M", "1G", "0x40000000", "2M"], ["abc", "3M", "128T", "", "1.5G"]);
+        Gen<string[]> memory = Option("--memory", ["32M", "64M", "1G", "0x40000000", "2M"], ["abc", "3M", "128T", "", "1.5G"]);
         Gen<string[]> levels = Option("--levels", ["4", "5"], ["6", "x"]);
         Gen<string[]> seed = Option("--seed", ["1", "-5", "12345"], ["many", "99999999999"]);
         Gen<string[]> pages = Option("--pages", [_pages, _gzip, _binary], [_folder, _directory.File("missing.txt"), ""]);
@@ -86,7 +86,7 @@ public sealed class CommandLinePropertyTests : IDisposable
         {
             (Gen<string[]> words, Gen<string[]>[] options, bool boots) = shapes[index];
             Gen<string[]> anyOption = Gen.Frequency(new (int, IGen<string[]>)[] { (6, Gen.OneOf(options.Cast<IGen<string[]>>().ToArray())), (1, Junk) });
-            return Gen.Select(words, anyOption.Array[0, 3], Gen.Int[0, 3], Gen.Int[0, 19], Gen.OneOf("4M", "64M", "1G", "2M"),
+            return Gen.Select(words, anyOption.Array[0, 3], Gen.Int[0, 3], Gen.Int[0, 19], Gen.OneOf("32M", "64M", "1G", "2M"),
                 (w, chosen, before, junk, size) =>
                 {
                     // Options in every position: some before the command words, the rest after.
