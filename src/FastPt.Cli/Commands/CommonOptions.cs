@@ -174,8 +174,9 @@ internal static class CommonOptions
         return null;
     }
 
-    /// <summary>Why <paramref name="path"/> cannot be written as a new <paramref name="what"/>, or null if it can.</summary>
-    public static string? OutputFileError(string? path, string what)
+    /// <summary>Why <paramref name="path"/> cannot be written as a new <paramref name="what"/>, or null if it can;
+    /// a directory gets <paramref name="example"/> as the file name to suggest.</summary>
+    public static string? OutputFileError(string? path, string what, string example = "trace.nettrace")
     {
         if (string.IsNullOrEmpty(path)) return $"{what}: a file name is required";
         string full;
@@ -188,7 +189,7 @@ internal static class CommonOptions
             return $"{what} {TextFormat.Quote(path, 200)} is not a valid path";
         }
         if (Directory.Exists(full) || path.EndsWith('/') || path.EndsWith(Path.DirectorySeparatorChar))
-            return $"{what} {TextFormat.Quote(path, 200)} is a directory: give a file name, for example {Path.Combine(path, "trace.nettrace")}";
+            return $"{what} {TextFormat.Quote(path, 200)} is a directory: give a file name, for example {Path.Combine(path, example)}";
         string? directory = Path.GetDirectoryName(full);
         if (directory is not null && !Directory.Exists(directory))
             return $"{what} {TextFormat.Quote(path, 200)}: the directory {TextFormat.Quote(directory, 200)} does not exist";

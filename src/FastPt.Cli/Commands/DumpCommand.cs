@@ -125,7 +125,7 @@ internal static class DumpCommand
 
     /// <summary>A kernel dump must stay inside one canonical half: the walker indexes the top-level table by the
     /// address bits the paging mode uses.</summary>
-    private static void RequireCanonical(PagingMode mode, AddressRange range)
+    internal static void RequireCanonical(PagingMode mode, AddressRange range)
     {
         int bits = mode == PagingMode.FiveLevel ? 57 : 48;
         ulong lowTop = 1UL << (bits - 1);
