@@ -47,6 +47,10 @@ internal sealed unsafe partial class HugetlbVmemmap
         if (memory.Memmap.CompoundInfoIsMask) _sharedTails = new SharedTailPages(memory);
     }
 
+    /// <summary>Test seam: runs where a split starts, after the walker saw a PMD leaf — the window in which another
+    /// thread may split the same PMD first. Null outside tests.</summary>
+    internal Action? BeforeSplitPmd { get; set; }
+
     /// <summary>True in the shared-tail design.</summary>
     public bool SharedTail => _sharedTails is not null;
 
@@ -377,8 +381,16 @@ internal sealed unsafe partial class HugetlbVmemmap
     /// freed one by one; a boot block's pages are reserved pages already. False when no frame is free.</summary>
     private bool TrySplitPmd(ulong* pmd, ulong address, bool flush, List<SplitRecord> splits, HvoCounters counters)
     {
-        if (!_memory.Buddy.TryAllocate(0, zero: false, out ulong tablePfn)) return false;
+        BeforeSplitPmd?.Invoke();
+        // The walker saw a leaf, but another thread's split pass may have installed its table since (two folios whose
+        // descriptors share this 2 MiB block). Checked here, on the value the check under the lock compares with:
+        // without it, that value was the other thread's table entry, which the check then found unchanged, so the
+        // "block" at its table's address (the 2 MiB around a PTE table page — a boot vmemmap block, say) was split
+        // and mapped as this block's vmemmap, and the remap freed pages of it that other descriptors still used
+        // (a boot vmemmap page freed twice; split_page of a frame neither reserved nor allocated).
         ulong leaf = ReadEntry(pmd);
+        if (!PageTableEntry.IsLeaf(leaf, Paging.PmdLevel)) return true;
+        if (!_memory.Buddy.TryAllocate(0, zero: false, out ulong tablePfn)) return false;
         ulong blockPa = PageTableEntry.LeafAddress(leaf, Paging.PmdLevel);
         ulong* ptes = _memory.Physical.TableForWrite(tablePfn << Paging.PageShift);
         for (int i = 0; i < Paging.EntriesPerTable; i++) ptes[i] = (blockPa + ((ulong)i << Paging.PageShift)) | PageTableEntry.KernelData;
