@@ -95,7 +95,8 @@ internal static class CommonOptions
     /// <summary>--base; null when absent (default <see cref="PageSets.PageSetReplayer.DefaultBase"/>).</summary>
     public static Option<ulong?> Base() => new("--base")
     {
-        Description = "Virtual address of page 0 of the page file. Default 0x0000_0080_0000_0000 (512 GiB).",
+        Description = "Virtual address of page 0 of the page file. Default 0x0000_0080_0000_0000 (512 GiB). "
+            + "A higher-half address (e.g. 0xffffffff80000000) replays into a guest space covering both canonical halves.",
         HelpName = "VA",
         CustomParser = ParseBase,
     };

@@ -181,8 +181,7 @@ internal static class MapCommand
 
     private static MapPicture DrawPages(CliEnvironment environment, Machine machine, string path, ulong baseAddress, Request request)
     {
-        using AddressSpace space = machine.CreateAddressSpace();
-        PageFileReplay.RequireUserBase(space, baseAddress);
+        using AddressSpace space = PageFileReplay.CreateSpace(machine, baseAddress);
         PageFileReplay.Run(environment, environment.CreateConsole(), space, path, baseAddress);
         return environment.WithStatus("drawing the address space",
             () => Draw(machine, space, request, "replayed from page file " + TextFormat.Quote(Path.GetFileName(path), 80)));
