@@ -14,7 +14,7 @@ namespace FastPt;
 /// through translation. Every method is safe to call from several threads at once: range operations are serialised
 /// by the address space's mmap lock, while translations run without a lock and demand faults take only the split
 /// page-table locks of the tables they change.</summary>
-public sealed unsafe class AddressSpace : IDisposable
+public sealed unsafe partial class AddressSpace : IDisposable
 {
     private readonly Machine _machine;
     private readonly MmStruct _mm;

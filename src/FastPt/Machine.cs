@@ -18,7 +18,7 @@ namespace FastPt;
 /// space.Write((VirtAddr)0x4000_1000, 42UL);
 /// </code>
 /// </example>
-public sealed unsafe class Machine : IDisposable
+public sealed unsafe partial class Machine : IDisposable
 {
     private readonly MemoryManager _memory;
     private readonly Hotplug.MemoryHotplug _hotplug;
@@ -43,6 +43,7 @@ public sealed unsafe class Machine : IDisposable
         // The engine reads a copy of its own: not even a reflection write to Options reaches native code.
         _memory = new MemoryManager(Options.Validated(), progress, deferredInit);
         _hotplug = new Hotplug.MemoryHotplug(_memory);
+        HugeTlb = new HugeTlbPool(this, new HugeTlb.HugeTlbPoolCore(_memory, Options.HugeTlbOptimizeVmemmap));
         Diagnostics.FastPtMeter.Register(_memory.Stat);
     }
 
@@ -320,7 +321,7 @@ public sealed unsafe class Machine : IDisposable
         };
     }
 
-    private void ThrowIfDisposed()
+    internal void ThrowIfDisposed()
     {
         if (Volatile.Read(ref _disposed) != 0) ThrowHelper.ThrowObjectDisposed(nameof(Machine));
     }

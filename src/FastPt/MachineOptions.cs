@@ -92,6 +92,16 @@ public sealed class MachineOptions
     /// Linux merged.</summary>
     public PteFreeDeferScheme PteFreeDeferScheme { get; init; } = PteFreeDeferScheme.MarkAndDeferAtLastReference;
 
+    /// <summary>The HugeTLB vmemmap optimization's design: how tail descriptors name their head, and so what an
+    /// optimized folio's tail vmemmap pages map (see <see cref="HvoDesign"/>). Fixed for the machine's life, as the
+    /// encoding is in every compound page. Default <see cref="HvoDesign.Linux6x"/>.</summary>
+    public HvoDesign HugeTlbVmemmapDesign { get; init; } = HvoDesign.Linux6x;
+
+    /// <summary><c>vm.hugetlb_optimize_vmemmap</c> at boot (the kernel's <c>hugetlb_free_vmemmap=on</c>); it can be
+    /// changed later through <see cref="HugeTlbPool.OptimizeVmemmap"/>. Default off, as in a kernel built without
+    /// <c>CONFIG_HUGETLB_PAGE_OPTIMIZE_VMEMMAP_DEFAULT_ON</c>.</summary>
+    public bool HugeTlbOptimizeVmemmap { get; init; }
+
     internal IReadOnlyList<MemoryRange> EffectiveMemoryMap() =>
         MemoryMap ?? new[] { new MemoryRange(new PhysAddr(0), MemorySize) };
 
@@ -110,6 +120,8 @@ public sealed class MachineOptions
             throw new ArgumentException($"Unknown PageTableLocks mode {(int)PageTableLocks}.", nameof(PageTableLocks));
         if (PteFragmentsPerBlock is not (1 or 2 or 4 or 8 or 16))
             throw new ArgumentException($"PteFragmentsPerBlock {PteFragmentsPerBlock} must be 1, 2, 4, 8 or 16.", nameof(PteFragmentsPerBlock));
+        if (!Enum.IsDefined(HugeTlbVmemmapDesign))
+            throw new ArgumentException($"HugeTlbVmemmapDesign {(int)HugeTlbVmemmapDesign} is neither Linux6x nor SharedTail.", nameof(HugeTlbVmemmapDesign));
         if (!Enum.IsDefined(PteFreeDeferScheme))
             throw new ArgumentException($"PteFreeDeferScheme {(int)PteFreeDeferScheme} is neither MarkAndDeferAtLastReference nor DeferredRefcount.", nameof(PteFreeDeferScheme));
         MemoryRange[]? map = null;
@@ -139,6 +151,8 @@ public sealed class MachineOptions
             PageTableLocks = PageTableLocks,
             PteFragmentsPerBlock = PteFragmentsPerBlock,
             PteFreeDeferScheme = PteFreeDeferScheme,
+            HugeTlbVmemmapDesign = HugeTlbVmemmapDesign,
+            HugeTlbOptimizeVmemmap = HugeTlbOptimizeVmemmap,
         };
     }
 

@@ -44,6 +44,8 @@ public class MachineOptionsTests
             data.Add(nameof(MachineOptions.TlbEntries), new MachineOptions { TlbEntries = entries });
             data.Add(nameof(MachineOptions.PagingStructureCacheEntries), new MachineOptions { PagingStructureCacheEntries = entries });
         }
+        foreach (int design in new[] { -1, 2, int.MaxValue })
+            data.Add(nameof(MachineOptions.HugeTlbVmemmapDesign), new MachineOptions { HugeTlbVmemmapDesign = (HvoDesign)design });
         return data;
     }
 
@@ -86,6 +88,18 @@ public class MachineOptionsTests
         Assert.True(list.IsReadOnly);
         Assert.Throws<NotSupportedException>(() => list[0] = R(0, 2 * GiB));
         Assert.Equal((2 * GiB) >> 12, (ulong)machine.GetStatistics().PresentPages);
+    }
+
+    [Fact]
+    public void The_machines_copy_keeps_the_hugetlb_options()
+    {
+        var options = new MachineOptions { MemorySize = 64 * MiB, HugeTlbVmemmapDesign = HvoDesign.SharedTail, HugeTlbOptimizeVmemmap = true };
+        using var machine = new Machine(options);
+        Assert.NotSame(options, machine.Options);
+        Assert.Equal(HvoDesign.SharedTail, machine.Options.HugeTlbVmemmapDesign);
+        Assert.True(machine.Options.HugeTlbOptimizeVmemmap);
+        Assert.Equal(HvoDesign.SharedTail, machine.HugeTlb.Design);
+        Assert.True(machine.HugeTlb.OptimizeVmemmap);
     }
 
     [Fact]

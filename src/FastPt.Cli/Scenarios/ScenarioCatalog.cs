@@ -16,6 +16,7 @@ public static class ScenarioCatalog
         new FaultsScenario(),
         new CollapseScenario(),
         new KernelCheckScenario(),
+        new HugeTlbScenario(),
     ];
 
     /// <summary>The scenario called <paramref name="name"/> (case-insensitive), or null.</summary>

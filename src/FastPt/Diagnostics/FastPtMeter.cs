@@ -32,6 +32,7 @@ public static class FastPtMeter
     private static long s_retiredCallbacksRun;
     private static long s_retiredDeferrals;
     private static long s_retiredRedeferrals;
+    private static long s_retiredHvoFreed, s_retiredHvoRestored;
 
     /// <summary>The meter.</summary>
     public static Meter Meter { get; } = CreateMeter();
@@ -73,6 +74,10 @@ public static class FastPtMeter
             "PTE fragments by state: tag state=in_use (handed out as tables) or state=free (in the cursors).");
         meter.CreateObservableCounter("fastpt.pte.deferrals", ObserveDeferrals, "{deferral}",
             "pte_free_defer calls (tag kind=deferred) and re-deferrals of the PTE_FREE_DEFERRED scheme (kind=redeferred), since the process started.");
+        meter.CreateObservableCounter("fastpt.hugetlb.vmemmap_pages", ObserveVmemmapPages, "{page}",
+            "Vmemmap pages HugeTLB vmemmap optimization freed (tag kind=freed) and allocated again on restore (kind=restored), since the process started.");
+        meter.CreateObservableGauge("fastpt.hugetlb.folios_optimized", static () => Observe(Instrument.HugetlbFoliosOptimized).HvoFoliosOptimized, "{folio}",
+            "HugeTLB folios whose vmemmap is optimized now.");
         return meter;
     }
 
@@ -81,12 +86,14 @@ public static class FastPtMeter
     {
         PageTables, Memmap, FreeFrames, HitRate, Hits, Misses, Faults, Flushes, Contentions,
         RcuPendingCallbacks, RcuGracePeriods, RcuCallbacksRun, RcuPendingTableBytes, PteBlocks, PteFragments, PteDeferrals,
+        HugetlbVmemmapPages, HugetlbFoliosOptimized,
     }
 
     /// <summary>Everything the instruments report, read at once.</summary>
     private readonly record struct Reading(long PageTablePages, long MemmapBootPages, long MemmapPages, long FreePages,
         CpuTotals Cpus, long Flushes, long Contentions, long RcuPendingCallbacks, long RcuGracePeriods, long RcuCallbacksRun,
-        long RcuPendingTableBytes, long PteBlocks, long PteFragmentsInUse, long PteFragmentsFree, long Deferrals, long Redeferrals)
+        long RcuPendingTableBytes, long PteBlocks, long PteFragmentsInUse, long PteFragmentsFree, long Deferrals, long Redeferrals,
+        long HvoPagesFreed, long HvoPagesRestored, long HvoFoliosOptimized)
     {
         public double HitRate => Cpus.Hits + Cpus.Misses == 0 ? 0 : (double)Cpus.Hits / (Cpus.Hits + Cpus.Misses);
     }
@@ -159,6 +166,8 @@ public static class FastPtMeter
             s_retiredCallbacksRun += machine.Rcu?.CallbacksInvoked ?? 0;
             s_retiredDeferrals += Volatile.Read(ref machine.TablesDeferred);
             s_retiredRedeferrals += Volatile.Read(ref machine.Redeferrals);
+            s_retiredHvoFreed += Volatile.Read(ref machine.HvoPagesFreed);
+            s_retiredHvoRestored += Volatile.Read(ref machine.HvoPagesRestored);
         }
     }
 
@@ -194,6 +203,16 @@ public static class FastPtMeter
         ];
     }
 
+    private static IEnumerable<Measurement<long>> ObserveVmemmapPages()
+    {
+        Reading reading = Observe(Instrument.HugetlbVmemmapPages);
+        return
+        [
+            new Measurement<long>(reading.HvoPagesFreed, new KeyValuePair<string, object?>("kind", "freed")),
+            new Measurement<long>(reading.HvoPagesRestored, new KeyValuePair<string, object?>("kind", "restored")),
+        ];
+    }
+
     /// <summary>Reads every live machine's block and adds the retired totals; the caller holds <see cref="s_lock"/>,
     /// which Register and Unregister take too, so no machine is counted both live and retired.</summary>
     private static Reading ReadLocked()
@@ -205,6 +224,7 @@ public static class FastPtMeter
         long pendingCallbacks = 0, gracePeriods = s_retiredGracePeriods, callbacksRun = s_retiredCallbacksRun;
         long pendingTableBytes = 0, pteBlocks = 0, fragmentsInUse = 0, fragmentsFree = 0;
         long deferrals = s_retiredDeferrals, redeferrals = s_retiredRedeferrals;
+        long hvoFreed = s_retiredHvoFreed, hvoRestored = s_retiredHvoRestored, hvoOptimized = 0;
         foreach (System.WeakReference<MachineCounters> reference in s_machines)
         {
             if (!reference.TryGetTarget(out MachineCounters? machine)) continue;
@@ -224,8 +244,12 @@ public static class FastPtMeter
             fragmentsFree += Volatile.Read(ref machine.PteFragmentsFree);
             deferrals += Volatile.Read(ref machine.TablesDeferred);
             redeferrals += Volatile.Read(ref machine.Redeferrals);
+            hvoFreed += Volatile.Read(ref machine.HvoPagesFreed);
+            hvoRestored += Volatile.Read(ref machine.HvoPagesRestored);
+            hvoOptimized += Volatile.Read(ref machine.HvoFoliosOptimized);
         }
         return new Reading(pageTables, memmapBoot, memmap, free, cpus, flushes, contentions, pendingCallbacks, gracePeriods,
-            callbacksRun, pendingTableBytes, pteBlocks, fragmentsInUse, fragmentsFree, deferrals, redeferrals);
+            callbacksRun, pendingTableBytes, pteBlocks, fragmentsInUse, fragmentsFree, deferrals, redeferrals,
+            hvoFreed, hvoRestored, hvoOptimized);
     }
 }

@@ -80,6 +80,10 @@ internal class MachineCounters
     /// and the tables of queued gather batches.</summary>
     public long RcuPendingTableBytes;
 
+    /// <summary>HugeTLB vmemmap optimization: vmemmap pages freed and allocated again (restores), and folios whose
+    /// vmemmap is optimized now.</summary>
+    public long HvoPagesFreed, HvoPagesRestored, HvoFoliosOptimized;
+
     /// <summary>The machine's RCU domain, whose grace periods and callbacks the Meter reports: its counters are
     /// fields it keeps anyway, read with plain volatile loads (nothing the domain does is called).</summary>
     public Sync.RcuDomain? Rcu;

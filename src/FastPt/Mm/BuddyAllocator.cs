@@ -568,7 +568,8 @@ internal sealed unsafe partial class BuddyAllocator
         d->Flags = PageFlags.Buddy | (d->Flags & PageFlags.Poisoned);
         d->Private = (ulong)order;
         d->LruPrev = 0;
-        d->LruNext = head[order];
+        // Links are shifted left so bit 0 stays clear: in lru.next it would mark a compound tail.
+        d->LruNext = head[order] << 1;
         if (head[order] != 0) _memmap.GetMutable(head[order] - 1)->LruPrev = pfn + 1;
         head[order] = pfn + 1;
         _blocks[zone][order]++;
@@ -577,8 +578,8 @@ internal sealed unsafe partial class BuddyAllocator
     private void RemoveFromList(ulong pfn, int order, int zone)
     {
         PageDescriptor* d = _memmap.GetMutable(pfn);
-        ulong prev = d->LruPrev, next = d->LruNext;
-        if (prev != 0) _memmap.GetMutable(prev - 1)->LruNext = next;
+        ulong prev = d->LruPrev, next = d->LruNext >> 1;
+        if (prev != 0) _memmap.GetMutable(prev - 1)->LruNext = next << 1;
         else _head[zone][order] = next;
         if (next != 0) _memmap.GetMutable(next - 1)->LruPrev = prev;
         d->Flags &= ~PageFlags.Buddy;

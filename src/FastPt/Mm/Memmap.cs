@@ -22,17 +22,19 @@ internal sealed unsafe partial class Memmap
     private readonly KernelLayout _layout;
     private readonly int _rootLevel;
     private readonly bool _checked;
+    private readonly bool _compoundInfoIsMask;
     private ulong _rootPa;
     private long _flushGeneration = 1;
     private long _walks;
 
-    public Memmap(PhysicalMemory memory, RcuDomain rcu, KernelLayout layout, bool checkedMode)
+    public Memmap(PhysicalMemory memory, RcuDomain rcu, KernelLayout layout, bool checkedMode, bool compoundInfoIsMask = false)
     {
         _memory = memory;
         _rcu = rcu;
         _layout = layout;
         _rootLevel = Paging.RootLevel(layout.Mode);
         _checked = checkedMode;
+        _compoundInfoIsMask = compoundInfoIsMask;
     }
 
     /// <summary>Root of the kernel page tables; set once by boot.</summary>
@@ -53,9 +55,12 @@ internal sealed unsafe partial class Memmap
 
     /// <summary>The descriptor of <paramref name="pfn"/> for reading.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public PageDescriptor* Get(ulong pfn)
+    public PageDescriptor* Get(ulong pfn) => GetAt(_layout.DescriptorAddress(pfn));
+
+    /// <summary>The descriptor at vmemmap address <paramref name="va"/> for reading.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public PageDescriptor* GetAt(ulong va)
     {
-        ulong va = _layout.DescriptorAddress(pfn);
         KernelTlb? tlb = t_tlb;
         if (tlb != null && tlb.Owner == this && tlb.Generation == Volatile.Read(ref _flushGeneration))
         {
@@ -68,9 +73,13 @@ internal sealed unsafe partial class Memmap
 
     /// <summary>The descriptor of <paramref name="pfn"/> for writing. Faults (throws) on a read-only mapping.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public PageDescriptor* GetMutable(ulong pfn)
+    public PageDescriptor* GetMutable(ulong pfn) => GetMutableAt(_layout.DescriptorAddress(pfn));
+
+    /// <summary>The descriptor at vmemmap address <paramref name="va"/> for writing. Faults (throws) on a
+    /// read-only mapping.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public PageDescriptor* GetMutableAt(ulong va)
     {
-        ulong va = _layout.DescriptorAddress(pfn);
         KernelTlb? tlb = t_tlb;
         if (tlb != null && tlb.Owner == this && tlb.Generation == Volatile.Read(ref _flushGeneration))
         {
@@ -88,6 +97,10 @@ internal sealed unsafe partial class Memmap
     private byte* Miss(ulong va, bool write)
     {
         Interlocked.Increment(ref _walks);
+        // The generation is read before the walk: a flush that lands during the walk (after a remap this walk may
+        // have missed) then leaves the entry tagged with the old generation, and the next access walks again.
+        // Read after the walk, it could tag a stale translation as current and outlive the flush.
+        long generation = Volatile.Read(ref _flushGeneration);
         WalkStatus status;
         WalkResult walk;
         _rcu.ReadLock();
@@ -108,7 +121,6 @@ internal sealed unsafe partial class Memmap
         // A write-capable cache entry is only made by a write, so that writes are accounted to their chunk.
         byte* host = write ? _memory.WritePointer(pagePa) : _memory.ReadPointer(pagePa);
         KernelTlb tlb = t_tlb ??= new KernelTlb();
-        long generation = Volatile.Read(ref _flushGeneration);
         if (tlb.Owner != this || tlb.Generation != generation) tlb.Reset(this, generation);
         int i = (int)((va >> 12) & (TlbEntries - 1));
         if (tlb.Tags[i] != va >> 12) tlb.WriteBase[i] = 0;
@@ -120,12 +132,14 @@ internal sealed unsafe partial class Memmap
 
     private KernelFaultException KernelFault(ulong va, bool write, WalkStatus status, WalkResult walk)
     {
-        string what = va >= _layout.VmemmapBase && va < _layout.VmemmapBase + (1UL << 40)
-            ? $" (descriptor of pfn 0x{_layout.DescriptorPfn(va):x})"
-            : string.Empty;
+        bool vmemmap = va >= _layout.VmemmapBase && va < _layout.VmemmapBase + (1UL << 40);
+        string what = vmemmap ? $" (descriptor of pfn 0x{_layout.DescriptorPfn(va):x})" : string.Empty;
         string reason = status switch
         {
             WalkStatus.NotPresent => "not-present page",
+            WalkStatus.ProtectionFault when write && vmemmap =>
+                "write to a read-only vmemmap mapping: the tail descriptors of a HugeTLB folio whose vmemmap is " +
+                "optimized are shared and mapped read-only, so nothing may write them",
             WalkStatus.ProtectionFault => write ? "write to a read-only kernel mapping" : "protection fault",
             WalkStatus.Poisoned => "walk reached a freed (poisoned) page table",
             _ => "bad physical address in a kernel page table",

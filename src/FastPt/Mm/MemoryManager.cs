@@ -30,7 +30,7 @@ internal sealed unsafe class MemoryManager : IDisposable
             Sparse = new SparseMemory(options.MaxPhysicalAddress);
             Rcu = new RcuDomain(new RcuEvents());
             Stat.Rcu = Rcu; // the Meter reads its grace periods and callbacks
-            Memmap = new Memmap(Physical, Rcu, Layout, Checked);
+            Memmap = new Memmap(Physical, Rcu, Layout, Checked, compoundInfoIsMask: options.HugeTlbVmemmapDesign == HvoDesign.SharedTail);
             Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Stat, Checked);
             PageTableLocks = new SplitPageTableLocks(options.PageTableLocks, Memmap,
                 new PtlockCache(Buddy, Memmap, Physical, Checked), Stat, Checked);

@@ -62,6 +62,9 @@ internal sealed class MmuGatherCore
     /// <summary>Table pages waiting for the flush.</summary>
     public int PendingTables => _tableCount;
 
+    /// <summary>Tables and frames waiting for the flush.</summary>
+    public int PendingFrees => _tableCount + _pageCount;
+
     public bool IsActive => _active;
 
     public MmStruct Mm => _mm;

@@ -16,8 +16,11 @@ internal struct PageDescriptor
     /// <summary><see cref="PageFlags"/>; for page tables also the level in <see cref="PageFlags.LevelMask"/>.</summary>
     [FieldOffset(0)] public ulong Flags;
 
-    /// <summary>Free-list link: next frame + 1 (0 = none). For a tail page: head frame &lt;&lt; 1 | 1
-    /// (<c>compound_head</c>).</summary>
+    /// <summary><c>lru.next</c> and, in the same word, <c>compound_info</c>: bit 0 set marks a tail page of a
+    /// compound page (<see cref="Memmap.CompoundHead"/>). Every other use keeps bit 0 clear: a free-list link is
+    /// (next frame + 1) &lt;&lt; 1 (0 = none). A tail holds its head's vmemmap address | 1 (Linux 6.x), or, in the
+    /// shared-tail design, the mask that turns any tail's vmemmap address into its head's | 1, which is the same
+    /// for every tail of every folio of one order.</summary>
     [FieldOffset(8)] public ulong LruNext;
 
     /// <summary>Free-list link: previous frame + 1 (0 = none).</summary>
@@ -27,7 +30,8 @@ internal struct PageDescriptor
     [FieldOffset(24)] public ulong Mapping;
 
     /// <summary>Buddy order of a free block's head (<c>page_private</c>), and of a user-data block's head; for
-    /// page tables the split lock word or a handle of an allocated lock (<c>ptl</c>).</summary>
+    /// page tables the split lock word or a handle of an allocated lock (<c>ptl</c>); for the head of a HugeTLB
+    /// folio its <c>HPG_*</c> flags (<see cref="HugetlbPageFlags"/>).</summary>
     [FieldOffset(32)] public ulong Private;
 
     /// <summary>For the head of a page-table block: <c>pt_frag_refcount</c> (fragments not yet freed, plus 0x10000
@@ -105,6 +109,11 @@ internal static class PageFlags
     /// a grace period (the merged <c>pte_free_defer</c> scheme).</summary>
     public const ulong Active = 1UL << 21;
 
+    /// <summary>The zone number in <c>page->flags</c> (set: ZONE_MOVABLE). Only compound pages carry it here (every
+    /// other descriptor may stay all zero): their tails must, because in the shared-tail design one tail page serves
+    /// every folio of an order in a zone, and its descriptors have to name that zone.</summary>
+    public const ulong ZoneMovable = 1UL << 22;
+
     /// <summary>PG_slab: the frame holds allocated page-table locks (<see cref="PtlockCache"/>).</summary>
     public const ulong Slab = 1UL << 28;
 
@@ -113,4 +122,15 @@ internal static class PageFlags
     public const ulong HasPtlock = 1UL << 29;
 
     public static int LevelOf(ulong flags) => (int)((flags & LevelMask) >> LevelShift);
+}
+
+/// <summary>The HugeTLB-specific flags of a folio (<c>enum hugetlb_page_flags</c>), kept in the head's
+/// <see cref="PageDescriptor.Private"/>.</summary>
+internal static class HugetlbPageFlags
+{
+    /// <summary>HPG_vmemmap_optimized: the folio's tail vmemmap pages are remapped read-only and freed.</summary>
+    public const ulong VmemmapOptimized = 1UL << 0;
+
+    /// <summary>HPG_freed: the folio is on the pool's free list.</summary>
+    public const ulong Freed = 1UL << 1;
 }

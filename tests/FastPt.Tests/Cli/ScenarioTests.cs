@@ -105,7 +105,7 @@ public class ScenarioTests
     public void Catalog_names_are_unique_command_line_words_and_can_be_found()
     {
         string[] names = ScenarioCatalog.All.Select(s => s.Name).ToArray();
-        Assert.Equal(["boot", "paging", "replay-synthetic", "hotplug", "faults", "collapse", "kernel-check"], names);
+        Assert.Equal(["boot", "paging", "replay-synthetic", "hotplug", "faults", "collapse", "kernel-check", "hugetlb"], names);
         Assert.Equal(names.Length, names.Distinct(StringComparer.OrdinalIgnoreCase).Count());
         foreach (IScenario scenario in ScenarioCatalog.All)
         {

@@ -151,6 +151,8 @@ public class TeardownTests
             ("Collapse", () => space.Collapse(V(GiB))),
             ("TranslateLockless", () => space.TranslateLockless(V(GiB + 8))),
             ("GetPagesLockless", () => space.GetPagesLockless(V(GiB), new PhysAddr[4])),
+            ("GetPagemapEntry", () => space.GetPagemapEntry(V(GiB))),
+            ("ReadPagemap", () => space.ReadPagemap(V(GiB), new PagemapEntry[4])),
             ("Contains", () => space.Contains(V(GiB))),
         ];
     }
@@ -192,6 +194,8 @@ public class TeardownTests
         ("TryRemoveMemory", () => machine.TryRemoveMemory(P(0), 128 * MiB)),
         ("GetStatistics", () => machine.GetStatistics()),
         ("RcuBarrier", () => machine.RcuBarrier()),
+        ("GetPageFlags", () => machine.GetPageFlags(0)),
+        ("ReadPageFlags", () => machine.ReadPageFlags(0, new ulong[4])),
     ];
 
     /// <summary>Warms the calling thread's context and <paramref name="context"/> on the pages the calls use, so

@@ -109,6 +109,35 @@ public sealed class FastPtMeterTests : IDisposable
         Assert.Equal(used["fastpt.tlb.flushes_published"] + 1, afterDispose["fastpt.tlb.flushes_published"]);
     }
 
+    [Fact]
+    public void Hugetlb_instruments_report_the_vmemmap_pages_hvo_freed_and_restored()
+    {
+        Dictionary<string, double> baseline = Observe();
+        Assert.Superset(new HashSet<string> { "fastpt.hugetlb.vmemmap_pages", "fastpt.hugetlb.folios_optimized" }, _instruments);
+        Dictionary<string, double> shrunkReading;
+        using (var machine = new Machine(new MachineOptions { MemorySize = 2 * GiB, HugeTlbOptimizeVmemmap = true }))
+        {
+            HugeTlbResizeResult grown = machine.HugeTlb.SetPoolSize(PageSize.Size2M, 64);
+            Assert.Equal(64 * 7, grown.VmemmapPagesFreed);
+            Dictionary<string, double> grownReading = Observe();
+            Assert.Equal(grown.VmemmapPagesFreed, grownReading["fastpt.hugetlb.vmemmap_pages[kind=freed]"] - baseline["fastpt.hugetlb.vmemmap_pages[kind=freed]"]);
+            Assert.Equal(0, grownReading["fastpt.hugetlb.vmemmap_pages[kind=restored]"] - baseline["fastpt.hugetlb.vmemmap_pages[kind=restored]"]);
+            Assert.Equal(64, grownReading["fastpt.hugetlb.folios_optimized"] - baseline["fastpt.hugetlb.folios_optimized"]);
+
+            HugeTlbResizeResult shrunk = machine.HugeTlb.SetPoolSize(PageSize.Size2M, 16);
+            shrunkReading = Observe();
+            Assert.Equal(48 * 7, shrunk.VmemmapPagesRestored);
+            Assert.Equal(shrunk.VmemmapPagesRestored, shrunkReading["fastpt.hugetlb.vmemmap_pages[kind=restored]"] - baseline["fastpt.hugetlb.vmemmap_pages[kind=restored]"]);
+            Assert.Equal(16, shrunkReading["fastpt.hugetlb.folios_optimized"] - baseline["fastpt.hugetlb.folios_optimized"]);
+        }
+
+        // The disposed machine's optimized folios leave the gauge; the counters keep its pages.
+        Dictionary<string, double> afterDispose = Observe();
+        Assert.Equal(baseline["fastpt.hugetlb.folios_optimized"], afterDispose["fastpt.hugetlb.folios_optimized"]);
+        Assert.Equal(shrunkReading["fastpt.hugetlb.vmemmap_pages[kind=freed]"], afterDispose["fastpt.hugetlb.vmemmap_pages[kind=freed]"]);
+        Assert.True(afterDispose["fastpt.hugetlb.vmemmap_pages[kind=restored]"] >= shrunkReading["fastpt.hugetlb.vmemmap_pages[kind=restored]"]);
+    }
+
     private sealed class EventCounter : EventListener
     {
         public int PageFaults;
