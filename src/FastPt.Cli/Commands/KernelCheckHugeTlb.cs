@@ -53,10 +53,10 @@ internal static class KernelCheckHugeTlb
         if (HugeTlbHostFiles.Unsupported(files, host, request) is { } reason) throw new CliException(reason);
         using Machine machine = CommonOptions.Boot(machineOptions, environment);
 
-        // Said before anything changes, on stderr (also with --json): if the process is killed with SIGKILL, this is
-        // what to write back by hand.
-        environment.Error.WriteLine("kernel-check --hugetlb: changing " + DescribeSettings(files, request)
-            + " for the run; they are written back when it ends, on an error or a signal too");
+        // Said before anything changes, on stderr (also with --json): if the process is killed with SIGKILL, these are
+        // the values to write back by hand.
+        environment.Error.WriteLine("kernel-check --hugetlb: changing for the run, and writing back at the end (on an error or a signal too):");
+        foreach (string line in DescribeSettings(files, request)) environment.Error.WriteLine("  " + line);
         HugeTlbCheckResult result;
         using (var guard = new InterruptGuard())
         {
@@ -90,9 +90,8 @@ internal static class KernelCheckHugeTlb
         return result.Passed ? ExitCodes.Success : ExitCodes.ChecksFailed;
     }
 
-    /// <summary>"hugetlb_optimize_vmemmap (now 0) and nr_hugepages of 2 MiB (now 0)": the settings the run writes, with
-    /// their values now.</summary>
-    private static string DescribeSettings(IHostFiles files, HugeTlbRequest request)
+    /// <summary>"/proc/sys/vm/hugetlb_optimize_vmemmap = 0": each setting the run writes, with its value now.</summary>
+    private static string[] DescribeSettings(IHostFiles files, HugeTlbRequest request)
     {
         string Now(string path)
         {
@@ -102,11 +101,11 @@ internal static class KernelCheckHugeTlb
             }
             catch (KernelCheckException)
             {
-                return "unreadable";
+                return "(unreadable)";
             }
         }
-        string pools = string.Join(", ", request.Sizes.Select(s => $"{HugeTlbHostFiles.SizeName(s.Size)} (now {Now(HugeTlbHostFiles.NrHugepages(s.Size))})"));
-        return $"{files.FullPath(HugeTlbHostFiles.OptimizeVmemmap)} (now {Now(HugeTlbHostFiles.OptimizeVmemmap)}) and nr_hugepages of {pools}";
+        IEnumerable<string> paths = request.Sizes.Select(s => HugeTlbHostFiles.NrHugepages(s.Size)).Prepend(HugeTlbHostFiles.OptimizeVmemmap);
+        return paths.Select(path => $"{files.FullPath(path)} = {Now(path)}").ToArray();
     }
 
     /// <summary>"512 × 2 MiB and 2 × 1 GiB folios".</summary>
@@ -177,7 +176,9 @@ internal static class KernelCheckHugeTlb
                 }
             }
         }
-        console.MarkupLine("  [grey]restored:[/] " + Markup.Escape(string.Join(", ", result.Kernel.Restored.Select(s => $"{s.Name} {s.Now}"))));
+        string pools = string.Join(" and ", result.Kernel.Restored.Where(s => s.Size is not null).Select(s => $"{s.Now} ({HugeTlbHostFiles.SizeName(s.Size!.Value)})"));
+        string switches = string.Join(", ", result.Kernel.Restored.Where(s => s.Size is null).Select(s => $"{s.Name} {s.Now}"));
+        console.MarkupLine("  [grey]restored:[/] " + Markup.Escape(switches + ", nr_hugepages " + pools));
         foreach (RestoredSetting setting in result.Kernel.Restored.Where(s => !s.Intact))
         {
             console.MarkupLine($"  [yellow]warning:[/] {Markup.Escape(setting.Name)} reads {Markup.Escape(setting.Now)} after writing "

@@ -76,7 +76,8 @@ internal sealed record HostHugeTlbSize(PageSize Size, long Requested, long PoolB
 /// <param name="Saved">The value before the run.</param>
 /// <param name="Now">The value read back after restoring.</param>
 /// <param name="Written">True when it had changed and was written back.</param>
-internal sealed record RestoredSetting(string Name, string Path, string Saved, string Now, bool Written)
+/// <param name="Size">The pool's page size; null for the switch.</param>
+internal sealed record RestoredSetting(string Name, string Path, string Saved, string Now, bool Written, PageSize? Size = null)
 {
     /// <summary>True when it reads as before.</summary>
     public bool Intact => Saved == Now;
@@ -224,7 +225,7 @@ internal static class HugeTlbHostFiles
 internal sealed class HugeTlbHostSettings
 {
     private readonly IHostFiles _files;
-    private readonly List<(string Name, string Path, string Saved)> _saved = [];
+    private readonly List<(string Name, string Path, string Saved, PageSize? Size)> _saved = [];
 
     private HugeTlbHostSettings(IHostFiles files) => _files = files;
 
@@ -233,12 +234,12 @@ internal sealed class HugeTlbHostSettings
     {
         var settings = new HugeTlbHostSettings(files);
         string optimize = HugeTlbHostFiles.ReadCount(files, HugeTlbHostFiles.OptimizeVmemmap).ToString(CultureInfo.InvariantCulture);
-        settings._saved.Add(("hugetlb_optimize_vmemmap", HugeTlbHostFiles.OptimizeVmemmap, optimize));
+        settings._saved.Add(("hugetlb_optimize_vmemmap", HugeTlbHostFiles.OptimizeVmemmap, optimize, null));
         foreach (PageSize size in sizes)
         {
             string path = HugeTlbHostFiles.NrHugepages(size);
             settings._saved.Add(($"nr_hugepages ({HugeTlbHostFiles.SizeName(size)})", path,
-                HugeTlbHostFiles.ReadCount(files, path).ToString(CultureInfo.InvariantCulture)));
+                HugeTlbHostFiles.ReadCount(files, path).ToString(CultureInfo.InvariantCulture), size));
         }
         return settings;
     }
@@ -263,7 +264,7 @@ internal sealed class HugeTlbHostSettings
         var failures = new List<string>();
         for (int i = _saved.Count - 1; i >= 0; i--)
         {
-            (string name, string path, string saved) = _saved[i];
+            (string name, string path, string saved, PageSize? size) = _saved[i];
             try
             {
                 bool written = false;
@@ -272,7 +273,7 @@ internal sealed class HugeTlbHostSettings
                     WriteRaw(path, saved);
                     written = true;
                 }
-                restored.Add(new RestoredSetting(name, _files.FullPath(path), saved, TryReadTrimmed(path) ?? "(unreadable)", written));
+                restored.Add(new RestoredSetting(name, _files.FullPath(path), saved, TryReadTrimmed(path) ?? "(unreadable)", written, size));
             }
             catch (KernelCheckException exception)
             {

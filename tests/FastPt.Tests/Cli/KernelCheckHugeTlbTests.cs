@@ -309,7 +309,7 @@ public class KernelCheckHugeTlbTests
         Assert.Contains("8,190", text, StringComparison.Ordinal);
         Assert.Contains("PASS: FastPt frees and re-allocates exactly the kernel's vmemmap pages", text, StringComparison.Ordinal);
         // What is about to change is said on stderr before anything changes.
-        Assert.Contains("hugetlb_optimize_vmemmap (now 0)", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains(fake.FullPath(HugeTlbHostFiles.OptimizeVmemmap) + " = 0", error.ToString(), StringComparison.Ordinal);
         AssertRestored(fake);
 
         fake.FreedPer1G = 4094;
