@@ -1,3 +1,4 @@
+using System;
 using System.IO;
 using System.Linq;
 using BenchmarkDotNet.Configs;
@@ -14,11 +15,18 @@ namespace FastPt.Benchmarks;
 public static class Program
 {
     /// <summary>Runs the suites chosen by <paramref name="args"/>; with <c>boot-scaling</c> first, the boot
-    /// scaling report (<see cref="Boot.BootScaling"/>); with <c>compare DIR</c> first, a same-run comparison of
-    /// the FastPt of the source tree in DIR ("before") with this tree's ("after") — see <c>bench/compare.sh</c>.</summary>
+    /// scaling report (<see cref="Boot.BootScaling"/>); with <c>tlb-study [report.md]</c>, the study of TLB
+    /// organisations on the recorded traces (<see cref="Traces.TlbStudy"/>); with <c>compare DIR</c> first, a
+    /// same-run comparison of the FastPt of the source tree in DIR ("before") with this tree's ("after") — see
+    /// <c>bench/compare.sh</c>.</summary>
     public static int Main(string[] args)
     {
         if (args is ["boot-scaling", ..]) return Boot.BootScaling.Run(args);
+        if (args is ["tlb-study", ..])
+        {
+            Traces.TlbStudy.Run(args[1..]);
+            return 0;
+        }
         if (args is ["compare", string baseline, .. string[] rest])
         {
             BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, CreateComparisonConfig(baseline));
@@ -50,7 +58,8 @@ public static class Program
     }
 
     /// <summary>BenchmarkDotNet's defaults (columns, loggers, analysers, validators) with the memory diagnoser on,
-    /// exporting GitHub markdown and CSV only: the two formats committed under <c>perf-results/</c>.</summary>
+    /// exporting GitHub markdown and CSV only: the two formats committed under <c>perf-results/</c>. The build of
+    /// the generated project may take 15 minutes instead of 2 (a loaded shared machine takes longer than 2).</summary>
     public static IConfig CreateConfig()
     {
         IConfig defaults = DefaultConfig.Instance;
@@ -60,6 +69,7 @@ public static class Program
             .AddAnalyser(defaults.GetAnalysers().ToArray())
             .AddValidator(defaults.GetValidators().ToArray())
             .AddDiagnoser(MemoryDiagnoser.Default)
-            .AddExporter(MarkdownExporter.GitHub, CsvExporter.Default);
+            .AddExporter(MarkdownExporter.GitHub, CsvExporter.Default)
+            .WithBuildTimeout(TimeSpan.FromMinutes(15));
     }
 }

@@ -10,8 +10,10 @@ using FastPt.Mm;
 namespace FastPt;
 
 /// <summary>A user address space (one "process"): its own page tables, mapped by ranges with the largest pages
-/// alignment allows, and accessed through translation. Every method is safe to call from several threads at once;
-/// changes are serialised by the address space's page-table lock while translations run without it.</summary>
+/// alignment allows, or reserved as anonymous regions that fault their frames in on first touch, and accessed
+/// through translation. Every method is safe to call from several threads at once: range operations are serialised
+/// by the address space's mmap lock, while translations run without a lock and demand faults take only the split
+/// page-table locks of the tables they change.</summary>
 public sealed unsafe partial class AddressSpace : IDisposable
 {
     private readonly Machine _machine;
@@ -32,6 +34,8 @@ public sealed unsafe partial class AddressSpace : IDisposable
         _machine = machine;
         _memory = memory;
         _mm = memory.CreateUserMm();
+        // The #PF vector of the address space's CPUs: misses inside anonymous regions become demand faults.
+        _mm.Root.FaultHandler = new Faults.AnonymousFaultHandler(_mm);
         _userTop = memory.Layout.UserTop;
         _mode = memory.Layout.Mode;
         _implicitContexts = new ThreadLocal<MmuContext>(() => new MmuContext(this, implicitContext: true), trackAllValues: true);
@@ -90,8 +94,8 @@ public sealed unsafe partial class AddressSpace : IDisposable
 
     /// <summary>Maps [<paramref name="va"/>, +<paramref name="length"/>) onto physical memory at
     /// <paramref name="pa"/> in one walk, choosing 1 GiB, 2 MiB and 4 KiB leaves by the alignment of both
-    /// addresses unless <paramref name="pageSize"/> forces one size. Every page of the range must be unmapped.
-    /// On failure nothing changes.</summary>
+    /// addresses unless <paramref name="pageSize"/> forces one size. Every page of the range must be unmapped and
+    /// outside any anonymous region. On failure nothing changes.</summary>
     public PagingResult TryMap(VirtAddr va, PhysAddr pa, ulong length, Protection protection, PageSize? pageSize = null)
     {
         ThrowIfDisposed();
@@ -129,9 +133,45 @@ public sealed unsafe partial class AddressSpace : IDisposable
     public void Map(VirtAddr va, PhysAddr pa, ulong length, Protection protection, PageSize? pageSize = null) =>
         TryMap(va, pa, length, protection, pageSize).ThrowIfFailed();
 
-    /// <summary>Unmaps [<paramref name="va"/>, +<paramref name="length"/>). Every page must be mapped; a huge page
-    /// only partly inside the range is split first. Page tables that become empty are freed after the TLB flush.
-    /// With a <paramref name="gather"/>, the flush and frees wait until it is disposed.</summary>
+    /// <summary>Reserves [<paramref name="va"/>, +<paramref name="length"/>) as an anonymous region, like
+    /// <c>mmap(MAP_ANONYMOUS | MAP_PRIVATE | MAP_FIXED_NOREPLACE)</c>: no frame and no page table yet. The first
+    /// access to each page through a <see cref="MmuContext"/> takes a demand fault that allocates a zeroed frame (or
+    /// a 2 MiB page, or maps the zero page, as <paramref name="options"/> say) and retries; an access the rights
+    /// forbid faults with <see cref="FaultReason.ProtectionViolation"/>. The range must hold no mapping and no other
+    /// region (<see cref="PagingError.AlreadyMapped"/>); <see cref="TryUnmap"/> and <see cref="TryProtect"/> work on
+    /// regions, freeing or re-protecting what was faulted in. On failure nothing changes.</summary>
+    public PagingResult TryMapAnonymous(VirtAddr va, ulong length, Protection protection, AnonymousOptions options = AnonymousOptions.None)
+    {
+        ThrowIfDisposed();
+        if ((options & ~(AnonymousOptions.TransparentHugePages | AnonymousOptions.ZeroPage)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options, "unknown anonymous-mapping options");
+        PagingResult invalid = ValidateRange(va, length, PageSize.Size4K);
+        if (!invalid.IsSuccess) return invalid;
+        return PageTableOps.MapAnonymous(_mm, va.Value, length, Normalize(protection), options);
+    }
+
+    /// <summary>Like <see cref="TryMapAnonymous"/>, throwing <see cref="PagingException"/> on failure.</summary>
+    public void MapAnonymous(VirtAddr va, ulong length, Protection protection, AnonymousOptions options = AnonymousOptions.None) =>
+        TryMapAnonymous(va, length, protection, options).ThrowIfFailed();
+
+    /// <summary>The anonymous regions, in address order (a consistent snapshot, read without a lock). A region that
+    /// was partly unmapped or re-protected shows as its pieces.</summary>
+    public IReadOnlyList<AnonymousRegion> AnonymousRegions
+    {
+        get
+        {
+            ThrowIfDisposed();
+            var regions = new List<AnonymousRegion>();
+            foreach (VmArea vma in _mm.Vmas.All())
+                regions.Add(new AnonymousRegion(new VirtAddr(vma.Start), vma.End - vma.Start, vma.Protection, vma.Options));
+            return regions;
+        }
+    }
+
+    /// <summary>Unmaps [<paramref name="va"/>, +<paramref name="length"/>). Outside anonymous regions every page must
+    /// be mapped; a huge page only partly inside the range is split first. The parts of anonymous regions in the
+    /// range are released, with the frames faulted into them. Page tables that become empty are freed after the TLB
+    /// flush. With a <paramref name="gather"/>, the flush and frees wait until it is disposed.</summary>
     public PagingResult TryUnmap(VirtAddr va, ulong length, MmuGather? gather = null) => Unmap(va, length, gather, holes: false);
 
     /// <summary>Like <see cref="TryUnmap"/>, throwing <see cref="PagingException"/> on failure.</summary>
@@ -154,7 +194,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
         PagingResult invalid = ValidateRange(va, length, PageSize.Size4K);
         if (!invalid.IsSuccess) return invalid;
         if (gather is not null) return PageTableOps.Unmap(_mm, va.Value, length, gather.Core, holes);
-        using (_mm.LockTables())
+        using (_mm.LockMmap())
         {
             MmuGatherCore own = _mm.RentGather();
             try
@@ -168,8 +208,9 @@ public sealed unsafe partial class AddressSpace : IDisposable
         }
     }
 
-    /// <summary>Changes the rights of [<paramref name="va"/>, +<paramref name="length"/>). Every page must be
-    /// mapped; huge pages at the edges are split. Taking rights away is flushed; granting is not (a stale cached
+    /// <summary>Changes the rights of [<paramref name="va"/>, +<paramref name="length"/>). Outside anonymous regions
+    /// every page must be mapped; in a region the new rights apply to the pages faulted in and to later faults (the
+    /// zero page stays read-only: a write copies it). Huge pages at the edges are split. Taking rights away is flushed; granting is not (a stale cached
     /// entry only sends the access to the slow path, which re-walks).</summary>
     public PagingResult TryProtect(VirtAddr va, ulong length, Protection protection, MmuGather? gather = null)
     {
@@ -178,7 +219,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
         if (!invalid.IsSuccess) return invalid;
         protection = Normalize(protection);
         if (gather is not null) return PageTableOps.Protect(_mm, va.Value, length, protection, gather.Core);
-        using (_mm.LockTables())
+        using (_mm.LockMmap())
         {
             MmuGatherCore own = _mm.RentGather();
             try
@@ -216,7 +257,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
             ThrowHelper.ThrowBitmapTooSmall(pages, nameof(bitmap));
         bitmap[..(int)((pages + 63) / 64)].Clear();
         if (gather is not null) return TestAndClearOperation.Run(_mm, va.Value, length, bit, bitmap, gather.Core);
-        using (_mm.LockTables())
+        using (_mm.LockMmap())
         {
             MmuGatherCore own = _mm.RentGather();
             try
@@ -375,6 +416,11 @@ public sealed unsafe partial class AddressSpace : IDisposable
     /// <summary>The fastest form of <see cref="Translate(VirtAddr, AccessKind)"/>: true and the physical address, or false.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryTranslate(VirtAddr va, AccessKind access, out PhysAddr pa) => CurrentContext.TryTranslate(va, access, out pa);
+
+    /// <summary>Handles a fault at <paramref name="va"/> for <paramref name="access"/> through the calling thread's
+    /// context (<see cref="MmuContext.HandleFault"/>): faults the page of an anonymous region in and returns the
+    /// translation that results, or the fault that stands.</summary>
+    public Translation HandleFault(VirtAddr va, AccessKind access) => CurrentContext.HandleFault(va, access);
 
     /// <summary>Translates without a lock, a TLB or side effects, through the calling thread's context (see
     /// <see cref="MmuContext.TranslateLockless"/>: RCU read-side section, entries read once, <c>pmd_same</c>

@@ -185,6 +185,10 @@ public enum FaultReason
 
     /// <summary>The mapping points at physical memory that is not present (a hole, or hot-removed memory).</summary>
     PhysicalMemoryAbsent,
+
+    /// <summary>A demand fault in an anonymous region found no free frame for the page or its page table (the
+    /// kernel's <c>VM_FAULT_OOM</c>); nothing was changed.</summary>
+    OutOfMemory,
 }
 
 /// <summary>A precise page fault: where, what kind of access, and why.</summary>

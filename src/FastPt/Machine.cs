@@ -253,6 +253,7 @@ public sealed unsafe partial class Machine : IDisposable
     {
         ThrowIfDisposed();
         Vmstat s = _memory.Stat;
+        (long lockAcquisitions, double holdSeconds, double maxHoldSeconds) = _memory.PageTableLocks.AllocatedLockStatistics();
         var orders = new long[BuddyAllocator.Orders];
         for (int o = 0; o < orders.Length; o++) orders[o] = _memory.Buddy.FreeBlocks(o);
         return new MemoryStatistics
@@ -299,6 +300,15 @@ public sealed unsafe partial class Machine : IDisposable
             PtlocksFreed = Vmstat.Read(ref s.PtlocksFreed),
             UseAfterFreeDetected = Vmstat.Read(ref s.UseAfterFreeDetected),
             PageTableLockContentions = Vmstat.Read(ref s.PageTableLockContentions),
+            PtlockSlabPages = _memory.PageTableLocks.Cache.SlabPages,
+            PageFaults = Vmstat.Read(ref s.PageFaults),
+            ThpFaultAlloc = Vmstat.Read(ref s.ThpFaultAlloc),
+            ThpFaultFallback = Vmstat.Read(ref s.ThpFaultFallback),
+            ZeroPageFaults = Vmstat.Read(ref s.ZeroPageFaults),
+            ZeroPageCopies = Vmstat.Read(ref s.ZeroPageCopies),
+            AllocatedLockAcquisitions = lockAcquisitions,
+            AllocatedLockHoldTime = TimeSpan.FromSeconds(holdSeconds),
+            AllocatedLockMaxHold = TimeSpan.FromSeconds(maxHoldSeconds),
         };
     }
 

@@ -75,6 +75,11 @@ public sealed class MachineOptions
     /// translations; waiting also covers a context that is in the middle of copying bytes. Default on.</summary>
     public bool SyncedFlushes { get; init; } = true;
 
+    /// <summary>How page tables are locked (<see cref="PageTableLockMode"/>): a split lock inside each PTE and PMD
+    /// table's descriptor (default), a separately allocated lock with owner tracking and hold-time statistics, or one
+    /// lock per address space for everything.</summary>
+    public PageTableLockMode PageTableLocks { get; init; } = PageTableLockMode.Inline;
+
     /// <summary>PTE tables per page-table block: 1 (x86: one table per 4 KiB frame), 2, 4, 8 or 16 (powerpc's
     /// 64 KiB pages hold 16 fragments). Every table stays an x86 table of 512 entries; the block becomes one
     /// naturally aligned 8 to 64 KiB buddy block whose fragments share one descriptor's refcount and RCU head, and
@@ -110,6 +115,8 @@ public sealed class MachineOptions
             throw new ArgumentException($"MaxPhysicalAddress 0x{MaxPhysicalAddress:x} must be a non-zero multiple of 128 MiB of at most {maxBits} bits for {PagingMode} paging.", nameof(MaxPhysicalAddress));
         CheckCacheEntries(TlbEntries, nameof(TlbEntries));
         CheckCacheEntries(PagingStructureCacheEntries, nameof(PagingStructureCacheEntries));
+        if (!Enum.IsDefined(PageTableLocks))
+            throw new ArgumentException($"Unknown PageTableLocks mode {(int)PageTableLocks}.", nameof(PageTableLocks));
         if (PteFragmentsPerBlock is not (1 or 2 or 4 or 8 or 16))
             throw new ArgumentException($"PteFragmentsPerBlock {PteFragmentsPerBlock} must be 1, 2, 4, 8 or 16.", nameof(PteFragmentsPerBlock));
         if (!Enum.IsDefined(HugeTlbVmemmapDesign))
@@ -140,6 +147,7 @@ public sealed class MachineOptions
             TlbEntries = TlbEntries,
             PagingStructureCacheEntries = PagingStructureCacheEntries,
             SyncedFlushes = SyncedFlushes,
+            PageTableLocks = PageTableLocks,
             PteFragmentsPerBlock = PteFragmentsPerBlock,
             PteFreeDeferScheme = PteFreeDeferScheme,
             HugeTlbVmemmapDesign = HugeTlbVmemmapDesign,
@@ -178,6 +186,25 @@ public sealed class MachineOptions
         if (total < memmap + MinimumFreeAtBoot)
             ThrowHelper.ThrowArgument($"The memory map spreads {total >> 20} MiB of RAM over {sections} sections, whose boot memmap takes {memmap >> 20} MiB; at least {MinimumFreeAtBoot >> 20} MiB must remain.", nameof(MemoryMap));
     }
+}
+
+/// <summary>How the page tables of a machine are locked (<c>Documentation/mm/split_page_table_lock.rst</c>). In every
+/// mode the levels above PMD and the kernel's own tables use the address space's <c>page_table_lock</c>.</summary>
+public enum PageTableLockMode
+{
+    /// <summary>Split locks: every PTE and PMD table has a spinlock inside its page descriptor's 8-byte private
+    /// word (a <c>spinlock_t</c> that fits in a long). Faults on different tables run in parallel.</summary>
+    Inline = 0,
+
+    /// <summary>Split locks allocated separately (<c>ALLOC_SPLIT_PTLOCKS</c>, as with lock debugging): the descriptor
+    /// holds the address of a 64-byte lock that tracks its owner (recursion and wrong-owner release are reported) and
+    /// hold times. The locks come from a slab of machine frames, so the table constructor fails when memory is
+    /// exhausted, and that failure is handled everywhere.</summary>
+    Allocated = 1,
+
+    /// <summary>No split locks: one lock per address space (<c>page_table_lock</c>) for every table, as a kernel
+    /// without <c>USE_SPLIT_PTE_PTLOCKS</c>. For comparison.</summary>
+    SingleLock = 2,
 }
 
 /// <summary>The two refcount schemes of <c>pte_free_defer</c> for page-table blocks whose fragments share one RCU

@@ -125,14 +125,50 @@ public sealed record MemoryStatistics
     /// <summary>Page walks the kernel did to reach page descriptors (its TLB misses).</summary>
     public long KernelDescriptorWalks { get; init; }
 
-    /// <summary>Split page-table locks allocated and freed (they balance once every table is gone).</summary>
+    /// <summary>Split page-table locks set up by table constructors (<c>ptlock_init</c>; a real allocation in
+    /// <see cref="PageTableLockMode.Allocated"/> mode, a lock word in the descriptor in inline mode, none in
+    /// single-lock mode or for the kernel's tables).</summary>
     public long PtlocksAllocated { get; init; }
 
-    /// <summary>Split page-table locks freed.</summary>
+    /// <summary>Split page-table locks freed by table destructors (<c>ptlock_free</c>).</summary>
     public long PtlocksFreed { get; init; }
 
-    /// <summary>Times a thread found an address space's page-table lock held by another thread.</summary>
+    /// <summary>Split locks of tables that exist now: <see cref="PtlocksAllocated"/> − <see cref="PtlocksFreed"/>.
+    /// Zero once every user address space is gone; anything else is a destructor that did not run.</summary>
+    public long PtlocksOutstanding => PtlocksAllocated - PtlocksFreed;
+
+    /// <summary>Frames holding allocated page-table locks (their slab cache), in allocated mode.</summary>
+    public long PtlockSlabPages { get; init; }
+
+    /// <summary>Times a thread found a page-table lock (split or <c>page_table_lock</c>) held by another thread.</summary>
     public long PageTableLockContentions { get; init; }
+
+    /// <summary>Acquisitions of allocated page-table locks (allocated mode keeps lock statistics; the other modes
+    /// keep none and report 0).</summary>
+    public long AllocatedLockAcquisitions { get; init; }
+
+    /// <summary>Total time allocated page-table locks were held (allocated mode).</summary>
+    public System.TimeSpan AllocatedLockHoldTime { get; init; }
+
+    /// <summary>Longest hold of an allocated page-table lock (allocated mode).</summary>
+    public System.TimeSpan AllocatedLockMaxHold { get; init; }
+
+    /// <summary><c>pgfault</c>: demand faults handled in anonymous regions (every attempt, including those another
+    /// thread had already resolved).</summary>
+    public long PageFaults { get; init; }
+
+    /// <summary><c>thp_fault_alloc</c>: faults that mapped a 2 MiB transparent huge page.</summary>
+    public long ThpFaultAlloc { get; init; }
+
+    /// <summary><c>thp_fault_fallback</c>: faults that wanted a transparent huge page, found no free 2 MiB frame
+    /// and mapped 4 KiB pages.</summary>
+    public long ThpFaultFallback { get; init; }
+
+    /// <summary>Read faults of zero-page regions that mapped the shared zero page.</summary>
+    public long ZeroPageFaults { get; init; }
+
+    /// <summary>First writes to a zero-page mapping, which got a frame of their own.</summary>
+    public long ZeroPageCopies { get; init; }
 
     /// <summary>Checked mode: accesses to freed memory reported.</summary>
     public long UseAfterFreeDetected { get; init; }

@@ -76,6 +76,31 @@ public sealed class MmuContext : IDisposable
     /// page size and protection, or the fault.</summary>
     public Translation Translate(VirtAddr va, AccessKind access = AccessKind.Read) => _cpu.Translate(va.Value, access);
 
+    /// <summary>Whether an access that misses inside an anonymous region takes a demand fault — frames and tables
+    /// are allocated, the access retried — as a CPU's #PF handler would (default on). Off, every fault comes back to
+    /// the caller as it is (<see cref="FaultReason.NotMapped"/> for a page not faulted in yet,
+    /// <see cref="FaultReason.ProtectionViolation"/> for a write to the zero page), for an embedder that drives
+    /// faults itself with <see cref="HandleFault"/>.</summary>
+    public bool DemandFaults
+    {
+        get => _cpu.DemandFaults;
+        set
+        {
+            _cpu.ThrowIfDisposed();
+            _cpu.DemandFaults = value;
+        }
+    }
+
+    /// <summary>Handles a fault of <paramref name="access"/> at <paramref name="va"/> as the kernel's
+    /// <c>handle_mm_fault</c> does, whatever <see cref="DemandFaults"/> says: inside an anonymous region whose rights
+    /// allow the access, the page is faulted in (a zeroed frame, a transparent huge page, the zero page, or a copy of
+    /// it for a write); outside any region nothing changes. Returns the translation that results: the page, or the
+    /// precise fault that stands (<see cref="FaultReason.NotMapped"/> outside regions,
+    /// <see cref="FaultReason.ProtectionViolation"/> when the rights forbid the access,
+    /// <see cref="FaultReason.OutOfMemory"/> when no frame is free). A page that is already there just translates.</summary>
+    public Translation HandleFault(VirtAddr va, AccessKind access) => _cpu.Translate(va.Value, access, handleFaults: true);
+
+
     /// <summary>Translates <paramref name="va"/> without a lock and without this context's TLB, as a software
     /// walker does (GUP-fast, <c>pte_offset_map_ro_nolock</c>): inside an RCU read-side section of this context,
     /// reading each entry once and trusting a PTE only after re-reading its PMD unchanged (<c>pmd_same</c>), so it

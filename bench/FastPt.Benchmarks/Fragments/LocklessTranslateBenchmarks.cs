@@ -53,7 +53,7 @@ public class LocklessTranslateBenchmarks : IDisposable
         ulong sum = 0;
         foreach (ulong va in _addresses)
         {
-            using (mm.LockTables())
+            using (mm.LockMmap())
             {
                 if (PageTableOps.Lookup(mm, va, out ulong entry, out int level)) sum += PhysicalOf(entry, level, va);
             }

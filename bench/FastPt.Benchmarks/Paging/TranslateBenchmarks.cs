@@ -5,15 +5,31 @@ using FastPt.Hardware;
 
 namespace FastPt.Benchmarks.Paging;
 
-/// <summary>Translation of random addresses in a 1 GiB region mapped with 4 KiB or 2 MiB leaves: FastPt's
-/// <see cref="AddressSpace.TryTranslate"/> against the bare four-load walk over the very same native tables (the
-/// baseline, so Ratio reads "times the physical limit"), a naive managed jagged-array page table and a
-/// <see cref="Dictionary{TKey, TValue}"/> from virtual page to physical page. Results are per translation.</summary>
+/// <summary>What <see cref="TranslateBenchmarks"/> maps and translates at random.</summary>
+public enum WorkingSet
+{
+    /// <summary>1 GiB of 4 KiB pages: 2 MiB of PTE tables, inside the host's last-level cache.</summary>
+    OneGiBOf4K,
+
+    /// <summary>1 GiB of 2 MiB pages: 512 leaves, all in the large-page TLB once warm.</summary>
+    OneGiBOf2M,
+
+    /// <summary>64 GiB of 4 KiB pages (64 virtual gigabytes onto the same gigabyte of frames): 128 MiB of PTE
+    /// tables, far beyond the host's caches, so a translation waits for DRAM.</summary>
+    SixtyFourGiBOf4K,
+}
+
+/// <summary>Translation of random addresses in a region mapped with 4 KiB or 2 MiB leaves: FastPt through a held
+/// <see cref="MmuContext"/> and through <see cref="AddressSpace.TryTranslate"/> (the per-thread context), against
+/// the bare four-load walk over the very same native tables (the baseline, so Ratio reads "times the physical
+/// limit"), the same walk compiled from C, a naive managed jagged-array page table and a
+/// <see cref="Dictionary{TKey, TValue}"/> from virtual page to physical page, both holding the same leaf size as
+/// FastPt. Each invocation translates a stream of 2^20 addresses drawn uniformly over the whole region, each used
+/// once, so the stream is not a small working set in disguise; results are per translation.</summary>
 public class TranslateBenchmarks : IDisposable
 {
-    private const int AddressCount = 4096;
-    private const ulong RegionSize = 1UL << 30;
-    private const ulong PageSize4K = 4096;
+    private const int AddressCount = 1 << 20;
+    private const ulong FramesSize = 1UL << 30;
 
     // 256 GiB: 1 GiB aligned and inside the 39-bit address space given to the jagged table.
     private const ulong RegionStart = 0x40_0000_0000;
@@ -21,71 +37,121 @@ public class TranslateBenchmarks : IDisposable
 
     private Machine _machine = null!;
     private AddressSpace _space = null!;
+    private MmuContext _context = null!;
     private PhysicalMemory _physical = null!;
+    private NativeWalker? _native;
     private ulong _rootPa;
+    private ulong _framesStart;
+    private ulong _regionSize;
+    private int _leafShift;
     private JaggedPageTable _jagged = null!;
     private Dictionary<ulong, ulong> _dictionary = null!;
     private ulong[] _addresses = null!;
 
-    /// <summary>Leaf size FastPt maps the region with (the jagged table and the dictionary always hold 4 KiB
-    /// pages: that is their design).</summary>
-    [Params(PageSize.Size4K, PageSize.Size2M)]
-    public PageSize LeafSize { get; set; }
+    /// <summary>Region size and leaf size.</summary>
+    [Params(WorkingSet.OneGiBOf4K, WorkingSet.OneGiBOf2M, WorkingSet.SixtyFourGiBOf4K)]
+    public WorkingSet Set { get; set; }
 
-    /// <summary>Boots a 4 GiB machine, maps the region, fills the baselines with the same mapping, draws the
-    /// addresses, and checks that every method translates every address alike.</summary>
-    [GlobalSetup]
+    /// <summary>Machine, mapping and address stream for the FastPt and bare-walk benchmarks.</summary>
+    [GlobalSetup(Targets = [nameof(BareWalk), nameof(FastPtHeldContext), nameof(FastPtTryTranslate)])]
     public void Setup()
     {
+        SetupMachine();
+        VerifyFastPt();
+    }
+
+    /// <summary>The same, plus the C reference walk.</summary>
+    [GlobalSetup(Target = nameof(NativeWalk))]
+    public void SetupNative()
+    {
+        SetupMachine();
+        _native = new NativeWalker(_physical);
+        Verify("bare walk", translate: null);
+        if (NativeWalk() != BareWalk()) throw new InvalidOperationException("the C walk and the bare walk disagree");
+    }
+
+    /// <summary>The machine (for the frame addresses) and the jagged table with the same leaves.</summary>
+    [GlobalSetup(Target = nameof(JaggedArrayTable))]
+    public void SetupJagged()
+    {
+        SetupMachine();
+        _jagged = new JaggedPageTable(JaggedAddressBits, _leafShift);
+        for (ulong offset = 0; offset < _regionSize; offset += 1UL << _leafShift) _jagged.Map(RegionStart + offset, Expected(RegionStart + offset));
+        Verify("jagged table", _jagged.Translate);
+    }
+
+    /// <summary>The machine (for the frame addresses) and the dictionary with the same leaves.</summary>
+    [GlobalSetup(Target = nameof(Dictionary))]
+    public void SetupDictionary()
+    {
+        SetupMachine();
+        _dictionary = new Dictionary<ulong, ulong>((int)(_regionSize >> _leafShift));
+        for (ulong offset = 0; offset < _regionSize; offset += 1UL << _leafShift)
+            _dictionary.Add((RegionStart + offset) >> _leafShift, Expected(RegionStart + offset) >> _leafShift);
+        Dictionary<ulong, ulong> dictionary = _dictionary;
+        int shift = _leafShift;
+        Verify("dictionary", va => DictionaryTranslate(dictionary, shift, va));
+    }
+
+    private void SetupMachine()
+    {
+        (_regionSize, PageSize leaf) = Set switch
+        {
+            WorkingSet.OneGiBOf4K => (1UL << 30, PageSize.Size4K),
+            WorkingSet.OneGiBOf2M => (1UL << 30, PageSize.Size2M),
+            _ => (64UL << 30, PageSize.Size4K),
+        };
+        _leafShift = leaf == PageSize.Size2M ? 21 : 12;
         _machine = new Machine(new MachineOptions { MemorySize = 4UL << 30 });
         if (_machine.PagingMode != PagingMode.FourLevel) throw new InvalidOperationException("the bare walk is 4-level");
         _space = _machine.CreateAddressSpace();
-        PhysAddr frames = _machine.AllocatePhysical(RegionSize);
-        _space.Map(new VirtAddr(RegionStart), frames, RegionSize, Protection.ReadWrite, LeafSize);
+        _framesStart = _machine.AllocatePhysical(FramesSize).Value;
+        for (ulong at = 0; at < _regionSize; at += FramesSize)
+            _space.Map(new VirtAddr(RegionStart + at), new PhysAddr(_framesStart), FramesSize, Protection.ReadWrite, leaf);
+        long expectedLeaves = (long)(_regionSize >> _leafShift);
+        if (_space.LeafCount(leaf) != expectedLeaves)
+            throw new InvalidOperationException($"expected {expectedLeaves} {leaf} leaves, found {_space.LeafCount(leaf)}");
+        _context = _space.CreateContext();
         _physical = _machine.Memory.Physical;
         _rootPa = _space.Mm.RootPa;
 
-        _jagged = new JaggedPageTable(JaggedAddressBits);
-        _dictionary = new Dictionary<ulong, ulong>((int)(RegionSize / PageSize4K));
-        for (ulong offset = 0; offset < RegionSize; offset += PageSize4K)
-        {
-            _jagged.Map(RegionStart + offset, frames.Value + offset);
-            _dictionary.Add((RegionStart + offset) >> 12, (frames.Value + offset) >> 12);
-        }
-
         var random = new Random(20261122);
         _addresses = new ulong[AddressCount];
-        for (int i = 0; i < _addresses.Length; i++) _addresses[i] = RegionStart + (ulong)random.NextInt64((long)RegionSize);
-
-        Verify(frames.Value);
+        for (int i = 0; i < _addresses.Length; i++) _addresses[i] = RegionStart + (ulong)random.NextInt64((long)_regionSize);
     }
 
-    private void Verify(ulong framesStart)
+    private ulong Expected(ulong va) => _framesStart + ((va - RegionStart) & (FramesSize - 1));
+
+    private void VerifyFastPt()
     {
-        long expectedLeaves = (long)(RegionSize >> (int)LeafSize);
-        if (_space.LeafCount(LeafSize) != expectedLeaves)
-            throw new InvalidOperationException($"expected {expectedLeaves} {LeafSize} leaves, found {_space.LeafCount(LeafSize)}");
-        foreach (ulong va in _addresses)
-        {
-            ulong expected = framesStart + (va - RegionStart);
-            if (!_space.TryTranslate(new VirtAddr(va), AccessKind.Read, out PhysAddr pa) || pa.Value != expected)
-                throw new InvalidOperationException($"FastPt translated 0x{va:x} to {pa}, expected 0x{expected:x}");
-            ulong bare = BareWalker.Translate(_physical, _rootPa, va);
-            if (bare != expected) throw new InvalidOperationException($"bare walk translated 0x{va:x} to 0x{bare:x}, expected 0x{expected:x}");
-            ulong jagged = _jagged.Translate(va);
-            if (jagged != expected) throw new InvalidOperationException($"jagged table translated 0x{va:x} to 0x{jagged:x}, expected 0x{expected:x}");
-            ulong fromDictionary = DictionaryTranslate(_dictionary, va);
-            if (fromDictionary != expected)
-                throw new InvalidOperationException($"dictionary translated 0x{va:x} to 0x{fromDictionary:x}, expected 0x{expected:x}");
-        }
-        if (BareWalk() != FastPtTryTranslate() || JaggedArrayTable() != Dictionary())
-            throw new InvalidOperationException("the benchmark sums differ");
+        MmuContext context = _context;
+        Verify("FastPt (held context)", va => context.TryTranslate(new VirtAddr(va), AccessKind.Read, out PhysAddr pa) ? pa.Value : 0);
+        AddressSpace space = _space;
+        Verify("FastPt (per-thread context)", va => space.TryTranslate(new VirtAddr(va), AccessKind.Read, out PhysAddr pa) ? pa.Value : 0);
+        ulong bare = BareWalk();
+        if (bare != FastPtHeldContext() || bare != FastPtTryTranslate()) throw new InvalidOperationException("the benchmark sums differ");
 
         // The memory diagnoser rounds down to whole bytes per translation; this shows any allocation exactly.
         long before = GC.GetAllocatedBytesForCurrentThread();
+        FastPtHeldContext();
         FastPtTryTranslate();
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Console.WriteLine($"// FastPt bytes allocated by {AddressCount} TryTranslate calls: {allocated}");
+        if (allocated != 0) throw new InvalidOperationException($"FastPt allocated {allocated} bytes in {2 * AddressCount} translations");
+    }
+
+    /// <summary>Checks the bare walk and <paramref name="translate"/> (if any) against the mapping on every address
+    /// of the stream.</summary>
+    private void Verify(string what, Func<ulong, ulong>? translate)
+    {
+        foreach (ulong va in _addresses)
+        {
+            ulong expected = Expected(va);
+            ulong bare = BareWalker.Translate(_physical, _rootPa, va);
+            if (bare != expected) throw new InvalidOperationException($"bare walk translated 0x{va:x} to 0x{bare:x}, expected 0x{expected:x}");
+            if (translate is null) continue;
+            ulong got = translate(va);
+            if (got != expected) throw new InvalidOperationException($"{what} translated 0x{va:x} to 0x{got:x}, expected 0x{expected:x}");
+        }
     }
 
     /// <summary>Four dependent loads over FastPt's native tables, no checks: the physical limit.</summary>
@@ -99,8 +165,27 @@ public class TranslateBenchmarks : IDisposable
         return sum;
     }
 
-    /// <summary>FastPt's fastest public translation: canonical and range checks, RCU read section, rights of
-    /// every level, Accessed bit, presence of the frame.</summary>
+    /// <summary>The same walk in C (<c>bench/native/walk.c</c>, system compiler, <c>-O2 -march=native</c>).</summary>
+    [Benchmark(OperationsPerInvoke = AddressCount)]
+    public ulong NativeWalk() => _native!.Walk(_addresses, _rootPa);
+
+    /// <summary>FastPt through a context the caller holds (an embedder's vCPU thread): TLB, paging-structure
+    /// caches, rights of every level, Accessed bit, presence of the frame.</summary>
+    [Benchmark(OperationsPerInvoke = AddressCount)]
+    public ulong FastPtHeldContext()
+    {
+        MmuContext context = _context;
+        ulong sum = 0;
+        foreach (ulong va in _addresses)
+        {
+            context.TryTranslate(new VirtAddr(va), AccessKind.Read, out PhysAddr pa);
+            sum += pa.Value;
+        }
+        return sum;
+    }
+
+    /// <summary>FastPt through <see cref="AddressSpace.TryTranslate"/>: the same, after finding the calling
+    /// thread's context.</summary>
     [Benchmark(OperationsPerInvoke = AddressCount)]
     public ulong FastPtTryTranslate()
     {
@@ -114,8 +199,8 @@ public class TranslateBenchmarks : IDisposable
         return sum;
     }
 
-    /// <summary>Two-level managed jagged-array table holding 4 KiB pages (Ryujinx's <c>PageTable&lt;T&gt;</c>
-    /// design).</summary>
+    /// <summary>Two-level managed jagged-array table (Ryujinx's <c>PageTable&lt;T&gt;</c> design) holding pages
+    /// of FastPt's leaf size.</summary>
     [Benchmark(OperationsPerInvoke = AddressCount)]
     public ulong JaggedArrayTable()
     {
@@ -125,24 +210,31 @@ public class TranslateBenchmarks : IDisposable
         return sum;
     }
 
-    /// <summary><see cref="Dictionary{TKey, TValue}"/> from virtual page number to physical page number.</summary>
+    /// <summary><see cref="Dictionary{TKey, TValue}"/> from virtual page number to physical page number, pages of
+    /// FastPt's leaf size.</summary>
     [Benchmark(OperationsPerInvoke = AddressCount)]
     public ulong Dictionary()
     {
         Dictionary<ulong, ulong> dictionary = _dictionary;
+        int shift = _leafShift;
         ulong sum = 0;
-        foreach (ulong va in _addresses) sum += DictionaryTranslate(dictionary, va);
+        foreach (ulong va in _addresses) sum += DictionaryTranslate(dictionary, shift, va);
         return sum;
     }
 
-    private static ulong DictionaryTranslate(Dictionary<ulong, ulong> dictionary, ulong va) =>
-        dictionary.TryGetValue(va >> 12, out ulong pfn) ? (pfn << 12) | (va & (PageSize4K - 1)) : 0;
+    private static ulong DictionaryTranslate(Dictionary<ulong, ulong> dictionary, int shift, ulong va) =>
+        dictionary.TryGetValue(va >> shift, out ulong page) ? (page << shift) | (va & ((1UL << shift) - 1)) : 0;
 
     /// <summary>Frees the machine and all its host memory.</summary>
     [GlobalCleanup]
     public void Dispose()
     {
+        _native?.Dispose();
+        _native = null;
+        _context?.Dispose();
         _machine?.Dispose();
+        _dictionary = null!;
+        _jagged = null!;
         GC.SuppressFinalize(this);
     }
 }

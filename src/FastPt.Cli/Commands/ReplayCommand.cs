@@ -7,21 +7,46 @@ using Spectre.Console;
 namespace FastPt.Cli.Commands;
 
 /// <summary><c>fastpt replay</c>: maps the pages of a page file into an empty address space and reports the page
-/// tables it took, per level and as the VmPTE figure.</summary>
+/// tables it took, per level and as the VmPTE figure; or, with <c>--lackey</c>, replays a valgrind lackey trace
+/// (<see cref="LackeyReplayCommand"/>).</summary>
 internal static class ReplayCommand
 {
     public static Command Create(CliEnvironment environment)
     {
-        Option<string?> pages = CommonOptions.Pages(required: true);
+        Option<string?> pages = CommonOptions.Pages(required: false);
+        var lackey = new Option<string?>("--lackey")
+        {
+            Description = "A valgrind lackey trace (valgrind --tool=lackey --trace-mem=yes PROGRAM), plain or gzip: every access is "
+                + "translated through one CPU, pages mapped on first touch by demand faults.",
+            HelpName = "FILE",
+        };
+        var thp = new Option<bool>("--thp") { Description = "With --lackey: transparent huge pages (a first touch maps 2 MiB where it can)." };
+        var skipBad = new Option<bool>("--skip-bad") { Description = "With --lackey: count malformed lines and go on instead of stopping at the first." };
+        Option<bool> json = CommonOptions.Json();
         Option<ulong?> baseAddress = CommonOptions.Base();
         Option<int> levels = CommonOptions.Levels();
         Option<ulong?> memory = CommonOptions.Memory();
-        var command = new Command("replay", "Map the pages of a page file into an empty address space and count its page tables (VmPTE).")
+        var command = new Command("replay",
+            "Map the pages of a page file into an empty address space and count its page tables (VmPTE), or replay a valgrind lackey trace (--lackey).")
         {
-            pages, baseAddress, levels, memory,
+            pages, lackey, baseAddress, levels, memory, thp, skipBad, json,
         };
+        command.Validators.Add(result =>
+        {
+            bool hasPages = result.GetResult(pages) is not null, hasLackey = result.GetResult(lackey) is not null;
+            if (hasPages == hasLackey) result.AddError("give either --pages FILE or --lackey FILE");
+            else if (hasLackey && result.GetResult(baseAddress) is not null) result.AddError("--base applies to --pages only");
+            else if (hasPages && (result.GetValue(thp) || result.GetValue(skipBad) || result.GetValue(json)))
+                result.AddError("--thp, --skip-bad and --json apply to --lackey only");
+        });
         command.SetAction(parse =>
         {
+            if (parse.GetValue(lackey) is string trace)
+            {
+                return LackeyReplayCommand.Run(environment, trace,
+                    CommonOptions.MachineOptions(parse.GetValue(memory), parse.GetValue(levels), checkedMode: false),
+                    parse.GetValue(thp), parse.GetValue(skipBad), parse.GetValue(json));
+            }
             string path = parse.GetValue(pages)!;
             ulong start = parse.GetValue(baseAddress) ?? PageSets.PageSetReplayer.DefaultBase;
             using Machine machine = CommonOptions.Boot(CommonOptions.MachineOptions(parse.GetValue(memory), parse.GetValue(levels), checkedMode: false), environment);

@@ -13,6 +13,7 @@ public static class ScenarioCatalog
         new PagingScenario(),
         new ReplaySyntheticScenario(),
         new HotplugScenario(),
+        new FaultsScenario(),
         new CollapseScenario(),
         new KernelCheckScenario(),
         new HugeTlbScenario(),

@@ -225,4 +225,29 @@ public sealed partial class FastPtEventSource
         data[3] = Field(&reason);
         WriteEventCore(50, 4, data);
     }
+
+    [NonEvent, MethodImpl(MethodImplOptions.NoInlining)]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = PrimitivesOnly)]
+    private unsafe void WriteRangeAndTwoInts(int eventId, ulong space, ulong address, ulong length, int first, int second)
+    {
+        EventData* data = stackalloc EventData[5];
+        data[0] = Field(&space);
+        data[1] = Field(&address);
+        data[2] = Field(&length);
+        data[3] = Field(&first);
+        data[4] = Field(&second);
+        WriteEventCore(eventId, 5, data);
+    }
+
+    [NonEvent, MethodImpl(MethodImplOptions.NoInlining)]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = PrimitivesOnly)]
+    private unsafe void WriteTwoLongsTwoInts(int eventId, ulong first, ulong second, int third, int fourth)
+    {
+        EventData* data = stackalloc EventData[4];
+        data[0] = Field(&first);
+        data[1] = Field(&second);
+        data[2] = Field(&third);
+        data[3] = Field(&fourth);
+        WriteEventCore(eventId, 4, data);
+    }
 }

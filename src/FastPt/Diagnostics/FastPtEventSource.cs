@@ -105,6 +105,15 @@ public sealed partial class FastPtEventSource : EventSource
         if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteRangeAndInt(5, space, address, length, protection);
     }
 
+    /// <summary>An anonymous region was reserved (<paramref name="protection"/> a <see cref="Protection"/>,
+    /// <paramref name="options"/> <see cref="AnonymousOptions"/>).</summary>
+    [Event(15, Level = EventLevel.Informational, Keywords = Keywords.Paging)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void MapAnonymous(ulong space, ulong address, ulong length, int protection, int options)
+    {
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteRangeAndTwoInts(15, space, address, length, protection, options);
+    }
+
     /// <summary>A huge leaf at <paramref name="level"/> was split into a table of smaller leaves.</summary>
     [Event(6, Level = EventLevel.Informational, Keywords = Keywords.Paging)]
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -262,6 +271,16 @@ public sealed partial class FastPtEventSource : EventSource
     public void PageFault(ulong space, ulong address, int access, int reason)
     {
         if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Faults)) WritePageFault(space, address, access, reason);
+    }
+
+    /// <summary>A demand fault in an anonymous region was resolved (<paramref name="kind"/> a
+    /// <c>FaultKind</c>: 1 a 4 KiB frame, 2 a transparent huge page, 3 the zero page mapped, 4 the zero page
+    /// copied on write). A fault another thread had already resolved installs nothing and emits no event.</summary>
+    [Event(52, Level = EventLevel.Verbose, Keywords = Keywords.Faults)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void DemandFault(ulong space, ulong address, int access, int kind)
+    {
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Faults)) WriteTwoLongsTwoInts(52, space, address, access, kind);
     }
 
     /// <summary>The PTE table of the 2 MiB region at <paramref name="address"/> was collapsed into a 2 MiB leaf, in

@@ -27,9 +27,40 @@ internal static unsafe class Collapse
     public static PagingResult CollapsePmd(MmStruct mm, ulong va, ulong? copyTo)
     {
         MemoryManager memory = mm.Memory;
-        using (mm.LockTables())
+        using (mm.LockMmap())
         {
             ObjectDisposedException.ThrowIf(mm.Disposed, typeof(AddressSpace));
+            // Demand faults do not take the mmap lock: write-lock the regions over the 2 MiB (every region that can
+            // fault into this PTE table overlaps it), so none runs in the table while it is checked and replaced.
+            System.Collections.Generic.List<VmArea>? regions = LockRegions(mm, va);
+            try
+            {
+                return CollapseLocked(mm, memory, va, copyTo);
+            }
+            finally
+            {
+                UnlockRegions(regions);
+            }
+        }
+    }
+
+    private static System.Collections.Generic.List<VmArea>? LockRegions(MmStruct mm, ulong va)
+    {
+        if (mm.Vmas.Count == 0) return null;
+        System.Collections.Generic.List<VmArea> regions = mm.Vmas.Overlapping(va & ~(Paging.PmdSize - 1), (va & ~(Paging.PmdSize - 1)) + Paging.PmdSize);
+        foreach (VmArea region in regions) region.StartWrite();
+        return regions;
+    }
+
+    private static void UnlockRegions(System.Collections.Generic.List<VmArea>? regions)
+    {
+        if (regions is null) return;
+        foreach (VmArea region in regions) region.EndWrite();
+    }
+
+    private static PagingResult CollapseLocked(MmStruct mm, MemoryManager memory, ulong va, ulong? copyTo)
+    {
+        {
             PagingResult failure = Check(mm, va, copyTo, out ulong* pmd, out ulong tablePa);
             if (!failure.IsSuccess) return failure;
 
@@ -57,7 +88,7 @@ internal static unsafe class Collapse
             ulong leaf = frame | attributes | PageTableEntry.Huge | accessedDirty;
             // Release store: the copied data is visible before any walker can see the leaf.
             Volatile.Write(ref *pmd, leaf);
-            mm.Leaves[2]++;
+            Interlocked.Increment(ref mm.Leaves[2]);
             memory.Fragments.FreeDefer(mm, tablePa, va);
             FastPtEventSource.Log.PmdCollapsed(mm.Id, va, copyTo.HasValue);
             return PagingResult.Success;
@@ -69,9 +100,25 @@ internal static unsafe class Collapse
     /// caller, who must <c>pte_free_defer</c> it. For tests of the deferral schemes. Under no lock of the caller.</summary>
     public static PagingResult Retract(MmStruct mm, ulong va, out ulong tablePa)
     {
-        using (mm.LockTables())
+        using (mm.LockMmap())
         {
             ObjectDisposedException.ThrowIf(mm.Disposed, typeof(AddressSpace));
+            tablePa = 0;
+            System.Collections.Generic.List<VmArea>? regions = LockRegions(mm, va);
+            try
+            {
+                return RetractLocked(mm, va, out tablePa);
+            }
+            finally
+            {
+                UnlockRegions(regions);
+            }
+        }
+    }
+
+    private static PagingResult RetractLocked(MmStruct mm, ulong va, out ulong tablePa)
+    {
+        {
             tablePa = 0;
             if (!FindPmd(mm, va, out ulong* pmd, out PagingResult failure)) return failure;
             ulong value = Volatile.Read(ref *pmd);
@@ -92,8 +139,8 @@ internal static unsafe class Collapse
         ulong* ptes = memory.Physical.TableForRead(tablePa);
         int mapped = 0;
         for (int i = 0; i < Paging.EntriesPerTable; i++) mapped += ptes[i] != 0 ? 1 : 0;
-        mm.Leaves[1] -= mapped;
-        mm.Tables[1]--;
+        Interlocked.Add(ref mm.Leaves[1], -mapped);
+        Interlocked.Decrement(ref mm.Tables[1]);
         ulong end = va + Paging.PmdSize;
         FlushKind kind = Paging.PmdSize >> Paging.PageShift > MmuGatherCore.FullFlushCeilingPages ? FlushKind.All : FlushKind.Range;
         memory.FlushTlb(mm, new FlushRequest(va, end, kind, TablesFreed: true));

@@ -97,6 +97,14 @@ internal unsafe partial struct Cpu<TFrames>
 
     private bool TryAccess(ulong va, Span<byte> buffer, AccessKind access, out PageFault fault)
     {
+        // A fault is delivered after the busy window of the attempt and the whole access retried.
+        while (!TryAccessOnce(va, buffer, access, out fault))
+            if (!RaiseFault(ref fault)) return false;
+        return true;
+    }
+
+    private bool TryAccessOnce(ulong va, Span<byte> buffer, AccessKind access, out PageFault fault)
+    {
         Volatile.Write(ref _slot.Busy, 1);
         try
         {

@@ -84,6 +84,10 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
 
     public bool IsDisposed => _disposed;
 
+    /// <summary>Deliver faults of user accesses to the address space's fault handler and retry (default on); when
+    /// off they go back to the caller as they are.</summary>
+    public bool DemandFaults { get; set; } = true;
+
     /// <summary>The CPU's RCU reader (lockless walks of the memory manager run in its sections).</summary>
     public RcuReader Reader => _reader;
 

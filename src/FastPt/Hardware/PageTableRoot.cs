@@ -23,6 +23,10 @@ internal sealed class PageTableRoot
     /// <summary>Invalidation channel of the address space.</summary>
     public FlushDomain Flush { get; } = new();
 
+    /// <summary>Where faults of user accesses are delivered (the operating system's #PF handler), or null when
+    /// every fault goes back to the caller as it is.</summary>
+    public IPageFaultHandler? FaultHandler { get; set; }
+
     /// <summary>Set once the address space is torn down: a CPU still holding it must refuse to translate.</summary>
     public bool TornDown { get; set; }
 }

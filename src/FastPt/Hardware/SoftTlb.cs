@@ -219,6 +219,14 @@ internal sealed unsafe class SoftTlb
             ulong mask = Vector512.Equals(Vector512.LoadAligned(_victimPages), Vector512.Create(page)).ExtractMostSignificantBits();
             return mask == 0 ? -1 : BitOperations.TrailingZeroCount(mask);
         }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            // AVX2 (Zen 3): the cache line as two halves.
+            Vector256<ulong> wanted = Vector256.Create(page);
+            uint mask = Vector256.Equals(Vector256.LoadAligned(_victimPages), wanted).ExtractMostSignificantBits()
+                | (Vector256.Equals(Vector256.LoadAligned(_victimPages + 4), wanted).ExtractMostSignificantBits() << 4);
+            return mask == 0 ? -1 : BitOperations.TrailingZeroCount(mask);
+        }
         for (int i = 0; i < VictimEntries; i++)
             if (_victimPages[i] == page) return i;
         return -1;

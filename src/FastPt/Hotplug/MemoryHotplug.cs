@@ -47,7 +47,7 @@ internal sealed unsafe class MemoryHotplug
                 return Refuse(HotplugError.AlreadyPresent, start, size, "part of the range is already present");
             FastPtEventSource.Log.HotAddStart(start, size, options.UseAltmap);
             MmStruct initMm = _memory.InitMm;
-            using (initMm.LockTables())
+            using (initMm.LockMmap())
             {
                 Counters before = Counters.Take(_memory, _vmemmap);
 
@@ -55,8 +55,9 @@ internal sealed unsafe class MemoryHotplug
                 ulong directVa = _memory.Layout.DirectMapAddress(start);
                 var plan = new MapOperation.Plan(directVa, start, _memory.DirectMapLevels, 0,
                     PageTableEntry.KernelData, PageTableEntry.KernelData | PageTableEntry.Huge, PageTableEntry.KernelTable);
-                PagingResult mapCheck = PageTableOps.CheckMap(initMm, directVa, size, plan, out int directTables, out _);
+                PagingResult mapCheck = PageTableOps.CheckMap(initMm, directVa, size, plan, out TableDemand directDemand);
                 if (!mapCheck.IsSuccess) throw new InvalidOperationException("the direct map of absent memory is in use: " + mapCheck);
+                int directTables = checked((int)directDemand.Total);
                 Altmap? altmap = options.UseAltmap ? new Altmap(startPfn, (ulong)MemmapPagesFor(endPfn - startPfn), endPfn - startPfn) : null;
                 var request = new PopulateRequest(startPfn, endPfn, altmap, options.Population);
                 PopulatePlan populate = _vmemmap.Plan(request);
@@ -69,7 +70,12 @@ internal sealed unsafe class MemoryHotplug
 
                 // Commit: nothing below can fail.
                 long[] leaves = (long[])initMm.Leaves.Clone();
-                PageTableOps.CommitMap(initMm, directVa, size, plan, frames.AsSpan(0, directTables));
+                // A kernel table's constructor takes no split lock and cannot fail: constructed here, past the checks.
+                var directPool = new TablePool(frames[..directTables], directDemand);
+                for (int level = 1; level <= 4; level++)
+                    for (long i = 0; i < directDemand[level]; i++)
+                        _memory.PageTables.ConstructKernel(directPool.At(level, i), level, initMm.Id);
+                PageTableOps.CommitMap(initMm, directVa, size, plan, ref directPool);
                 Vmstat.Add(ref _memory.Stat.DirectMap4K, initMm.Leaves[1] - leaves[1]);
                 Vmstat.Add(ref _memory.Stat.DirectMap2M, initMm.Leaves[2] - leaves[2]);
                 Vmstat.Add(ref _memory.Stat.DirectMap1G, initMm.Leaves[3] - leaves[3]);
@@ -185,7 +191,7 @@ internal sealed unsafe class MemoryHotplug
                 altmap = a;
             }
             FastPtEventSource.Log.HotRemoveStart(start, size);
-            using (_memory.InitMm.LockTables())
+            using (_memory.InitMm.LockMmap())
             {
                 Counters before = Counters.Take(_memory, _vmemmap);
                 var splitTables = new ulong[DirectMapSplitsNeeded(start, start + size)];
@@ -282,6 +288,9 @@ internal sealed unsafe class MemoryHotplug
     private void RemoveDirectMap(ulong start, ulong end, MmuGatherCore gather, ulong[] splitTables)
     {
         MmStruct initMm = _memory.InitMm;
+        // The split tables were reserved with the range (all or nothing); a kernel table's constructor takes no
+        // split lock and cannot fail, so constructing them here, past the last check, keeps the removal atomic.
+        foreach (ulong pfn in splitTables) _memory.PageTables.ConstructKernel(pfn, Paging.PmdLevel, initMm.Id);
         var ops = new RemovePagetableOps { Memory = _memory, Vmemmap = _vmemmap, Gather = gather, Direct = true, SplitPool = splitTables };
         ulong va = _memory.Layout.DirectMapAddress(start);
         PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, va, va + (end - start), ref ops);

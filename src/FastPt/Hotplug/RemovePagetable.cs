@@ -95,6 +95,7 @@ internal unsafe struct RemovePagetableOps : IPageWalkOps
         if (new ReadOnlySpan<ulong>(table, Paging.EntriesPerTable).IndexOfAnyExcept(0UL) >= 0) return WalkAction.Continue;
         Volatile.Write(ref *entry, 0);
         Gather.RemoveTable(tablePa, level - 1);
+        Gather.FlushIfFull(); // kernel tables: no page-table lock is held here
         return WalkAction.Continue;
     }
 
@@ -112,7 +113,11 @@ internal unsafe struct RemovePagetableOps : IPageWalkOps
         int order = (Paging.LevelShift(level) - Paging.PageShift);
         ulong pages = 1UL << order;
         if (Altmap is not null && Altmap.Contains(pfn)) Altmap.Release(pages); // vmem_altmap_free
-        else Gather.RemovePages(pfn, order); // buddy, or free_reserved_page for boot memmap, after the flush
+        else
+        {
+            Gather.RemovePages(pfn, order); // buddy, or free_reserved_page for boot memmap, after the flush
+            Gather.FlushIfFull();
+        }
         FramesFreed += (long)pages;
         FastPtEventSource.Log.VmemmapFree(start, end - start, Altmap is not null && Altmap.Contains(pfn));
     }

@@ -246,7 +246,7 @@ internal sealed unsafe class Vmemmap
             }
             // A missing table (vmemmap_p?d_populate).
             ulong tablePfn = TakeFrame();
-            Memory.PageTables.Construct(tablePfn, level - 1, Memory.InitMm.Id, kernel: true);
+            Memory.PageTables.ConstructKernel(tablePfn, level - 1, Memory.InitMm.Id);
             Memory.InitMm.Tables[level - 1]++;
             Tables++;
             Volatile.Write(ref *entry, (tablePfn << Paging.PageShift) | PageTableEntry.KernelTable);

@@ -228,6 +228,9 @@ internal sealed unsafe partial class HugetlbVmemmap
             if ((memmap.Get(oldPages[i])->Flags & PageFlags.Reserved) != 0) boot++;
             else runtime++;
             gather.RemovePages(oldPages[i], 0);
+            // Every page of the folio is remapped already and no page-table lock is held: a full batch may be
+            // flushed and freed now (tlb_flush_mmu), the flush covering the range added above.
+            gather.FlushIfFull();
         }
         long freed = boot + runtime;
         if (newHead) runtime--;
@@ -360,8 +363,8 @@ internal sealed unsafe partial class HugetlbVmemmap
         ulong* ptes = _memory.Physical.TableForWrite(tablePfn << Paging.PageShift);
         for (int i = 0; i < Paging.EntriesPerTable; i++) ptes[i] = (blockPa + ((ulong)i << Paging.PageShift)) | PageTableEntry.KernelData;
         MmStruct initMm = _memory.InitMm;
-        _memory.PageTables.Construct(tablePfn, Paging.PteLevel, initMm.Id, kernel: true);
-        using (initMm.LockTables())
+        _memory.PageTables.ConstructKernel(tablePfn, Paging.PteLevel, initMm.Id);
+        using (initMm.LockMmap())
         {
             if (ReadEntry(pmd) != leaf)
             {
@@ -374,9 +377,9 @@ internal sealed unsafe partial class HugetlbVmemmap
             if (!reserved) _memory.Buddy.SplitPage(blockPfn, Paging.PmdShift - Paging.PageShift);
             // Release: the PTEs written above are visible to any walker that reads the new PMD.
             System.Threading.Volatile.Write(ref *pmd, (tablePfn << Paging.PageShift) | PageTableEntry.KernelTable);
-            initMm.Tables[Paging.PteLevel]++;
-            initMm.Leaves[Paging.PmdLevel]--;
-            initMm.Leaves[Paging.PteLevel] += Paging.EntriesPerTable;
+            System.Threading.Interlocked.Increment(ref initMm.Tables[Paging.PteLevel]);
+            System.Threading.Interlocked.Decrement(ref initMm.Leaves[Paging.PmdLevel]);
+            System.Threading.Interlocked.Add(ref initMm.Leaves[Paging.PteLevel], Paging.EntriesPerTable);
             splits.Add(new SplitRecord((nint)pmd, leaf, tablePfn, reserved));
         }
         HvoCounters.Add(ref counters.Splits, 1);
@@ -393,7 +396,7 @@ internal sealed unsafe partial class HugetlbVmemmap
         MmStruct initMm = _memory.InitMm;
         var gather = new MmuGatherCore(initMm, owned: true);
         gather.Begin();
-        using (initMm.LockTables())
+        using (initMm.LockMmap())
         {
             foreach (SplitRecord split in splits)
             {
@@ -407,8 +410,8 @@ internal sealed unsafe partial class HugetlbVmemmap
                 if (!identity) continue;
                 System.Threading.Volatile.Write(ref *pmd, split.Leaf);
                 if (!split.Reserved) _memory.Buddy.UnsplitPage(blockPa >> Paging.PageShift, Paging.PmdShift - Paging.PageShift);
-                initMm.Leaves[Paging.PmdLevel]++;
-                initMm.Leaves[Paging.PteLevel] -= Paging.EntriesPerTable;
+                System.Threading.Interlocked.Increment(ref initMm.Leaves[Paging.PmdLevel]);
+                System.Threading.Interlocked.Add(ref initMm.Leaves[Paging.PteLevel], -Paging.EntriesPerTable);
                 gather.RemoveTable(split.TablePfn << Paging.PageShift, Paging.PteLevel);
                 HvoCounters.Add(ref counters.SplitsMergedBack, 1);
             }

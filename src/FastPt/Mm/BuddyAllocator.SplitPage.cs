@@ -1,22 +1,10 @@
 namespace FastPt.Mm;
 
-/// <summary>What HugeTLB and the vmemmap code ask of the allocator besides blocks: turning one allocated block into
-/// independent pages and back, and whether a frame heads a free block.</summary>
+/// <summary>What HugeTLB and the vmemmap code ask of the allocator besides blocks: turning a block split by
+/// <see cref="SplitPage"/> (a 2 MiB vmemmap block whose PMD became PTEs) back into one, and whether a frame heads a
+/// free block.</summary>
 internal sealed unsafe partial class BuddyAllocator
 {
-    /// <summary><c>split_page</c>: the allocated block of <paramref name="order"/> at <paramref name="pfn"/> becomes
-    /// 2^order allocated single pages, each with its own reference, so they can be freed one by one (a 2 MiB vmemmap
-    /// block whose PMD was split into PTEs).</summary>
-    public void SplitPage(ulong pfn, int order)
-    {
-        for (ulong p = pfn + 1; p < pfn + (1UL << order); p++)
-        {
-            PageDescriptor* d = _memmap.GetMutable(p);
-            d->Flags = (d->Flags & PageFlags.Poisoned) | PageFlags.Allocated;
-            d->RefCount = 1;
-        }
-    }
-
     /// <summary>Undoes <see cref="SplitPage"/> while every page of the block is still allocated: the block is one
     /// allocation of <paramref name="order"/> again.</summary>
     public void UnsplitPage(ulong pfn, int order)

@@ -241,6 +241,21 @@ internal sealed unsafe partial class BuddyAllocator
         return UserFree.Freed;
     }
 
+    /// <summary><c>split_page</c>: turns an allocated block of 2^<paramref name="order"/> frames into as many
+    /// allocated single frames, each freed on its own later (a transparent huge page whose mapping was split).</summary>
+    public void SplitPage(ulong pfn, int order)
+    {
+        PageDescriptor* head = _memmap.Get(pfn);
+        if ((head->Flags & PageFlags.Allocated) == 0)
+            throw new InvalidOperationException($"split_page of pfn 0x{pfn:x}, which is not allocated");
+        for (ulong p = pfn + 1; p < pfn + (1UL << order); p++)
+        {
+            PageDescriptor* d = _memmap.GetMutable(p);
+            d->Flags = PageFlags.Allocated;
+            d->RefCount = 1;
+        }
+    }
+
     /// <summary>Frees a block allocated with <see cref="TryAllocate"/> (or a reserved block leaving boot
     /// ownership), coalescing with free buddies (<c>__free_one_page</c>).</summary>
     public void Free(ulong pfn, int order)

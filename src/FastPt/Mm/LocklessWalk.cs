@@ -51,7 +51,7 @@ internal static unsafe class LocklessWalk
         if (status == LocklessWalkStatus.Unstable)
         {
             // The PMD kept changing: take the lock (writers are excluded) and walk again.
-            using (mm.LockTables())
+            using (mm.LockMmap())
             {
                 ops = new TranslateOps();
                 status = PageWalk.WalkLockless(memory.Physical, mm.RootPa, mm.RootLevel, reader, memory.Checked,

@@ -1,9 +1,9 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Threading;
 using FastPt.Geometry;
 using FastPt.Hardware;
-using FastPt.Internals;
 
 namespace FastPt.Mm;
 
@@ -51,25 +51,20 @@ internal static unsafe class MapOperation
             return next - address == size && (PhysicalFor(address) & (size - 1)) == 0;
         }
 
-        /// <summary>Page-table pages needed under an empty entry at <paramref name="level"/> for [address, next);
-        /// <paramref name="pteTables"/> grows by the PTE tables among them.</summary>
-        public long TablesBelowEmpty(int level, ulong address, ulong next, ref long pteTables)
+        /// <summary>Adds to <paramref name="demand"/> the page-table pages, by level, needed under an empty entry at
+        /// <paramref name="level"/> for [address, next).</summary>
+        public void TablesBelowEmpty(int level, ulong address, ulong next, ref TableDemand demand)
         {
-            if (level == Paging.PteLevel || CanPlaceLeaf(level, address, next)) return 0;
+            if (level == Paging.PteLevel || CanPlaceLeaf(level, address, next)) return;
             int child = level - 1;
-            if (child == Paging.PteLevel)
-            {
-                pteTables++;
-                return 1;
-            }
-            long count = 1;
+            demand.Add(child, 1);
+            if (child == Paging.PteLevel) return;
             for (ulong a = address; a != next;)
             {
                 ulong n = Paging.AddrEnd(child, a, next);
-                count += TablesBelowEmpty(child, a, n, ref pteTables);
+                TablesBelowEmpty(child, a, n, ref demand);
                 a = n;
             }
-            return count;
         }
 
         public ulong LeafEntry(int level, ulong address) =>
@@ -90,10 +85,7 @@ internal static unsafe class MapOperation
     internal struct CheckOps : IPageWalkOps
     {
         public Plan Plan;
-
-        /// <summary>Tables the commit needs, all levels; <see cref="PteTablesNeeded"/> of them PTE tables.</summary>
-        public long TablesNeeded;
-        public long PteTablesNeeded;
+        public TableDemand TablesNeeded;
         public PagingResult Failure;
 
         public static bool Mutates => false;
@@ -103,7 +95,7 @@ internal static unsafe class MapOperation
             ulong value = *entry;
             if (value == 0)
             {
-                TablesNeeded += Plan.TablesBelowEmpty(level, address, next, ref PteTablesNeeded);
+                Plan.TablesBelowEmpty(level, address, next, ref TablesNeeded);
                 return WalkAction.Continue;
             }
             if (PageTableEntry.IsLeaf(value, level))
@@ -140,58 +132,80 @@ internal static unsafe class MapOperation
         }
     }
 
-    /// <summary>The commit pass: installs leaves and the preallocated tables. Cannot fail.</summary>
+    /// <summary>The commit pass: installs leaves and the preallocated, constructed tables. Cannot fail. Each entry
+    /// is written under the lock of its table (PTE or PMD split lock, <c>page_table_lock</c> above): faults in
+    /// regions that share a table run meanwhile and may install a table where the check pass saw none — then the
+    /// commit uses theirs and its own goes back unused.</summary>
     internal struct CommitOps : IPageWalkOps
     {
         public Plan Plan;
         public MmStruct Mm;
+        public TablePool Pool;
+        public WalkTables Tables;
 
-        /// <summary>Where tables come from at run time; null at boot, where <see cref="Pool"/> holds memblock frames.</summary>
-        public TableReservation? Tables;
-        public ulong* Pool;
-        public int PoolUsed;
-        public int PoolSize;
+        /// <summary>Leaves this commit installed.</summary>
+        public long LeavesInstalled;
 
         /// <summary>At boot the memmap does not exist yet, so table constructors run later: the frames and levels
         /// are collected here (frame &lt;&lt; 12 | level) instead.</summary>
         public System.Collections.Generic.List<ulong>? DeferredConstruct;
 
+        public CommitOps(in Plan plan, MmStruct mm, in TablePool pool)
+        {
+            Plan = plan;
+            Mm = mm;
+            Pool = pool;
+            Tables[mm.RootLevel] = mm.RootPa;
+        }
+
         public static bool Mutates => true;
 
         public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
         {
-            if (*entry != 0) return WalkAction.Descend; // the check pass proved it is a table
-            if (Plan.CanPlaceLeaf(level, address, next))
+            ulong value = Volatile.Read(ref *entry);
+            if (value == 0)
             {
-                System.Threading.Volatile.Write(ref *entry, Plan.LeafEntry(level, address));
-                Mm.Leaves[level]++;
-                return WalkAction.Continue;
+                bool leaf = Plan.CanPlaceLeaf(level, address, next);
+                PageTableLock ptl = PageTableLocking.LockOfTable(Mm, Tables[level], level);
+                ptl.Lock();
+                value = *entry;
+                if (value == 0)
+                {
+                    if (leaf)
+                    {
+                        Volatile.Write(ref *entry, Plan.LeafEntry(level, address));
+                        ptl.Unlock();
+                        Interlocked.Increment(ref Mm.Leaves[level]);
+                        LeavesInstalled++;
+                        return WalkAction.Continue;
+                    }
+                    ulong pfn = Pool.Take(level - 1);
+                    DeferredConstruct?.Add((pfn << Paging.PageShift) | (uint)(level - 1));
+                    Interlocked.Increment(ref Mm.Tables[level - 1]);
+                    // The table is zero and constructed: the release store publishes it only after that.
+                    value = (pfn << Paging.PageShift) | Plan.TableBits;
+                    Volatile.Write(ref *entry, value);
+                }
+                ptl.Unlock();
+                // A fault can only have put a table here (its region shares this table's range with ours); a leaf
+                // or a table where our leaf goes would mean it faulted outside its region.
+                if (leaf || !PageTableEntry.IsTable(value, level))
+                    throw new InvalidOperationException($"map commit found 0x{value:x} at level {level} for 0x{address:x}, which its check pass saw empty");
             }
-            ulong pfn;
-            if (Tables is not null)
-            {
-                pfn = Tables.Take(level - 1);
-                PoolUsed++;
-            }
-            else
-            {
-                if (PoolUsed == PoolSize) ThrowHelper.ThrowInvariant("map commit ran out of preallocated tables");
-                pfn = Pool[PoolUsed++];
-                if (DeferredConstruct is null) Mm.Memory.PageTables.Construct(pfn, level - 1, Mm.Id, Mm.IsKernel);
-                else DeferredConstruct.Add((pfn << Paging.PageShift) | (uint)(level - 1));
-            }
-            Mm.Tables[level - 1]++;
-            // The table is zero (allocated zeroed); publishing it with a release store means no walker can see
-            // it before it is.
-            System.Threading.Volatile.Write(ref *entry, (pfn << Paging.PageShift) | Plan.TableBits);
+            // The check pass proved a non-empty entry is a table.
+            Tables[level - 1] = PageTableEntry.TableAddress(value);
             return WalkAction.Descend;
         }
 
         public WalkAction PteRange(ulong* ptes, ulong address, ulong end)
         {
             int count = (int)((end - address) >> Paging.PageShift);
+            PageTableLock ptl = PageTableLocking.PteLockptr(Mm, Tables[Paging.PteLevel]);
+            ptl.Lock();
             FillPtes(ptes, count, Plan.LeafEntry(Paging.PteLevel, address));
-            Mm.Leaves[1] += count;
+            ptl.Unlock();
+            Interlocked.Add(ref Mm.Leaves[1], count);
+            LeavesInstalled += count;
             return WalkAction.Continue;
         }
 

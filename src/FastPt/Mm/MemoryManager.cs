@@ -32,7 +32,9 @@ internal sealed unsafe class MemoryManager : IDisposable
             Stat.Rcu = Rcu; // the Meter reads its grace periods and callbacks
             Memmap = new Memmap(Physical, Rcu, Layout, Checked, compoundInfoIsMask: options.HugeTlbVmemmapDesign == HvoDesign.SharedTail);
             Buddy = new BuddyAllocator(Memmap, Sparse, Physical, Stat, Checked);
-            PageTables = new PageTableAllocator(Buddy, Memmap, Stat);
+            PageTableLocks = new SplitPageTableLocks(options.PageTableLocks, Memmap,
+                new PtlockCache(Buddy, Memmap, Physical, Checked), Stat, Checked);
+            PageTables = new PageTableAllocator(Buddy, Memmap, Stat, PageTableLocks);
             Fragments = new PteFragments(this, options.PteFragmentsPerBlock, options.PteFreeDeferScheme);
             PageTables.Fragments = Fragments;
             TableBatches = new MmuGatherCore.RcuTableBatch(this);
@@ -66,6 +68,9 @@ internal sealed unsafe class MemoryManager : IDisposable
     public BuddyAllocator Buddy { get; }
     public PageTableAllocator PageTables { get; }
 
+    /// <summary>The split page-table locks of every address space.</summary>
+    public SplitPageTableLocks PageTableLocks { get; }
+
     /// <summary>The RCU side of the gather's table frees (<c>tlb_remove_table_rcu</c>).</summary>
     public MmuGatherCore.RcuTableBatch TableBatches { get; }
 
@@ -76,6 +81,9 @@ internal sealed unsafe class MemoryManager : IDisposable
 
     /// <summary>The kernel's page tables.</summary>
     public MmStruct InitMm { get; }
+
+    /// <summary>The shared zero page (<c>ZERO_PAGE</c>): never written, never freed.</summary>
+    public ulong ZeroPfn { get; private set; }
 
     /// <summary>Frames of RAM present (boot and hot-added).</summary>
     public long PresentPages;
@@ -110,6 +118,8 @@ internal sealed unsafe class MemoryManager : IDisposable
         InitMm.RootPa = BootAllocate(Paging.PageSize, Paging.PageSize);
         deferred.Add(InitMm.RootPa | (uint)InitMm.RootLevel);
         Memmap.KernelRootPa = InitMm.RootPa;
+        // empty_zero_page: a reserved frame that stays zero, mapped read-only by read faults of zero-page regions.
+        ZeroPfn = BootAllocate(Paging.PageSize, Paging.PageSize) >> Paging.PageShift;
 
         int directLevels = DirectMapLevels;
         done = 0;
@@ -147,7 +157,7 @@ internal sealed unsafe class MemoryManager : IDisposable
         progress?.Report(new BootProgress(BootPhase.Reserve, Memblock.ReservedBytes, Memblock.ReservedBytes));
 
         foreach (ulong item in deferred)
-            PageTables.Construct(item >> Paging.PageShift, (int)(item & 7), InitMm.Id, kernel: true);
+            PageTables.ConstructKernel(item >> Paging.PageShift, (int)(item & 7), InitMm.Id);
 
         // memblock_free_all: the rest goes to the buddy allocator.
         ulong free = 0, freed = 0;
@@ -227,13 +237,12 @@ internal sealed unsafe class MemoryManager : IDisposable
         var check = new MapOperation.CheckOps { Plan = plan };
         PageWalk.Walk(Physical, InitMm.RootPa, InitMm.RootLevel, plan.VirtualStart, plan.VirtualStart + length, ref check);
         if (!check.Failure.IsSuccess) throw new InvalidOperationException("boot mapping conflict: " + check.Failure);
-        var pool = new ulong[check.TablesNeeded];
-        for (int i = 0; i < pool.Length; i++) pool[i] = BootAllocate(Paging.PageSize, Paging.PageSize) >> Paging.PageShift;
-        fixed (ulong* p = pool)
-        {
-            var commit = new MapOperation.CommitOps { Plan = plan, Mm = InitMm, Pool = p, PoolSize = pool.Length, DeferredConstruct = deferred };
-            PageWalk.Walk(Physical, InitMm.RootPa, InitMm.RootLevel, plan.VirtualStart, plan.VirtualStart + length, ref commit);
-        }
+        var frames = new ulong[check.TablesNeeded.Total];
+        for (int i = 0; i < frames.Length; i++) frames[i] = BootAllocate(Paging.PageSize, Paging.PageSize) >> Paging.PageShift;
+        var commit = new MapOperation.CommitOps(plan, InitMm, new TablePool(frames, check.TablesNeeded)) { DeferredConstruct = deferred };
+        PageWalk.Walk(Physical, InitMm.RootPa, InitMm.RootLevel, plan.VirtualStart, plan.VirtualStart + length, ref commit);
+        if (commit.Pool.TotalUsed != frames.Length)
+            throw new InvalidOperationException($"boot map used {commit.Pool.TotalUsed} of {frames.Length} counted tables");
     }
 
     /// <summary>Creates the page tables of a new user address space: a root whose kernel half is copied from
@@ -245,7 +254,8 @@ internal sealed unsafe class MemoryManager : IDisposable
         Span<ulong> root = stackalloc ulong[1];
         if (!Buddy.TryAllocateBulk(root, zero: true))
             ThrowHelper.ThrowPaging(new PagingResult(PagingError.OutOfFrames, default, null, "no frame for a root table"));
-        PageTables.Construct(root[0], mm.RootLevel, mm.Id, kernel: false);
+        if (!PageTables.TryConstruct(root[0], mm.RootLevel, mm.Id, kernel: false))
+            ThrowHelper.ThrowInvariant("the constructor of a root table cannot fail");
         mm.RootPa = root[0] << Paging.PageShift;
         lock (_mmListLock)
         {

@@ -2,12 +2,14 @@ using System;
 using System.Threading;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Sync;
 
 namespace FastPt.Mm;
 
-/// <summary>One address space's page tables (<c>struct mm_struct</c>): the root, the <c>page_table_lock</c> that
-/// serialises changes, per-level table and leaf counts, and the flush domain its CPU contexts listen to. The
-/// kernel's own tables (init_mm) are one too.</summary>
+/// <summary>One address space's page tables (<c>struct mm_struct</c>): the root, the <c>mmap_lock</c> that serialises
+/// range operations with each other, the <c>page_table_lock</c> that guards the levels above PMD (and everything in
+/// single-lock mode), per-level table and leaf counts, and the flush domain its CPU contexts listen to. The kernel's
+/// own tables (init_mm) are one too.</summary>
 internal sealed unsafe class MmStruct
 {
     private static long s_nextId;
@@ -21,7 +23,6 @@ internal sealed unsafe class MmStruct
         IsKernel = kernel;
         Root = new PageTableRoot((ulong)Interlocked.Increment(ref s_nextId), Paging.RootLevel(memory.Layout.Mode));
         TableBits = kernel ? PageTableEntry.KernelTable : PageTableEntry.UserTable;
-        Reservation = new TableReservation(this);
     }
 
     public MemoryManager Memory { get; }
@@ -50,21 +51,31 @@ internal sealed unsafe class MmStruct
     /// <summary>The PTE-fragment cursor (user address spaces; the kernel's PTE tables are single frames).</summary>
     public PteFragmentCursor Fragments { get; } = new();
 
-    /// <summary>Page-table reservations of the operation running under <see cref="PageTableLock"/>.</summary>
-    public TableReservation Reservation { get; private set; } = null!;
+    /// <summary><c>mm->mmap_lock</c> taken for writing: map, unmap, protect, dirty harvesting, region changes and
+    /// teardown hold it for their whole check-allocate-commit sequence, so they are atomic with respect to each
+    /// other. Demand faults do not take it (they hold their region's lock and the page-table locks), which is what
+    /// lets them run concurrently with these operations on other tables. Reentrant (hot-add maps under it).</summary>
+    public Lock MmapLock { get; } = new();
 
-    /// <summary><c>mm->page_table_lock</c>.</summary>
-    public Lock PageTableLock { get; } = new();
+    /// <summary><c>mm->page_table_lock</c>: guards entries of PGD, P4D and PUD tables, of every table in
+    /// single-lock mode, and of the kernel's tables.</summary>
+    public RawSpinLock PageTableLock;
 
-    /// <summary>Tables below the root by level (index 1 = PTE tables … 4 = P4D tables).</summary>
+    /// <summary>Tables below the root by level (index 1 = PTE tables … 4 = P4D tables). Updated atomically:
+    /// faults change them without the mmap lock.</summary>
     public long[] Tables { get; } = new long[6];
 
-    /// <summary>Leaves by level (index 1 = 4 KiB pages, 2 = 2 MiB, 3 = 1 GiB), PROT_NONE included.</summary>
+    /// <summary>Leaves by level (index 1 = 4 KiB pages, 2 = 2 MiB, 3 = 1 GiB), PROT_NONE included. Updated
+    /// atomically.</summary>
     public long[] Leaves { get; } = new long[4];
 
+    /// <summary>The anonymous regions (VMAs); lookups take no lock, changes happen under <see cref="MmapLock"/>.</summary>
+    public VmaTree Vmas { get; } = new();
+
     /// <summary>Tables cleared from this address space and queued in a gather whose flush has not been published
-    /// yet (under <see cref="PageTableLock"/>). While there are any, CPU contexts may still hold walks through
-    /// them in their paging-structure caches, so a map must make its entries visible explicitly.</summary>
+    /// yet; changed atomically (gathers queue tables under the split locks and flush under none). While there are
+    /// any, CPU contexts may still hold walks through them in their paging-structure caches, so a map must make its
+    /// entries visible explicitly.</summary>
     public long QueuedTables;
 
     /// <summary>Invalidation channel of this address space.</summary>
@@ -85,36 +96,31 @@ internal sealed unsafe class MmStruct
     public long VmPtePages => Tables[1] + Tables[2] + Tables[3];
 
     /// <summary>A scratch array of at least <paramref name="count"/> frame numbers for preallocated tables. Only
-    /// used under <see cref="PageTableLock"/>.</summary>
+    /// used under <see cref="MmapLock"/>.</summary>
     public ulong[] Pool(long count)
     {
         if (count > _pool.Length) _pool = new ulong[Math.Max(count, _pool.Length * 2)];
         return _pool;
     }
 
-    /// <summary>Takes <see cref="PageTableLock"/>, counting (and tracing) the times another thread held it.</summary>
-    public TableLockScope LockTables()
+    /// <summary>Takes <see cref="MmapLock"/> (<c>mmap_write_lock</c>) until the end of a <c>using</c>.</summary>
+    public MmapLockScope LockMmap()
     {
-        if (!PageTableLock.TryEnter())
-        {
-            Vmstat.Add(ref Memory.Stat.PageTableLockContentions, 1);
-            Diagnostics.FastPtEventSource.Log.LockContended(RootLevel, RootPa >> Paging.PageShift, 0);
-            PageTableLock.Enter();
-        }
-        return new TableLockScope(PageTableLock);
+        MmapLock.Enter();
+        return new MmapLockScope(MmapLock);
     }
 
-    /// <summary>Releases the page-table lock at the end of a <c>using</c>.</summary>
-    public readonly ref struct TableLockScope
+    /// <summary>Releases the mmap lock at the end of a <c>using</c>.</summary>
+    public readonly ref struct MmapLockScope
     {
         private readonly Lock _lock;
 
-        public TableLockScope(Lock tableLock) => _lock = tableLock;
+        public MmapLockScope(Lock mmapLock) => _lock = mmapLock;
 
         public void Dispose() => _lock.Exit();
     }
 
-    /// <summary>The gather reused by single operations (under <see cref="PageTableLock"/>) so they allocate nothing.</summary>
+    /// <summary>The gather reused by single operations (under <see cref="MmapLock"/>) so they allocate nothing.</summary>
     public MmuGatherCore RentGather()
     {
         MmuGatherCore gather = _cachedGather ??= new MmuGatherCore(this, owned: true);

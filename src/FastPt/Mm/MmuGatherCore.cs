@@ -89,14 +89,28 @@ internal sealed class MmuGatherCore
         if (end > _end) _end = end;
     }
 
-    /// <summary>Queues a table that was just cleared from its parent (<c>pte_free_tlb</c> and friends).</summary>
+    /// <summary>True when the batch is full: the caller flushes (<see cref="FlushIfFull"/>) as soon as it holds no
+    /// page-table lock.</summary>
+    public bool IsFull => _tableCount + _pageCount >= BatchLimit;
+
+    /// <summary>Flushes and frees if the batch is full. Never call it holding a page-table lock: the flush waits for
+    /// RCU readers, and a fault inside its read-side section may be spinning on that lock (the kernel's
+    /// <c>zap_pte_range</c> likewise drops the PTE lock before <c>tlb_flush_mmu</c>).</summary>
+    public void FlushIfFull()
+    {
+        if (IsFull) FlushAndFree();
+    }
+
+    /// <summary>Queues a table that was just cleared from its parent (<c>pte_free_tlb</c>, <c>pmd_free_tlb</c>,
+    /// …). Never flushes: see <see cref="FlushIfFull"/>.</summary>
     public void RemoveTable(ulong tablePa, int level)
     {
-        _mm.Tables[level]--;
-        _mm.QueuedTables++;
+        System.Threading.Interlocked.Decrement(ref _mm.Tables[level]);
+        // Counted under the mmap lock the clearing operation holds: a map, which takes that lock too, sees the count
+        // and makes its entries visible to cached walks (PageTableOps.CommitMap).
+        System.Threading.Interlocked.Increment(ref _mm.QueuedTables);
         TlbRemoveTable(tablePa | (uint)level);
         _tableCount++;
-        if (_tableCount + _pageCount >= BatchLimit) FlushAndFree();
     }
 
     /// <summary><c>tlb_remove_table</c>: the table goes into the current batch page, allocated without waiting
@@ -132,20 +146,23 @@ internal sealed class MmuGatherCore
 
     /// <summary>Queues a whole detached subtree: the table at <paramref name="tablePa"/> (at
     /// <paramref name="level"/>, translating [<paramref name="start"/>, <paramref name="end"/>)) and every table
-    /// below it, uncounting its leaves. A walk on <see cref="PageWalk"/>: tables are queued bottom-up as the walker
-    /// leaves them.</summary>
-    public void RemoveSubtree(ulong tablePa, int level, ulong start, ulong end)
+    /// below it, uncounting its leaves. With <paramref name="freeFrames"/> (an anonymous region) the frames of its
+    /// leaves go too, except the shared zero page. A walk on <see cref="PageWalk"/>: tables are queued bottom-up as
+    /// the walker leaves them.</summary>
+    public void RemoveSubtree(ulong tablePa, int level, ulong start, ulong end, bool freeFrames = false)
     {
-        var ops = new RemoveSubtreeOps { Gather = this, Leaves = _mm.Leaves };
+        var ops = new RemoveSubtreeOps { Gather = this, Leaves = _mm.Leaves, FreeFrames = freeFrames };
         PageWalk.WalkFrom(_mm.Memory.Physical, tablePa, level, start, end, ref ops);
         RemoveTable(tablePa, level);
     }
 
-    /// <summary>The walk of <see cref="RemoveSubtree"/>: reads only (the subtree is detached, nobody else edits it).</summary>
+    /// <summary>The walk of <see cref="RemoveSubtree"/>: reads only (the subtree is detached, nobody else edits it).
+    /// Leaf counts change atomically: faults in other regions of the address space count theirs meanwhile.</summary>
     private unsafe struct RemoveSubtreeOps : IPageWalkOps
     {
         public MmuGatherCore Gather;
         public long[] Leaves;
+        public bool FreeFrames;
 
         public static bool Mutates => false;
 
@@ -154,14 +171,19 @@ internal sealed class MmuGatherCore
             ulong value = *entry;
             if (value == 0) return WalkAction.Continue;
             if (!PageTableEntry.IsLeaf(value, level)) return WalkAction.Descend;
-            Leaves[level]--;
+            System.Threading.Interlocked.Decrement(ref Leaves[level]);
+            if (FreeFrames) Gather.RemoveAnonymousFrame(value, level);
             return WalkAction.Continue;
         }
 
         public WalkAction PteRange(ulong* ptes, ulong address, ulong end)
         {
             int count = (int)((end - address) >> Paging.PageShift);
-            Leaves[Paging.PteLevel] -= count - new ReadOnlySpan<ulong>(ptes, count).Count(0UL);
+            var span = new ReadOnlySpan<ulong>(ptes, count);
+            System.Threading.Interlocked.Add(ref Leaves[Paging.PteLevel], -(count - span.Count(0UL)));
+            if (FreeFrames)
+                foreach (ulong value in span)
+                    if (value != 0) Gather.RemoveAnonymousFrame(value, Paging.PteLevel);
             return WalkAction.Continue;
         }
 
@@ -172,12 +194,21 @@ internal sealed class MmuGatherCore
         }
     }
 
-    /// <summary>Queues data frames to free after the flush (<c>tlb_remove_page</c>).</summary>
+    /// <summary>Queues the frame of an anonymous leaf (a 4 KiB page or a 2 MiB transparent huge page) unless it is
+    /// the shared zero page.</summary>
+    public void RemoveAnonymousFrame(ulong leaf, int level)
+    {
+        ulong pfn = PageTableEntry.LeafAddress(leaf, level) >> Paging.PageShift;
+        if (pfn == _mm.Memory.ZeroPfn) return;
+        RemovePages(pfn, Paging.LevelShift(level) - Paging.PageShift);
+    }
+
+    /// <summary>Queues data frames to free after the flush (<c>tlb_remove_page</c>). Never flushes: see
+    /// <see cref="FlushIfFull"/>.</summary>
     public void RemovePages(ulong pfn, int order)
     {
         if (_pageCount == _pages.Length) Array.Resize(ref _pages, _pages.Length * 2);
         _pages[_pageCount++] = (pfn << 5) | (uint)order;
-        if (_tableCount + _pageCount >= BatchLimit) FlushAndFree();
     }
 
     /// <summary>Flushes what was collected, waits out lockless walkers, then frees (<c>tlb_finish_mmu</c>).</summary>
@@ -193,7 +224,7 @@ internal sealed class MmuGatherCore
         bool haveFrees = _tableCount + _pageCount > 0;
         if (_end > _start || haveFrees) FlushTlb();
         // The flush just published drops every cached walk through the queued tables.
-        _mm.QueuedTables -= _tableCount;
+        System.Threading.Interlocked.Add(ref _mm.QueuedTables, -_tableCount);
         if (!haveFrees) return;
         MemoryManager memory = _mm.Memory;
         // CPU contexts walk with only their busy flag raised: wait until each has seen the flush (and dropped its
@@ -271,7 +302,7 @@ internal sealed class MmuGatherCore
             _active = false;
             return;
         }
-        using (_mm.LockTables())
+        using (_mm.LockMmap())
         {
             Finish();
         }

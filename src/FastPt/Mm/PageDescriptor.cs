@@ -114,6 +114,13 @@ internal static class PageFlags
     /// every folio of an order in a zone, and its descriptors have to name that zone.</summary>
     public const ulong ZoneMovable = 1UL << 22;
 
+    /// <summary>PG_slab: the frame holds allocated page-table locks (<see cref="PtlockCache"/>).</summary>
+    public const ulong Slab = 1UL << 28;
+
+    /// <summary>The table's descriptor holds a split page-table lock (inline word or allocated handle) that the
+    /// destructor must free.</summary>
+    public const ulong HasPtlock = 1UL << 29;
+
     public static int LevelOf(ulong flags) => (int)((flags & LevelMask) >> LevelShift);
 }
 

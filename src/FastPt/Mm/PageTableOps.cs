@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
@@ -15,112 +16,198 @@ internal static unsafe class PageTableOps
     /// <summary>Maps [va, va + length) onto [pa, pa + length). The caller validated ranges and alignment.</summary>
     public static PagingResult Map(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan)
     {
-        using (mm.LockTables())
+        MemoryManager memory = mm.Memory;
+        using (mm.LockMmap())
         {
             ThrowIfDisposed(mm);
-            PagingResult checkResult = CheckMap(mm, va, length, plan, out int need, out int pteNeed);
+            PagingResult reserved = RefuseRegionOverlap(mm, va, va + length);
+            if (!reserved.IsSuccess) return reserved;
+            PagingResult checkResult = CheckMap(mm, va, length, plan, out TableDemand need);
             if (!checkResult.IsSuccess) return checkResult;
-            // Upper tables as frames, PTE tables as fragments of the address space's blocks: all or nothing.
-            TableReservation tables = mm.Reservation;
-            if (!tables.TryReserve(need - pteNeed, pteNeed, va, out PagingResult failure)) return failure;
-            try
-            {
-                CommitMap(mm, va, length, plan, tables);
-            }
-            finally
-            {
-                tables.Release();
-            }
+            // Every table allocated and constructed (a split lock may not be available) before anything changes.
+            if (!memory.PageTables.TryAllocatePool(mm, need, out TablePool pool, out string? why))
+                return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, why);
+            CommitMap(mm, va, length, plan, ref pool);
             return PagingResult.Success;
         }
     }
 
-    /// <summary>The check pass of a map, under the table lock: the first conflict, or the number of page-table
-    /// pages the commit will take (<paramref name="tablesNeeded"/>, <paramref name="pteTablesNeeded"/> of them PTE
-    /// tables).</summary>
-    public static PagingResult CheckMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, out int tablesNeeded,
-        out int pteTablesNeeded)
+    /// <summary>The check pass of a map, under the mmap lock: the first conflict, or how many page-table pages of
+    /// each level the commit can take (<paramref name="tablesNeeded"/>).</summary>
+    public static PagingResult CheckMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, out TableDemand tablesNeeded)
     {
         var check = new MapOperation.CheckOps { Plan = plan };
         PageWalk.Walk(mm.Memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
-        bool ok = check.Failure.IsSuccess;
-        tablesNeeded = ok ? checked((int)check.TablesNeeded) : 0;
-        pteTablesNeeded = ok ? checked((int)check.PteTablesNeeded) : 0;
+        tablesNeeded = check.Failure.IsSuccess ? check.TablesNeeded : default;
         return check.Failure;
     }
 
-    /// <summary>The commit pass of a map whose check passed, under the same hold of the table lock: installs the
-    /// leaves and exactly the zeroed tables in <paramref name="pool"/> (single frames, as the kernel's tables
-    /// are). Cannot fail.</summary>
-    public static void CommitMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, ReadOnlySpan<ulong> pool)
-    {
-        fixed (ulong* p = pool)
-            Commit(mm, va, length, new MapOperation.CommitOps { Plan = plan, Mm = mm, Pool = p, PoolSize = pool.Length }, pool.Length);
-    }
-
-    /// <summary>The commit pass of a map whose check passed, taking exactly the tables
-    /// <paramref name="tables"/> reserved (PTE tables as fragments for a user address space). Cannot fail.</summary>
-    public static void CommitMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, TableReservation tables) =>
-        Commit(mm, va, length, new MapOperation.CommitOps { Plan = plan, Mm = mm, Tables = tables }, tables.Count);
-
-    private static void Commit(MmStruct mm, ulong va, ulong length, MapOperation.CommitOps commit, int need)
+    /// <summary>The commit pass of a map whose check passed, under the same hold of the mmap lock: installs the
+    /// leaves and tables from <paramref name="pool"/> (constructed tables, as the check counted them), each entry
+    /// under the split lock of its table, then frees the tables left over. Cannot fail. Only a user address space
+    /// can leave tables over (a concurrent demand fault in a neighbouring region installed one first); in the
+    /// kernel's nothing else installs tables, so there every counted table must be used.</summary>
+    public static void CommitMap(MmStruct mm, ulong va, ulong length, in MapOperation.Plan plan, ref TablePool pool)
     {
         MemoryManager memory = mm.Memory;
-        long leavesBefore = mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3];
+        var commit = new MapOperation.CommitOps(plan, mm, pool);
         PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
-        if (commit.PoolUsed != need) ThrowHelper.ThrowPoolMismatch(commit.PoolUsed, need);
+        pool = commit.Pool;
+        long used = pool.TotalUsed;
+        if (mm.IsKernel && used != pool.Frames.Length) ThrowHelper.ThrowPoolMismatch((int)used, pool.Frames.Length);
+        memory.PageTables.ReleaseUnused(pool);
         if (mm.IsKernel) memory.SyncKernelTopLevel();
-        else if (mm.QueuedTables > 0) MemoryManager.InvalidateCachedWalks(mm, va, length);
+        // Read after the entries were written; an unmap queues its tables (and counts them) under the mmap lock
+        // this map holds too, so a count it made is seen here.
+        else if (Volatile.Read(ref mm.QueuedTables) > 0) MemoryManager.InvalidateCachedWalks(mm, va, length);
         if (FastPtEventSource.Log.IsEnabled())
-            FastPtEventSource.Log.MapRange(mm.Id, va, length, mm.Leaves[1] + mm.Leaves[2] + mm.Leaves[3] - leavesBefore, need);
+            FastPtEventSource.Log.MapRange(mm.Id, va, length, commit.LeavesInstalled, used);
     }
 
-    /// <summary>Unmaps [va, va + length); every page must be mapped unless <paramref name="holes"/> (discard).
-    /// Table pages that become empty are freed through <paramref name="gather"/>.</summary>
+    /// <summary>Reserves [va, va + length) as an anonymous region (<c>mmap(MAP_ANONYMOUS | MAP_PRIVATE |
+    /// MAP_FIXED_NOREPLACE)</c>): no frame and no table yet. The range must hold no mapping and no other region.</summary>
+    public static PagingResult MapAnonymous(MmStruct mm, ulong va, ulong length, Protection protection, AnonymousOptions options)
+    {
+        using (mm.LockMmap())
+        {
+            ThrowIfDisposed(mm);
+            PagingResult reserved = RefuseRegionOverlap(mm, va, va + length);
+            if (!reserved.IsSuccess) return reserved;
+            // Any leaf in the range is a conflict (the map check pass with 4 KiB leaves finds the first).
+            var check = new MapOperation.CheckOps { Plan = new MapOperation.Plan(va, 0, 1 << 1, 0, 0, 0, 0) };
+            PageWalk.Walk(mm.Memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
+            if (!check.Failure.IsSuccess) return check.Failure;
+            mm.Vmas.Replace([], [new VmArea(va, va + length, protection, options)]);
+            FastPtEventSource.Log.MapAnonymous(mm.Id, va, length, (int)protection, (int)options);
+            return PagingResult.Success;
+        }
+    }
+
+    /// <summary>Refuses a range that overlaps an anonymous region, at the first address they share.</summary>
+    private static PagingResult RefuseRegionOverlap(MmStruct mm, ulong start, ulong end)
+    {
+        if (mm.Vmas.Count == 0) return PagingResult.Success;
+        List<VmArea> regions = mm.Vmas.Overlapping(start, end);
+        if (regions.Count == 0) return PagingResult.Success;
+        VmArea first = regions[0];
+        return new PagingResult(PagingError.AlreadyMapped, new VirtAddr(Math.Max(start, first.Start)), null,
+            $"reserved by the anonymous region [0x{first.Start:x}, 0x{first.End:x})");
+    }
+
+    /// <summary>Unmaps [va, va + length). Outside anonymous regions every page must be mapped unless
+    /// <paramref name="holes"/> (discard); the parts of regions in the range are released with whatever was faulted
+    /// in (frames and all). Table pages that become empty are freed through <paramref name="gather"/>.</summary>
     public static PagingResult Unmap(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, bool holes = false)
     {
         long tablesBefore = gather.PendingTables + gather.TablesFreed;
-        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Unmap { Holes = holes }, holes);
+        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Unmap(), newProtection: null, allowHoles: holes);
         if (result.IsSuccess && FastPtEventSource.Log.IsEnabled())
             FastPtEventSource.Log.UnmapRange(mm.Id, va, length, gather.PendingTables + gather.TablesFreed - tablesBefore);
         return result;
     }
 
-    /// <summary>Changes the rights of [va, va + length); every page must be mapped.</summary>
+    /// <summary>Changes the rights of [va, va + length). Outside anonymous regions every page must be mapped; the
+    /// parts of regions in the range get the new rights, for the pages faulted in and for the faults to come.</summary>
     public static PagingResult Protect(MmStruct mm, ulong va, ulong length, Protection protection, MmuGatherCore gather)
     {
-        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Protect { Protection = protection });
+        PagingResult result = ChangeRange(mm, va, length, gather, new RangeChangeOperation.Protect { Protection = protection }, protection);
         if (result.IsSuccess) FastPtEventSource.Log.ProtectRange(mm.Id, va, length, (int)protection);
         return result;
     }
 
-    /// <summary>The shape unmap and protect share: check every page is mapped and count the split tables, reserve
-    /// them, run the commit walk, give back what it did not use.</summary>
-    private static PagingResult ChangeRange<TChange>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, TChange change, bool allowHoles = false)
+    /// <summary>The shape unmap and protect share. Under the mmap lock: write-lock the regions in the range (so no
+    /// fault runs in them), check every piece — strictly outside regions, allowing holes inside — and count the split
+    /// tables, allocate and construct them, run the commit walk on each piece, give back what it did not use, and
+    /// finally replace the regions: an unmap (<paramref name="newProtection"/> null) keeps their parts outside the
+    /// range (<c>munmap</c>), a protect splits them at the range's ends (<c>mprotect</c>'s <c>vma_modify</c>). A
+    /// refusal unlocks the regions untouched. <paramref name="allowHoles"/> (discard) lets holes through outside
+    /// regions too.</summary>
+    private static PagingResult ChangeRange<TChange>(MmStruct mm, ulong va, ulong length, MmuGatherCore gather, TChange change,
+        Protection? newProtection, bool allowHoles = false)
         where TChange : struct, RangeChangeOperation.IRangeChange
     {
         MemoryManager memory = mm.Memory;
-        using (mm.LockTables())
+        ulong end = va + length;
+        using (mm.LockMmap())
         {
             ThrowIfDisposed(mm);
             gather.EnsureUsableFor(mm);
-            var check = new RangeChangeOperation.CheckOps { AllowHoles = allowHoles };
-            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref check);
-            if (!check.Failure.IsSuccess) return check.Failure;
-            TableReservation tables = mm.Reservation;
-            if (!tables.TryReserve(check.SplitTables - check.PteSplitTables, check.PteSplitTables, va, out PagingResult failure))
-                return failure;
-            var commit = new RangeChangeOperation.CommitOps<TChange> { Mm = mm, Gather = gather, Change = change, Tables = tables };
+            List<VmArea> regions = mm.Vmas.Count == 0 ? s_noRegions : mm.Vmas.Overlapping(va, end);
+            foreach (VmArea region in regions) region.StartWrite();
+            bool replaced = false;
             try
             {
-                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref commit);
+                var check = new RangeChangeOperation.CheckOps();
+                for (int piece = 0; ; piece++)
+                {
+                    if (!NextPiece(regions, va, end, piece, out ulong start, out ulong stop, out VmArea? region)) break;
+                    check.AllowHoles = allowHoles || region is not null;
+                    PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, start, stop, ref check);
+                    if (!check.Failure.IsSuccess) return check.Failure;
+                }
+                if (!memory.PageTables.TryAllocatePool(mm, check.SplitTables, out TablePool pool, out string? why))
+                    return new PagingResult(PagingError.OutOfFrames, new VirtAddr(va), null, "tables to split huge pages: " + why);
+                var commit = new RangeChangeOperation.CommitOps<TChange> { Mm = mm, Gather = gather, Change = change };
+                for (int piece = 0; ; piece++)
+                {
+                    if (!NextPiece(regions, va, end, piece, out ulong start, out ulong stop, out VmArea? region)) break;
+                    commit.Begin(pool, anonymous: region is not null);
+                    PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, start, stop, ref commit);
+                    pool = commit.Pool;
+                }
+                memory.PageTables.ReleaseUnused(pool);
+                if (regions.Count > 0)
+                {
+                    var added = new List<VmArea>();
+                    foreach (VmArea region in regions)
+                    {
+                        if (region.Start < va) added.Add(region.Slice(region.Start, va));
+                        if (newProtection is { } p) added.Add(new VmArea(Math.Max(va, region.Start), Math.Min(end, region.End), p, region.Options));
+                        if (region.End > end) added.Add(region.Slice(end, region.End));
+                    }
+                    mm.Vmas.Replace(regions, added);
+                    foreach (VmArea region in regions) region.Detach();
+                    replaced = true;
+                }
+                return PagingResult.Success;
             }
             finally
             {
-                tables.Release();
+                if (!replaced) foreach (VmArea region in regions) region.EndWrite();
             }
-            return PagingResult.Success;
         }
+    }
+
+    private static readonly List<VmArea> s_noRegions = new();
+
+    /// <summary>The <paramref name="index"/>-th piece of [va, end) cut at region boundaries: alternately a stretch
+    /// outside every region and one region's part. False past the last piece.</summary>
+    private static bool NextPiece(List<VmArea> regions, ulong va, ulong end, int index, out ulong start, out ulong stop, out VmArea? region)
+    {
+        ulong at = va;
+        int piece = 0;
+        foreach (VmArea r in regions)
+        {
+            ulong rs = Math.Max(r.Start, va), re = Math.Min(r.End, end);
+            if (at < rs)
+            {
+                if (piece++ == index) return Piece(at, rs, null, out start, out stop, out region);
+            }
+            if (piece++ == index) return Piece(rs, re, r, out start, out stop, out region);
+            at = re;
+        }
+        if (at < end && piece == index) return Piece(at, end, null, out start, out stop, out region);
+        start = stop = 0;
+        region = null;
+        return false;
+    }
+
+    private static bool Piece(ulong from, ulong to, VmArea? r, out ulong start, out ulong stop, out VmArea? region)
+    {
+        start = from;
+        stop = to;
+        region = r;
+        return true;
     }
 
     /// <summary>The leaf mapping <paramref name="va"/>, read without side effects (no A/D, no TLB): the hardware
@@ -221,12 +308,24 @@ internal static unsafe class PageTableOps
     /// shared with init_mm) and finally the root itself, through a gather.</summary>
     public static void TeardownUser(MmStruct mm)
     {
-        using (mm.LockTables())
+        using (mm.LockMmap())
         {
             if (mm.Disposed) return;
             MemoryManager memory = mm.Memory;
             if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.AddressSpaceTeardown(mm.Id, mm.Tables[1] + mm.Tables[2] + mm.Tables[3] + mm.Tables[4] + 1);
             MmuGatherCore gather = mm.RentGather();
+            // exit_mmap: the anonymous regions go first, with their frames (no fault runs once they are
+            // write-locked; region bounds never cut a huge page, so no split is needed).
+            List<VmArea> regions = mm.Vmas.All();
+            foreach (VmArea region in regions)
+            {
+                region.StartWrite();
+                var zap = new RangeChangeOperation.CommitOps<RangeChangeOperation.Unmap> { Mm = mm, Gather = gather };
+                zap.Begin(TablePool.Empty, anonymous: true);
+                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, region.Start, region.End, ref zap);
+            }
+            mm.Vmas.Replace(regions, []);
+            foreach (VmArea region in regions) region.Detach();
             var teardown = new TeardownOps { Gather = gather };
             PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, 0, memory.Layout.UserTop, ref teardown);
             gather.AddRange(0, memory.Layout.UserTop);

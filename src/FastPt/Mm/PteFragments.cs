@@ -73,17 +73,27 @@ internal sealed unsafe class PteFragments
             int available = (c.HasBlock ? PerBlock - c.Next : 0) + c.SpareCount * PerBlock - c.Reserved;
             int missing = count - available;
             int blocks = missing <= 0 ? 0 : (missing + PerBlock - 1) / PerBlock;
+            // Every block's frames first, then the constructors (which may need frames for their locks).
             int got = 0;
             for (; got < blocks; got++)
             {
-                if (!_tables.TryAllocatePteBlock(mm.Id, Order, out ulong head)) break;
+                if (!_tables.TryAllocatePteBlockFrames(Order, out ulong head)) break;
                 if (c.SpareCount == c.Spare.Length) Array.Resize(ref c.Spare, c.Spare.Length * 2);
                 c.Spare[c.SpareCount++] = head;
             }
-            if (got < blocks)
+            int constructed = 0;
+            if (got == blocks)
+                for (; constructed < blocks; constructed++)
+                    if (!_tables.TryConstructPteBlock(c.Spare[c.SpareCount - blocks + constructed], mm.Id, Order)) break;
+            if (constructed < blocks)
             {
-                // Give back what this call allocated: never published, so freed at once.
-                for (int i = 0; i < got; i++) FreeUntouched(c.Spare[--c.SpareCount]);
+                // Give back what this call allocated, newest first: never published, so freed at once.
+                for (int i = got - 1; i >= 0; i--)
+                {
+                    ulong head = c.Spare[--c.SpareCount];
+                    if (i < constructed) FreeUntouched(head);
+                    else _tables.FreePteBlockFrames(head, Order);
+                }
                 return false;
             }
             c.Reserved += count;

@@ -19,6 +19,8 @@ internal static unsafe class TestAndClearOperation
         public ulong* Bitmap;
         public long Pages;
         public MmuGatherCore Gather;
+        public MmStruct Mm;
+        public WalkTables Tables;
 
         public static bool Mutates => true;
 
@@ -27,10 +29,17 @@ internal static unsafe class TestAndClearOperation
             ulong value = *entry;
             if (value == 0) return WalkAction.Continue;
             if (!PageTableEntry.IsLeaf(value, level))
-                return (value & PageTableEntry.Present) != 0 ? WalkAction.Descend : WalkAction.Continue;
+            {
+                if ((value & PageTableEntry.Present) == 0) return WalkAction.Continue;
+                Tables[level - 1] = PageTableEntry.TableAddress(value);
+                return WalkAction.Descend;
+            }
             if (next - address == Paging.LevelSize(level))
             {
-                if (TestAndClear(entry)) Report(address, next);
+                PageTableLock ptl = PageTableLocking.HugePteLock(Mm, level, Tables[level]);
+                bool had = TestAndClear(entry);
+                ptl.Unlock();
+                if (had) Report(address, next);
             }
             else if ((value & Bit) != 0)
             {
@@ -43,8 +52,12 @@ internal static unsafe class TestAndClearOperation
 
         public WalkAction PteRange(ulong* ptes, ulong address, ulong end)
         {
+            // clear_refs_pte_range: the bits are cleared under the PTE table's lock.
+            PageTableLock ptl = PageTableLocking.PteLockptr(Mm, Tables[Paging.PteLevel]);
+            ptl.Lock();
             for (ulong a = address; a != end; a += Paging.PageSize, ptes++)
                 if (*ptes != 0 && TestAndClear(ptes)) Report(a, a + Paging.PageSize);
+            ptl.Unlock();
             return WalkAction.Continue;
         }
 
@@ -74,13 +87,14 @@ internal static unsafe class TestAndClearOperation
 
     public static long Run(MmStruct mm, ulong va, ulong length, ulong bit, Span<ulong> bitmap, MmuGatherCore gather)
     {
-        using (mm.LockTables())
+        using (mm.LockMmap())
         {
             if (mm.Disposed) ThrowHelper.ThrowAddressSpaceDisposed();
             gather.EnsureUsableFor(mm);
             fixed (ulong* map = bitmap)
             {
-                var ops = new Ops { Bit = bit, RangeStart = va, Bitmap = map, Gather = gather };
+                var ops = new Ops { Bit = bit, RangeStart = va, Bitmap = map, Gather = gather, Mm = mm };
+                ops.Tables[mm.RootLevel] = mm.RootPa;
                 PageWalk.Walk(mm.Memory.Physical, mm.RootPa, mm.RootLevel, va, va + length, ref ops);
                 return ops.Pages;
             }

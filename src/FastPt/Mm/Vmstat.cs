@@ -26,6 +26,21 @@ internal sealed class Vmstat : MachineCounters
     /// <summary>Split page-table locks allocated and freed (must balance after teardown).</summary>
     public long PtlocksAllocated, PtlocksFreed;
 
+    /// <summary><c>pgfault</c>: demand faults handled in anonymous regions (attempts, spurious ones included).</summary>
+    public long PageFaults;
+
+    /// <summary><c>thp_fault_alloc</c>: faults that mapped a transparent huge page.</summary>
+    public long ThpFaultAlloc;
+
+    /// <summary><c>thp_fault_fallback</c>: faults that wanted a huge page, found no 2 MiB frame and used 4 KiB.</summary>
+    public long ThpFaultFallback;
+
+    /// <summary>Read faults that mapped the shared zero page.</summary>
+    public long ZeroPageFaults;
+
+    /// <summary>Write faults that replaced the zero page by a frame of their own.</summary>
+    public long ZeroPageCopies;
+
     /// <summary>Page-table blocks allocated and freed in all (the live ones, the fragments and the deferrals the
     /// Meter reports are fields of the base class).</summary>
     public long PteBlocksAllocated, PteBlocksFreed;

@@ -5,7 +5,9 @@ namespace FastPt.Sync;
 
 /// <summary>A test-and-test-and-set spinlock for critical sections of a few instructions (<c>raw_spinlock_t</c>).
 /// Its acquire is an interlocked compare-exchange — a full fence in .NET's memory model on every platform — which
-/// callers may rely on (<see cref="RcuDomain.CallRcu"/> does). Spinning backs off to yielding, so a preempted
+/// callers may rely on (<see cref="RcuDomain.CallRcu"/> does). The lock is four bytes with all-zero meaning free, so it
+/// can live inside native memory (a page descriptor's word, <c>page->ptl</c>) reached through a reference. Spinning
+/// backs off to yielding, so a preempted
 /// holder on a loaded machine costs time slices, not a hang.</summary>
 internal struct RawSpinLock
 {
@@ -17,6 +19,13 @@ internal struct RawSpinLock
     {
         if (Interlocked.CompareExchange(ref _held, 1, 0) != 0) EnterContended();
     }
+
+    /// <summary>Acquires the lock if it is free (full fence on success); false, changing nothing, if it is held.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryEnter() => Interlocked.CompareExchange(ref _held, 1, 0) == 0;
+
+    /// <summary>True while some thread holds the lock (a racy snapshot, for assertions and diagnostics).</summary>
+    public readonly bool IsHeld => Volatile.Read(ref Unsafe.AsRef(in _held)) != 0;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void EnterContended()

@@ -17,17 +17,17 @@ public class MainJobTests
         CliRunner.Result result = CliRunner.Run("--memory", "4G");
         Assert.True(result.ExitCode == ExitCodes.Success, result.Output + result.Error);
         Assert.Equal("", result.Error);
-        foreach (string name in new[] { "boot", "paging", "replay-synthetic", "hotplug", "collapse", "kernel-check", "hugetlb" })
+        foreach (string name in new[] { "boot", "paging", "replay-synthetic", "hotplug", "faults", "collapse", "kernel-check", "hugetlb" })
             Assert.Contains("── " + name, result.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("FAIL", result.Output, StringComparison.Ordinal);
         if (HostSupport.Unsupported() is { } reason)
         {
             Assert.Contains("skipped: " + reason[..40], result.Output, StringComparison.Ordinal);
-            Assert.Contains("6 of 6 scenarios passed (1 skipped on this host)", result.Output, StringComparison.Ordinal);
+            Assert.Contains("7 of 7 scenarios passed (1 skipped on this host)", result.Output, StringComparison.Ordinal);
         }
         else
         {
-            Assert.Contains("7 of 7 scenarios passed", result.Output, StringComparison.Ordinal);
+            Assert.Contains("8 of 8 scenarios passed", result.Output, StringComparison.Ordinal);
         }
     }
 

@@ -59,7 +59,7 @@ public class ProgramTests
     [InlineData("'6'", "--levels", "6")]
     [InlineData("--bogus", "--bogus")]
     [InlineData("--seed", "--seed", "many")]
-    [InlineData("'--pages' is required", "replay")]
+    [InlineData("give either --pages FILE or --lackey FILE", "replay")]
     [InlineData("not found", "replay", "--pages", "/nonexistent/pages.txt")]
     [InlineData("not 4 KiB aligned", "replay", "--pages", "x", "--base", "0x123")]
     [InlineData("--va", "dump", "--va", "0x2000-0x1000")]

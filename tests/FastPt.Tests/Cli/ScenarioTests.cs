@@ -56,6 +56,23 @@ public class ScenarioTests
     }
 
     [Fact]
+    public void Faults_scenario_reports_every_lock_mode_page_size_and_layout_with_the_lock_balance()
+    {
+        using var machine = new Machine(new MachineOptions { MemorySize = 1UL << 30 });
+        ScenarioReport report = ScenarioRunner.Run(new FaultsScenario(), new ScenarioContext(machine, seed: 1));
+        Assert.True(report.Passed, string.Join("; ", report.Checks.Where(c => !c.Passed).Select(c => $"{c.Name}: {c.Detail}")));
+        ReportTable throughput = report.Tables.Single(t => t.Title == "Fault throughput");
+        Assert.Equal(3 * 2 * 3, throughput.Rows.Count); // lock modes x {4 KiB, THP} x {1 thread, disjoint, shared}
+        Assert.All(throughput.Rows, row => Assert.True(row[6].WholeNumber > 0));
+        ReportTable balance = report.Tables.Single(t => t.Title.StartsWith("Lock balance", StringComparison.Ordinal));
+        Assert.Equal(["split, inline", "split, allocated", "single lock"], balance.Rows.Select(r => r[0].Text));
+        Assert.All(balance.Rows, row => Assert.Equal(0, row[3].WholeNumber));
+        Assert.True(balance.Rows[1][1].WholeNumber > 0); // allocated mode really allocated locks
+        Assert.Equal(0, balance.Rows[2][1].WholeNumber); // single-lock mode has none
+        Assert.Contains(report.Checks, c => c.Name.Contains("locks allocated = freed", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Boot_scenario_reports_direct_map_and_memmap_figures()
     {
         using var machine = new Machine(new MachineOptions { MemorySize = SmallMachine });
@@ -88,7 +105,7 @@ public class ScenarioTests
     public void Catalog_names_are_unique_command_line_words_and_can_be_found()
     {
         string[] names = ScenarioCatalog.All.Select(s => s.Name).ToArray();
-        Assert.Equal(["boot", "paging", "replay-synthetic", "hotplug", "collapse", "kernel-check", "hugetlb"], names);
+        Assert.Equal(["boot", "paging", "replay-synthetic", "hotplug", "faults", "collapse", "kernel-check", "hugetlb"], names);
         Assert.Equal(names.Length, names.Distinct(StringComparer.OrdinalIgnoreCase).Count());
         foreach (IScenario scenario in ScenarioCatalog.All)
         {

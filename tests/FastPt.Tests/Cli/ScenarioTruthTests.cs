@@ -7,8 +7,9 @@ using Xunit;
 namespace FastPt.Tests.Cli;
 
 /// <summary>Issue 9, section 1: the main job's checks measure the truth on every valid size, from the smallest
-/// machine that boots to the 64 TiB the 4-level machine addresses (the main job on 64 TiB is in
-/// <see cref="MainJobTests"/>: its kernel-check reads the process-wide VmPTE and runs alone).</summary>
+/// machine that boots to the 64 TiB the 4-level machine addresses. Serial, as <see cref="MainJobTests"/>: the main
+/// job's kernel-check reads the process-wide VmPTE, which tests running beside it change.</summary>
+[Collection("Serial")]
 public class ScenarioTruthTests
 {
     internal static JsonElement[] Scenarios(CliRunner.Result result)

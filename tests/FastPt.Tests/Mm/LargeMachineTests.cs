@@ -30,8 +30,8 @@ public class LargeMachineTests
         Assert.Equal(sections, s.OnlineSections);
         Assert.Equal(sections * 512, s.MemmapBootPages);
         Assert.Equal((long)(memory >> 12), s.PresentPages);
-        // memblock reserved exactly the boot memmap and the boot page tables; everything else is free.
-        Assert.Equal(s.PresentPages - s.MemmapBootPages - s.PageTablePages, s.ManagedPages);
+        // memblock reserved exactly the boot memmap, the boot page tables and the zero page; everything else is free.
+        Assert.Equal(s.PresentPages - s.MemmapBootPages - s.PageTablePages - 1, s.ManagedPages);
         Assert.Equal(s.ManagedPages, s.FreePages);
         long buddy = 0;
         for (int o = 0; o < s.FreeBlocksPerOrder.Count; o++) buddy += s.FreeBlocksPerOrder[o] << o;

@@ -221,6 +221,44 @@ public class TlbTests
     }
 
     [Fact]
+    public void Victim_tlb_answers_conflict_misses_before_the_paging_structure_caches_and_sees_flushes()
+    {
+        // Two pages 64 KiB apart in one PTE table share a slot of a 16-entry TLB: the cached PTE table could finish
+        // every miss, but the victim TLB holds the evicted entry and answers first (the conflict misses of real
+        // programs' traces, perf-results/2026-12-01-amd-epyc-zen3-2core/TlbStudy.md).
+        using Machine machine = new(new MachineOptions { MemorySize = 2 * GiB, TlbEntries = 16 });
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(1 * GiB), 2 * MiB, Protection.ReadWrite, PageSize.Size4K);
+        using MmuContext cpu = space.CreateContext();
+        VirtAddr a = Base, b = Base + 16 * Page;
+        for (int round = 0; round < 10; round++)
+        {
+            cpu.Write(a, (byte)round);
+            cpu.Write(b, (byte)(round + 100));
+            Assert.True(cpu.TryTranslate(a, AccessKind.Write, out PhysAddr pa));
+            Assert.Equal(1 * GiB, pa.Value);
+            Assert.True(cpu.TryTranslate(b, AccessKind.Write, out pa));
+            Assert.Equal(1 * GiB + 16 * Page, pa.Value);
+        }
+        TlbStatistics warm = cpu.Statistics;
+        // After the first round every miss is a victim hit: none is left to the caches or a walk.
+        Assert.True(warm.VictimHits >= 4 * 9, warm.ToString());
+        Assert.Equal(warm.Misses, warm.VictimHits + warm.PmdCacheHits + warm.PudCacheHits + warm.Walks);
+        Assert.True(warm.PmdCacheHits + warm.PudCacheHits + warm.Walks <= 4, warm.ToString());
+
+        // Taking write away from b must reach its copy wherever it is (main slot or victim).
+        space.Protect(b, Page, Protection.Read);
+        for (int round = 0; round < 3; round++)
+        {
+            Assert.True(cpu.TryTranslate(a, AccessKind.Write, out _));
+            Assert.False(cpu.TryTranslate(b, AccessKind.Write, out _));
+            Assert.True(cpu.TryTranslate(b, AccessKind.Read, out PhysAddr pa));
+            Assert.Equal(1 * GiB + 16 * Page, pa.Value);
+        }
+        Assert.Equal((byte)109, cpu.Read<byte>(b));
+    }
+
+    [Fact]
     public void Victim_tlb_catches_conflict_misses_the_paging_structure_caches_miss_too()
     {
         // Two pages 1 GiB apart share a TLB slot (16 entries) and the single entry of each paging-structure cache.
