@@ -93,6 +93,8 @@ internal static class Program
         root.Add(TraceCommand.Create(environment));
         root.Add(KernelCheckCommand.Create(environment));
         root.Add(HugeTlbCommand.Create(environment));
+        root.Add(KPageFlagsCommand.Create(environment));
+        root.Add(PagemapCommand.Create(environment));
         return root;
     }
 
