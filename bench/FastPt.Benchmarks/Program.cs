@@ -46,7 +46,10 @@ public static class Program
         string full = Path.GetFullPath(baselineDirectory);
         if (!File.Exists(Path.Combine(full, "src", "FastPt", "FastPt.csproj")))
             throw new FileNotFoundException($"no src/FastPt/FastPt.csproj in {full} (bench/compare.sh extracts one)");
-        Job measured = Job.Default.WithLaunchCount(2).WithWarmupCount(3).WithIterationCount(10);
+        // FASTPT_COMPARE_SHORT=1: one launch of three iterations, for direction while the machine is shared.
+        Job measured = Environment.GetEnvironmentVariable("FASTPT_COMPARE_SHORT") == "1"
+            ? Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(3)
+            : Job.Default.WithLaunchCount(2).WithWarmupCount(3).WithIterationCount(10);
         return CreateConfig()
             .AddJob(measured.WithArguments([new MsBuildArgument($"/p:FastPtBaseline={full}")]).WithId("before"))
             .AddJob(measured.WithId("after"))

@@ -90,6 +90,7 @@ internal static class Program
         root.Add(ScenarioCommands.CreateList(environment));
         root.Add(ReplayCommand.Create(environment));
         root.Add(DumpCommand.Create(environment));
+        root.Add(MapCommand.Create(environment));
         root.Add(TraceCommand.Create(environment));
         root.Add(KernelCheckCommand.Create(environment));
         root.Add(HugeTlbCommand.Create(environment));

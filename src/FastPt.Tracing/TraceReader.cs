@@ -212,7 +212,9 @@ internal sealed class TraceReader
                 ulong spaceId = U64(data, "space");
                 var kind = (FlushKind)Int(data, "kind");
                 if (!Enum.IsDefined(kind)) Anomaly(data, eventName, time, "kind");
-                if (U64(data, "end") < U64(data, "start")) Anomaly(data, eventName, time, "end");
+                // An end of 0 is 2^64: a flush that includes the top page of a guest's higher half.
+                ulong flushEnd = U64(data, "end");
+                if (flushEnd != 0 && flushEnd < U64(data, "start")) Anomaly(data, eventName, time, "end");
                 CheckCount(data, eventName, time, "contexts");
                 SpaceAccumulator space = Space(spaceId);
                 _flushes++;
@@ -332,7 +334,8 @@ internal sealed class TraceReader
     {
         ulong address = U64(data, "address"), length = U64(data, "length");
         if ((address & PageMask) != 0) Anomaly(data, eventName, time, "address");
-        if (length == 0 || (length & PageMask) != 0 || address + length < address) Anomaly(data, eventName, time, "length");
+        // A range may end exactly at 2^64 (a guest's top page); only one that runs past it is impossible.
+        if (length == 0 || (length & PageMask) != 0 || length - 1 > ulong.MaxValue - address) Anomaly(data, eventName, time, "length");
     }
 
     private void CheckCount(TraceEvent data, string eventName, double time, string field)

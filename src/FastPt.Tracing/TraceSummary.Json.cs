@@ -36,155 +36,145 @@ public sealed partial record TraceSummary
         foreach (string anomaly in Anomalies) json.WriteStringValue(anomaly);
         json.WriteEndArray();
 
-        json.WriteStartArray("providers");
-        foreach (ProviderSummary provider in Providers)
+        WriteObjects(json, "providers", Providers, static (w, provider) =>
         {
-            json.WriteStartObject();
-            json.WriteString("name", provider.Name);
-            json.WriteNumber("events", provider.Events);
-            json.WriteNumber("kinds", provider.Kinds);
-            json.WriteString("role", provider.Role);
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
-
-        json.WriteStartArray("notes");
-        foreach (TraceNote note in Notes)
+            w.WriteString("name", provider.Name);
+            w.WriteNumber("events", provider.Events);
+            w.WriteNumber("kinds", provider.Kinds);
+            w.WriteString("role", provider.Role);
+        });
+        WriteObjects(json, "notes", Notes, static (w, note) =>
         {
-            json.WriteStartObject();
-            json.WriteString("severity", note.Severity == TraceNoteSeverity.Warning ? "warning" : "information");
-            json.WriteString("text", note.Text);
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
-
-        json.WriteStartArray("events");
-        foreach (EventCount count in Events)
+            w.WriteString("severity", note.Severity == TraceNoteSeverity.Warning ? "warning" : "information");
+            w.WriteString("text", note.Text);
+        });
+        WriteObjects(json, "events", Events, static (w, count) =>
         {
-            json.WriteStartObject();
-            json.WriteString("provider", count.Provider);
-            json.WriteString("name", count.Name);
-            json.WriteNumber("count", count.Count);
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
-
-        json.WriteStartObject("tables");
-        json.WriteNumber("allocated", Tables.Allocated);
-        json.WriteNumber("freed", Tables.Freed);
-        json.WriteNumber("kernelAllocated", Tables.KernelAllocated);
-        json.WriteNumber("kernelFreed", Tables.KernelFreed);
-        WriteNumbers(json, "allocatedByLevel", Tables.AllocatedByLevel);
-        WriteNumbers(json, "freedByLevel", Tables.FreedByLevel);
-        json.WriteNumber("splits", Tables.Splits);
+            w.WriteString("provider", count.Provider);
+            w.WriteString("name", count.Name);
+            w.WriteNumber("count", count.Count);
+        });
+        WriteObject(json, "tables", Tables, static (w, tables) =>
+        {
+            w.WriteNumber("allocated", tables.Allocated);
+            w.WriteNumber("freed", tables.Freed);
+            w.WriteNumber("kernelAllocated", tables.KernelAllocated);
+            w.WriteNumber("kernelFreed", tables.KernelFreed);
+            WriteNumbers(w, "allocatedByLevel", tables.AllocatedByLevel);
+            WriteNumbers(w, "freedByLevel", tables.FreedByLevel);
+            w.WriteNumber("splits", tables.Splits);
+        });
+        WriteObject(json, "bytesFreed", Freed, static (w, freed) =>
+        {
+            w.WriteNumber("pageTables", freed.PageTableBytes);
+            w.WriteNumber("memmap", freed.MemmapBytes);
+            w.WriteNumber("vmemmap", freed.VmemmapBytes);
+            w.WriteNumber("total", freed.Total);
+        });
+        WriteObject(json, "flushes", this, static (w, summary) =>
+        {
+            w.WriteNumber("total", summary.Flushes.Total);
+            WriteCounts(w, "byKind", summary.Flushes.ByKind);
+            w.WriteNumber("contextsNotified", summary.Flushes.ContextsNotified);
+            w.WriteNumber("contextCatchUps", summary.Flushes.ContextCatchUps);
+            w.WriteNumber("requestsApplied", summary.Flushes.RequestsApplied);
+            w.WriteNumber("fullResyncs", summary.Flushes.FullResyncs);
+            w.WriteNumber("unattributed", summary.UnattributedFlushes);
+        });
+        WriteObjects(json, "operations", Operations, static (w, operation) =>
+        {
+            w.WriteString("name", operation.Name);
+            w.WriteNumber("count", operation.Count);
+            w.WriteNumber("bytes", operation.Bytes);
+            w.WriteNumber("leaves", operation.Leaves);
+            w.WriteNumber("tables", operation.Tables);
+            w.WriteNumber("flushes", operation.Flushes);
+            WriteCounts(w, "flushesByKind", operation.FlushesByKind);
+            w.WriteNumber("flushesPerOperation", operation.FlushesPerOperation);
+        });
+        WriteObjects(json, "spaces", Spaces, static (w, space) =>
+        {
+            w.WriteNumber("id", space.Id);
+            w.WriteBoolean("kernel", space.Kernel);
+            w.WriteNumber("maps", space.Maps);
+            w.WriteNumber("unmaps", space.Unmaps);
+            w.WriteNumber("protects", space.Protects);
+            w.WriteNumber("bytesMapped", space.BytesMapped);
+            w.WriteNumber("bytesUnmapped", space.BytesUnmapped);
+            w.WriteNumber("leavesMapped", space.LeavesMapped);
+            w.WriteNumber("tablesAllocated", space.TablesAllocated);
+            w.WriteNumber("tablesFreed", space.TablesFreed);
+            w.WriteNumber("splits", space.Splits);
+            w.WriteNumber("flushes", space.Flushes);
+            WriteCounts(w, "flushesByKind", space.FlushesByKind);
+            w.WriteNumber("faults", space.Faults);
+            w.WriteBoolean("tornDown", space.TornDown);
+        });
+        WriteObject(json, "faults", Faults, static (w, faults) =>
+        {
+            w.WriteNumber("total", faults.Total);
+            WriteCounts(w, "byReason", faults.ByReason);
+            WriteCounts(w, "byAccess", faults.ByAccess);
+        });
+        WriteObject(json, "rcu", Rcu, static (w, rcu) =>
+        {
+            w.WriteNumber("gracePeriods", rcu.GracePeriods);
+            w.WriteNumber("callbacksRun", rcu.CallbacksRun);
+            w.WriteNumber("tablesDeferred", rcu.TablesDeferred);
+            w.WriteNumber("headsQueued", rcu.HeadsQueued);
+        });
+        WriteObject(json, "locks", Locks, static (w, locks) =>
+        {
+            w.WriteNumber("contended", locks.Contended);
+            w.WriteNumber("spins", locks.Spins);
+        });
+        WriteObjects(json, "activities", Activities, static (w, activity) =>
+        {
+            w.WriteString("name", activity.Name);
+            w.WriteNumber("completed", activity.Completed);
+            w.WriteNumber("unmatchedStarts", activity.UnmatchedStarts);
+            w.WriteNumber("unmatchedStops", activity.UnmatchedStops);
+            WriteHistogram(w, activity.Latency);
+            WriteObject(w, "stopTotals", activity.StopTotals, static (inner, totals) =>
+            {
+                foreach (KeyValuePair<string, double> total in totals.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+                    inner.WriteNumber(total.Key, total.Value);
+            });
+        });
+        WriteObjects(json, "metrics", Metrics, static (w, metric) =>
+        {
+            w.WriteString("instrument", metric.Instrument);
+            w.WriteString("tags", metric.Tags);
+            w.WriteString("unit", metric.Unit);
+            w.WriteString("kind", metric.Kind);
+            w.WriteNumber("samples", metric.Samples);
+            w.WriteNumber("last", metric.Last);
+            w.WriteNumber("minimum", metric.Minimum);
+            w.WriteNumber("maximum", metric.Maximum);
+        });
         json.WriteEndObject();
+    }
 
-        json.WriteStartObject("bytesFreed");
-        json.WriteNumber("pageTables", Freed.PageTableBytes);
-        json.WriteNumber("memmap", Freed.MemmapBytes);
-        json.WriteNumber("vmemmap", Freed.VmemmapBytes);
-        json.WriteNumber("total", Freed.Total);
-        json.WriteEndObject();
-
-        json.WriteStartObject("flushes");
-        json.WriteNumber("total", Flushes.Total);
-        WriteCounts(json, "byKind", Flushes.ByKind);
-        json.WriteNumber("contextsNotified", Flushes.ContextsNotified);
-        json.WriteNumber("contextCatchUps", Flushes.ContextCatchUps);
-        json.WriteNumber("requestsApplied", Flushes.RequestsApplied);
-        json.WriteNumber("fullResyncs", Flushes.FullResyncs);
-        json.WriteNumber("unattributed", UnattributedFlushes);
-        json.WriteEndObject();
-
-        json.WriteStartArray("operations");
-        foreach (OperationSummary operation in Operations)
+    /// <summary>An array named <paramref name="name"/> of one object per item, each written by
+    /// <paramref name="writeFields"/> between its braces.</summary>
+    private static void WriteObjects<T>(Utf8JsonWriter json, string name, IEnumerable<T> items, Action<Utf8JsonWriter, T> writeFields)
+    {
+        json.WriteStartArray(name);
+        foreach (T item in items)
         {
             json.WriteStartObject();
-            json.WriteString("name", operation.Name);
-            json.WriteNumber("count", operation.Count);
-            json.WriteNumber("bytes", operation.Bytes);
-            json.WriteNumber("leaves", operation.Leaves);
-            json.WriteNumber("tables", operation.Tables);
-            json.WriteNumber("flushes", operation.Flushes);
-            WriteCounts(json, "flushesByKind", operation.FlushesByKind);
-            json.WriteNumber("flushesPerOperation", operation.FlushesPerOperation);
+            writeFields(json, item);
             json.WriteEndObject();
         }
         json.WriteEndArray();
+    }
 
-        json.WriteStartArray("spaces");
-        foreach (SpaceSummary space in Spaces)
-        {
-            json.WriteStartObject();
-            json.WriteNumber("id", space.Id);
-            json.WriteBoolean("kernel", space.Kernel);
-            json.WriteNumber("maps", space.Maps);
-            json.WriteNumber("unmaps", space.Unmaps);
-            json.WriteNumber("protects", space.Protects);
-            json.WriteNumber("bytesMapped", space.BytesMapped);
-            json.WriteNumber("bytesUnmapped", space.BytesUnmapped);
-            json.WriteNumber("leavesMapped", space.LeavesMapped);
-            json.WriteNumber("tablesAllocated", space.TablesAllocated);
-            json.WriteNumber("tablesFreed", space.TablesFreed);
-            json.WriteNumber("splits", space.Splits);
-            json.WriteNumber("flushes", space.Flushes);
-            WriteCounts(json, "flushesByKind", space.FlushesByKind);
-            json.WriteNumber("faults", space.Faults);
-            json.WriteBoolean("tornDown", space.TornDown);
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
-
-        json.WriteStartObject("faults");
-        json.WriteNumber("total", Faults.Total);
-        WriteCounts(json, "byReason", Faults.ByReason);
-        WriteCounts(json, "byAccess", Faults.ByAccess);
-        json.WriteEndObject();
-
-        json.WriteStartObject("rcu");
-        json.WriteNumber("gracePeriods", Rcu.GracePeriods);
-        json.WriteNumber("callbacksRun", Rcu.CallbacksRun);
-        json.WriteNumber("tablesDeferred", Rcu.TablesDeferred);
-        json.WriteNumber("headsQueued", Rcu.HeadsQueued);
-        json.WriteEndObject();
-
-        json.WriteStartObject("locks");
-        json.WriteNumber("contended", Locks.Contended);
-        json.WriteNumber("spins", Locks.Spins);
-        json.WriteEndObject();
-
-        json.WriteStartArray("activities");
-        foreach (ActivitySummary activity in Activities)
-        {
-            json.WriteStartObject();
-            json.WriteString("name", activity.Name);
-            json.WriteNumber("completed", activity.Completed);
-            json.WriteNumber("unmatchedStarts", activity.UnmatchedStarts);
-            json.WriteNumber("unmatchedStops", activity.UnmatchedStops);
-            WriteHistogram(json, activity.Latency);
-            json.WriteStartObject("stopTotals");
-            foreach (KeyValuePair<string, double> total in activity.StopTotals.OrderBy(pair => pair.Key, StringComparer.Ordinal))
-                json.WriteNumber(total.Key, total.Value);
-            json.WriteEndObject();
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
-
-        json.WriteStartArray("metrics");
-        foreach (MetricSummary metric in Metrics)
-        {
-            json.WriteStartObject();
-            json.WriteString("instrument", metric.Instrument);
-            json.WriteString("tags", metric.Tags);
-            json.WriteString("unit", metric.Unit);
-            json.WriteString("kind", metric.Kind);
-            json.WriteNumber("samples", metric.Samples);
-            json.WriteNumber("last", metric.Last);
-            json.WriteNumber("minimum", metric.Minimum);
-            json.WriteNumber("maximum", metric.Maximum);
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
+    /// <summary>An object named <paramref name="name"/> whose fields <paramref name="writeFields"/> writes from
+    /// <paramref name="value"/>.</summary>
+    private static void WriteObject<T>(Utf8JsonWriter json, string name, T value, Action<Utf8JsonWriter, T> writeFields)
+    {
+        json.WriteStartObject(name);
+        writeFields(json, value);
         json.WriteEndObject();
     }
 
@@ -196,16 +186,12 @@ public sealed partial record TraceSummary
         json.WriteNumber("medianMicroseconds", histogram.Median.TotalMicroseconds);
         json.WriteNumber("p99Microseconds", histogram.P99.TotalMicroseconds);
         json.WriteNumber("maximumMicroseconds", histogram.Maximum.TotalMicroseconds);
-        json.WriteStartArray("buckets");
-        foreach (HistogramBucket bucket in histogram.Buckets)
+        WriteObjects(json, "buckets", histogram.Buckets, static (w, bucket) =>
         {
-            json.WriteStartObject();
-            json.WriteNumber("fromMicroseconds", bucket.LowerMicroseconds);
-            json.WriteNumber("toMicroseconds", bucket.UpperMicroseconds);
-            json.WriteNumber("count", bucket.Count);
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
+            w.WriteNumber("fromMicroseconds", bucket.LowerMicroseconds);
+            w.WriteNumber("toMicroseconds", bucket.UpperMicroseconds);
+            w.WriteNumber("count", bucket.Count);
+        });
         json.WriteEndObject();
     }
 

@@ -20,6 +20,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
     private readonly MmStruct _mm;
     private readonly MemoryManager _memory;
     private readonly ulong _userTop;
+    private readonly ulong _last; // the last address the space maps (inclusive): never wraps, even at 2^64
     private readonly PagingMode _mode;
     private readonly ThreadLocal<MmuContext> _implicitContexts;
     private readonly Lock _contextsLock = new();
@@ -29,11 +30,13 @@ public sealed unsafe partial class AddressSpace : IDisposable
     // The calling thread's last (address space, context) pair: one thread-local load on the translation path.
     [ThreadStatic] private static MmuContext? t_context;
 
-    internal AddressSpace(Machine machine, MemoryManager memory)
+    internal AddressSpace(Machine machine, MemoryManager memory, AddressSpaceLayout layout = AddressSpaceLayout.User)
     {
         _machine = machine;
         _memory = memory;
-        _mm = memory.CreateUserMm();
+        Layout = layout;
+        _mm = memory.CreateUserMm(fullCanonical: layout == AddressSpaceLayout.FullCanonical);
+        _last = _mm.UserLast;
         // The #PF vector of the address space's CPUs: misses inside anonymous regions become demand faults.
         _mm.Root.FaultHandler = new Faults.AnonymousFaultHandler(_mm);
         _userTop = memory.Layout.UserTop;
@@ -49,8 +52,28 @@ public sealed unsafe partial class AddressSpace : IDisposable
     /// <summary>A number that identifies the address space in traces.</summary>
     public ulong Id => _mm.Id;
 
-    /// <summary>Exclusive end of the address range this space can map: 2^47 (4-level) or 2^56 (5-level).</summary>
+    /// <summary>Exclusive end of the lower canonical half: 2^47 (4-level) or 2^56 (5-level). For the
+    /// <see cref="AddressSpaceLayout.User"/> layout the end of everything the space can map; a
+    /// <see cref="AddressSpaceLayout.FullCanonical"/> space maps the higher half too (see <see cref="Contains"/>).</summary>
     public VirtAddr UserTop => new(_userTop);
+
+    /// <summary>Which addresses the space maps: the lower half only, or both canonical halves (a guest).</summary>
+    public AddressSpaceLayout Layout { get; }
+
+    /// <summary>First address of the higher canonical half, 2^64 − 2^47 (4-level) or 2^64 − 2^56 (5-level):
+    /// where a <see cref="AddressSpaceLayout.FullCanonical"/> space's second half begins (a
+    /// <see cref="AddressSpaceLayout.User"/> space refuses it).</summary>
+    public VirtAddr HigherHalfStart => new(Paging.HigherHalfStart(_mode));
+
+    /// <summary>True when the space can map <paramref name="va"/>: canonical for the paging mode and, for the
+    /// <see cref="AddressSpaceLayout.User"/> layout, below <see cref="UserTop"/>.</summary>
+    public bool Contains(VirtAddr va)
+    {
+        ThrowIfDisposed();
+        return InSpace(va);
+    }
+
+    private bool InSpace(VirtAddr va) => Paging.IsCanonical(va.Value, _mode) && va.Value <= _last;
 
     /// <summary>Page-table pages below the root, by level.</summary>
     public PageTableCounts PageTables
@@ -77,7 +100,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
     public long LeafCount(PageSize size)
     {
         ThrowIfDisposed();
-        return _mm.Leaves[size.LeafLevel()];
+        return _mm.LeafCount(size.LeafLevel());
     }
 
     /// <summary>TLB flushes published to this address space's CPU contexts.</summary>
@@ -276,7 +299,10 @@ public sealed unsafe partial class AddressSpace : IDisposable
     /// must map one 2 MiB aligned physical range. Otherwise the 512 frames, wherever they are, are copied into the
     /// 2 MiB frame at <paramref name="copyTo"/> (2 MiB aligned, owned by the caller) and the old frames stay the
     /// caller's: they are unmapped when this returns, and reusable once lockless walkers that started before have
-    /// left (<see cref="Machine.RcuBarrier"/> waits for that). Every page must be present with the same protection.
+    /// left (<see cref="Machine.RcuBarrier"/> waits for that). Inside an anonymous region (which must cover the whole
+    /// 2 MiB) the collapse is khugepaged's <c>collapse_huge_page</c>: it allocates a 2 MiB page itself, copies the 512
+    /// pages into it and frees them once lockless walkers have left; <paramref name="copyTo"/> must then be null.
+    /// Every page must be present with the same protection.
     /// Break before make: translations inside the region fault as not mapped for the moment between the PMD's clear
     /// and the leaf; the old table is freed after an RCU grace period (<c>pte_free_defer</c>). On failure nothing
     /// changes.</summary>
@@ -311,7 +337,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
     public Mapping? Lookup(VirtAddr va)
     {
         ThrowIfDisposed();
-        if (!Paging.IsCanonical(va.Value, _mode) || va.Value >= _userTop) return null;
+        if (!InSpace(va)) return null;
         if (!PageTableOps.Lookup(_mm, va.Value, out ulong entry, out int level)) return null;
         return MapOperation.Describe(entry, level, va.Value);
     }
@@ -460,10 +486,15 @@ public sealed unsafe partial class AddressSpace : IDisposable
     {
         if (length == 0) return new PagingResult(PagingError.InvalidArgument, va, null, "length is zero");
         // A range may end exactly at 2^64 (its last byte is the top one); only one that goes past it wraps.
-        if (length - 1 > ulong.MaxValue - va.Value) return new PagingResult(PagingError.InvalidArgument, va, null, "range wraps around");
+        if (length - 1 > ulong.MaxValue - va.Value)
+            return new PagingResult(PagingError.InvalidArgument, va, null, $"range 0x{va.Value:x}+0x{length:x} runs past 2^64");
         if (!Paging.IsCanonical(va.Value, _mode)) return new PagingResult(PagingError.NonCanonical, va);
-        if (va.Value >= _userTop || length > _userTop - va.Value)
+        ulong last = va.Value + (length - 1); // inclusive: every bound below is compared without wrapping
+        if (va.Value > _last || last > _last)
             return new PagingResult(PagingError.OutOfRange, va, null, $"user addresses end at {UserTop}");
+        if (!Paging.InOneHalf(va.Value, last, _mode))
+            return new PagingResult(PagingError.NonCanonical, va, null,
+                $"range [{va}, 0x{last:x16}] crosses the non-canonical hole [{new VirtAddr(Paging.LowerHalfEnd(_mode))}, {HigherHalfStart})");
         ulong mask = alignment.Bytes() - 1;
         if ((va.Value & mask) != 0 || (length & mask) != 0)
             return new PagingResult(PagingError.Misaligned, va, null, $"address and length must be multiples of {alignment.ShortName()}");

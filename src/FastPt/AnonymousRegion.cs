@@ -29,7 +29,8 @@ public enum AnonymousOptions
 /// <param name="Options">How its pages are faulted in.</param>
 public readonly record struct AnonymousRegion(VirtAddr Start, ulong Length, Protection Protection, AnonymousOptions Options)
 {
-    /// <summary>Exclusive end.</summary>
+    /// <summary>Exclusive end; 0 for a region that ends at 2^64 (the top of a
+    /// <see cref="AddressSpaceLayout.FullCanonical"/> space), where <see cref="Length"/> still counts its bytes.</summary>
     public VirtAddr End => Start + Length;
 
     /// <summary>Readable form.</summary>

@@ -72,10 +72,18 @@ public sealed unsafe partial class Machine : IDisposable
     public long HostArenas => _memory.Physical.LiveArenas;
 
     /// <summary>Creates an empty user address space.</summary>
-    public AddressSpace CreateAddressSpace()
+    public AddressSpace CreateAddressSpace() => CreateAddressSpace(AddressSpaceLayout.User);
+
+    /// <summary>Creates an empty address space with the given <paramref name="layout"/>:
+    /// <see cref="AddressSpaceLayout.User"/> for a process (the lower half, as <see cref="CreateAddressSpace()"/>),
+    /// <see cref="AddressSpaceLayout.FullCanonical"/> for a guest whose kernel lives in the higher half (every
+    /// canonical address up to 2^64, no kernel entry in its root).</summary>
+    public AddressSpace CreateAddressSpace(AddressSpaceLayout layout)
     {
         ThrowIfDisposed();
-        var space = new AddressSpace(this, _memory);
+        if (layout is not (AddressSpaceLayout.User or AddressSpaceLayout.FullCanonical))
+            throw new ArgumentOutOfRangeException(nameof(layout), layout, "unknown address-space layout");
+        var space = new AddressSpace(this, _memory, layout);
         lock (_spacesLock) _spaces.Add(space);
         return space;
     }
@@ -264,6 +272,7 @@ public sealed unsafe partial class Machine : IDisposable
             MovableFreePages = _memory.Buddy.ZoneFreePages(MemoryZone.Movable),
             MovableManagedPages = _memory.Buddy.ZoneManagedPages(MemoryZone.Movable),
             FreeBlocksPerOrder = orders,
+            PerCpuPages = _memory.Buddy.PerCpuPages,
             PageTablePages = Vmstat.Read(ref s.PageTablePages),
             KernelPageTablesByLevel = (long[])s.KernelTables.Clone(),
             UserPageTablesByLevel = (long[])s.UserTables.Clone(),
@@ -301,7 +310,7 @@ public sealed unsafe partial class Machine : IDisposable
             UseAfterFreeDetected = Vmstat.Read(ref s.UseAfterFreeDetected),
             PageTableLockContentions = Vmstat.Read(ref s.PageTableLockContentions),
             PtlockSlabPages = _memory.PageTableLocks.Cache.SlabPages,
-            PageFaults = Vmstat.Read(ref s.PageFaults),
+            PageFaults = s.PageFaults.Value,
             ThpFaultAlloc = Vmstat.Read(ref s.ThpFaultAlloc),
             ThpFaultFallback = Vmstat.Read(ref s.ThpFaultFallback),
             ZeroPageFaults = Vmstat.Read(ref s.ZeroPageFaults),

@@ -63,7 +63,8 @@ public sealed class MachineOptions
     /// that back simulated memory. Linux only; ignored elsewhere.</summary>
     public bool AdviseHostHugePages { get; init; }
 
-    /// <summary>Entries of each CPU context's TLB (a power of two, 1 to <see cref="MaximumCacheEntries"/>). Default 1024.</summary>
+    /// <summary>Entries of each CPU context's 4 KiB TLB (a power of two, 1 to <see cref="MaximumCacheEntries"/>): 2-way
+    /// set-associative with LRU replacement (a one-entry TLB has one way). Default 1024 (512 sets).</summary>
     public int TlbEntries { get; init; } = 1024;
 
     /// <summary>Entries of each CPU context's paging-structure cache per level (a power of two, 1 to

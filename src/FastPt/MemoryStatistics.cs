@@ -12,7 +12,8 @@ public sealed record MemoryStatistics
     /// <summary>Frames the buddy allocator manages (<c>managed_pages</c>).</summary>
     public long ManagedPages { get; init; }
 
-    /// <summary><c>nr_free_pages</c>.</summary>
+    /// <summary>Free pages: the frames an allocation can get, on the buddy lists and the per-CPU lists
+    /// (<see cref="PerCpuPages"/>; Linux's <c>nr_free_pages</c> counts the buddy lists only).</summary>
     public long FreePages { get; init; }
 
     /// <summary>Free pages of ZONE_MOVABLE (hot-added memory onlined movable).</summary>
@@ -21,8 +22,14 @@ public sealed record MemoryStatistics
     /// <summary>Managed pages of ZONE_MOVABLE.</summary>
     public long MovableManagedPages { get; init; }
 
-    /// <summary>Free blocks per order 0..18 (a row of <c>/proc/buddyinfo</c>).</summary>
+    /// <summary>Free blocks per order 0..18 on the buddy lists (a row of <c>/proc/buddyinfo</c>): with
+    /// <see cref="PerCpuPages"/> they add up to <see cref="FreePages"/>.</summary>
     public IReadOnlyList<long> FreeBlocksPerOrder { get; init; } = [];
+
+    /// <summary>Free single frames cached on the per-CPU page lists that demand faults allocate from and free to
+    /// (<c>/proc/zoneinfo</c>'s pcp <c>count</c>); they are free pages, counted in <see cref="FreePages"/> (and in
+    /// <see cref="MovableFreePages"/> when movable), but in no block of <see cref="FreeBlocksPerOrder"/>.</summary>
+    public long PerCpuPages { get; init; }
 
     /// <summary><c>PageTables</c>: constructed page-table pages of every address space and the kernel.</summary>
     public long PageTablePages { get; init; }

@@ -6,8 +6,8 @@ using FastPt.Mm;
 
 namespace FastPt;
 
-/// <summary>A simulated CPU translating for one address space: a software TLB (one compare and one add on a hit),
-/// a victim TLB and paging-structure caches, kept coherent by the address space's flushes, which the context
+/// <summary>A simulated CPU translating for one address space: a 2-way set-associative software TLB (one compare
+/// and one add on a hit) and paging-structure caches, kept coherent by the address space's flushes, which the context
 /// applies before its next translation. A context belongs to the thread that created it (a CPU runs one thread at
 /// a time): flushes that wait for every CPU rely on knowing which thread each context runs on. <see
 /// cref="AddressSpace"/> keeps one per thread automatically; an embedder's vCPU thread can create and hold its own,
@@ -112,7 +112,7 @@ public sealed class MmuContext : IDisposable
         ulong v = va.Value;
         if (!Geometry.Paging.IsCanonical(v, _memory.Layout.Mode))
             return new Translation(new PageFault(va, access, FaultReason.NonCanonical));
-        if (v >= _memory.Layout.UserTop) return new Translation(new PageFault(va, access, FaultReason.OutOfRange));
+        if (v > _space.Mm.UserLast) return new Translation(new PageFault(va, access, FaultReason.OutOfRange));
         return LocklessWalk.Translate(_space.Mm, _cpu.Reader, v, access);
     }
 
@@ -127,9 +127,11 @@ public sealed class MmuContext : IDisposable
         if ((start.Value & (Geometry.Paging.PageSize - 1)) != 0)
             throw new ArgumentException("The start must be 4 KiB aligned.", nameof(start));
         if (pages.IsEmpty) return 0;
-        ulong end = start.Value + ((ulong)pages.Length << Geometry.Paging.PageShift);
-        if (!Geometry.Paging.IsCanonical(start.Value, _memory.Layout.Mode) || end > _memory.Layout.UserTop || end < start.Value)
-            throw new ArgumentOutOfRangeException(nameof(pages), "The pages must lie below the user top of the address space.");
+        // Inclusive last byte: the pages may end exactly at 2^64 (a guest's top page) but not wrap or cross the hole.
+        ulong span = (ulong)pages.Length << Geometry.Paging.PageShift;
+        ulong last = start.Value + (span - 1);
+        if (last < start.Value || !Geometry.Paging.InOneHalf(start.Value, last, _memory.Layout.Mode) || last > _space.Mm.UserLast)
+            throw new ArgumentOutOfRangeException(nameof(pages), "The pages must lie inside the address space, in one canonical half.");
         return LocklessWalk.GetPages(_space.Mm, _cpu.Reader, start.Value, pages, access);
     }
 

@@ -15,6 +15,10 @@ internal static class TestMachines
 
     public static VirtAddr V(ulong value) => new(value);
 
+    /// <summary>2^64 − <paramref name="bytes"/>: where the last <paramref name="bytes"/> below 2^64 begin (a
+    /// constant <c>0UL - x</c> does not compile: it overflows at compile time).</summary>
+    public static ulong TopMinus(ulong bytes) => unchecked(0UL - bytes);
+
     public static PhysAddr P(ulong value) => new(value);
 
     /// <summary>Leaves of an address space over [start, end) as (address, size) pairs, from a dump.</summary>

@@ -65,11 +65,14 @@ internal static class TlbStudy
 
     /// <summary>Set-associative: the new page goes to way 0 and the others shift down (the oldest leaves); with
     /// <paramref name="promote"/> a hit in another way moves to way 0 too (LRU), without it the order is the fill
-    /// order (FIFO), so a hit costs no store.</summary>
-    private sealed class SetAssociative(int entries, int ways, bool promote)
-        : Model($"{ways}-way {entries / ways} sets, {(promote ? "LRU" : "FIFO")}")
+    /// order (FIFO), so a hit costs no store. With <paramref name="victims"/>, the entry leaving a set goes to a
+    /// victim TLB (fully associative, round-robin) probed after the set; a victim hit is swapped into way 0.</summary>
+    private sealed class SetAssociative(int entries, int ways, bool promote, int victims = 0)
+        : Model($"{ways}-way {entries / ways} sets, {(promote ? "LRU" : "FIFO")}{(victims > 0 ? $", victim {victims}" : "")}")
     {
         private readonly ulong[] _tags = new ulong[entries];
+        private readonly ulong[] _victim = new ulong[Math.Max(victims, 1)];
+        private int _next;
 
         public override int Access(ulong page)
         {
@@ -85,12 +88,29 @@ internal static class TlbStudy
                 }
                 return w;
             }
+            ulong leaving = _tags[set + ways - 1];
             for (int k = ways - 1; k > 0; k--) _tags[set + k] = _tags[set + k - 1];
             _tags[set] = tag;
+            for (int v = 0; v < victims; v++)
+            {
+                if (_victim[v] != tag) continue;
+                _victim[v] = leaving;
+                return ways;
+            }
+            if (victims > 0 && leaving != 0)
+            {
+                _victim[_next] = leaving;
+                _next = (_next + 1) % victims;
+            }
             return -1;
         }
 
-        public override void Clear() => Array.Clear(_tags);
+        public override void Clear()
+        {
+            Array.Clear(_tags);
+            Array.Clear(_victim);
+            _next = 0;
+        }
     }
 
     /// <summary>Fully associative LRU of the same capacity: the floor no organisation of this size goes below.</summary>
@@ -137,6 +157,7 @@ internal static class TlbStudy
             new DirectMapped(2048, hashed: false, victims: 0),
             new SetAssociative(1024, 2, promote: false),
             new SetAssociative(1024, 2, promote: true),
+            new SetAssociative(1024, 2, promote: true, victims: 8),
             new SetAssociative(1024, 4, promote: false),
             new SetAssociative(1024, 4, promote: true),
             new FullyAssociative(1024),

@@ -95,7 +95,8 @@ internal static class CommonOptions
     /// <summary>--base; null when absent (default <see cref="PageSets.PageSetReplayer.DefaultBase"/>).</summary>
     public static Option<ulong?> Base() => new("--base")
     {
-        Description = "Virtual address of page 0 of the page file. Default 0x0000_0080_0000_0000 (512 GiB).",
+        Description = "Virtual address of page 0 of the page file. Default 0x0000_0080_0000_0000 (512 GiB). "
+            + "A higher-half address (e.g. 0xffffffff80000000) replays into a guest space covering both canonical halves.",
         HelpName = "VA",
         CustomParser = ParseBase,
     };
@@ -174,8 +175,9 @@ internal static class CommonOptions
         return null;
     }
 
-    /// <summary>Why <paramref name="path"/> cannot be written as a new <paramref name="what"/>, or null if it can.</summary>
-    public static string? OutputFileError(string? path, string what)
+    /// <summary>Why <paramref name="path"/> cannot be written as a new <paramref name="what"/>, or null if it can;
+    /// a directory gets <paramref name="example"/> as the file name to suggest.</summary>
+    public static string? OutputFileError(string? path, string what, string example = "trace.nettrace")
     {
         if (string.IsNullOrEmpty(path)) return $"{what}: a file name is required";
         string full;
@@ -188,7 +190,7 @@ internal static class CommonOptions
             return $"{what} {TextFormat.Quote(path, 200)} is not a valid path";
         }
         if (Directory.Exists(full) || path.EndsWith('/') || path.EndsWith(Path.DirectorySeparatorChar))
-            return $"{what} {TextFormat.Quote(path, 200)} is a directory: give a file name, for example {Path.Combine(path, "trace.nettrace")}";
+            return $"{what} {TextFormat.Quote(path, 200)} is a directory: give a file name, for example {Path.Combine(path, example)}";
         string? directory = Path.GetDirectoryName(full);
         if (directory is not null && !Directory.Exists(directory))
             return $"{what} {TextFormat.Quote(path, 200)}: the directory {TextFormat.Quote(directory, 200)} does not exist";

@@ -96,14 +96,13 @@ internal static class DumpCommand
     private static void DumpPages(IAnsiConsole console, CliEnvironment environment, Machine machine, string path, ulong baseAddress,
         AddressRange? requested, int rowLimit)
     {
-        using AddressSpace space = machine.CreateAddressSpace();
-        PageFileReplay.RequireUserBase(space, baseAddress);
+        using AddressSpace space = PageFileReplay.CreateSpace(machine, baseAddress);
+        if (requested is { } wanted) RequireInside(machine, space, wanted); // before the replay: the mistake shows at once
         PageFileReplay.Outcome outcome = PageFileReplay.Run(environment, console, space, path, baseAddress);
         AddressRange range;
         if (requested is { } given)
         {
-            if (given.End > space.UserTop.Value)
-                throw new CliException($"--va {given} leaves the user range, which ends at {space.UserTop}");
+            // Whole pages: an end in the top page rounds up to 2^64, which is 0 (as an end of 0 already is).
             range = new AddressRange(given.Start & ~0xfffUL, (given.End + 0xfff) & ~0xfffUL);
         }
         else if (outcome.Pages.Count == 0)
@@ -117,20 +116,31 @@ internal static class DumpCommand
         }
         (IReadOnlyList<MappingRun> runs, MappingTotals totals) = environment.WithStatus("walking the page tables",
             () => (space.Dump(new VirtAddr(range.Start), range.Length, Math.Max(rowLimit, 1)), space.CountMappings(new VirtAddr(range.Start), range.Length)));
-        Render(console, "user address space replayed from " + path, range, runs, totals, rowLimit);
+        Render(console, PageFileReplay.Describe(space) + " replayed from " + path, range, runs, totals, rowLimit);
         PageTableCounts tables = space.PageTables;
         console.MarkupLine(CultureInfo.InvariantCulture, "page tables: PTE {0:N0}, PMD {1:N0}, PUD {2:N0}, P4D {3:N0}; VmPTE {4:N0} kB",
             tables.Pte, tables.Pmd, tables.Pud, tables.P4d, tables.VmPteKiB);
     }
 
+    /// <summary>A dump of a replayed space must stay inside it and inside one canonical half.</summary>
+    private static void RequireInside(Machine machine, AddressSpace space, AddressRange range)
+    {
+        ulong last = range.End - 1; // an end of 0 is 2^64
+        if (space.Contains(new VirtAddr(range.Start)) && space.Contains(new VirtAddr(last)) && (range.Start ^ last) >> 63 == 0) return;
+        RequireCanonical(machine.PagingMode, range);
+        throw new CliException(space.Layout == AddressSpaceLayout.FullCanonical
+            ? $"--va {range} crosses the non-canonical hole: it must lie below {space.UserTop} or at or above {space.HigherHalfStart}"
+            : $"--va {range} leaves the user range, which ends at {space.UserTop} (a --base in the higher half replays into a guest space covering both halves)");
+    }
+
     /// <summary>A kernel dump must stay inside one canonical half: the walker indexes the top-level table by the
     /// address bits the paging mode uses.</summary>
-    private static void RequireCanonical(PagingMode mode, AddressRange range)
+    internal static void RequireCanonical(PagingMode mode, AddressRange range)
     {
         int bits = mode == PagingMode.FiveLevel ? 57 : 48;
         ulong lowTop = 1UL << (bits - 1);
         ulong highBottom = ~(lowTop - 1);
-        bool low = range.End <= lowTop;
+        bool low = range.End != 0 && range.End <= lowTop; // an end of 0 is 2^64
         bool high = range.Start >= highBottom;
         if (!low && !high)
             throw new CliException($"--va {range} is not canonical for {bits}-bit addresses: it must lie below 0x{lowTop:x} or at or above 0x{highBottom:x}");
@@ -156,7 +166,9 @@ internal static class DumpCommand
         for (int i = 0; i < runs.Count && i < rowLimit; i++)
         {
             MappingRun run = runs[i];
-            table.AddRow(run.Start.ToString(), (run.Start + run.Length).ToString(), run.Physical.ToString(), run.PageSize.ShortName(),
+            // A run ending at 2^64 (a guest's top page) has no 64-bit end: it is written out.
+            VirtAddr end = run.Start + run.Length;
+            table.AddRow(run.Start.ToString(), end.Value == 0 ? "0x10000000000000000" : end.ToString(), run.Physical.ToString(), run.PageSize.ShortName(),
                 Number(run.Pages), run.Protection.ToString());
         }
         if (table.RowCount > 0) table.Write(console);

@@ -86,7 +86,6 @@ internal static class LackeyReplayCommand
         tlb.AddRow("hits", Number(r.Tlb.Hits));
         tlb.AddRow("misses", Number(r.Tlb.Misses));
         tlb.AddRow("hit rate", r.Tlb.HitRate.ToString("P4", CultureInfo.InvariantCulture));
-        tlb.AddRow("victim-TLB hits", Number(r.Tlb.VictimHits));
         tlb.AddRow("paging-structure cache hits (PTE table / PMD table)", $"{Number(r.Tlb.PmdCacheHits + r.Tlb.PudCacheHits)} ({Number(r.Tlb.PmdCacheHits)} / {Number(r.Tlb.PudCacheHits)})");
         tlb.AddRow("walks from the root", Number(r.Tlb.Walks));
         tlb.AddRow("translations that faulted", Number(r.Tlb.Faults));
@@ -143,7 +142,6 @@ internal static class LackeyReplayCommand
             json.WriteNumber("hits", r.Tlb.Hits);
             json.WriteNumber("misses", r.Tlb.Misses);
             json.WriteNumber("hitRate", r.Tlb.HitRate);
-            json.WriteNumber("victimHits", r.Tlb.VictimHits);
             json.WriteNumber("pagingStructureCacheHits", r.Tlb.PmdCacheHits + r.Tlb.PudCacheHits);
             json.WriteNumber("pteTableCacheHits", r.Tlb.PmdCacheHits);
             json.WriteNumber("pmdTableCacheHits", r.Tlb.PudCacheHits);

@@ -12,18 +12,31 @@ internal static class PageFileReplay
     /// <summary>What was read and mapped.</summary>
     public sealed record Outcome(PageSet Pages, ReplayResult Replay, TimeSpan ReadTime);
 
-    /// <summary>Checks that <paramref name="baseAddress"/> lies inside <paramref name="space"/>'s user range.</summary>
-    public static void RequireUserBase(AddressSpace space, ulong baseAddress)
+    /// <summary>The address space a page file at <paramref name="baseAddress"/> replays into: a process for a base
+    /// in the lower half, a guest covering both canonical halves for one in the higher half (a guest kernel's
+    /// addresses). A non-canonical base is refused in the CLI's words.</summary>
+    public static AddressSpace CreateSpace(Machine machine, ulong baseAddress)
     {
-        if (baseAddress >= space.UserTop.Value)
-            throw new CliException($"--base 0x{baseAddress:x} is outside the user range, which ends at {space.UserTop}");
+        int bits = machine.PagingMode == PagingMode.FiveLevel ? 57 : 48;
+        ulong lowTop = 1UL << (bits - 1), highBottom = 0UL - lowTop;
+        if (baseAddress >= lowTop && baseAddress < highBottom)
+            throw new CliException($"--base 0x{baseAddress:x} is not canonical for {bits}-bit addresses: it must lie below 0x{lowTop:x} (a process) or at or above 0x{highBottom:x} (a guest's higher half)");
+        return machine.CreateAddressSpace(baseAddress >= highBottom ? AddressSpaceLayout.FullCanonical : AddressSpaceLayout.User);
     }
+
+    /// <summary>Where the half that holds <paramref name="baseAddress"/> ends, for messages.</summary>
+    public static string HalfEnd(AddressSpace space, ulong baseAddress) =>
+        baseAddress >= space.HigherHalfStart.Value ? "2^64" : space.UserTop.ToString();
+
+    /// <summary>What the space is, for titles.</summary>
+    public static string Describe(AddressSpace space) =>
+        space.Layout == AddressSpaceLayout.FullCanonical ? "guest address space (both canonical halves)" : "user address space";
 
     public static Outcome Run(CliEnvironment environment, IAnsiConsole console, AddressSpace space, string path, ulong baseAddress)
     {
         ulong limit = PageSetReplayer.PageLimit(space, baseAddress);
         string DescribeLimit(ulong page) =>
-            $"0x{baseAddress:x} + 0x{page:x} x 4 KiB is at or above the end of user space {space.UserTop} (pages must be below 0x{limit:x})";
+            $"0x{baseAddress:x} + 0x{page:x} x 4 KiB is at or above the end of the {(baseAddress >= space.HigherHalfStart.Value ? "higher half" : "user space")} {HalfEnd(space, baseAddress)} (pages must be below 0x{limit:x})";
 
         if (!environment.Interactive) return Replay(space, path, baseAddress, limit, DescribeLimit, null, null);
 

@@ -50,8 +50,7 @@ internal static class ReplayCommand
             string path = parse.GetValue(pages)!;
             ulong start = parse.GetValue(baseAddress) ?? PageSets.PageSetReplayer.DefaultBase;
             using Machine machine = CommonOptions.Boot(CommonOptions.MachineOptions(parse.GetValue(memory), parse.GetValue(levels), checkedMode: false), environment);
-            using AddressSpace space = machine.CreateAddressSpace();
-            PageFileReplay.RequireUserBase(space, start);
+            using AddressSpace space = PageFileReplay.CreateSpace(machine, start);
             IAnsiConsole console = environment.CreateConsole();
             PageFileReplay.Outcome outcome = PageFileReplay.Run(environment, console, space, path, start);
             Render(console, environment, machine, path, start, outcome);

@@ -21,13 +21,15 @@ public static class PageSetReplayer
     /// <summary>The default base address of page 0 in a page file: 512 GiB, the start of the second PGD entry.</summary>
     public const ulong DefaultBase = 0x0000_0080_0000_0000;
 
-    /// <summary>Exclusive upper bound of page indices that fit between <paramref name="baseAddress"/> and the top
-    /// of <paramref name="space"/>'s user range.</summary>
+    /// <summary>Exclusive upper bound of page indices that fit between <paramref name="baseAddress"/> and the end
+    /// of the half of <paramref name="space"/> that holds it: the user top, or 2^64 for a guest's higher half.</summary>
     public static ulong PageLimit(AddressSpace space, ulong baseAddress)
     {
         ArgumentNullException.ThrowIfNull(space);
-        ulong top = space.UserTop.Value;
-        return baseAddress >= top ? 0 : (top - baseAddress) / PageBytes;
+        if (!space.Contains(new VirtAddr(baseAddress))) return 0;
+        // Inclusive last address of the half: 2^64 itself does not fit in 64 bits.
+        ulong last = baseAddress >= space.HigherHalfStart.Value ? ulong.MaxValue : space.UserTop.Value - 1;
+        return (last - baseAddress) / PageBytes + 1;
     }
 
     /// <summary>The physical address a replay maps page <paramref name="page"/> onto.</summary>
@@ -50,7 +52,7 @@ public static class PageSetReplayer
         if ((baseAddress & (PageBytes - 1)) != 0)
             throw new ArgumentException($"The base address 0x{baseAddress:x} is not 4 KiB aligned.", nameof(baseAddress));
         if (pages.Count > 0 && pages.Last >= PageLimit(space, baseAddress))
-            throw new ArgumentOutOfRangeException(nameof(pages), $"Page 0x{pages.Last:x} lies above the user range.");
+            throw new ArgumentOutOfRangeException(nameof(pages), $"Page 0x{pages.Last:x} lies above the half of the address space that holds the base.");
 
         ulong physicalTop = space.Machine.MaxPhysicalAddress.Value;
         long calls = 0;

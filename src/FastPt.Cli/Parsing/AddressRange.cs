@@ -5,14 +5,14 @@ namespace FastPt.Cli.Parsing;
 
 /// <summary>A half-open range of virtual addresses [Start, End).</summary>
 /// <param name="Start">First address.</param>
-/// <param name="End">First address past the range.</param>
+/// <param name="End">First address past the range; 0 for a range that ends at 2^64 (the top page).</param>
 internal readonly record struct AddressRange(ulong Start, ulong End)
 {
-    /// <summary>Bytes in the range.</summary>
+    /// <summary>Bytes in the range (64-bit arithmetic: right for an end of 0, 2^64).</summary>
     public ulong Length => End - Start;
 
-    /// <summary>Readable form: START-END in hex.</summary>
-    public override string ToString() => $"{NumberParser.Hex(Start)}-{NumberParser.Hex(End)}";
+    /// <summary>Readable form: START-END in hex (2^64 written out as 0x10000000000000000).</summary>
+    public override string ToString() => $"{NumberParser.Hex(Start)}-{(End == 0 ? "0x10000000000000000" : NumberParser.Hex(End))}";
 
     /// <summary>Parses START-END or START+LENGTH. Each part is a 0x-hex or decimal number, or a size such as 4G;
     /// the end is exclusive and must lie above the start.</summary>
@@ -44,12 +44,13 @@ internal readonly record struct AddressRange(ulong Start, ulong End)
             return false;
         }
         ulong end = isLength ? start + second : second;
-        if (isLength && (second == 0 || end < start))
+        // START+LENGTH may end exactly at 2^64 (an end of 0: the top page); only past it does it wrap.
+        if (isLength && (second == 0 || second - 1 > ulong.MaxValue - start))
         {
-            error = second == 0 ? $"range {quoted} is empty" : $"range {quoted} wraps past the top of the address space";
+            error = second == 0 ? $"range {quoted} is empty" : $"range {quoted} runs past 2^64, the top of the address space";
             return false;
         }
-        if (end <= start)
+        if (!(isLength && end == 0) && end <= start)
         {
             error = $"range {quoted}: the end must lie above the start";
             return false;

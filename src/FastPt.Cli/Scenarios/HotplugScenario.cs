@@ -95,6 +95,7 @@ public sealed class HotplugScenario : IScenario
             $"memmap block at {hosted?.Frame.ToString() ?? "none"}, range at 0x{altmap:x}");
         MemoryStatistics added = machine.GetStatistics();
         states.Add(Row("after adds", added));
+        context.Checkpoint("after the hot-adds (a 1 GiB-aligned gigabyte, a section, 16 sub-sections, an altmap range)");
         long addedPages = (long)((GiB + Section + 16 * Subsection + 2 * Section) >> 12);
         report.CheckEqual("present pages grew by the added memory", before.PresentPages + addedPages, added.PresentPages);
 
@@ -133,6 +134,8 @@ public sealed class HotplugScenario : IScenario
             long start = Stopwatch.GetTimestamp();
             HotplugReport r = machine.RemoveMemory(new PhysAddr(section + (ulong)order[i] * Subsection), Subsection);
             subsectionTimes.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            if (i == order.Length / 2 - 1)
+                context.Checkpoint("halfway through removing a section sub-section by sub-section (its memmap block half marked 0xFD)");
             if (r.MemmapFramesDelta != 0)
             {
                 freedAt = i;

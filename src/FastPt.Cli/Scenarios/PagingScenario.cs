@@ -33,12 +33,12 @@ public sealed class PagingScenario : IScenario
         // The whole sequence runs twice: the first pass brings the code paths to their optimised JIT tier, the
         // second is the one measured. Both verify everything.
         var warmUp = new ScenarioReport(this);
-        RunPass(context, warmUp);
+        RunPass(context, warmUp, checkpoints: true);
         var report = new ScenarioReport(this);
         ReportCheck? firstFailure = warmUp.Checks.FirstOrDefault(check => !check.Passed);
         report.Check(FormattableString.Invariant($"warm-up pass (same sequence, not timed): {warmUp.Checks.Count} checks passed"),
             warmUp.Passed, firstFailure is null ? "all passed" : $"failed: {firstFailure.Name} ({firstFailure.Detail})");
-        RunPass(context, report);
+        RunPass(context, report, checkpoints: false);
         report.AddFact("timings", "second pass (the first warms up the JIT)");
         return report;
     }
@@ -47,7 +47,7 @@ public sealed class PagingScenario : IScenario
     /// machine has no free gigabyte, a gigabyte above RAM (absent memory, which translation must report). Mapping
     /// RAM it does not own would let a region alias the frames of page tables the allocator hands out and frees, which
     /// checked mode rightly calls a use after free.</summary>
-    private static void RunPass(ScenarioContext context, ScenarioReport report)
+    private static void RunPass(ScenarioContext context, ScenarioReport report, bool checkpoints)
     {
         Machine machine = context.Machine;
         var owned = new List<PhysAddr>();
@@ -74,7 +74,7 @@ public sealed class PagingScenario : IScenario
                 new("2M region", RegionBase + GiB, Back(), PageSize.Size2M),
                 new("1G region", RegionBase + 2 * GiB, Back(), PageSize.Size1G),
             ];
-            RunPass(context, report, regions);
+            RunPass(context, report, regions, checkpoints);
         }
         finally
         {
@@ -82,7 +82,9 @@ public sealed class PagingScenario : IScenario
         }
     }
 
-    private static void RunPass(ScenarioContext context, ScenarioReport report, Region[] regions)
+    /// <summary>One pass over <paramref name="regions"/>; with <paramref name="checkpoints"/> (the warm-up pass,
+    /// so that a picture taken at a checkpoint does not fall inside the measured pass) it reports its states.</summary>
+    private static void RunPass(ScenarioContext context, ScenarioReport report, Region[] regions, bool checkpoints)
     {
         Machine machine = context.Machine;
         bool fiveLevel = machine.PagingMode == PagingMode.FiveLevel;
@@ -110,6 +112,7 @@ public sealed class PagingScenario : IScenario
         report.CheckEqual("2M leaves = 512", 512, space.LeafCount(PageSize.Size2M));
         report.CheckEqual("1G leaves = 1", 1, space.LeafCount(PageSize.Size1G));
         report.CheckEqual("free pages dropped by exactly the tables allocated", mapped.Total, freeBefore - freeAfterMap);
+        if (checkpoints) context.Checkpoint("after mapping 1 GiB each with 4K, 2M and 1G pages", space);
 
         // ---- translate
         TranslateRandom(context, report, space, regions, timings);
@@ -137,6 +140,7 @@ public sealed class PagingScenario : IScenario
         }
         report.CheckEqual("4K leaves after the splits = 262,144 + 2 x 512", 262_144 + 1024, space.LeafCount(PageSize.Size4K));
         report.CheckEqual("2M leaves after the splits = 511 + 511", 1022, space.LeafCount(PageSize.Size2M));
+        if (checkpoints) context.Checkpoint("after splitting one 2M and one 1G leaf with protect (4K tables inside the 2M and 1G gigabytes)", space);
 
         // ---- unmap everything
         foreach (Region region in regions)

@@ -50,6 +50,7 @@ public sealed class ReplaySyntheticScenario : IScenario
             report.CheckEqual("4K leaves = distinct pages", pages.Count, space.LeafCount(PageSize.Size4K));
             report.CheckEqual("mapped bytes = distinct pages x 4 KiB", pages.Count * 4096L, (long)space.MappedBytes);
             CheckLookups(context, report, space, pages);
+            context.Checkpoint("after replaying a synthetic process layout (text, heap, libraries, mmaps, stack)", space);
 
             report.AddFact("distinct pages", pages.Count, "pages");
             report.AddFact("Map calls (runs)", result.MapCalls, "calls");

@@ -46,7 +46,22 @@ public sealed class ScenarioContext
         return new ScenarioContext(machine, seed, Stopwatch.GetElapsedTime(start), progress);
     }
 
+    /// <summary>Receives the states worth looking at that the scenario reaches (<see cref="Checkpoint"/>), or
+    /// null when nobody looks (<c>fastpt map --scenario</c> draws the first one).</summary>
+    public Action<ScenarioCheckpoint>? Checkpoints { get; init; }
+
+    /// <summary>Says the scenario has reached <paramref name="state"/>, a state worth a picture, with the user
+    /// address space it shows, if any. Whoever listens looks at the machine during the call.</summary>
+    public void Checkpoint(string state, AddressSpace? space = null) => Checkpoints?.Invoke(new ScenarioCheckpoint(state, Machine, space));
+
     /// <summary>Reports progress if anyone listens.</summary>
     public void ReportProgress(string step, long completed, long total) =>
         Progress?.Report(new ScenarioProgress(step, completed, total));
 }
+
+/// <summary>A state a scenario reached and reported with <see cref="ScenarioContext.Checkpoint"/>; valid only
+/// during the call that reports it.</summary>
+/// <param name="State">What the state is, in words ("after the hot-adds").</param>
+/// <param name="Machine">The machine.</param>
+/// <param name="Space">The user address space the state shows, or null.</param>
+public sealed record ScenarioCheckpoint(string State, Machine Machine, AddressSpace? Space);

@@ -68,7 +68,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TableAlloc(ulong space, int level, ulong pfn, bool kernel)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Paging)) WriteTable(1, space, level, pfn, kernel);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Paging)) WritePayload(1, space, level, pfn, Flag(kernel));
     }
 
     /// <summary>A page-table page of address space <paramref name="space"/> was destructed and freed.</summary>
@@ -76,7 +76,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TableFree(ulong space, int level, ulong pfn, bool kernel)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Paging)) WriteTable(2, space, level, pfn, kernel);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Paging)) WritePayload(2, space, level, pfn, Flag(kernel));
     }
 
     /// <summary>A range was mapped with <paramref name="leaves"/> leaves, allocating
@@ -85,7 +85,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void MapRange(ulong space, ulong address, ulong length, long leaves, long tablesAllocated)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteMapRange(space, address, length, leaves, tablesAllocated);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WritePayload(3, space, address, length, leaves, tablesAllocated);
     }
 
     /// <summary>A range was unmapped; <paramref name="tablesFreed"/> page-table pages emptied by it go (or went)
@@ -94,7 +94,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void UnmapRange(ulong space, ulong address, ulong length, long tablesFreed)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteRangeAndLong(4, space, address, length, tablesFreed);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WritePayload(4, space, address, length, tablesFreed);
     }
 
     /// <summary>The rights of a range changed (<paramref name="protection"/> is a <see cref="Protection"/> value).</summary>
@@ -102,7 +102,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ProtectRange(ulong space, ulong address, ulong length, int protection)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteRangeAndInt(5, space, address, length, protection);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WritePayload(5, space, address, length, protection);
     }
 
     /// <summary>An anonymous region was reserved (<paramref name="protection"/> a <see cref="Protection"/>,
@@ -111,7 +111,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void MapAnonymous(ulong space, ulong address, ulong length, int protection, int options)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteRangeAndTwoInts(15, space, address, length, protection, options);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WritePayload(15, space, address, length, protection, options);
     }
 
     /// <summary>A huge leaf at <paramref name="level"/> was split into a table of smaller leaves.</summary>
@@ -119,16 +119,17 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TableSplit(ulong space, int level, ulong address)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteTableSplit(space, level, address);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WritePayload(6, space, level, address);
     }
 
     /// <summary>A TLB flush of [<paramref name="start"/>, <paramref name="end"/>) was published to the
-    /// <paramref name="contexts"/> CPU contexts attached to the address space.</summary>
+    /// <paramref name="contexts"/> CPU contexts attached to the address space. An end of 0 means 2^64 (a range
+    /// that includes the top page of a guest's higher half); <c>end - start</c> in 64-bit arithmetic is its size.</summary>
     [Event(7, Version = 1, Level = EventLevel.Informational, Keywords = Keywords.Tlb, Message = "flush space {0} kind {1} [{2}, {3}) to {4} contexts")]
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TlbFlush(ulong space, FlushKind kind, ulong start, ulong end, int contexts)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Tlb)) WriteTlbFlush(space, kind, start, end, contexts);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Tlb)) WritePayload(7, space, (int)kind, start, end, contexts);
     }
 
     /// <summary>A CPU context applied <paramref name="requests"/> invalidations it had missed (all at once when
@@ -137,7 +138,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void ContextInvalidated(ulong space, int context, long requests, bool full)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Tlb)) WriteContextInvalidated(space, context, requests, full);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Tlb)) WritePayload(8, space, context, requests, Flag(full));
     }
 
     /// <summary>An address space is being torn down with <paramref name="tables"/> page-table pages (root
@@ -146,7 +147,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddressSpaceTeardown(ulong space, long tables)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WriteTwoLongs(9, (long)space, tables);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Paging)) WritePayload(9, space, tables);
     }
 
     // ---------------------------------------------------------------- hotplug (10-14)
@@ -156,7 +157,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void HotAddStart(ulong start, ulong size, bool altmap)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Hotplug)) WriteTwoLongsAndBool(10, start, size, altmap);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Hotplug)) WritePayload(10, start, size, Flag(altmap));
     }
 
     /// <summary>Hot-add finished.</summary>
@@ -164,7 +165,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void HotAddStop(ulong start, ulong size, long memmapPages, long tablesAllocated, bool success)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Hotplug)) WriteHotAddStop(start, size, memmapPages, tablesAllocated, success);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Hotplug)) WritePayload(11, start, size, memmapPages, tablesAllocated, Flag(success));
     }
 
     /// <summary>Hot-remove of [start, start + size) began.</summary>
@@ -172,7 +173,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void HotRemoveStart(ulong start, ulong size)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Hotplug)) WriteTwoLongs(12, (long)start, (long)size);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Hotplug)) WritePayload(12, start, size);
     }
 
     /// <summary>Hot-remove finished: frames of memmap and page tables freed, bytes of vmemmap marked unused.</summary>
@@ -181,7 +182,7 @@ public sealed partial class FastPtEventSource : EventSource
     public void HotRemoveStop(ulong start, ulong size, long memmapFramesFreed, long tablesFreed, long bytesMarkedUnused, bool success)
     {
         if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Hotplug))
-            WriteHotRemoveStop(start, size, memmapFramesFreed, tablesFreed, bytesMarkedUnused, success);
+            WritePayload(13, start, size, memmapFramesFreed, tablesFreed, bytesMarkedUnused, Flag(success));
     }
 
     /// <summary>A vmemmap block or page was freed because <c>memchr_inv</c> found it entirely unused.</summary>
@@ -189,7 +190,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void VmemmapFree(ulong address, ulong size, bool altmap)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Hotplug)) WriteTwoLongsAndBool(14, address, size, altmap);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Hotplug)) WritePayload(14, address, size, Flag(altmap));
     }
 
     // ---------------------------------------------------------------- HugeTLB vmemmap optimization (20-21)
@@ -199,7 +200,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void VmemmapBatchStart(bool optimize, int folios)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.HugeTlb)) WriteTwoInts(20, optimize ? 1 : 0, folios);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.HugeTlb)) WritePayload(20, Flag(optimize), folios);
     }
 
     /// <summary>An HVO batch finished: vmemmap pages freed (optimize) or allocated again (restore), and the TLB
@@ -209,7 +210,7 @@ public sealed partial class FastPtEventSource : EventSource
     public void VmemmapBatchStop(bool optimize, int folios, long pagesFreed, long pagesRestored, int flushes)
     {
         if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.HugeTlb))
-            WriteVmemmapBatchStop(optimize, folios, pagesFreed, pagesRestored, flushes);
+            WritePayload(21, Flag(optimize), folios, pagesFreed, pagesRestored, flushes);
     }
 
     // ---------------------------------------------------------------- RCU (30-31)
@@ -220,7 +221,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void GracePeriod(long gracePeriods, int callbacks)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WriteLongAndInt(30, gracePeriods, callbacks);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WritePayload(30, gracePeriods, callbacks);
     }
 
     /// <summary>A page-table page was queued for freeing after a grace period (<c>pte_free_defer</c>);
@@ -229,7 +230,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TableDeferred(ulong pfn, bool queued)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WriteLongAndInt(31, (long)pfn, queued ? 1 : 0);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WritePayload(31, pfn, Flag(queued));
     }
 
     /// <summary>An RCU reader stopped holding up grace periods without leaving its section: its thread exited
@@ -239,7 +240,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void RcuReaderAbandoned(int threadId, int nesting, int reason)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Warning, Keywords.Rcu)) WriteThreeInts(32, threadId, nesting, reason);
+        if (IsEnabled() && IsEnabled(EventLevel.Warning, Keywords.Rcu)) WritePayload(32, threadId, nesting, reason);
     }
 
     /// <summary>The <c>PTE_FREE_DEFERRED</c> callback of page-table block <paramref name="pfn"/> found deferrals that
@@ -249,7 +250,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TableRedeferred(ulong pfn, long redeferrals)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WriteTwoLongs(33, (long)pfn, redeferrals);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Rcu)) WritePayload(33, pfn, redeferrals);
     }
 
     // ---------------------------------------------------------------- locks (40)
@@ -259,7 +260,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void LockContended(int level, ulong pfn, int spins)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Locks)) WriteLockContended(level, pfn, spins);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Locks)) WritePayload(40, level, pfn, spins);
     }
 
     // ---------------------------------------------------------------- faults (50)
@@ -270,7 +271,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PageFault(ulong space, ulong address, int access, int reason)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Faults)) WritePageFault(space, address, access, reason);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Faults)) WritePayload(50, space, address, access, reason);
     }
 
     /// <summary>A demand fault in an anonymous region was resolved (<paramref name="kind"/> a
@@ -280,7 +281,7 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void DemandFault(ulong space, ulong address, int access, int kind)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Faults)) WriteTwoLongsTwoInts(52, space, address, access, kind);
+        if (IsEnabled() && IsEnabled(EventLevel.Verbose, Keywords.Faults)) WritePayload(52, space, address, access, kind);
     }
 
     /// <summary>The PTE table of the 2 MiB region at <paramref name="address"/> was collapsed into a 2 MiB leaf, in
@@ -289,6 +290,6 @@ public sealed partial class FastPtEventSource : EventSource
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PmdCollapsed(ulong space, ulong address, bool copied)
     {
-        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Faults)) WriteTwoLongsAndBool(51, space, address, copied);
+        if (IsEnabled() && IsEnabled(EventLevel.Informational, Keywords.Faults)) WritePayload(51, space, address, Flag(copied));
     }
 }

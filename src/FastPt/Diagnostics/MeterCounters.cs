@@ -9,7 +9,7 @@ namespace FastPt.Diagnostics;
 /// way and sums them when they are read.</summary>
 internal sealed class CpuCounters
 {
-    public long Hits, Misses, VictimHits, PmdCacheHits, PudCacheHits, Walks, Faults;
+    public long Hits, Misses, PmdCacheHits, PudCacheHits, Walks, Faults;
     public long PageFlushes, RangeFlushes, FullFlushes, KernelFlushes;
 
     /// <summary>Set (under the machine's lock) once the counts were folded into the machine's retired totals.</summary>

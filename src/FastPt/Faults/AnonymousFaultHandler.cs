@@ -125,7 +125,7 @@ internal sealed unsafe class AnonymousFaultHandler : IPageFaultHandler
     /// then the installs, each under its lock with a re-check. Whatever was not installed is freed unpublished.</summary>
     private Outcome Fault(VmArea vma, ulong va, AccessKind access)
     {
-        Vmstat.Add(ref _memory.Stat.PageFaults, 1);
+        _memory.Stat.PageFaults.Add(1);
         var plan = new Plan();
         Outcome outcome;
         _memory.Rcu.ReadLock();
@@ -224,7 +224,8 @@ internal sealed unsafe class AnonymousFaultHandler : IPageFaultHandler
         }
         if (!AllocateTables(ref plan)) return false;
         // The data frame is zeroed here, before any lock is taken, as the kernel does.
-        return plan.Kind == FaultKind.ZeroPage || _memory.Buddy.TryAllocate(0, zero: true, out plan.Frame, movable: true);
+        // From this CPU's page list: faulting CPUs do not meet on the zone lock.
+        return plan.Kind == FaultKind.ZeroPage || _memory.Buddy.TryAllocateHot(zero: true, out plan.Frame);
     }
 
     private bool AllocateTables(ref Plan plan)
@@ -299,7 +300,7 @@ internal sealed unsafe class AnonymousFaultHandler : IPageFaultHandler
         }
         else
         {
-            Interlocked.Increment(ref _mm.Leaves[1]);
+            _mm.FaultedPages.Add(1);
             if (plan.Kind == FaultKind.ZeroPage) Vmstat.Add(ref _memory.Stat.ZeroPageFaults, 1);
         }
         return Outcome.Resolved;
@@ -315,7 +316,11 @@ internal sealed unsafe class AnonymousFaultHandler : IPageFaultHandler
             _memory.PageTables.FreeUnpublished(plan.Tables[level], level);
             plan.Tables[level] = 0;
         }
-        if (plan.Frame != 0) _memory.Buddy.Free(plan.Frame, plan.Huge ? Paging.PmdShift - Paging.PageShift : 0);
+        if (plan.Frame != 0)
+        {
+            if (plan.Huge) _memory.Buddy.Free(plan.Frame, Paging.PmdShift - Paging.PageShift);
+            else _memory.Buddy.FreeHot(plan.Frame);
+        }
         plan.Frame = 0;
     }
 

@@ -74,6 +74,17 @@ internal static class Paging
         return top == 0 || top == -1;
     }
 
+    /// <summary>First address above the lower canonical half: 2^47 (4-level) or 2^56 (5-level).</summary>
+    public static ulong LowerHalfEnd(PagingMode mode) => 1UL << (VirtualBits(mode) - 1);
+
+    /// <summary>First address of the higher canonical half: 2^64 − 2^47 or 2^64 − 2^56 (sign-extended).</summary>
+    public static ulong HigherHalfStart(PagingMode mode) => 0UL - LowerHalfEnd(mode);
+
+    /// <summary>True when [<paramref name="first"/>, <paramref name="last"/>] (inclusive) lies inside one canonical
+    /// half, so that a walk over it never reaches the non-canonical hole: both ends canonical with the same bit 63.</summary>
+    public static bool InOneHalf(ulong first, ulong last, PagingMode mode) =>
+        first <= last && IsCanonical(first, mode) && IsCanonical(last, mode) && (long)(first ^ last) >= 0;
+
     /// <summary>The kernel's name of a level in <paramref name="mode"/>.</summary>
     public static string LevelName(int level, PagingMode mode) => level switch
     {

@@ -188,7 +188,7 @@ internal unsafe partial struct Cpu<TFrames>
             fault = default;
             return true;
         }
-        if (!Paging.IsCanonical(va, _mode) || va >= _userTop)
+        if (!Paging.IsCanonical(va, _mode) || va > _userLast)
         {
             fault = Fault(_root, va, access, Paging.IsCanonical(va, _mode) ? FaultReason.OutOfRange : FaultReason.NonCanonical);
             return false;

@@ -58,7 +58,7 @@ internal unsafe partial struct Cpu<TFrames>
                 _counters.PageFlushes++;
                 break;
             case FlushKind.Range:
-                if (request.End > request.Start) _tlb.FlushRange(request.Start, request.End, global: false);
+                if (request.End != request.Start) _tlb.FlushRange(request.Start, request.End, global: false);
                 _counters.RangeFlushes++;
                 break;
             default:

@@ -15,7 +15,7 @@ internal unsafe partial struct Cpu<TFrames>
     private bool TryRefill(ulong v, AccessKind access, out ulong physPage)
     {
         physPage = 0;
-        if (v >= _userTop || _checked) return false;
+        if (v > _userLast || _checked) return false;
         ulong tablePa;
         int rights;
         int level;
@@ -76,8 +76,8 @@ internal unsafe partial struct Cpu<TFrames>
         ulong tag = _tlb.HitTag(region, global) | (_checked ? SoftTlb.WatchBit : 0);
         bool user = !global;
         bool writeHit = (leaf & PageTableEntry.Dirty) != 0 && Rights.Allows(rights, AccessKind.Write, user);
-        // The 2 MiB piece is one host chunk; a write through the addend is accounted to it.
-        byte* host = materialize || writeHit ? _physical.WritePointer(physRegion) : _physical.ReadPointer(physRegion);
+        // A write through the addend may land in any frame of the 2 MiB piece: all of them are marked written.
+        byte* host = materialize || writeHit ? _physical.WritePointer(physRegion, Paging.PmdSize) : _physical.ReadPointer(physRegion);
         ulong leafSize = Paging.LevelSize(level);
         return _tlb.WriteHuge(region,
             Rights.Allows(rights, AccessKind.Read, user) ? tag : tag | SoftTlb.InvalidBit,

@@ -6,9 +6,9 @@ using FastPt.Sync;
 
 namespace FastPt.Hardware;
 
-/// <summary>A simulated CPU's MMU translating for one address space: a software TLB (<see cref="SoftTlb"/>: one
-/// compare and one add on a hit), a victim TLB and paging-structure caches, kept coherent by the address space's
-/// flushes, which the CPU applies before its next translation. It reads page tables and never allocates or frees a
+/// <summary>A simulated CPU's MMU translating for one address space: a 2-way set-associative software TLB (<see
+/// cref="SoftTlb"/>: one compare and one add on a hit) and paging-structure caches, kept coherent by the address
+/// space's flushes, which the CPU applies before its next translation. It reads page tables and never allocates or frees a
 /// frame; what only the memory manager knows of a frame it asks through <typeparamref name="TFrames"/>. Split by
 /// concern: translation (<c>Cpu.Translate.cs</c>), TLB refill (<c>Cpu.Refill.cs</c>), invalidation
 /// (<c>Cpu.Invalidate.cs</c>), data access (<c>Cpu.Access.cs</c>) and checked mode (<c>Cpu.Checked.cs</c>). A CPU
@@ -33,6 +33,8 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
     private readonly ContextSlot _kernelSlot = new();
     private readonly PageTableRoot _kernelRoot;
     private readonly ulong _userTop;
+    // The last address user accesses of the loaded address space may translate (its layout's, read at each load).
+    private ulong _userLast;
     private PageTableRoot _root;
     private FlushDomain _domain;
     private long _seen;
@@ -92,7 +94,7 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
     public RcuReader Reader => _reader;
 
     /// <summary>Counters of this CPU's caches.</summary>
-    public TlbStatistics Statistics => new(_counters.Hits, _counters.Misses, _counters.VictimHits, _counters.PmdCacheHits,
+    public TlbStatistics Statistics => new(_counters.Hits, _counters.Misses, _counters.PmdCacheHits,
         _counters.PudCacheHits, _counters.Walks, _counters.Faults, _counters.PageFlushes, _counters.RangeFlushes,
         _counters.FullFlushes, _counters.KernelFlushes);
 
@@ -102,6 +104,7 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
 
     private void Attach(PageTableRoot root)
     {
+        _userLast = root.UserLast;
         _slot.Owner = Thread.CurrentThread;
         _seen = root.Flush.Generation;
         _slot.SeenGeneration = _seen;

@@ -5,10 +5,11 @@ namespace FastPt.Hardware;
 /// manager owns one per <c>mm_struct</c> and writes it; the CPU only reads it, so Hardware needs nothing of Mm.</summary>
 internal sealed class PageTableRoot
 {
-    public PageTableRoot(ulong id, int level)
+    public PageTableRoot(ulong id, int level, ulong userLast)
     {
         Id = id;
         Level = level;
+        UserLast = userLast;
     }
 
     /// <summary>Unique id of the address space (recorded in each table's descriptor as its owner, <c>pt_mm</c>).</summary>
@@ -16,6 +17,10 @@ internal sealed class PageTableRoot
 
     /// <summary>Level of the root table (4, or 5 with 5-level paging).</summary>
     public int Level { get; }
+
+    /// <summary>The last address (inclusive) a user access may translate: the top of the lower half for a process,
+    /// 2^64 − 1 for a space covering the whole canonical range (the hole is refused by the canonical check).</summary>
+    public ulong UserLast { get; }
 
     /// <summary>Physical address of the root table (what CR3 holds).</summary>
     public ulong Pa { get; set; }

@@ -1,8 +1,10 @@
 using System;
 using System.Diagnostics;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
+using FastPt.Geometry;
 using FastPt.Internals;
 
 namespace FastPt.Hardware;
@@ -12,8 +14,13 @@ namespace FastPt.Hardware;
 /// anonymous mappings) committed by the host only where something is actually written. Nothing here ever writes
 /// memory the host already gives as zero, so a simulated terabyte costs what is touched. <c>pa → host pointer</c>
 /// is one table load.</summary>
-/// <remarks>Host usage is accounted per 2 MiB chunk written (an upper bound of what the host committed): a chunk
-/// counts once anything wrote into it through <see cref="WritePointer"/>.</remarks>
+/// <remarks>Each arena carries a bitmap of its 4 KiB frames that may hold data: a frame's bit is set when a write
+/// pointer to it is handed out (<see cref="WritePointer(ulong)"/>) and cleared when the frame is zero-filled whole,
+/// so zeroing a frame whose bit is clear writes nothing (it reads as zero), and handing out a never-written frame
+/// costs no host page fault even when its neighbours were written. Host usage is accounted per 2 MiB chunk written
+/// (an upper bound of what the host committed): a chunk counts once anything wrote into it. The contract for
+/// callers: write only through a pointer obtained for the frame written (or for the range, with
+/// <see cref="WritePointer(ulong, ulong)"/>).</remarks>
 internal sealed unsafe partial class PhysicalMemory : IDisposable
 {
     public const int ArenaShift = 27;
@@ -22,6 +29,8 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
     public const int ChunkShift = 21;
     public const ulong ChunkSize = 1UL << ChunkShift;
     private const ulong HostAlignment = 2UL << 20;
+    // One bit per 4 KiB frame of an arena, kept right after it in the same host allocation.
+    private const ulong FrameBitmapBytes = (ArenaSize >> 12) / 8;
 
     private static long s_liveArenasProcess;
 
@@ -73,6 +82,19 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
         return (_written[chunk >> 6] & (1UL << (int)(chunk & 63))) != 0;
     }
 
+    /// <summary>True when the 4 KiB frame holding <paramref name="pa"/> may hold data: a write pointer to it was
+    /// handed out since it was last zero-filled whole (or since the host gave it). If not, it reads as zero.</summary>
+    public bool IsFrameWritten(ulong pa)
+    {
+        nint arena = _arenas[pa >> ArenaShift];
+        if (arena == 0) return false;
+        ulong frame = (pa & ArenaOffsetMask) >> 12;
+        return (Volatile.Read(ref FrameBits(arena)[frame >> 6]) & (1UL << (int)(frame & 63))) != 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong* FrameBits(nint arena) => (ulong*)(arena + (nint)ArenaSize);
+
     /// <summary>A host pointer for reading at <paramref name="pa"/>. Reserves the section's arena on first use
     /// (address space only: reading untouched memory commits nothing).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -84,12 +106,55 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
         return (byte*)arena + (pa & ArenaOffsetMask);
     }
 
-    /// <summary>A host pointer for writing at <paramref name="pa"/>; accounts the chunk as written.</summary>
+    /// <summary>A host pointer for writing inside the 4 KiB frame of <paramref name="pa"/>: marks the frame as
+    /// holding data and accounts its chunk as written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte* WritePointer(ulong pa)
     {
+        Debug.Assert(pa < MaxPhysicalAddress);
+        nint arena = _arenas[pa >> ArenaShift];
+        if (arena == 0) arena = CreateArena(pa >> ArenaShift);
+        ulong offset = pa & ArenaOffsetMask;
+        ulong frame = offset >> 12;
+        ulong* word = FrameBits(arena) + (frame >> 6);
+        ulong bit = 1UL << (int)(frame & 63);
+        if ((*word & bit) == 0) MarkFrame(pa, word, bit);
+        return (byte*)arena + offset;
+    }
+
+    /// <summary>A host pointer for writing anywhere in [<paramref name="pa"/>, <paramref name="pa"/> +
+    /// <paramref name="length"/>), which must lie inside one arena (a TLB entry of a 2 MiB leaf, a copy): marks
+    /// every frame of the range.</summary>
+    public byte* WritePointer(ulong pa, ulong length)
+    {
+        Debug.Assert(length != 0 && (pa & ArenaOffsetMask) + length <= ArenaSize);
+        byte* host = WritePointer(pa);
+        ulong end = pa + length;
+        for (ulong chunk = (pa & ~(ChunkSize - 1)) + ChunkSize; chunk < end; chunk += ChunkSize)
+            if (!IsWritten(chunk)) MarkWritten(chunk);
+        ulong* bits = FrameBits(_arenas[pa >> ArenaShift]);
+        ulong first = (pa & ArenaOffsetMask) >> 12, last = ((end - 1) & ArenaOffsetMask) >> 12;
+        for (ulong f = first; f <= last;)
+        {
+            int low = (int)(f & 63);
+            ulong count = Math.Min(64 - (ulong)low, last - f + 1);
+            ulong mask = (count == 64 ? ulong.MaxValue : (1UL << (int)count) - 1) << low;
+            ref ulong word = ref bits[f >> 6];
+            // The plain read only skips the locked instruction; a bit is set with a full fence before the caller writes.
+            if ((word & mask) != mask) Interlocked.Or(ref word, mask);
+            f += count;
+        }
+        return host;
+    }
+
+    /// <summary>First write pointer to a frame since it was zero: set its bit (a full fence, before the caller
+    /// writes; whoever zero-fills the frame next takes it from the allocator after the writer gave it back, under
+    /// the allocator's lock, so sees the bit) and account its chunk.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MarkFrame(ulong pa, ulong* word, ulong bit)
+    {
+        Interlocked.Or(ref *word, bit);
         if (!IsWritten(pa)) MarkWritten(pa);
-        return ReadPointer(pa);
     }
 
     /// <summary>Host pointer of a page table at <paramref name="tablePa"/> for a walker that only reads.</summary>
@@ -118,24 +183,73 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
         while (!source.IsEmpty)
         {
             int n = (int)Math.Min((ulong)source.Length, ChunkSize - (pa & (ChunkSize - 1)));
-            source[..n].CopyTo(new Span<byte>(WritePointer(pa), n));
+            source[..n].CopyTo(new Span<byte>(WritePointer(pa, (ulong)n), n));
             source = source[n..];
             pa += (ulong)n;
         }
     }
 
     /// <summary>Fills <paramref name="length"/> bytes at <paramref name="pa"/> with <paramref name="value"/>.
-    /// Zero-filling a chunk nothing ever wrote costs nothing: it already reads as zero.</summary>
+    /// Zero-filling writes only the frames that may hold data (a frame nothing wrote already reads as zero, and
+    /// writing it would make the host fault it in); a frame zeroed whole is known zero again.</summary>
     public void Fill(ulong pa, ulong length, byte value)
     {
         while (length != 0)
         {
-            ulong n = Math.Min(length, ChunkSize - (pa & (ChunkSize - 1)));
-            if (value != 0 || IsWritten(pa))
-                NativeMemory.Fill(WritePointer(pa), (nuint)n, value);
+            ulong n = Math.Min(length, ArenaSize - (pa & ArenaOffsetMask));
+            if (value != 0) NativeMemory.Fill(WritePointer(pa, n), (nuint)n, value);
+            else Zero(pa, n);
             length -= n;
             pa += n;
         }
+    }
+
+    /// <summary>Zero-fills [pa, pa + length) inside one arena, frame by frame as the bitmap says.</summary>
+    private void Zero(ulong pa, ulong length)
+    {
+        nint arena = _arenas[pa >> ArenaShift];
+        if (arena == 0) return; // never reserved: all zero
+        ulong* bits = FrameBits(arena);
+        ulong end = pa + length;
+        ulong wholeStart = (pa + Paging.PageSize - 1) & Paging.PageMask, wholeEnd = end & Paging.PageMask;
+        if (wholeStart >= wholeEnd)
+        {
+            ZeroPart(arena, pa, end);
+            return;
+        }
+        ZeroPart(arena, pa, wholeStart);
+        ZeroPart(arena, wholeEnd, end);
+        // stop counts from first, not from wholeEnd's offset: a range ending at the arena's end has offset 0 there.
+        ulong first = (wholeStart & ArenaOffsetMask) >> 12, stop = first + ((wholeEnd - wholeStart) >> 12);
+        for (ulong f = first; f < stop;)
+        {
+            int low = (int)(f & 63);
+            ulong count = Math.Min(64 - (ulong)low, stop - f);
+            ulong mask = (count == 64 ? ulong.MaxValue : (1UL << (int)count) - 1) << low;
+            ref ulong word = ref bits[f >> 6];
+            ulong dirty = Volatile.Read(ref word) & mask;
+            for (ulong left = dirty; left != 0;)
+            {
+                // One clear per run of frames that may hold data.
+                int at = BitOperations.TrailingZeroCount(left);
+                ulong shifted = left >> at;
+                int run = shifted == ulong.MaxValue ? 64 : BitOperations.TrailingZeroCount(~shifted);
+                NativeMemory.Clear((byte*)arena + (long)((((f >> 6) << 6) + (ulong)at) << 12), (nuint)run << 12);
+                left &= run == 64 ? 0 : ~(((1UL << run) - 1) << at);
+            }
+            // After the clears: the frames read zero now. The caller owns them, so no writer races this.
+            if (dirty != 0) Interlocked.And(ref word, ~dirty);
+            f += count;
+        }
+    }
+
+    /// <summary>Zeroes part of one frame if the frame may hold data; its bit stays (the rest may too).</summary>
+    private static void ZeroPart(nint arena, ulong from, ulong to)
+    {
+        if (from >= to) return;
+        ulong frame = (from & ArenaOffsetMask) >> 12;
+        if ((Volatile.Read(ref FrameBits(arena)[frame >> 6]) & (1UL << (int)(frame & 63))) == 0) return;
+        NativeMemory.Clear((byte*)arena + (long)(from & ArenaOffsetMask), (nuint)(to - from));
     }
 
     /// <summary>Gives the host memory behind [pa, pa + length) back (hot-remove), after every cached translation
@@ -159,6 +273,9 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
                 byte* host = (byte*)_arenas[section] + (at & ArenaOffsetMask);
                 if (!OperatingSystem.IsLinux() || Madvise(host, (nuint)ChunkSize, MadvDontNeed) != 0)
                     NativeMemory.Clear(host, (nuint)ChunkSize);
+                // The chunk's 512 frames read zero now: eight whole words of the bitmap.
+                ulong* bits = FrameBits(_arenas[section]) + (((at & ArenaOffsetMask) >> 12) >> 6);
+                for (int w = 0; w < (int)(ChunkSize >> 12) / 64; w++) Volatile.Write(ref bits[w], 0);
             }
             ClearWritten(at);
             at += ChunkSize;
@@ -185,7 +302,8 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (section >= _arenaCount) ThrowHelper.ThrowArgumentOutOfRange(nameof(section), "physical address beyond the machine's width");
         // Over-allocate so that the arena can start on a 2 MiB boundary (where the host can use huge pages).
-        void* raw = NativeMemory.AllocZeroed((nuint)(ArenaSize + HostAlignment));
+        // The frame bitmap follows the aligned arena: aligned - raw < HostAlignment leaves it inside the allocation.
+        void* raw = NativeMemory.AllocZeroed((nuint)(ArenaSize + HostAlignment + FrameBitmapBytes));
         nint aligned = (nint)(((ulong)raw + HostAlignment - 1) & ~(HostAlignment - 1));
         if (Interlocked.CompareExchange(ref _arenas[section], aligned, 0) != 0)
         {

@@ -113,12 +113,17 @@ internal sealed unsafe class Vmemmap
         return MemchrInv.IndexOfNot(leaf, (nuint)leafSize, PageUnused) < 0;
     }
 
-    /// <summary>Fills vmemmap [start, end) (inside one leaf) with <paramref name="value"/> through the kernel mapping.</summary>
+    /// <summary>Fills vmemmap [start, end) (inside one leaf) with <paramref name="value"/> through the kernel
+    /// mapping, page by page: a write pointer covers its own 4 KiB frame only (the frame is marked as holding data).</summary>
     private void Mark(ulong start, ulong end, byte value)
     {
         if (end <= start) return;
-        byte* p = _memory.Memmap.KernelPointer(start, write: true);
-        NativeMemory.Fill(p, (nuint)(end - start), value);
+        for (ulong at = start; at < end;)
+        {
+            ulong next = Math.Min(end, (at & Paging.PageMask) + Paging.PageSize);
+            NativeMemory.Fill(_memory.Memmap.KernelPointer(at, write: true), (nuint)(next - at), value);
+            at = next;
+        }
         if (value == PageUnused) BytesMarkedUnused += (long)(end - start);
     }
 

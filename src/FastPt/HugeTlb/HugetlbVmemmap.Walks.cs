@@ -48,8 +48,8 @@ internal sealed unsafe partial class HugetlbVmemmap
 
     /// <summary><c>vmemmap_remap_pte</c> over a folio's vmemmap: the first page (the head's) is mapped read-write
     /// onto the new copy of it when there is one, every other page read-only onto <see cref="Tail"/>; the old pages
-    /// are recorded in walk order. A PMD leaf still in the way is split on the spot; if that fails the walk stops
-    /// and <see cref="Walked"/> says how far it got.</summary>
+    /// are recorded in walk order. A PMD leaf still in the way is split on the spot (<see cref="SplitOnTheWay"/>,
+    /// flushed by the caller); if that fails the walk stops and <see cref="Walked"/> says how far it got.</summary>
     private struct RemapOps : IPageWalkOps
     {
         public HugetlbVmemmap Owner;
@@ -57,10 +57,10 @@ internal sealed unsafe partial class HugetlbVmemmap
         public ulong NewHead;
         public ulong Tail;
         public ulong[] OldPages;
-        public bool FlushEachSplit;
         public List<SplitRecord> Splits;
         public HvoCounters Counters;
         public int Walked;
+        public bool SplitOnTheWay;
         public bool Failed;
 
         public static bool Mutates => true;
@@ -68,11 +68,15 @@ internal sealed unsafe partial class HugetlbVmemmap
         public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
         {
             if (level > Paging.PmdLevel) return DescendUpper(level, entry, address);
-            if (PageTableEntry.IsLeaf(*entry, level) && !Owner.TrySplitPmd(entry, address, FlushEachSplit, Splits, Counters))
+            if (!PageTableEntry.IsLeaf(*entry, level)) return WalkAction.Descend;
+            // No flush here: the walk holds init_mm's mmap lock, and a synced flush must not wait for a CPU that may
+            // be waiting for that lock; the caller flushes once the lock is dropped.
+            if (!Owner.TrySplitPmd(entry, address, flush: false, Splits, Counters))
             {
                 Failed = true;
                 return WalkAction.Stop;
             }
+            SplitOnTheWay = true;
             return WalkAction.Descend;
         }
 

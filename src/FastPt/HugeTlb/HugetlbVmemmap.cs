@@ -47,6 +47,10 @@ internal sealed unsafe partial class HugetlbVmemmap
         if (memory.Memmap.CompoundInfoIsMask) _sharedTails = new SharedTailPages(memory);
     }
 
+    /// <summary>Test seam: runs where a split starts, after the walker saw a PMD leaf — the window in which another
+    /// thread may split the same PMD first. Null outside tests.</summary>
+    internal Action? BeforeSplitPmd { get; set; }
+
     /// <summary>True in the shared-tail design.</summary>
     public bool SharedTail => _sharedTails is not null;
 
@@ -194,17 +198,37 @@ internal sealed unsafe partial class HugetlbVmemmap
         var ops = new RemapOps
         {
             Owner = this, Start = start, NewHead = newHeadPfn, Tail = _sharedTails is null ? newHeadPfn : tail,
-            OldPages = oldPages, FlushEachSplit = flushEachSplit, Splits = splits, Counters = counters,
+            OldPages = oldPages, Splits = splits, Counters = counters,
         };
         MmStruct initMm = _memory.InitMm;
-        PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, start, end, ref ops);
+        // Under init_mm's mmap lock, as MergeBackUnusedSplits: the walk reads each PTE (the old page) and then writes
+        // the remapped one, and a merge-back of the same block by another thread's failed Optimize checks that its
+        // PTEs still map the block page for page, reinstalls the leaf and frees the table. Without the lock that check
+        // could pass between this walk's read and its write: the remap then went into a detached table and the pages
+        // it queued were freed while the leaf still mapped them (a boot page freed twice, or the block's first frame
+        // neither reserved nor allocated when the leaf was split again). With it, a merge-back sees this folio's
+        // PTEs either all unmapped from the block (walk done: no identity, no merge) or not yet touched (then this
+        // walk meets the leaf and splits it again itself); an undone walk puts the identity back before the lock
+        // drops, so a merge-back after it is right. TrySplitPmd re-enters the lock (System.Threading.Lock is
+        // reentrant); nothing here waits for a grace period while holding it.
+        using (initMm.LockMmap())
+        {
+            PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, start, end, ref ops);
+            // Put back the old pages where the walk had got to.
+            if (ops.Failed && ops.Walked > 0)
+            {
+                var undo = new UndoRemapOps { OldPages = oldPages };
+                PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, start, start + ((ulong)ops.Walked << Paging.PageShift), ref undo);
+            }
+        }
+        // A split the walk had to make (a merge-back undid the split pass's) gets the per-split flush now; batched,
+        // the gather's flush covers it as it covers the split pass's.
+        if (ops.SplitOnTheWay && flushEachSplit)
+            FlushKernel(counters, Paging.AlignDown(start, Paging.PmdSize), Paging.AlignDown(end - 1, Paging.PmdSize) + Paging.PmdSize);
         if (ops.Failed)
         {
-            // Put back the old pages where the walk had got to, flush at once (nothing may keep the new mappings),
-            // and only then clear the flag, through the old head page again.
-            var undo = new UndoRemapOps { OldPages = oldPages };
-            if (ops.Walked > 0)
-                PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, start, start + ((ulong)ops.Walked << Paging.PageShift), ref undo);
+            // Flush at once (nothing may keep the new mappings), and only then clear the flag, through the old head
+            // page again.
             HvoCounters.Add(ref counters.RemapsUndone, ops.Walked);
             FlushKernel(counters, start, end);
             // A reader may still hold a translation onto the fake heads from before the flush until its read-side
@@ -357,8 +381,16 @@ internal sealed unsafe partial class HugetlbVmemmap
     /// freed one by one; a boot block's pages are reserved pages already. False when no frame is free.</summary>
     private bool TrySplitPmd(ulong* pmd, ulong address, bool flush, List<SplitRecord> splits, HvoCounters counters)
     {
-        if (!_memory.Buddy.TryAllocate(0, zero: false, out ulong tablePfn)) return false;
+        BeforeSplitPmd?.Invoke();
+        // The walker saw a leaf, but another thread's split pass may have installed its table since (two folios whose
+        // descriptors share this 2 MiB block). Checked here, on the value the check under the lock compares with:
+        // without it, that value was the other thread's table entry, which the check then found unchanged, so the
+        // "block" at its table's address (the 2 MiB around a PTE table page — a boot vmemmap block, say) was split
+        // and mapped as this block's vmemmap, and the remap freed pages of it that other descriptors still used
+        // (a boot vmemmap page freed twice; split_page of a frame neither reserved nor allocated).
         ulong leaf = ReadEntry(pmd);
+        if (!PageTableEntry.IsLeaf(leaf, Paging.PmdLevel)) return true;
+        if (!_memory.Buddy.TryAllocate(0, zero: false, out ulong tablePfn)) return false;
         ulong blockPa = PageTableEntry.LeafAddress(leaf, Paging.PmdLevel);
         ulong* ptes = _memory.Physical.TableForWrite(tablePfn << Paging.PageShift);
         for (int i = 0; i < Paging.EntriesPerTable; i++) ptes[i] = (blockPa + ((ulong)i << Paging.PageShift)) | PageTableEntry.KernelData;

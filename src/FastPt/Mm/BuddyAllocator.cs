@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading;
 using FastPt.Hardware;
 using FastPt.Internals;
@@ -80,7 +81,8 @@ internal sealed unsafe partial class BuddyAllocator
         _checked = checkedMode;
     }
 
-    /// <summary>Free pages in all orders (<c>nr_free_pages</c>).</summary>
+    /// <summary>Free pages in all orders, the per-CPU lists' included (see <see cref="PerCpuPages"/>). Updated
+    /// atomically: the per-CPU lists change it outside the zone lock.</summary>
     public long FreePages => Volatile.Read(ref _stat.FreePages);
 
     /// <summary>Pages the allocator manages (<c>zone->managed_pages</c>): onlined or freed from boot reservations,
@@ -90,27 +92,39 @@ internal sealed unsafe partial class BuddyAllocator
     /// <summary>Boot-reserved pages handed to the allocator later (<c>free_reserved_page</c>).</summary>
     public long ReservedPagesFreed => Volatile.Read(ref _reservedPagesFreed);
 
-    /// <summary>Free blocks of <paramref name="order"/> over both zones (a column of <c>/proc/buddyinfo</c>).</summary>
+    /// <summary>Free blocks of <paramref name="order"/> on the buddy lists of both zones (a column of
+    /// <c>/proc/buddyinfo</c>; frames on the per-CPU lists are not in it).</summary>
     public long FreeBlocks(int order) => Volatile.Read(ref _blocks[0][order]) + Volatile.Read(ref _blocks[1][order]);
 
-    /// <summary>Free pages of one zone.</summary>
-    public long ZoneFreePages(MemoryZone zone) => Volatile.Read(ref _zoneFree[(int)zone]);
+    /// <summary>Free pages of one zone, its frames on the per-CPU lists included.</summary>
+    public long ZoneFreePages(MemoryZone zone) => Volatile.Read(ref _zoneFree[(int)zone]) + PcpCount((int)zone);
 
     /// <summary>Managed pages of one zone.</summary>
     public long ZoneManagedPages(MemoryZone zone) => Volatile.Read(ref _zoneManaged[(int)zone]);
 
     private int ZoneOf(ulong pfn) => _sparse.IsMovable(pfn) ? (int)MemoryZone.Movable : (int)MemoryZone.Normal;
 
-    public long Allocations => Volatile.Read(ref _allocations);
+    public long Allocations => Volatile.Read(ref _allocations) + PcpAllocations();
 
-    public long Frees => Volatile.Read(ref _frees);
+    public long Frees => Volatile.Read(ref _frees) + PcpFrees();
 
     /// <summary>Allocates 2^<paramref name="order"/> contiguous, naturally aligned frames. The head descriptor gets
     /// a reference; the frames are zeroed when <paramref name="zero"/> is set (a frame never written is already
-    /// zero and costs nothing).</summary>
+    /// zero and costs nothing). A single frame the buddy lists cannot give is looked for on the per-CPU lists
+    /// (drained, then tried again), and a movable one takes ZONE_MOVABLE's frames there before ZONE_NORMAL's, so
+    /// the outcome is the one without per-CPU lists.</summary>
     public bool TryAllocate(int order, bool zero, out ulong pfn, bool movable = false)
     {
         if ((uint)order > MaxOrder) ThrowHelper.ThrowArgumentOutOfRange(nameof(order));
+        if (order == 0 && movable && Volatile.Read(ref _zoneFree[(int)MemoryZone.Movable]) == 0 && PcpCount((int)MemoryZone.Movable) != 0)
+            DrainAll((int)MemoryZone.Movable);
+        if (TryAllocateBuddy(order, zero, out pfn, movable)) return true;
+        return order == 0 && DrainFor(movable) && TryAllocateBuddy(order, zero, out pfn, movable);
+    }
+
+    /// <summary><see cref="TryAllocate"/> from the buddy lists alone (safe under the zone lock).</summary>
+    private bool TryAllocateBuddy(int order, bool zero, out ulong pfn, bool movable)
+    {
         lock (_lock)
         {
             // The zonelist: movable allocations try ZONE_MOVABLE first, everything may use ZONE_NORMAL.
@@ -143,7 +157,7 @@ internal sealed unsafe partial class BuddyAllocator
             d->Flags = PageFlags.Allocated;
             d->RefCount = 1;
             d->Private = 0;
-            _stat.FreePages -= 1L << order;
+            Interlocked.Add(ref _stat.FreePages, -(1L << order));
             _allocations++;
         }
         if (_checked) ClearPoison(pfn, order);
@@ -159,7 +173,7 @@ internal sealed unsafe partial class BuddyAllocator
     /// larger free block counting for every block it splits into.</summary>
     public long KernelBlocksFree(int order)
     {
-        lock (_lock) return KernelBlocksFreeLocked(order);
+        lock (_lock) return KernelBlocksFreeLocked(order) + (order == 0 ? PcpCount((int)MemoryZone.Normal) : 0);
     }
 
     private long KernelBlocksFreeLocked(int order)
@@ -173,17 +187,28 @@ internal sealed unsafe partial class BuddyAllocator
     /// <summary>Kernel memory (ZONE_NORMAL) taken all or nothing under one lock acquisition:
     /// <paramref name="blocks"/>.Length blocks of <paramref name="blockOrder"/>, then
     /// <paramref name="frames"/>.Length single frames. The decision is made before anything is taken, so a refusal
-    /// takes nothing and frees nothing: a block can be had while ZONE_NORMAL holds a free block at least that
-    /// large, and a single frame whenever it has a free page.</summary>
+    /// takes nothing and frees nothing: a block can be had while ZONE_NORMAL's buddy lists hold a free block at
+    /// least that large, and a single frame whenever it has a free page (on the per-CPU lists too: they are
+    /// drained first when the buddy lists are short).</summary>
     public bool TryAllocateKernel(Span<ulong> blocks, int blockOrder, Span<ulong> frames, bool zero)
     {
         if ((uint)blockOrder > MaxOrder) throw new ArgumentOutOfRangeException(nameof(blockOrder));
-        lock (_lock)
+        for (int attempt = 0; ; attempt++)
         {
-            if (blocks.Length > 0 && KernelBlocksFreeLocked(blockOrder) < blocks.Length) return false;
-            if (_zoneFree[(int)MemoryZone.Normal] - ((long)blocks.Length << blockOrder) < frames.Length) return false;
-            for (int i = 0; i < blocks.Length; i++) Take(blockOrder, out blocks[i]);
-            for (int i = 0; i < frames.Length; i++) Take(0, out frames[i]);
+            lock (_lock)
+            {
+                if (blocks.Length > 0 && KernelBlocksFreeLocked(blockOrder) < blocks.Length) return false;
+                long left = _zoneFree[(int)MemoryZone.Normal] - ((long)blocks.Length << blockOrder);
+                if (left >= frames.Length)
+                {
+                    for (int i = 0; i < blocks.Length; i++) Take(blockOrder, out blocks[i]);
+                    for (int i = 0; i < frames.Length; i++) Take(0, out frames[i]);
+                    break;
+                }
+                if (attempt == 4 || left + PcpCount((int)MemoryZone.Normal) < frames.Length) return false;
+            }
+            // Enough free with the per-CPU lists' frames: drain them (lock order: lists before the zone lock).
+            DrainAll((int)MemoryZone.Normal);
         }
         if (zero)
         {
@@ -195,7 +220,7 @@ internal sealed unsafe partial class BuddyAllocator
 
     private void Take(int order, out ulong pfn)
     {
-        if (!TryAllocate(order, zero: false, out pfn))
+        if (!TryAllocateBuddy(order, zero: false, out pfn, movable: false))
             throw new InvalidOperationException("ZONE_NORMAL counted free memory it could not hand out");
     }
 
@@ -335,22 +360,35 @@ internal sealed unsafe partial class BuddyAllocator
         }
     }
 
-    /// <summary>True when the frame is inside a free block.</summary>
-    public bool IsFree(ulong pfn) => FindFreeBlock(pfn, out _, out _);
+    /// <summary>True when the frame is inside a free block or on a per-CPU list.</summary>
+    public bool IsFree(ulong pfn) => FindFreeBlock(pfn, out _, out _) || OnPcpList(pfn);
 
-    /// <summary>True when every frame of [startPfn, endPfn) is free.</summary>
+    /// <summary>True when every frame of [startPfn, endPfn) is free (per-CPU lists included).</summary>
     public bool IsRangeFree(ulong startPfn, ulong endPfn, out ulong firstBusy)
     {
-        lock (_lock) return IsRangeFreeLocked(startPfn, endPfn, out firstBusy);
+        List<Pcp> lists = LockAll();
+        try
+        {
+            lock (_lock) return IsRangeFreeLocked(startPfn, endPfn, out firstBusy, PcpFramesIn(lists, startPfn, endPfn));
+        }
+        finally
+        {
+            UnlockAll(lists);
+        }
     }
 
-    private bool IsRangeFreeLocked(ulong startPfn, ulong endPfn, out ulong firstBusy)
+    private bool IsRangeFreeLocked(ulong startPfn, ulong endPfn, out ulong firstBusy, HashSet<ulong> onPcpLists)
     {
         ulong pfn = startPfn;
         while (pfn < endPfn)
         {
             if (!FindFreeBlock(pfn, out ulong head, out int order))
             {
+                if (onPcpLists.Contains(pfn))
+                {
+                    pfn++;
+                    continue;
+                }
                 firstBusy = pfn;
                 return false;
             }
@@ -360,25 +398,41 @@ internal sealed unsafe partial class BuddyAllocator
         return true;
     }
 
-    /// <summary><c>offline_pages</c>' isolate, test and take as one step under the allocator lock, so nothing can
-    /// be handed out between the test and the take: when every frame of [startPfn, endPfn) outside
-    /// [keepStart, keepEnd) (an altmap's memmap, which the range hosts for itself) is free and ZONE_NORMAL has
-    /// <paramref name="reserve"/>.Length frames outside the range, those frames leave the allocator and the
-    /// reserve is taken (zeroed kernel frames: the tables the removal needs). Otherwise nothing changes and the
-    /// result says why (<paramref name="firstBusy"/> is the first frame in use).</summary>
+    /// <summary><c>offline_pages</c>' isolate, test and take as one step under the allocator lock (and every
+    /// per-CPU list's lock), so nothing can be handed out between the test and the take: when every frame of
+    /// [startPfn, endPfn) outside [keepStart, keepEnd) (an altmap's memmap, which the range hosts for itself) is
+    /// free — on the buddy lists or a per-CPU list — and ZONE_NORMAL has <paramref name="reserve"/>.Length frames
+    /// outside the range, the per-CPU lists are drained, those frames leave the allocator and the reserve is taken
+    /// (zeroed kernel frames: the tables the removal needs). Otherwise nothing changes and the result says why
+    /// (<paramref name="firstBusy"/> is the first frame in use).</summary>
     public OfflineResult TryOffline(ulong startPfn, ulong endPfn, ulong keepStart, ulong keepEnd, Span<ulong> reserve, out ulong firstBusy)
     {
         if (startPfn > keepStart || keepStart > keepEnd || keepEnd > endPfn)
             throw new ArgumentException("the kept range must lie inside the range");
-        lock (_lock)
+        List<Pcp> lists = LockAll();
+        try
         {
-            if (!IsRangeFreeLocked(startPfn, keepStart, out firstBusy) || !IsRangeFreeLocked(keepEnd, endPfn, out firstBusy))
-                return OfflineResult.Busy;
-            long normalInRange = NormalPages(startPfn, keepStart) + NormalPages(keepEnd, endPfn);
-            if (_zoneFree[(int)MemoryZone.Normal] - normalInRange < reserve.Length) return OfflineResult.NoFrames;
-            Isolate(startPfn, keepStart);
-            Isolate(keepEnd, endPfn);
-            for (int i = 0; i < reserve.Length; i++) Take(0, out reserve[i]);
+            lock (_lock)
+            {
+                HashSet<ulong> onPcpLists = PcpFramesIn(lists, startPfn, endPfn);
+                if (!IsRangeFreeLocked(startPfn, keepStart, out firstBusy, onPcpLists) || !IsRangeFreeLocked(keepEnd, endPfn, out firstBusy, onPcpLists))
+                    return OfflineResult.Busy;
+                long normalInRange = NormalPages(startPfn, keepStart) + NormalPages(keepEnd, endPfn);
+                if (_zoneFree[(int)MemoryZone.Normal] + PcpCount((int)MemoryZone.Normal) - normalInRange < reserve.Length) return OfflineResult.NoFrames;
+                // Decided: every list back to the buddy lists first, so the range's frames are all in free blocks.
+                foreach (Pcp pcp in lists)
+                {
+                    DrainUnderZoneLock(pcp, (int)MemoryZone.Normal, int.MaxValue);
+                    DrainUnderZoneLock(pcp, (int)MemoryZone.Movable, int.MaxValue);
+                }
+                Isolate(startPfn, keepStart);
+                Isolate(keepEnd, endPfn);
+                for (int i = 0; i < reserve.Length; i++) Take(0, out reserve[i]);
+            }
+        }
+        finally
+        {
+            UnlockAll(lists);
         }
         foreach (ulong pfn in reserve) _memory.Fill(pfn << 12, 4096, 0);
         return OfflineResult.Offlined;
@@ -416,7 +470,7 @@ internal sealed unsafe partial class BuddyAllocator
                 ulong blockEnd = head + (1UL << order);
                 int zone = ZoneOf(head);
                 Unlink(head, order, zone);
-                _stat.FreePages -= 1L << order;
+                Interlocked.Add(ref _stat.FreePages, -(1L << order));
                 _zoneFree[zone] -= 1L << order;
                 // Return what lies outside the range.
                 GiveBack(head, Math.Max(head, Math.Min(startPfn, blockEnd)));
@@ -486,8 +540,13 @@ internal sealed unsafe partial class BuddyAllocator
 
     private void FreeLocked(ulong pfn, int order)
     {
-        int zone = ZoneOf(pfn);
-        _stat.FreePages += 1L << order;
+        Interlocked.Add(ref _stat.FreePages, 1L << order);
+        FreeBlockLocked(pfn, order, ZoneOf(pfn));
+    }
+
+    /// <summary>Puts a block on the zone's buddy lists, coalescing; the caller counted it as a free page.</summary>
+    private void FreeBlockLocked(ulong pfn, int order, int zone)
+    {
         _zoneFree[zone] += 1L << order;
         while (order < MaxOrder)
         {

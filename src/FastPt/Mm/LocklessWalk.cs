@@ -89,9 +89,10 @@ internal static unsafe class LocklessWalk
             if (!Rights.Allows(rights, Access, user: true)) return false;
             ulong leafStart = address & ~(Paging.LevelSize(level) - 1);
             ulong frame = PageTableEntry.LeafAddress(entry, level) + (address - leafStart);
-            // A huge leaf covers [address, its end or the range end): every 4 KiB page of it.
-            ulong leafEnd = leafStart + Paging.LevelSize(level);
-            for (ulong a = address; a < leafEnd && Count < Capacity; a += Paging.PageSize, frame += Paging.PageSize)
+            // A huge leaf covers [address, its end or the range end): every 4 KiB page of it, counted (the top
+            // leaf ends at 2^64, whose exclusive end is 0).
+            ulong pages = (leafStart + Paging.LevelSize(level) - address) >> Paging.PageShift;
+            for (; pages != 0 && Count < Capacity; pages--, frame += Paging.PageSize)
             {
                 if (frame >= MaxPhysical) return false;
                 Pages[Count++] = new PhysAddr(frame);

@@ -246,11 +246,12 @@ internal sealed unsafe class MemoryManager : IDisposable
     }
 
     /// <summary>Creates the page tables of a new user address space: a root whose kernel half is copied from
-    /// init_mm (as <c>pgd_alloc</c> does), so kernel addresses translate the same in every address space.</summary>
-    public MmStruct CreateUserMm()
+    /// init_mm (as <c>pgd_alloc</c> does), so kernel addresses translate the same in every address space — unless
+    /// <paramref name="fullCanonical"/> (a guest), whose root stays empty in both halves.</summary>
+    public MmStruct CreateUserMm(bool fullCanonical = false)
     {
         ThrowIfDisposed();
-        var mm = new MmStruct(this, kernel: false);
+        var mm = new MmStruct(this, kernel: false, fullCanonical);
         Span<ulong> root = stackalloc ulong[1];
         if (!Buddy.TryAllocateBulk(root, zero: true))
             ThrowHelper.ThrowPaging(new PagingResult(PagingError.OutOfFrames, default, null, "no frame for a root table"));
@@ -292,6 +293,7 @@ internal sealed unsafe class MemoryManager : IDisposable
 
     private void CopyKernelHalf(MmStruct mm)
     {
+        if (mm.FullCanonical) return; // a guest's higher half is its own: no kernel entry may appear there
         ulong* kernelRoot = Physical.TableForRead(InitMm.RootPa);
         ulong* userRoot = Physical.TableForWrite(mm.RootPa);
         for (int i = Paging.EntriesPerTable / 2; i < Paging.EntriesPerTable; i++)

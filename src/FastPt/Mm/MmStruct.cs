@@ -17,13 +17,29 @@ internal sealed unsafe class MmStruct
     private ulong[] _pool = new ulong[64];
     private MmuGatherCore? _cachedGather;
 
-    public MmStruct(MemoryManager memory, bool kernel)
+    public MmStruct(MemoryManager memory, bool kernel, bool fullCanonical = false)
     {
         Memory = memory;
         IsKernel = kernel;
-        Root = new PageTableRoot((ulong)Interlocked.Increment(ref s_nextId), Paging.RootLevel(memory.Layout.Mode));
+        FullCanonical = fullCanonical;
+        Root = new PageTableRoot((ulong)Interlocked.Increment(ref s_nextId), Paging.RootLevel(memory.Layout.Mode),
+            fullCanonical ? ulong.MaxValue : memory.Layout.UserTop - 1);
         TableBits = kernel ? PageTableEntry.KernelTable : PageTableEntry.UserTable;
     }
+
+    /// <summary>True for a guest address space (<c>AddressSpaceLayout.FullCanonical</c>): both canonical halves are
+    /// its own, and its root holds no entry of init_mm.</summary>
+    public bool FullCanonical { get; }
+
+    /// <summary>The last address (inclusive) this address space maps: below the hole for a process, 2^64 − 1 for a
+    /// guest.</summary>
+    public ulong UserLast => Root.UserLast;
+
+    /// <summary>The ranges a teardown walks, each inside one canonical half (a walk never crosses the hole):
+    /// [0, user top) for a process, that and [higher-half start, 2^64) for a guest (an end of 0 means 2^64).</summary>
+    public (ulong Start, ulong End)[] OwnedHalves => FullCanonical
+        ? [(0, Paging.LowerHalfEnd(Memory.Layout.Mode)), (Paging.HigherHalfStart(Memory.Layout.Mode), 0)]
+        : [(0, Memory.Layout.UserTop)];
 
     public MemoryManager Memory { get; }
 
@@ -65,9 +81,17 @@ internal sealed unsafe class MmStruct
     /// faults change them without the mmap lock.</summary>
     public long[] Tables { get; } = new long[6];
 
-    /// <summary>Leaves by level (index 1 = 4 KiB pages, 2 = 2 MiB, 3 = 1 GiB), PROT_NONE included. Updated
-    /// atomically.</summary>
+    /// <summary>Leaves by level (index 1 = 4 KiB pages, 2 = 2 MiB, 3 = 1 GiB), PROT_NONE included, except the
+    /// 4 KiB pages demand faults install, which they count in <see cref="FaultedPages"/> (so a 4 KiB count is
+    /// <see cref="LeafCount"/>; unmapping such a page subtracts it here). Updated atomically.</summary>
     public long[] Leaves { get; } = new long[4];
+
+    /// <summary>4 KiB pages demand faults mapped: a per-CPU counter, as Linux keeps an mm's RSS
+    /// (<c>mm->rss_stat</c>), so that faulting CPUs do not share one cache line.</summary>
+    public PerCpuCounter FaultedPages { get; } = new();
+
+    /// <summary>Leaves of one level (index as <see cref="Leaves"/>).</summary>
+    public long LeafCount(int level) => level == 1 ? Volatile.Read(ref Leaves[1]) + FaultedPages.Value : Volatile.Read(ref Leaves[level]);
 
     /// <summary>The anonymous regions (VMAs); lookups take no lock, changes happen under <see cref="MmapLock"/>.</summary>
     public VmaTree Vmas { get; } = new();
@@ -89,7 +113,7 @@ internal sealed unsafe class MmStruct
     }
 
     /// <summary>Bytes mapped (all leaves).</summary>
-    public ulong MappedBytes => (ulong)Leaves[1] * Paging.PageSize + (ulong)Leaves[2] * Paging.PmdSize + (ulong)Leaves[3] * Paging.PudSize;
+    public ulong MappedBytes => (ulong)LeafCount(1) * Paging.PageSize + (ulong)LeafCount(2) * Paging.PmdSize + (ulong)LeafCount(3) * Paging.PudSize;
 
     /// <summary>The figure Linux reports as VmPTE, in pages: PTE + PMD + PUD tables (P4D tables and the PGD are
     /// not counted by <c>mm_pgtables_bytes</c>).</summary>

@@ -37,8 +37,9 @@ internal sealed class MmuGatherCore
     private int _tableCount;
     private ulong[] _pages = new ulong[16];
     private int _pageCount;
+    // The range to flush, [_start, _last] inclusive (empty while start > last): a range may end at 2^64.
     private ulong _start = ulong.MaxValue;
-    private ulong _end;
+    private ulong _last;
     private bool _active;
     private bool _freeing;
     private long _flushSequence;
@@ -82,11 +83,12 @@ internal sealed class MmuGatherCore
         if (!ReferenceEquals(mm, _mm)) ThrowHelper.ThrowGatherOfAnotherSpace();
     }
 
-    /// <summary>Records that translations of [start, end) changed and must be flushed.</summary>
+    /// <summary>Records that translations of [start, end) changed and must be flushed (an end of 0 means 2^64).</summary>
     public void AddRange(ulong start, ulong end)
     {
+        if (end == start) return;
         if (start < _start) _start = start;
-        if (end > _end) _end = end;
+        if (end - 1 > _last) _last = end - 1;
     }
 
     /// <summary>True when the batch is full: the caller flushes (<see cref="FlushIfFull"/>) as soon as it holds no
@@ -200,15 +202,16 @@ internal sealed class MmuGatherCore
     {
         ulong pfn = PageTableEntry.LeafAddress(leaf, level) >> Paging.PageShift;
         if (pfn == _mm.Memory.ZeroPfn) return;
-        RemovePages(pfn, Paging.LevelShift(level) - Paging.PageShift);
+        RemovePages(pfn, Paging.LevelShift(level) - Paging.PageShift, userData: true);
     }
 
     /// <summary>Queues data frames to free after the flush (<c>tlb_remove_page</c>). Never flushes: see
     /// <see cref="FlushIfFull"/>.</summary>
-    public void RemovePages(ulong pfn, int order)
+    public void RemovePages(ulong pfn, int order, bool userData = false)
     {
         if (_pageCount == _pages.Length) Array.Resize(ref _pages, _pages.Length * 2);
-        _pages[_pageCount++] = (pfn << 5) | (uint)order;
+        // pfn, a user-data mark (single user frames go to the per-CPU lists), the order.
+        _pages[_pageCount++] = (pfn << 6) | (userData ? 32u : 0u) | (uint)order;
     }
 
     /// <summary>Flushes what was collected, waits out lockless walkers, then frees (<c>tlb_finish_mmu</c>).</summary>
@@ -222,7 +225,7 @@ internal sealed class MmuGatherCore
     private void FlushAndFree()
     {
         bool haveFrees = _tableCount + _pageCount > 0;
-        if (_end > _start || haveFrees) FlushTlb();
+        if (_last >= _start || haveFrees) FlushTlb();
         // The flush just published drops every cached walk through the queued tables.
         System.Threading.Interlocked.Add(ref _mm.QueuedTables, -_tableCount);
         if (!haveFrees) return;
@@ -255,7 +258,8 @@ internal sealed class MmuGatherCore
             for (int i = 0; i < _pageCount; i++)
             {
                 ulong item = _pages[i];
-                memory.FreePages(item >> 5, (int)(item & 31));
+                if (item % 64 == 32) memory.Buddy.FreeHot(item >> 6); // an order-0 user frame: free_unref_page
+                else memory.FreePages(item >> 6, (int)(item & 31));
             }
         }
         finally
@@ -276,18 +280,19 @@ internal sealed class MmuGatherCore
 
     private void FlushTlb()
     {
-        ulong start = _start == ulong.MaxValue ? 0 : _start;
-        ulong end = _end;
+        bool empty = _last < _start;
+        ulong start = empty ? 0 : _start;
+        ulong end = empty ? 0 : _last + 1; // 0 when the range ends at 2^64
         FlushKind kind;
         if (_mm.IsKernel) kind = FlushKind.Kernel;
-        else if (end <= start) kind = FlushKind.All; // only tables went away: drop cached partial walks
-        else if ((end - start) >> Paging.PageShift > FullFlushCeilingPages) kind = FlushKind.All;
-        else kind = end - start == Paging.PageSize ? FlushKind.Page : FlushKind.Range;
+        else if (empty) kind = FlushKind.All; // only tables went away: drop cached partial walks
+        else if ((_last - start) >> Paging.PageShift >= FullFlushCeilingPages) kind = FlushKind.All;
+        else kind = _last - start == Paging.PageSize - 1 ? FlushKind.Page : FlushKind.Range;
         _mm.Memory.FlushTlb(_mm, new FlushRequest(start, end, kind, _tableCount > 0));
         _flushSequence++;
         _flushes++;
         _start = ulong.MaxValue;
-        _end = 0;
+        _last = 0;
         if (FastPtEventSource.Log.IsEnabled()) FastPtEventSource.Log.TlbFlush(_mm.Id, kind, start, end, _mm.Flush.Contexts.Length);
     }
 

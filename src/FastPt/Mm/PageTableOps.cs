@@ -20,7 +20,7 @@ internal static unsafe class PageTableOps
         using (mm.LockMmap())
         {
             ThrowIfDisposed(mm);
-            PagingResult reserved = RefuseRegionOverlap(mm, va, va + length);
+            PagingResult reserved = RefuseRegionOverlap(mm, va, va + (length - 1));
             if (!reserved.IsSuccess) return reserved;
             PagingResult checkResult = CheckMap(mm, va, length, plan, out TableDemand need);
             if (!checkResult.IsSuccess) return checkResult;
@@ -71,7 +71,7 @@ internal static unsafe class PageTableOps
         using (mm.LockMmap())
         {
             ThrowIfDisposed(mm);
-            PagingResult reserved = RefuseRegionOverlap(mm, va, va + length);
+            PagingResult reserved = RefuseRegionOverlap(mm, va, va + (length - 1));
             if (!reserved.IsSuccess) return reserved;
             // Any leaf in the range is a conflict (the map check pass with 4 KiB leaves finds the first).
             var check = new MapOperation.CheckOps { Plan = new MapOperation.Plan(va, 0, 1 << 1, 0, 0, 0, 0) };
@@ -84,14 +84,14 @@ internal static unsafe class PageTableOps
     }
 
     /// <summary>Refuses a range that overlaps an anonymous region, at the first address they share.</summary>
-    private static PagingResult RefuseRegionOverlap(MmStruct mm, ulong start, ulong end)
+    private static PagingResult RefuseRegionOverlap(MmStruct mm, ulong start, ulong last)
     {
         if (mm.Vmas.Count == 0) return PagingResult.Success;
-        List<VmArea> regions = mm.Vmas.Overlapping(start, end);
+        List<VmArea> regions = mm.Vmas.Overlapping(start, last);
         if (regions.Count == 0) return PagingResult.Success;
         VmArea first = regions[0];
         return new PagingResult(PagingError.AlreadyMapped, new VirtAddr(Math.Max(start, first.Start)), null,
-            $"reserved by the anonymous region [0x{first.Start:x}, 0x{first.End:x})");
+            $"reserved by the anonymous region [0x{first.Start:x}, 0x{first.Last:x}]");
     }
 
     /// <summary>Unmaps [va, va + length). Outside anonymous regions every page must be mapped unless
@@ -127,12 +127,13 @@ internal static unsafe class PageTableOps
         where TChange : struct, RangeChangeOperation.IRangeChange
     {
         MemoryManager memory = mm.Memory;
-        ulong end = va + length;
+        ulong end = va + length; // 0 when the range ends at 2^64: compare through last
+        ulong last = end - 1;
         using (mm.LockMmap())
         {
             ThrowIfDisposed(mm);
             gather.EnsureUsableFor(mm);
-            List<VmArea> regions = mm.Vmas.Count == 0 ? s_noRegions : mm.Vmas.Overlapping(va, end);
+            List<VmArea> regions = mm.Vmas.Count == 0 ? s_noRegions : mm.Vmas.Overlapping(va, last);
             foreach (VmArea region in regions) region.StartWrite();
             bool replaced = false;
             try
@@ -162,8 +163,8 @@ internal static unsafe class PageTableOps
                     foreach (VmArea region in regions)
                     {
                         if (region.Start < va) added.Add(region.Slice(region.Start, va));
-                        if (newProtection is { } p) added.Add(new VmArea(Math.Max(va, region.Start), Math.Min(end, region.End), p, region.Options));
-                        if (region.End > end) added.Add(region.Slice(end, region.End));
+                        if (newProtection is { } p) added.Add(new VmArea(Math.Max(va, region.Start), Math.Min(last, region.Last) + 1, p, region.Options));
+                        if (region.Last > last) added.Add(region.Slice(end, region.End));
                     }
                     mm.Vmas.Replace(regions, added);
                     foreach (VmArea region in regions) region.Detach();
@@ -181,22 +182,25 @@ internal static unsafe class PageTableOps
     private static readonly List<VmArea> s_noRegions = new();
 
     /// <summary>The <paramref name="index"/>-th piece of [va, end) cut at region boundaries: alternately a stretch
-    /// outside every region and one region's part. False past the last piece.</summary>
+    /// outside every region and one region's part. False past the last piece. An end of 0 means 2^64: bounds are
+    /// compared as last bytes, and the pieces' exclusive ends go to the walker, which takes 0 as 2^64.</summary>
     private static bool NextPiece(List<VmArea> regions, ulong va, ulong end, int index, out ulong start, out ulong stop, out VmArea? region)
     {
-        ulong at = va;
+        ulong at = va, last = end - 1;
+        bool covered = false;
         int piece = 0;
         foreach (VmArea r in regions)
         {
-            ulong rs = Math.Max(r.Start, va), re = Math.Min(r.End, end);
+            ulong rs = Math.Max(r.Start, va), rl = Math.Min(r.Last, last);
             if (at < rs)
             {
                 if (piece++ == index) return Piece(at, rs, null, out start, out stop, out region);
             }
-            if (piece++ == index) return Piece(rs, re, r, out start, out stop, out region);
-            at = re;
+            if (piece++ == index) return Piece(rs, rl + 1, r, out start, out stop, out region);
+            if (rl == last) covered = true;
+            at = rl + 1;
         }
-        if (at < end && piece == index) return Piece(at, end, null, out start, out stop, out region);
+        if (!covered && at <= last && piece == index) return Piece(at, end, null, out start, out stop, out region);
         start = stop = 0;
         region = null;
         return false;
@@ -305,7 +309,7 @@ internal static unsafe class PageTableOps
     }
 
     /// <summary>Frees every table of a user address space (the user half only: the kernel half of its root is
-    /// shared with init_mm) and finally the root itself, through a gather.</summary>
+    /// shared with init_mm; both halves of a guest's) and finally the root itself, through a gather.</summary>
     public static void TeardownUser(MmStruct mm)
     {
         using (mm.LockMmap())
@@ -327,8 +331,11 @@ internal static unsafe class PageTableOps
             mm.Vmas.Replace(regions, []);
             foreach (VmArea region in regions) region.Detach();
             var teardown = new TeardownOps { Gather = gather };
-            PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, 0, memory.Layout.UserTop, ref teardown);
-            gather.AddRange(0, memory.Layout.UserTop);
+            foreach ((ulong start, ulong end) in mm.OwnedHalves)
+            {
+                PageWalk.Walk(memory.Physical, mm.RootPa, mm.RootLevel, start, end, ref teardown);
+                gather.AddRange(start, end);
+            }
             // The root goes with everything else, after the flush.
             mm.Tables[mm.RootLevel]++;
             gather.RemoveTable(mm.RootPa, mm.RootLevel);

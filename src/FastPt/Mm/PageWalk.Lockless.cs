@@ -101,6 +101,9 @@ internal static unsafe partial class PageWalk
                 LocklessWalkStatus status = level - 1 == Paging.PteLevel
                     ? WalkLocklessPtes(memory, childPa, below, checkPoison, address, next, ref ops, ref poisonedTable)
                     : WalkLocklessTable(memory, childPa, level - 1, below, checkPoison, address, next, ref ops, ref poisonedTable);
+                // Poison read inside the section is an early free whatever the PMD says now: pmd_same would hide it
+                // (a freed table was unlinked first, so the re-check always fails), so it is reported before.
+                if (status == LocklessWalkStatus.Poisoned) return status;
                 if (level == Paging.PmdLevel && Volatile.Read(ref *slot) != entry)
                 {
                     // pmd_same failed: the PTE table may have been collapsed or reclaimed while it was read. What it

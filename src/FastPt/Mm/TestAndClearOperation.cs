@@ -76,7 +76,9 @@ internal static unsafe class TestAndClearOperation
         private void Report(ulong start, ulong end)
         {
             Gather.AddRange(start, end);
-            for (ulong a = start; a < end; a += Paging.PageSize)
+            // Counted: a leaf ending at 2^64 has an end of 0.
+            ulong a = start;
+            for (ulong n = (end - start) >> Paging.PageShift; n != 0; n--, a += Paging.PageSize)
             {
                 ulong index = (a - RangeStart) >> Paging.PageShift;
                 Bitmap[index >> 6] |= 1UL << (int)(index & 63);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Threading;
 using FastPt.Geometry;
 
@@ -14,8 +15,16 @@ internal sealed class VmArea
     private const int Detached = 1 << 29;
     private const int ReaderMask = Detached - 1;
 
-    // Readers in flight, plus the two flags. Every change is an interlocked operation on this one word.
-    private int _state;
+    // Readers in flight, plus the two flags. Every change is an interlocked operation on this one word, which
+    // sits on a cache line of its own: regions are allocated next to each other, and faults in two neighbours
+    // would otherwise bounce one line between their CPUs.
+    private PaddedState _state;
+
+    [StructLayout(LayoutKind.Explicit, Size = 192)]
+    private struct PaddedState
+    {
+        [FieldOffset(64)] public int Value;
+    }
 
     public VmArea(ulong start, ulong end, Protection protection, AnonymousOptions options)
     {
@@ -27,7 +36,12 @@ internal sealed class VmArea
 
     public ulong Start { get; }
 
+    /// <summary>Exclusive end; 0 for a region that ends at 2^64 (the top page of a guest's higher half), so every
+    /// comparison goes through <see cref="Last"/>.</summary>
     public ulong End { get; }
+
+    /// <summary>The region's last byte (inclusive): never wraps.</summary>
+    public ulong Last => End - 1;
 
     public Protection Protection { get; }
 
@@ -53,7 +67,7 @@ internal sealed class VmArea
     public bool HugePageFits(ulong va)
     {
         ulong block = Paging.AlignDown(va, Paging.PmdSize);
-        return TransparentHugePages && block >= Start && block + Paging.PmdSize <= End;
+        return TransparentHugePages && block >= Start && block + (Paging.PmdSize - 1) <= Last;
     }
 
     /// <summary><c>vma_start_read</c>: enters as a reader unless a range operation holds the region or it was
@@ -61,10 +75,10 @@ internal sealed class VmArea
     /// <see cref="EndRead"/>'s decrement orders them before the writer sees zero readers.</summary>
     public bool TryStartRead()
     {
-        int state = Volatile.Read(ref _state);
+        int state = Volatile.Read(ref _state.Value);
         while ((state & (WriteLocked | Detached)) == 0)
         {
-            int seen = Interlocked.CompareExchange(ref _state, state + 1, state);
+            int seen = Interlocked.CompareExchange(ref _state.Value, state + 1, state);
             if (seen == state) return true;
             state = seen;
         }
@@ -72,24 +86,24 @@ internal sealed class VmArea
     }
 
     /// <summary><c>vma_end_read</c>.</summary>
-    public void EndRead() => Interlocked.Decrement(ref _state);
+    public void EndRead() => Interlocked.Decrement(ref _state.Value);
 
     /// <summary><c>vma_start_write</c> (under the mmap lock): no new reader gets in, and the call returns once the
     /// readers in flight have left. Readers never wait for anything the writer holds (the mmap lock), so this
     /// terminates.</summary>
     public void StartWrite()
     {
-        Interlocked.Or(ref _state, WriteLocked);
+        Interlocked.Or(ref _state.Value, WriteLocked);
         var spin = new SpinWait();
-        while ((Volatile.Read(ref _state) & ReaderMask) != 0) spin.SpinOnce(sleep1Threshold: -1);
+        while ((Volatile.Read(ref _state.Value) & ReaderMask) != 0) spin.SpinOnce(sleep1Threshold: -1);
     }
 
     /// <summary>Ends a write lock that changed nothing about the region (a refused operation).</summary>
-    public void EndWrite() => Interlocked.And(ref _state, ~WriteLocked);
+    public void EndWrite() => Interlocked.And(ref _state.Value, ~WriteLocked);
 
     /// <summary>The region was replaced (<c>vma_mark_detached</c>): a fault that still holds a reference fails to
     /// start reading and looks the address up again.</summary>
-    public void Detach() => Interlocked.Or(ref _state, Detached);
+    public void Detach() => Interlocked.Or(ref _state.Value, Detached);
 
-    public override string ToString() => $"[0x{Start:x}, 0x{End:x}) {Protection} {Options}";
+    public override string ToString() => $"[0x{Start:x}, 0x{Last:x}] {Protection} {Options}";
 }

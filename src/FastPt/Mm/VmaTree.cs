@@ -41,27 +41,49 @@ internal sealed class VmaTree
         {
             VmArea vma = node.Vma;
             if (va < vma.Start) node = node.Left;
-            else if (va >= vma.End) node = node.Right;
+            else if (va > vma.Last) node = node.Right;
             else return vma;
         }
         return null;
     }
 
-    /// <summary>The regions overlapping [<paramref name="start"/>, <paramref name="end"/>), in address order.</summary>
-    public List<VmArea> Overlapping(ulong start, ulong end)
+    /// <summary>The regions overlapping [<paramref name="start"/>, <paramref name="last"/>] (inclusive, so that a
+    /// range ending at 2^64 is expressible), in address order.</summary>
+    public List<VmArea> Overlapping(ulong start, ulong last)
     {
         var result = new List<VmArea>();
-        Collect(Volatile.Read(ref _root), start, end, result);
+        Collect(Volatile.Read(ref _root), start, last, result);
         return result;
     }
 
-    private static void Collect(Node? node, ulong start, ulong end, List<VmArea> result)
+    private static void Collect(Node? node, ulong start, ulong last, List<VmArea> result)
     {
         if (node is null) return;
         VmArea vma = node.Vma;
-        if (start < vma.Start) Collect(node.Left, start, end, result);
-        if (vma.Start < end && start < vma.End) result.Add(vma);
-        if (end > vma.End) Collect(node.Right, start, end, result);
+        if (start < vma.Start) Collect(node.Left, start, last, result);
+        if (vma.Start <= last && start <= vma.Last) result.Add(vma);
+        if (last > vma.Last) Collect(node.Right, start, last, result);
+    }
+
+    /// <summary>The lowest region overlapping [<paramref name="start"/>, <paramref name="last"/>] (inclusive, so a
+    /// range ending at 2^64 is expressible), or null; allocates nothing (regions do not overlap, so their ends are
+    /// ordered like their starts).</summary>
+    public VmArea? FirstOverlapping(ulong start, ulong last)
+    {
+        Node? node = Volatile.Read(ref _root);
+        VmArea? first = null;
+        while (node is not null)
+        {
+            VmArea vma = node.Vma;
+            if (vma.Last < start)
+            {
+                node = node.Right;
+                continue;
+            }
+            if (vma.Start <= last) first = vma;
+            node = node.Left;
+        }
+        return first;
     }
 
     /// <summary>Every region, in address order.</summary>

@@ -1,5 +1,6 @@
 using System.Threading;
 using FastPt.Diagnostics;
+using FastPt.Sync;
 
 namespace FastPt.Mm;
 
@@ -26,8 +27,9 @@ internal sealed class Vmstat : MachineCounters
     /// <summary>Split page-table locks allocated and freed (must balance after teardown).</summary>
     public long PtlocksAllocated, PtlocksFreed;
 
-    /// <summary><c>pgfault</c>: demand faults handled in anonymous regions (attempts, spurious ones included).</summary>
-    public long PageFaults;
+    /// <summary><c>pgfault</c>: demand faults handled in anonymous regions (attempts, spurious ones included); per
+    /// CPU, as Linux counts vm events, so that faulting CPUs do not share its cache line.</summary>
+    public readonly PerCpuCounter PageFaults = new();
 
     /// <summary><c>thp_fault_alloc</c>: faults that mapped a transparent huge page.</summary>
     public long ThpFaultAlloc;

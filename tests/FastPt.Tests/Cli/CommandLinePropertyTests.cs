@@ -64,6 +64,8 @@ public sealed class CommandLinePropertyTests : IDisposable
         Gen<string[]> rows = Option("--rows", ["0", "3", "99999999999"], ["-1", "abc"]);
         Gen<string[]> output = Option("--out", [_directory.File("t.nettrace")], [_folder, _directory.File("no/t.nettrace")]);
         Gen<string[]> meter = Option("--meter-interval", ["0", "0.25"], ["abc", "0.01"]);
+        Gen<string[]> svg = Option("--svg", [_directory.File("n.svg")], [_folder, _directory.File("no/m.svg"), "", "/proc/m.svg"]);
+        Gen<string[]> space = Option("--space", ["kernel", "user"], ["both", ""]);
         Gen<string> scenario = Gen.OneOf("boot", "paging", "replay-synthetic", "hotplug", "nosuch", "BOOT", "-");
 
         // (command words, options it takes, and whether it boots a machine: those always get a small --memory somewhere,
@@ -78,6 +80,7 @@ public sealed class CommandLinePropertyTests : IDisposable
             (Gen.Frequency(new (int, IGen<string[]>)[] { (3, Gen.OneOf(_pages, _gzip, _binary).Select(file => new[] { "replay", "--pages", file })), (1, Gen.Const(new[] { "replay" })) }),
                 [pages, baseAddress, levels, memory], true),
             (Gen.Const(new[] { "dump" }), [va, memory, levels, pages, baseAddress, rows], true),
+            (Gen.Const(new[] { "map", "--svg", _directory.File("m.svg") }), [va, memory, levels, pages, baseAddress, svg, space], true),
             (Gen.OneOf(_pages, _folder, _directory.File("x.nettrace"), "--json", "--bogus").Select(file => new[] { "trace", "summarize", file }),
                 [Flag("--json")], false),
             (Gen.Const(new[] { "frobnicate" }), [memory], false),

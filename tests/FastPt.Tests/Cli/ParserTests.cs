@@ -69,6 +69,8 @@ public class ParserTests
     [InlineData(" 0x1000 + 4K ", 0x1000UL, 0x2000UL)]
     [InlineData("0-1", 0UL, 1UL)]
     [InlineData("0x0000_0080_0000_0000+2M", 0x80_0000_0000UL, 0x80_0020_0000UL)]
+    [InlineData("0xfffffffffffff000+4K", 0xffff_ffff_ffff_f000UL, 0UL)] // ends exactly at 2^64: an end of 0
+    [InlineData("0xffffffff80000000+2G", 0xffff_ffff_8000_0000UL, 0UL)]
     public void Range_parser_accepts(string text, ulong start, ulong end)
     {
         Assert.True(AddressRange.TryParse(text, out AddressRange range, out string error), error);
@@ -87,6 +89,7 @@ public class ParserTests
     [InlineData("0x1000-0x1000")]
     [InlineData("0x1000+0")]
     [InlineData("0xffffffffffffffff+2")]
+    [InlineData("0xfffffffffffff000+8K")]
     [InlineData("x-y")]
     [InlineData("0x1000-")]
     [InlineData("0x1000+4Q")]

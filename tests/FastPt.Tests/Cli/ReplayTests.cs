@@ -223,4 +223,59 @@ public class ReplayTests
         Assert.Matches(@"total\s+│\s+3\s+│\s+5\s+│\s+20K", result.Output);
         Assert.Contains("VmPTE 20 kB", result.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_higher_half_base_replays_into_a_guest_space_up_to_2_to_the_64()
+    {
+        using var directory = new TemporaryDirectory();
+        string path = directory.File("kernel.txt");
+        // The last two pages below 2^64 from a base 8 KiB below it.
+        File.WriteAllText(path, "0\n1\n");
+        CliRunner.Result result = CliRunner.Run("replay", "--pages", path, "--memory", "1G", "--base", "0xffffffffffffe000");
+        Assert.True(result.ExitCode == ExitCodes.Success, result.Error);
+        Assert.Equal(3 * 4, VmPteFrom(result.Output));
+
+        File.WriteAllText(path, "0\n1\n2\n");
+        CliRunner.Result past = CliRunner.Run("replay", "--pages", path, "--memory", "1G", "--base", "0xffffffffffffe000");
+        Assert.Equal(ExitCodes.BadInput, past.ExitCode);
+        Assert.Contains(path + ":3: page '2' is outside the user range", past.Error, StringComparison.Ordinal);
+        Assert.Contains("end of the higher half 2^64", past.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("4", "0x800000000000", "not canonical for 48-bit addresses")]
+    [InlineData("5", "0x100000000000000", "not canonical for 57-bit addresses")]
+    public void A_base_in_the_hole_is_refused(string levels, string baseAddress, string expected)
+    {
+        using var directory = new TemporaryDirectory();
+        string path = directory.File("pages.txt");
+        File.WriteAllText(path, "0\n");
+        CliRunner.Result result = CliRunner.Run("replay", "--pages", path, "--memory", "1G", "--levels", levels, "--base", baseAddress);
+        Assert.NotEqual(ExitCodes.Success, result.ExitCode);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Dump_of_a_guest_kernel_page_file_reads_the_higher_half_and_refuses_the_hole()
+    {
+        using var directory = new TemporaryDirectory();
+        string path = directory.File("kernel.txt");
+        File.WriteAllText(path, "0\n1\n0x1ff\n");
+        CliRunner.Result result = CliRunner.Run("dump", "--pages", path, "--memory", "1G", "--base", "0xffffffffffe00000");
+        Assert.True(result.ExitCode == ExitCodes.Success, result.Error);
+        Assert.Contains("guest address space (both canonical halves)", result.Output, StringComparison.Ordinal);
+        Assert.Matches(@"0xffffffffffe00000 .* 0xffffffffffe02000 .* 4K .* 2 ", result.Output);
+        Assert.Matches(@"0xfffffffffffff000 .* 0x10000000000000000 .* 4K .* 1 ", result.Output);
+
+        CliRunner.Result top = CliRunner.Run("dump", "--pages", path, "--memory", "1G", "--base", "0xffffffffffe00000", "--va", "0xfffffffffffff000+4K");
+        Assert.True(top.ExitCode == ExitCodes.Success, top.Error);
+        Assert.Matches(@"total\s+│\s+1\s+│\s+1\s+│\s+4K", top.Output);
+
+        CliRunner.Result hole = CliRunner.Run("dump", "--pages", path, "--memory", "1G", "--base", "0xffffffffffe00000", "--va", "0x7ffffffff000+8K");
+        Assert.NotEqual(ExitCodes.Success, hole.ExitCode);
+        Assert.Contains("is not canonical for 48-bit addresses", hole.Error, StringComparison.Ordinal);
+        CliRunner.Result user = CliRunner.Run("dump", "--pages", path, "--memory", "1G", "--va", "0xffff800000000000+4K");
+        Assert.NotEqual(ExitCodes.Success, user.ExitCode);
+        Assert.Contains("leaves the user range", user.Error, StringComparison.Ordinal);
+    }
 }

@@ -123,4 +123,90 @@ public class CollapseTests
         space.Collapse(V(contiguous));
         Assert.Equal(2, machine.GetStatistics().TablesDeferred);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(16)]
+    public void Collapse_in_an_anonymous_region_copies_into_a_huge_page_of_its_own_and_frees_the_old_pages(int perBlock)
+    {
+        using Machine machine = FragmentMachines.Create(perBlock, memory: GiB);
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.MapAnonymous(V(GiB), 4 * MiB, Protection.ReadWrite);
+        for (int p = 0; p < 512; p++) space.Write(V(GiB + (ulong)p * Page), 0xab00UL + (ulong)p);
+        machine.RcuBarrier();
+        long free = machine.GetStatistics().FreePages;
+
+        space.Collapse(V(GiB));
+        machine.RcuBarrier();
+
+        Mapping leaf = space.Lookup(V(GiB))!.Value;
+        Assert.Equal(PageSize.Size2M, leaf.Size);
+        Assert.True(leaf.Accessed && leaf.Dirty);
+        for (int p = 0; p < 512; p++) Assert.Equal(0xab00UL + (ulong)p, space.Read<ulong>(V(GiB + (ulong)p * Page)));
+        MemoryStatistics after = machine.GetStatistics();
+        // One 2 MiB page in, 512 pages and the PTE table (with 1 per block) out.
+        Assert.Equal(free - 512 + 512 + (perBlock == 1 ? 1 : 0), after.FreePages);
+        Assert.Equal(1, after.CollapsesWithCopy);
+        Assert.Equal(0, after.UseAfterFreeDetected);
+        // The huge page is the region's: a partial protect splits it, the unmap frees it.
+        space.Protect(V(GiB + 5 * Page), Page, Protection.Read);
+        Assert.Equal(0xab05UL, space.Read<ulong>(V(GiB + 5 * Page)));
+        space.Unmap(V(GiB), 4 * MiB);
+        machine.RcuBarrier();
+        Assert.Equal(0, machine.GetStatistics().PteFragmentsInUse);
+    }
+
+    [Fact]
+    public void Refusals_in_anonymous_regions_change_nothing()
+    {
+        using Machine machine = FragmentMachines.Create(2, memory: GiB);
+        using AddressSpace space = machine.CreateAddressSpace();
+        PhysAddr huge = machine.AllocatePhysical(2 * MiB);
+        ulong whole = GiB, zero = GiB + 2 * MiB, partial = GiB + 4 * MiB + MiB;
+        space.MapAnonymous(V(whole), 2 * MiB, Protection.ReadWrite);
+        space.MapAnonymous(V(zero), 2 * MiB, Protection.ReadWrite, AnonymousOptions.ZeroPage);
+        space.MapAnonymous(V(partial), 2 * MiB, Protection.ReadWrite); // half of two 2 MiB blocks
+        for (int p = 0; p < 512; p++)
+        {
+            space.Write(V(whole + (ulong)p * Page), 1UL);
+            space.Read<ulong>(V(zero + (ulong)p * Page)); // the zero page, read-only
+        }
+        machine.RcuBarrier();
+
+        void Refused(ulong va, PhysAddr? copyTo, PagingError error, ulong at) =>
+            PagingFixtures.AssertFailsAndChangesNothing(machine, space, () => space.TryCollapse(V(va), copyTo),
+                () => space.Collapse(V(va), copyTo), error, at);
+
+        Refused(whole, huge, PagingError.InvalidArgument, whole);
+        Refused(zero, null, PagingError.NotCollapsible, zero);
+        Refused(partial - MiB, null, PagingError.NotCollapsible, partial);
+        FrameHog hog = FrameHog.TakeAll(machine, singles: 0);
+        Refused(whole, null, PagingError.OutOfFrames, whole); // no 2 MiB page to collapse into
+        hog.ReleaseAll();
+        space.Collapse(V(whole));
+        Assert.Equal(1, machine.GetStatistics().CollapsesWithCopy);
+    }
+
+    /// <summary>The steady state of map, collapse and unmap allocates no managed memory on the calling thread (RCU
+    /// callbacks, which free the deferred tables, run on it too).</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Collapse_allocates_nothing_in_the_steady_state(bool copy)
+    {
+        using Machine machine = new(new MachineOptions { MemorySize = GiB });
+        using AddressSpace space = machine.CreateAddressSpace();
+        PhysAddr frames = machine.AllocatePhysical(2 * MiB), target = machine.AllocatePhysical(2 * MiB);
+        void Once()
+        {
+            space.Map(V(GiB), frames, 2 * MiB, Protection.ReadWrite, PageSize.Size4K);
+            space.Collapse(V(GiB), copy ? target : null);
+            space.Unmap(V(GiB), 2 * MiB);
+        }
+        for (int i = 0; i < 300; i++) Once();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 300; i++) Once();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
 }

@@ -134,13 +134,22 @@ public class LocklessWalkTests
                 failure = e;
             }
         });
+        walker.IsBackground = true;
         walker.Start();
-        Assert.True(read.Wait(Bound, TestContext.Current.CancellationToken));
-        space.Collapse(V(GiB));
-        space.Unmap(V(GiB), 2 * MiB);
-        Assert.Equal(0, machine.GetStatistics().PteBlocksFreed); // the walker's section holds the table
-        go.Set();
+        long freedWhileHeld;
+        try
+        {
+            Assert.True(read.Wait(Bound, TestContext.Current.CancellationToken));
+            space.Collapse(V(GiB));
+            space.Unmap(V(GiB), 2 * MiB);
+            freedWhileHeld = machine.GetStatistics().PteBlocksFreed;
+        }
+        finally
+        {
+            go.Set(); // never leave the walker parked, whatever failed
+        }
         Assert.True(walker.Join(Bound));
+        Assert.Equal(0, freedWhileHeld); // the walker's section holds the table
         Assert.Null(failure);
         Assert.Equal(LocklessWalkStatus.Completed, status);
         Assert.Equal(1, ops.Rewinds);

@@ -82,6 +82,65 @@ public unsafe class PhysicalMemoryTests
     }
 
     [Fact]
+    public void Frames_are_known_zero_at_4_KiB_granularity()
+    {
+        using var memory = new PhysicalMemory(1 * GiB, adviseHugePages: false);
+        memory.WritePointer(5 * Page + 8)[0] = 7;
+        Assert.True(memory.IsFrameWritten(5 * Page));
+        Assert.False(memory.IsFrameWritten(4 * Page));
+        Assert.False(memory.IsFrameWritten(6 * Page));
+        Assert.True(memory.IsWritten(0)); // the chunk counts
+
+        // A zero fill over the chunk writes only the written frame, which is known zero again.
+        memory.Fill(0, PhysicalMemory.ChunkSize, 0);
+        Assert.Equal(0, memory.ReadPointer(5 * Page + 8)[0]);
+        Assert.False(memory.IsFrameWritten(5 * Page));
+
+        // A part of a frame zeroed leaves the frame marked: the rest of it may hold data.
+        memory.WritePointer(7 * Page)[100] = 1;
+        memory.WritePointer(7 * Page)[3000] = 2;
+        memory.Fill(7 * Page + 64, 1024, 0);
+        Assert.Equal(0, memory.ReadPointer(7 * Page)[100]);
+        Assert.Equal(2, memory.ReadPointer(7 * Page)[3000]);
+        Assert.True(memory.IsFrameWritten(7 * Page));
+
+        // A ranged write pointer (a 2 MiB TLB entry) marks every frame of the range; so do Write and a non-zero Fill.
+        memory.WritePointer(4 * MiB, 2 * MiB);
+        Assert.True(memory.IsFrameWritten(4 * MiB) && memory.IsFrameWritten(6 * MiB - Page));
+        Assert.False(memory.IsFrameWritten(6 * MiB));
+        memory.Write(PhysicalMemory.ArenaSize - 100, new byte[3 * Page]);
+        for (ulong f = PhysicalMemory.ArenaSize - Page; f < PhysicalMemory.ArenaSize + 3 * Page; f += Page)
+            Assert.True(memory.IsFrameWritten(f));
+        Assert.False(memory.IsFrameWritten(PhysicalMemory.ArenaSize + 3 * Page));
+        memory.Fill(9 * MiB + 10, 3 * Page, 0x11);
+        Assert.True(memory.IsFrameWritten(9 * MiB) && memory.IsFrameWritten(9 * MiB + 3 * Page));
+        memory.Fill(9 * MiB, 4 * Page, 0);
+        Assert.False(memory.IsFrameWritten(9 * MiB) || memory.IsFrameWritten(9 * MiB + 3 * Page));
+        Assert.Equal(0, memory.ReadPointer(9 * MiB + 10)[0]);
+
+        // Discarding a chunk (hot-remove of a subsection) leaves its frames known zero.
+        memory.Release(4 * MiB, PhysicalMemory.ChunkSize);
+        Assert.False(memory.IsFrameWritten(4 * MiB));
+        Assert.False(memory.IsFrameWritten(6 * MiB - Page));
+    }
+
+    [Fact]
+    public void A_zero_fill_ending_at_an_arena_end_zeroes_the_last_frames()
+    {
+        // The arena-relative end offset of such a range is 0: the frame loop must count from the range's start.
+        using var memory = new PhysicalMemory(1 * GiB, adviseHugePages: false);
+        ulong last = PhysicalMemory.ArenaSize - Page;
+        memory.Fill(last - Page, 2 * Page, 0x6b);
+        memory.Fill(last, Page, 0);
+        Assert.Equal(0, memory.ReadPointer(last + 8)[0]);
+        Assert.False(memory.IsFrameWritten(last));
+        Assert.Equal(0x6b, memory.ReadPointer(last - Page)[0]);
+        memory.Fill(last - Page, 2 * Page, 0);
+        Assert.Equal(0, memory.ReadPointer(last - Page)[0]);
+        Assert.False(memory.IsFrameWritten(last - Page));
+    }
+
+    [Fact]
     public void Entry_format_is_x86()
     {
         Assert.Equal(0x8000_0000_0000_0001UL | 0x4 | 0x80, PageTableEntry.UserLeafBits(Protection.Read, 2));

@@ -20,10 +20,11 @@ internal sealed record TableSnapshot(
     long PageTablePages,
     string UserTablesByLevel)
 {
-    /// <summary>Takes a snapshot of the leaves of every region (whole user space when none is given).</summary>
+    /// <summary>Takes a snapshot of the leaves of every region (the whole space when none is given: both halves of
+    /// a guest's).</summary>
     public static TableSnapshot Take(Machine machine, AddressSpace space, params (ulong Start, ulong Length)[] regions)
     {
-        if (regions.Length == 0) regions = [(0, space.UserTop.Value)];
+        if (regions.Length == 0) regions = PagingFixtures.WholeSpace(space);
         var text = new System.Text.StringBuilder();
         foreach ((ulong start, ulong length) in regions)
         {
@@ -89,9 +90,16 @@ internal static class PagingFixtures
         return result;
     }
 
-    /// <summary>Leaves of the whole user space.</summary>
+    /// <summary>The ranges that make up the whole space, each inside one canonical half: [0, user top), and for a
+    /// guest also [higher-half start, 2^64) (its length is 2^64 minus its start).</summary>
+    public static (ulong Start, ulong Length)[] WholeSpace(AddressSpace space) =>
+        space.Layout == AddressSpaceLayout.FullCanonical
+            ? [(0, space.UserTop.Value), (space.HigherHalfStart.Value, 0UL - space.HigherHalfStart.Value)]
+            : [(0, space.UserTop.Value)];
+
+    /// <summary>Leaves of the whole space (both halves of a guest's).</summary>
     public static List<(ulong Va, ulong Pa, PageSize Size, Protection Protection)> AllLeaves(AddressSpace space) =>
-        Leaves(space, 0, space.UserTop.Value);
+        WholeSpace(space).SelectMany(r => Leaves(space, r.Start, r.Length)).ToList();
 
     /// <summary>The tables the leaves of a dump need, by the rule of <see cref="ExpectedTables"/>, counted from
     /// runs without expanding them leaf by leaf.</summary>
@@ -122,7 +130,7 @@ internal static class PagingFixtures
     /// table is kept and none is missing), that VmPTE follows, and that the machine's per-level statistics agree.</summary>
     public static void AssertTablesMatchLeaves(Machine machine, AddressSpace space, string context = "")
     {
-        IReadOnlyList<MappingRun> runs = space.Dump(V(0), space.UserTop.Value);
+        List<MappingRun> runs = WholeSpace(space).SelectMany(r => space.Dump(V(r.Start), r.Length)).ToList();
         PageTableCounts expected = ExpectedTablesOfRuns(runs, machine.PagingMode);
         PageTableCounts actual = space.PageTables;
         Assert.True(expected == actual, $"{context} tables: expected {expected} from the leaves, actual {actual}");

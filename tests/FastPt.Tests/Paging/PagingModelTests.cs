@@ -8,10 +8,12 @@ using static FastPt.Tests.TestMachines;
 
 namespace FastPt.Tests.Paging;
 
-/// <summary>The model-based test: long random sequences of map, unmap, protect, translate, read, write and A/D
-/// harvesting on an address space and on <see cref="ReferenceModel"/>, which predicts every outcome: success or
-/// the exact error, every translation and fault, the bytes read back, the leaves, their Accessed and Dirty bits,
-/// the page-table counts and the free frames. <c>FASTPT_MODEL_SEED</c> fixes the seed and
+/// <summary>The model-based test: long random sequences of map, anonymous regions (4 KiB, transparent huge pages,
+/// the zero page), unmap, protect, translate, read, write and A/D harvesting on an address space and on
+/// <see cref="ReferenceModel"/>, which predicts every outcome: success or the exact error, every translation and
+/// fault (demand faults included: which page, huge page, zero page or copy each installs), the bytes read back, the
+/// leaves, their Accessed and Dirty bits, the regions, the page-table counts, the fault counters and the free
+/// frames; the frames the demand faults chose are learned from the engine and checked distinct. <c>FASTPT_MODEL_SEED</c> fixes the seed and
 /// <c>FASTPT_MODEL_OPERATIONS</c> the number of operations per configuration.</summary>
 public class PagingModelTests(ITestOutputHelper output)
 {
@@ -23,18 +25,20 @@ public class PagingModelTests(ITestOutputHelper output)
     private const ulong DataFrames = 128 * MiB;
 
     [Theory]
-    [InlineData(PagingMode.FourLevel, false)]
-    [InlineData(PagingMode.FourLevel, true)]
-    [InlineData(PagingMode.FiveLevel, false)]
-    [InlineData(PagingMode.FiveLevel, true)]
-    public void Random_operations_agree_with_the_reference_model(PagingMode mode, bool checkedMode)
+    [InlineData(PagingMode.FourLevel, false, AddressSpaceLayout.User)]
+    [InlineData(PagingMode.FourLevel, true, AddressSpaceLayout.User)]
+    [InlineData(PagingMode.FiveLevel, false, AddressSpaceLayout.User)]
+    [InlineData(PagingMode.FiveLevel, true, AddressSpaceLayout.User)]
+    [InlineData(PagingMode.FourLevel, false, AddressSpaceLayout.FullCanonical)]
+    [InlineData(PagingMode.FiveLevel, true, AddressSpaceLayout.FullCanonical)]
+    public void Random_operations_agree_with_the_reference_model(PagingMode mode, bool checkedMode, AddressSpaceLayout layout)
     {
         string? seedText = Environment.GetEnvironmentVariable("FASTPT_MODEL_SEED");
         int seed = seedText is null ? Random.Shared.Next() : int.Parse(seedText, CultureInfo.InvariantCulture);
         string? operationsText = Environment.GetEnvironmentVariable("FASTPT_MODEL_OPERATIONS");
         int operations = operationsText is null ? DefaultOperations : int.Parse(operationsText, CultureInfo.InvariantCulture);
-        output.WriteLine($"FASTPT_MODEL_SEED={seed} FASTPT_MODEL_OPERATIONS={operations} ({mode}, checked {checkedMode})");
-        output.WriteLine(new ModelRun(seed, operations, mode, checkedMode).Run());
+        output.WriteLine($"FASTPT_MODEL_SEED={seed} FASTPT_MODEL_OPERATIONS={operations} ({mode}, checked {checkedMode}, {layout})");
+        output.WriteLine(new ModelRun(seed, operations, mode, checkedMode, layout).Run());
     }
 
     /// <summary>One run: the machine, the space, the model and the random choices.</summary>
@@ -46,6 +50,8 @@ public class PagingModelTests(ITestOutputHelper output)
         private readonly PagingMode _mode;
         private readonly bool _checked;
         private readonly (ulong Start, ulong End)[] _windows;
+        private readonly int[] _hugeWindows;
+        private readonly AddressSpaceLayout _layout;
         private Machine _machine = null!;
         private AddressSpace _space = null!;
         private MmuContext _context = null!;
@@ -62,13 +68,14 @@ public class PagingModelTests(ITestOutputHelper output)
         private bool _crowded;
         private long _hostBytes;
 
-        public ModelRun(int seed, int operations, PagingMode mode, bool checkedMode)
+        public ModelRun(int seed, int operations, PagingMode mode, bool checkedMode, AddressSpaceLayout layout)
         {
             _seed = seed;
             _operations = operations;
             _mode = mode;
             _checked = checkedMode;
-            _random = new Random(seed ^ ((int)mode * 7919) ^ (checkedMode ? 104729 : 0));
+            _layout = layout;
+            _random = new Random(seed ^ ((int)mode * 7919) ^ (checkedMode ? 104729 : 0) ^ ((int)layout * 15485863));
             ulong top = mode == PagingMode.FiveLevel ? 1UL << 56 : 1UL << 47;
             var windows = new List<(ulong, ulong)>
             {
@@ -78,8 +85,31 @@ public class PagingModelTests(ITestOutputHelper output)
                 (top - 32 * MiB, top),                        // the top of the user half
             };
             if (mode == PagingMode.FiveLevel) windows.Add(((1UL << 48) - 32 * MiB, (1UL << 48) + 32 * MiB)); // a P4D boundary
+            var huge = new List<int> { HugeWindow };
+            if (layout == AddressSpaceLayout.FullCanonical)
+            {
+                // The higher half, drawn as often as the lower one: huge leaves just below the kernel-text area,
+                // the bottom of the half (just above the hole), the last root entry's boundary and, in 5-level,
+                // a higher-half P4D boundary — addresses whose low 47 (48) bits alias lower-half ones. The very
+                // top page (ending at 2^64) is beyond the model's exclusive ends: GuestLayoutTests cover it.
+                ulong bottom = 0UL - top;
+                huge.Add(windows.Count);
+                windows.Add((TopMinus(8 * GiB), TopMinus(4 * GiB)));
+                windows.Add((bottom, bottom + 64 * MiB));
+                windows.Add((TopMinus(512 * GiB) - 32 * MiB, TopMinus(512 * GiB) + 32 * MiB));
+                if (mode == PagingMode.FiveLevel) windows.Add((TopMinus(1UL << 48) - 32 * MiB, TopMinus(1UL << 48) + 32 * MiB));
+            }
             _windows = [.. windows];
+            _hugeWindows = [.. huge];
+            _lowerWindows = mode == PagingMode.FiveLevel ? 5 : 4;
         }
+
+        private readonly int _lowerWindows;
+
+        private bool IsHuge((ulong Start, ulong End) window) => _hugeWindows.Any(i => _windows[i] == window);
+
+        /// <summary>The exclusive end of the half holding <paramref name="va"/> (higher-half windows stay below 2^64).</summary>
+        private ulong HalfEnd(ulong va) => va < _model.UserTop ? _model.UserTop : ulong.MaxValue;
 
         private void Fail(string what) =>
             Assert.Fail($"seed {_seed} ({_mode}, checked {_checked}), operation {_step}: {_operation}: {what}\n" +
@@ -106,9 +136,10 @@ public class PagingModelTests(ITestOutputHelper output)
             _pool = pool.Value;
             try
             {
-                _space = machine.CreateAddressSpace();
+                _space = machine.CreateAddressSpace(_layout);
                 _context = _space.CreateContext();
-                _model = new ReferenceModel(_mode, _space.UserTop.Value, machine.MaxPhysicalAddress.Value);
+                _model = new ReferenceModel(_mode, _space.UserTop.Value, machine.MaxPhysicalAddress.Value, machine.Memory.ZeroPfn << 12,
+                    _layout == AddressSpaceLayout.FullCanonical);
                 _freeEmpty = machine.GetStatistics().FreePages;
                 for (_step = 1; _step <= _operations; _step++)
                 {
@@ -135,7 +166,8 @@ public class PagingModelTests(ITestOutputHelper output)
                 machine.Dispose();
             }
             return $"outcomes: {string.Join(", ", _tally.Select(t => $"{t.Key} x{t.Value}"))}; most leaves at once: " +
-                $"{_most1G} x 1G, {_most2M} x 2M, {_most4K} x 4K; host memory written {_hostBytes >> 20} MiB";
+                $"{_most1G} x 1G, {_most2M} x 2M, {_most4K} x 4K; host memory written {_hostBytes >> 20} MiB; demand faults " +
+                $"{_model.DemandFaults} ({_model.ThpFaultAlloc} huge, {_model.ZeroPageFaults} zero page, {_model.ZeroPageCopies} copies of it)";
         }
 
         private void Tally(string key) => _tally[key] = _tally.GetValueOrDefault(key) + 1;
@@ -148,11 +180,17 @@ public class PagingModelTests(ITestOutputHelper output)
 
         private (ulong Start, ulong End) Window()
         {
+            // Both halves of a guest space: half of the picks go to the higher half's windows.
+            if (_windows.Length > _lowerWindows && _random.Next(2) == 0)
+            {
+                int high = _random.Next(100) < 35 ? _hugeWindows[1] : _random.Next(_lowerWindows + 1, _windows.Length);
+                return _windows[high];
+            }
             int pick = _random.Next(100);
             if (pick < 35) return _windows[HugeWindow];
             if (pick < 65) return _windows[1];
             if (pick < 80) return _windows[2];
-            if (pick < 88 || _windows.Length == 4) return _windows[3];
+            if (pick < 88 || _lowerWindows == 4) return _windows[3];
             return _windows[4];
         }
 
@@ -203,11 +241,13 @@ public class PagingModelTests(ITestOutputHelper output)
         private void Operate()
         {
             int pick = _random.Next(100);
-            _crowded = _model.LeafCount(PageSize.Size4K) > 12_000 || _model.LeafCount(PageSize.Size2M) > 2_000;
+            _crowded = _model.LeafCount(PageSize.Size4K) > 12_000 || _model.LeafCount(PageSize.Size2M) > 2_000
+                || _model.AnonymousFrames > 64 * 1024 || _model.RegionCount > 60;
             if (_crowded && pick < 30 && _random.Next(2) == 0) pick = 30; // unmap more when the space fills up
             switch (pick)
             {
-                case < 30: Map(); break;
+                case < 24: Map(); break;
+                case < 30: MapAnonymous(); break;
                 case < 47: Unmap(); break;
                 case < 60: Protect(); break;
                 case < 63: Batch(); break;
@@ -223,7 +263,7 @@ public class PagingModelTests(ITestOutputHelper output)
         private void Map()
         {
             (ulong Start, ulong End) window = Window();
-            bool huge = window == _windows[HugeWindow];
+            bool huge = IsHuge(window);
             ulong va = Address(window);
             ulong length = Length();
             PageSize? size = null;
@@ -280,7 +320,7 @@ public class PagingModelTests(ITestOutputHelper output)
                 case 1: va += 8; break;
                 case 2: length += 100; break;
                 case 3: pa = _machine.MaxPhysicalAddress.Value - Page; length = 2 * Page; break;
-                case 4: va = _model.UserTop - Page; length = 2 * Page; break;
+                case 4: va = _model.UserTop - Page; length = 2 * Page; break; // out of range, or across the hole
                 case 5: va = _model.UserTop + GiB; break; // non-canonical
                 case 6: va = _machine.DirectMapBase.Value; break;
                 case 7: pa += 16; break;
@@ -297,17 +337,82 @@ public class PagingModelTests(ITestOutputHelper output)
             }
         }
 
+        /// <summary>Reserves an anonymous region (often 2 MiB aligned, so that huge pages fit), sometimes over
+        /// something already there or with a bad argument.</summary>
+        private void MapAnonymous()
+        {
+            (ulong Start, ulong End) window = Window();
+            ulong va = Address(window);
+            ulong length = Length();
+            var options = (AnonymousOptions)_random.Next(4);
+            if ((options & AnonymousOptions.TransparentHugePages) != 0 && _random.Next(2) == 0)
+            {
+                va &= ~(2 * MiB - 1);
+                length = (ulong)_random.Next(1, 5) * 2 * MiB + (_random.Next(3) == 0 ? Pages(511) : 0);
+            }
+            length = Math.Min(length, window.End - Math.Min(va, window.End - Page));
+            Protection protection = RandomProtection(_random);
+            switch (_random.Next(40))
+            {
+                case 0: length = 0; break;
+                case 1: va += 8; break;
+                case 2: va = _model.UserTop - Page; length = 2 * Page; break;
+                default: break;
+            }
+            _operation = $"MapAnonymous(0x{va:x}, 0x{length:x}, {protection}, {options})";
+            Record(_operation);
+            Expectation expected = _model.MapAnonymous(va, length, protection, options);
+            AssertOutcome(expected, () => _space.TryMapAnonymous(V(va), length, protection, options), va, length);
+        }
+
+        /// <summary>An address inside an anonymous region near <paramref name="va"/>, if there is one.</summary>
+        private ulong? RegionAddress(ulong va)
+        {
+            if ((_model.RegionAtOrAfter(va) ?? _model.RegionAtOrAfter(0)) is not { } region) return null;
+            ulong pages = (region.End - region.Start) / Page;
+            ulong page = _random.Next(3) == 0 ? 0 : (ulong)_random.NextInt64((long)pages);
+            return region.Start + page * Page;
+        }
+
+        /// <summary>Tells the model how many 2 MiB frames a huge fault could get now (from buddyinfo: a larger free
+        /// block holds several), before an operation that may fault.</summary>
+        private void BeforeFaults()
+        {
+            if (_model.RegionCount == 0) return;
+            IReadOnlyList<long> blocks = _machine.GetStatistics().FreeBlocksPerOrder;
+            long huge = 0;
+            for (int o = 9; o < blocks.Count; o++) huge += blocks[o] << (o - 9);
+            _model.HugeFramesFree = huge;
+        }
+
+        /// <summary>After an operation that may have faulted pages in: the model learns their frames, and the
+        /// counts (free frames, tables, leaves, fault counters, regions) must agree at once.</summary>
+        private void AfterFaults()
+        {
+            if (_model.Learn(va => _space.Lookup(V(va)), _pool, _pool + GiB) is { } problem) Fail(problem);
+            if (_model.RegionCount > 0) CheckCounts();
+        }
+
         /// <summary>A range for unmap/protect: mostly inside a mapped stretch (often cutting huge leaves),
         /// sometimes running into a hole, sometimes anywhere.</summary>
         private (ulong Va, ulong Length) ChangeRange()
         {
             (ulong Start, ulong End) window = Window();
             ulong va = Address(window);
+            if (_model.RegionCount > 0 && _random.Next(10) < 3 && RegionAddress(va) is { } inRegion)
+            {
+                // In an anonymous region (pages faulted in or not), often cutting it and its huge pages.
+                va = inRegion;
+                ulong room = (_model.CoveredExtent(va, va + 2 * GiB) - va) / Page;
+                ulong pages = _random.Next(3) == 0 ? room : (ulong)_random.NextInt64(1, (long)room + 1);
+                if (_random.Next(8) == 0) pages += (ulong)_random.Next(1, 4); // into the hole after it
+                return (va, pages * Page);
+            }
             if (_random.Next(10) < 8 && (_model.AtOrAfter(va) ?? _model.AtOrAfter(window.Start)) is { } leaf && leaf.Va < window.End)
             {
                 va = leaf.Va;
                 if (_random.Next(3) != 0) va += (ulong)_random.NextInt64((long)(leaf.Size / Page)) * Page;
-                ulong extent = _model.MappedExtent(va, Math.Min(window.End, va + 2 * GiB));
+                ulong extent = _model.CoveredExtent(va, Math.Min(window.End, va + 2 * GiB));
                 ulong room = (extent - va) / Page;
                 ulong pages = (_crowded ? 0 : _random.Next(4)) switch
                 {
@@ -424,9 +529,9 @@ public class PagingModelTests(ITestOutputHelper output)
         /// <summary>Runs the operation and checks its outcome; a failure must change nothing.</summary>
         private void AssertOutcome(Expectation expected, Func<PagingResult> operation, ulong va, ulong length)
         {
-            bool inRange = _model.IsCanonical(va) && va < _model.UserTop && length != 0 && va + length > va;
+            bool inRange = _model.IsCanonical(va) && va <= _model.Last && length != 0 && va + length > va;
             (ulong, ulong)[] region = inRange
-                ? [(va & ~(GiB - 1), Math.Min(_model.UserTop, ((va + length + GiB - 1) & ~(GiB - 1))) - (va & ~(GiB - 1)))]
+                ? [(va & ~(GiB - 1), Math.Min(HalfEnd(va), ((va + length + GiB - 1) & ~(GiB - 1))) - (va & ~(GiB - 1)))]
                 : [];
             TableSnapshot? before = expected.IsSuccess || !inRange ? null : TableSnapshot.Take(_machine, _space, region);
             long freeBefore = _machine.GetStatistics().FreePages;
@@ -454,7 +559,20 @@ public class PagingModelTests(ITestOutputHelper output)
         {
             PageTableCounts tables = _space.PageTables;
             Expect(_model.ExpectedTables, tables, "page tables the leaves need");
-            Expect(_freeEmpty - tables.Total, _machine.GetStatistics().FreePages, "free frames (every frame not in a table)");
+            MemoryStatistics statistics = _machine.GetStatistics();
+            Expect(_freeEmpty - tables.Total - _model.AnonymousFrames, statistics.FreePages, "free frames (every frame not in a table or faulted in)");
+            Expect(_model.DemandFaults, statistics.PageFaults, "demand faults (pgfault)");
+            Expect(_model.ThpFaultAlloc, statistics.ThpFaultAlloc, "thp_fault_alloc");
+            Expect(_model.ThpFaultFallback, statistics.ThpFaultFallback, "thp_fault_fallback");
+            Expect(_model.ZeroPageFaults, statistics.ZeroPageFaults, "zero-page faults");
+            Expect(_model.ZeroPageCopies, statistics.ZeroPageCopies, "zero-page copies");
+            if (_model.RegionCount > 0 || _space.AnonymousRegions.Count > 0)
+            {
+                var regions = _model.AnonymousRegions.Select(r => r.ToRegion()).ToList();
+                IReadOnlyList<AnonymousRegion> actualRegions = _space.AnonymousRegions;
+                if (!regions.SequenceEqual(actualRegions))
+                    Fail($"regions: expected {string.Join(", ", regions)}; actual {string.Join(", ", actualRegions)}");
+            }
             Expect(_model.MappedBytes, _space.MappedBytes, "mapped bytes");
             foreach (PageSize size in new[] { PageSize.Size4K, PageSize.Size2M, PageSize.Size1G })
                 Expect(_model.LeafCount(size), _space.LeafCount(size), $"{size.ShortName()} leaves");
@@ -467,8 +585,9 @@ public class PagingModelTests(ITestOutputHelper output)
         /// huge leaf overlapping that) agree with the model: new leaves, splits and protections.</summary>
         private void CompareLeaves(ulong va, ulong length)
         {
-            ulong start = Math.Max(va & ~(2 * MiB - 1), 2 * MiB) - 2 * MiB;
-            ulong end = Math.Min(_model.UserTop, ((va + length + 2 * MiB - 1) & ~(2 * MiB - 1)) + 2 * MiB);
+            ulong halfStart = va < _model.UserTop ? 0 : _model.HigherHalfStart; // a dump never crosses the hole
+            ulong start = Math.Max(va & ~(2 * MiB - 1), halfStart + 2 * MiB) - 2 * MiB;
+            ulong end = Math.Min(HalfEnd(va), ((va + length + 2 * MiB - 1) & ~(2 * MiB - 1)) + 2 * MiB);
             var actual = Leaves(_space, start, end - start);
             var expected = _model.Overlapping(start, end).Select(l => (l.Va, l.Pa, l.PageSize, l.Protection)).ToList();
             if (!expected.SequenceEqual(actual))
@@ -485,6 +604,8 @@ public class PagingModelTests(ITestOutputHelper output)
             {
                 ulong va;
                 if (around is { } a) va = a + (ulong)_random.Next(0, 64);
+                else if (_model.RegionCount > 0 && _random.Next(4) == 0 && RegionAddress(Address(Window())) is { } inRegion)
+                    va = inRegion + (ulong)_random.Next(4096);
                 else if (_random.Next(3) != 0 && _model.AtOrAfter(Address(Window())) is { } leaf)
                     va = leaf.Va + (ulong)_random.NextInt64((long)Math.Min(leaf.Size, DataFrames / 2));
                 else va = Address(Window()) + (ulong)_random.Next(4096);
@@ -494,9 +615,11 @@ public class PagingModelTests(ITestOutputHelper output)
                 string previous = _operation;
                 _operation = $"{previous}; Translate(0x{va:x}, {access}){(explicitContext ? " in the explicit context" : "")}";
                 Record($"  Translate(0x{va:x}, {access}){(explicitContext ? " in the explicit context" : "")}");
+                BeforeFaults();
                 ModelTranslation expected = _model.Translate(va, access);
                 Tally($"Translate {(expected.Fault is { } f ? f.Reason.ToString() : "ok")}");
                 Translation actual = explicitContext ? _context.Translate(V(va), access) : _space.Translate(V(va), access);
+                AfterFaults();
                 if (expected.Fault is { } fault)
                 {
                     if (actual.Succeeded) Fail($"expected {fault}, translated to {actual}");
@@ -529,8 +652,20 @@ public class PagingModelTests(ITestOutputHelper output)
                 va = Address(window) + (ulong)_random.Next(4096);
                 if (_model.Covering(va) is { Size: > 2 * MiB } huge) va = huge.Va + (va - huge.Va) % (DataFrames / 2);
             }
+            if (_model.RegionCount > 0 && _random.Next(10) < 3 && RegionAddress(Address(window)) is { } inRegion)
+            {
+                va = inRegion + (ulong)_random.Next(4096);
+                if (_random.Next(3) == 0) va = (va | (Page - 1)) - (ulong)_random.Next(16); // across into the next page
+            }
             MmuContext context = _random.Next(3) == 0 ? _context : _space.CurrentContext;
             string where = ReferenceEquals(context, _context) ? "explicit context" : "implicit context";
+            BeforeFaults();
+            AccessAt(va, context, where);
+            AfterFaults();
+        }
+
+        private void AccessAt(ulong va, MmuContext context, string where)
+        {
             switch (_random.Next(6))
             {
                 case 0:
@@ -651,7 +786,9 @@ public class PagingModelTests(ITestOutputHelper output)
             CheckCounts();
             // Every leaf of the space, from a dump, is a leaf of the model, and the tables are what those leaves
             // need by the accounting rule (no empty table kept).
-            IReadOnlyList<MappingRun> runs = _space.Dump(V(0), _model.UserTop);
+            var runs = new List<MappingRun>(_space.Dump(V(0), _model.UserTop));
+            // A guest's higher half, dumped up to 2^64 (its length is 2^64 minus its start).
+            if (_model.FullCanonical) runs.AddRange(_space.Dump(V(_model.HigherHalfStart), 0UL - _model.HigherHalfStart));
             var actual = new List<(ulong, ulong, PageSize, Protection)>();
             foreach (MappingRun run in runs)
             {
@@ -680,16 +817,17 @@ public class PagingModelTests(ITestOutputHelper output)
 
         private void UnmapEverything()
         {
-            while (_model.AtOrAfter(0) is { } leaf)
+            while ((_model.AtOrAfter(0), _model.RegionAtOrAfter(0)) is var (leaf, region) && (leaf is not null || region is not null))
             {
-                ulong va = leaf.Va;
-                ulong length = _model.MappedExtent(va, _model.UserTop) - va;
+                ulong va = Math.Min(leaf?.Va ?? ulong.MaxValue, region?.Start ?? ulong.MaxValue);
+                ulong length = _model.CoveredExtent(va, HalfEnd(va)) - va;
                 _operation = $"final Unmap(0x{va:x}, 0x{length:x})";
                 Record(_operation);
                 Expectation expected = _model.Unmap(va, length);
                 AssertOutcome(expected, () => _space.TryUnmap(V(va), length), va, length);
             }
             Expect(0L, _space.PageTables.Total, "tables left after unmapping everything");
+            Expect(0, _space.AnonymousRegions.Count, "regions left after unmapping everything");
             Expect(_freeEmpty, _machine.GetStatistics().FreePages, "free frames after unmapping everything");
         }
     }

@@ -153,6 +153,7 @@ public class TeardownTests
             ("GetPagesLockless", () => space.GetPagesLockless(V(GiB), new PhysAddr[4])),
             ("GetPagemapEntry", () => space.GetPagemapEntry(V(GiB))),
             ("ReadPagemap", () => space.ReadPagemap(V(GiB), new PagemapEntry[4])),
+            ("Contains", () => space.Contains(V(GiB))),
         ];
     }
 

@@ -1,5 +1,4 @@
 using System;
-using System.Diagnostics;
 using System.Threading;
 using Xunit;
 using static FastPt.Tests.TestMachines;
@@ -28,8 +27,8 @@ public class ConcurrencyStressTests
     [Fact]
     public void Translations_racing_unmap_remap_and_protect_are_never_stale()
     {
-        // Runs until enough of every outcome was verified (FASTPT_STRESS_SECONDS asks for a longer run); the time
-        // bound only ends a run that cannot get there.
+        // Each side runs until it has verified (or made) its own share of every outcome (FASTPT_STRESS_SECONDS asks
+        // for a longer run); the time bound only ends a run that cannot get there.
         int seconds = int.TryParse(Environment.GetEnvironmentVariable("FASTPT_STRESS_SECONDS"), out int s) ? s : 0;
         using Machine machine = Create(4 * GiB, checkedMode: true);
         long freeBefore = machine.GetStatistics().FreePages;
@@ -37,102 +36,78 @@ public class ConcurrencyStressTests
         PhysAddr pool = machine.AllocatePhysical(1 * GiB);
         var slots = new Slot[Slots];
         for (int i = 0; i < Slots; i++) slots[i] = new Slot();
-        using var stop = new CancellationTokenSource();
-        Exception? failure = null;
-        long verified = 0, faultsVerified = 0, changes = 0;
+        RaceCounter[] verified = [new("translator 1 translations", 1000), new("translator 2 translations", 1000)];
+        RaceCounter[] faultsVerified = [new("translator 1 faults", 100), new("translator 2 faults", 100)];
+        var changes = new RaceCounter("mutator changes", 300);
 
-        void Translator(int seed)
+        void Translator(int seed, CancellationToken stop)
         {
             var random = new Random(seed);
             using MmuContext cpu = space.CreateContext();
-            try
+            while (!stop.IsCancellationRequested)
             {
-                while (!stop.IsCancellationRequested)
-                {
-                    int k = random.Next(Slots);
-                    Slot slot = slots[k];
-                    long before = Volatile.Read(ref slot.Version);
-                    if ((before & 1) != 0) continue;
-                    bool mapped = slot.Mapped, writable = slot.Writable;
-                    ulong frame = slot.Frame;
-                    ulong offset = (ulong)random.Next(512) * Page + (ulong)random.Next(512) * 8;
-                    VirtAddr va = Base + (ulong)k * 2 * MiB + offset;
-                    bool write = random.Next(4) == 0;
-                    bool ok = cpu.TryTranslate(va, write ? AccessKind.Write : AccessKind.Read, out PhysAddr pa);
-                    // The data access translates again; it may fault only if the slot changed meanwhile.
-                    bool wrote = !(ok && write) || cpu.TryWrite(va, BitConverter.GetBytes((ulong)seed), out _);
-                    Interlocked.MemoryBarrier();
-                    if (Volatile.Read(ref slot.Version) != before) continue;
-                    bool expectOk = mapped && (!write || writable);
-                    if (ok != expectOk)
-                        throw new InvalidOperationException($"slot {k} v{before}: {(write ? "write" : "read")} at {va} gave {(ok ? pa.ToString() : "a fault")}, expected {(expectOk ? "success" : "a fault")}");
-                    if (!wrote)
-                        throw new InvalidOperationException($"slot {k} v{before}: the write at {va} faulted after its translation succeeded");
-                    if (ok && pa.Value != frame + offset)
-                        throw new InvalidOperationException($"slot {k} v{before}: {va} -> {pa}, expected 0x{frame + offset:x}");
-                    Interlocked.Increment(ref ok ? ref verified : ref faultsVerified);
-                }
-            }
-            catch (Exception e)
-            {
-                failure ??= e;
-                stop.Cancel();
+                int k = random.Next(Slots);
+                Slot slot = slots[k];
+                long before = Volatile.Read(ref slot.Version);
+                if ((before & 1) != 0) continue;
+                bool mapped = slot.Mapped, writable = slot.Writable;
+                ulong frame = slot.Frame;
+                ulong offset = (ulong)random.Next(512) * Page + (ulong)random.Next(512) * 8;
+                VirtAddr va = Base + (ulong)k * 2 * MiB + offset;
+                bool write = random.Next(4) == 0;
+                bool ok = cpu.TryTranslate(va, write ? AccessKind.Write : AccessKind.Read, out PhysAddr pa);
+                // The data access translates again; it may fault only if the slot changed meanwhile.
+                bool wrote = !(ok && write) || cpu.TryWrite(va, BitConverter.GetBytes((ulong)seed), out _);
+                Interlocked.MemoryBarrier();
+                if (Volatile.Read(ref slot.Version) != before) continue;
+                bool expectOk = mapped && (!write || writable);
+                if (ok != expectOk)
+                    throw new InvalidOperationException($"slot {k} v{before}: {(write ? "write" : "read")} at {va} gave {(ok ? pa.ToString() : "a fault")}, expected {(expectOk ? "success" : "a fault")}");
+                if (!wrote)
+                    throw new InvalidOperationException($"slot {k} v{before}: the write at {va} faulted after its translation succeeded");
+                if (ok && pa.Value != frame + offset)
+                    throw new InvalidOperationException($"slot {k} v{before}: {va} -> {pa}, expected 0x{frame + offset:x}");
+                (ok ? verified : faultsVerified)[seed - 1].Add();
             }
         }
 
-        void Mutator()
+        void Mutator(CancellationToken stop)
         {
             var random = new Random(99);
-            try
+            while (!stop.IsCancellationRequested)
             {
-                while (!stop.IsCancellationRequested)
+                int k = random.Next(Slots);
+                Slot slot = slots[k];
+                VirtAddr va = Base + (ulong)k * 2 * MiB;
+                Interlocked.Increment(ref slot.Version);
+                if (slot.Mapped && random.Next(3) == 0)
                 {
-                    int k = random.Next(Slots);
-                    Slot slot = slots[k];
-                    VirtAddr va = Base + (ulong)k * 2 * MiB;
-                    Interlocked.Increment(ref slot.Version);
-                    if (slot.Mapped && random.Next(3) == 0)
-                    {
-                        bool writable = !slot.Writable;
-                        space.Protect(va, 2 * MiB, writable ? Protection.ReadWrite : Protection.Read);
-                        slot.Writable = writable;
-                    }
-                    else if (slot.Mapped)
-                    {
-                        space.Unmap(va, 2 * MiB); // frees the slot's PTE table (and more when neighbours are gone)
-                        slot.Mapped = false;
-                    }
-                    else
-                    {
-                        ulong frame = pool.Value + (ulong)random.Next(512) * 2 * MiB;
-                        bool huge = random.Next(3) == 0;
-                        bool writable = random.Next(2) == 0;
-                        space.Map(va, P(frame), 2 * MiB, writable ? Protection.ReadWrite : Protection.Read,
-                            huge ? PageSize.Size2M : PageSize.Size4K);
-                        (slot.Mapped, slot.Frame, slot.Writable, slot.Huge) = (true, frame, writable, huge);
-                    }
-                    Interlocked.Increment(ref slot.Version);
-                    Interlocked.Increment(ref changes);
+                    bool writable = !slot.Writable;
+                    space.Protect(va, 2 * MiB, writable ? Protection.ReadWrite : Protection.Read);
+                    slot.Writable = writable;
                 }
-            }
-            catch (Exception e)
-            {
-                failure ??= e;
-                stop.Cancel();
+                else if (slot.Mapped)
+                {
+                    space.Unmap(va, 2 * MiB); // frees the slot's PTE table (and more when neighbours are gone)
+                    slot.Mapped = false;
+                }
+                else
+                {
+                    ulong frame = pool.Value + (ulong)random.Next(512) * 2 * MiB;
+                    bool huge = random.Next(3) == 0;
+                    bool writable = random.Next(2) == 0;
+                    space.Map(va, P(frame), 2 * MiB, writable ? Protection.ReadWrite : Protection.Read,
+                        huge ? PageSize.Size2M : PageSize.Size4K);
+                    (slot.Mapped, slot.Frame, slot.Writable, slot.Huge) = (true, frame, writable, huge);
+                }
+                Interlocked.Increment(ref slot.Version);
+                changes.Add();
             }
         }
 
-        var threads = new[] { new Thread(() => Translator(1)), new Thread(() => Translator(2)), new Thread(Mutator) };
-        foreach (Thread t in threads) t.Start();
-        var watch = Stopwatch.StartNew();
-        bool Enough() => Interlocked.Read(ref verified) > 2000 && Interlocked.Read(ref faultsVerified) > 200 && Interlocked.Read(ref changes) > 300;
-        while (!stop.IsCancellationRequested && (!Enough() || watch.Elapsed < TimeSpan.FromSeconds(seconds)) && watch.Elapsed < TimeSpan.FromSeconds(seconds + 120))
-            Thread.Sleep(1);
-        stop.Cancel();
-        foreach (Thread t in threads) t.Join();
+        Race.Run([.. verified, .. faultsVerified, changes],
+            [stop => Translator(1, stop), stop => Translator(2, stop), Mutator], atLeast: TimeSpan.FromSeconds(seconds));
 
-        Assert.Null(failure);
-        Assert.True(Enough(), $"only {verified} translations, {faultsVerified} faults and {changes} changes verified in {watch.Elapsed}");
         Assert.Equal(0, machine.GetStatistics().UseAfterFreeDetected);
 
         space.Dispose();
