@@ -15,7 +15,8 @@ using Spectre.Console;
 namespace FastPt.Cli.Commands;
 
 /// <summary><c>fastpt kernel-check</c>: the same page set on the running Linux kernel (VmPTE growth over a fresh
-/// region) and on FastPt (an empty address space), side by side per level, PASS or FAIL.</summary>
+/// region) and on FastPt (an empty address space), side by side per level, PASS or FAIL; with <c>--hugetlb</c>, the
+/// vmemmap pages HVO frees for the same HugeTLB folios (<see cref="KernelCheckHugeTlb"/>).</summary>
 internal static class KernelCheckCommand
 {
     /// <summary>Page indices of a page file must stay below 2^34 (64 TiB of address space).</summary>
@@ -44,18 +45,62 @@ internal static class KernelCheckCommand
             HelpName = "SIZE",
             CustomParser = ParseSpan,
         };
+        var hugetlb = new Option<bool>("--hugetlb")
+        {
+            Description = "Instead of page tables, compare the vmemmap pages HugeTLB vmemmap optimization frees and re-allocates "
+                + "when the kernel's pools grow and shrink. Needs root; changes vm.hugetlb_optimize_vmemmap and nr_hugepages "
+                + "while it runs and restores them. For test machines.",
+        };
+        Option<long?> pages2M = FolioCount("--pages-2m", PageSize.Size2M,
+            $"2 MiB folios for --hugetlb. Default {KernelCheckHugeTlb.DefaultPages2M} when neither --pages-2m nor --pages-1g is given, else 0.");
+        Option<long?> pages1G = FolioCount("--pages-1g", PageSize.Size1G,
+            $"1 GiB folios for --hugetlb (the kernel may get fewer; only those are compared). Default {KernelCheckHugeTlb.DefaultPages1G} when neither count is given, else 0.");
+        var design = new Option<string?>("--design")
+        {
+            Description = "FastPt's HVO design for --hugetlb: 6x (fake heads, as Linux 6.x) or shared (one shared tail page per zone and order). Default 6x.",
+            HelpName = "6x|shared",
+        };
+        design.AcceptOnlyFromAmong("6x", "shared");
         Option<int> levels = CommonOptions.Levels();
         Option<ulong?> memory = CommonOptions.Memory();
         Option<bool> json = CommonOptions.Json();
         var command = new Command("kernel-check",
-            "Map the same pages in the running Linux kernel and in FastPt and compare the page tables per level (VmPTE); exit 1 on a mismatch.")
+            "Map the same pages in the running Linux kernel and in FastPt and compare the page tables per level (VmPTE); exit 1 on a mismatch. "
+            + "With --hugetlb (root, test machines), compare the vmemmap pages HugeTLB vmemmap optimization frees.")
         {
-            pages, pattern, count, seed, span, levels, memory, json,
+            pages, pattern, count, seed, span, hugetlb, pages2M, pages1G, design, levels, memory, json,
         };
         command.SetAction(parse =>
         {
             string? path = parse.GetValue(pages);
             string? patternName = parse.GetValue(pattern);
+            if (parse.GetValue(hugetlb))
+            {
+                foreach ((string name, bool given) in new[]
+                {
+                    ("--pages", path is not null), ("--pattern", patternName is not null), ("--count", parse.GetValue(count) is not null),
+                    ("--seed", parse.GetValue(seed) is not null), ("--span", parse.GetValue(span) is not null),
+                })
+                {
+                    if (given) throw new CliException($"{name} chooses pages for the page-table check; --hugetlb compares HugeTLB folios (--pages-2m, --pages-1g)");
+                }
+                MachineOptions common = CommonOptions.MachineOptions(parse.GetValue(memory), parse.GetValue(levels), checkedMode: false);
+                HugeTlbRequest request = KernelCheckHugeTlb.Request(parse.GetValue(pages2M), parse.GetValue(pages1G), common.MemorySize);
+                var machineOptions = new MachineOptions
+                {
+                    MemorySize = common.MemorySize,
+                    PagingMode = common.PagingMode,
+                    HugeTlbVmemmapDesign = parse.GetValue(design) == "shared" ? HvoDesign.SharedTail : HvoDesign.Linux6x,
+                };
+                return KernelCheckHugeTlb.Run(environment, request, machineOptions, parse.GetValue(json));
+            }
+            foreach ((string name, bool given) in new[]
+            {
+                ("--pages-2m", parse.GetValue(pages2M) is not null), ("--pages-1g", parse.GetValue(pages1G) is not null), ("--design", parse.GetValue(design) is not null),
+            })
+            {
+                if (given) throw new CliException($"{name} applies to --hugetlb");
+            }
             if (path is not null && patternName is not null) throw new CliException("give --pages FILE or --pattern, not both");
             if (path is not null && parse.GetValue(count) is not null) throw new CliException("--count applies to --pattern; a page file gives its own pages");
             PagePatternKind kind = PagePattern.Parse(patternName ?? "dense")!.Value;
@@ -102,6 +147,19 @@ internal static class KernelCheckCommand
             return result.Passed ? ExitCodes.Success : ExitCodes.ChecksFailed;
         });
         return command;
+    }
+
+    /// <summary>A folio count of <paramref name="size"/>: 0 up to 64 TiB of folios.</summary>
+    private static Option<long?> FolioCount(string name, PageSize size, string description)
+    {
+        long limit = (long)((64UL << 40) / size.Bytes());
+        var option = new Option<long?>(name) { Description = description, HelpName = "N" };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<long?>() is { } value && (value < 0 || value > limit))
+                result.AddError(string.Create(CultureInfo.InvariantCulture, $"{name} must be between 0 and {limit:N0} (64 TiB of folios)"));
+        });
+        return option;
     }
 
     private static PageSet ReadPageFile(string path)
