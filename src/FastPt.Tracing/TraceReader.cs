@@ -51,6 +51,9 @@ internal sealed class TraceReader
     private readonly HashSet<string> _metricsSessionsRunning = new(StringComparer.Ordinal);
     private long _anomalyCount;
 
+    /// <summary>Below this file size an out-of-memory while parsing can only come from a damaged size field.</summary>
+    private const long MaxPlausibleAllocation = 256L << 20;
+
     public static TraceSummary Summarise(Stream stream, string name)
     {
         var reader = new TraceReader();
@@ -69,6 +72,13 @@ internal sealed class TraceReader
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {
             throw new TraceFormatException(name, Describe(exception, length), exception);
+        }
+        catch (OutOfMemoryException exception) when (length >= 0 && length < MaxPlausibleAllocation)
+        {
+            // A damaged size or count field makes the parser ask for an array larger than the whole file could
+            // fill: that is corruption, not a lack of memory (a real shortage still propagates for large traces).
+            throw new TraceFormatException(name, string.Create(CultureInfo.InvariantCulture,
+                $"the trace is corrupt ({length:N0} bytes): a size field in it asks for more memory than the file could hold"), exception);
         }
 #pragma warning restore CA1031
         if (reader._totalEvents == 0)
