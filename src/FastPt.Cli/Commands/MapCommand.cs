@@ -55,7 +55,7 @@ internal static class MapCommand
         {
             Description = "Run this scenario and draw the first state it reports worth a picture (paging: its "
                 + "4K/2M/1G address space after the splits; replay-synthetic: a process-like address space; hotplug: "
-                + "the kernel map after the hot-adds), or for the kernel map of a scenario that reports none, the machine after it.",
+                + "the kernel map after the hot-adds; hugetlb: the kernel map with the memmap HVO remapped read-only), or for the kernel map of a scenario that reports none, the machine after it.",
             HelpName = "NAME",
         };
         scenario.Validators.Add(result =>
@@ -65,7 +65,7 @@ internal static class MapCommand
                 result.AddError($"--scenario: unknown scenario {TextFormat.Quote(name)}; known scenarios: {string.Join(", ", ScenarioCatalog.All.Select(s => s.Name))}");
         });
         Option<int> at = CommonOptions.Integer("--at", "With --scenario: draw the Nth state it reports that shows the space asked for "
-            + "(paging: 1 after mapping, 2 after the splits; hotplug: 1 after the hot-adds, 2 halfway through removing a section).",
+            + "(paging: 1 after mapping, 2 after the splits; hotplug: 1 after the hot-adds, 2 halfway through removing a section; hugetlb: 1 after growing the 2 MiB pool, 2 the 1 GiB pool).",
             "N", 1, minimum: 1, maximum: int.MaxValue);
         Option<ulong?> memory = CommonOptions.Memory();
         Option<int> levels = CommonOptions.Levels();

@@ -30,7 +30,11 @@ internal enum CellLeaf
 /// <param name="MappedBytes">Bytes of the cell that are mapped (a leaf larger than the cell counts as the cell).</param>
 /// <param name="UnusedBytes">Bytes of memmap in the cell marked 0xFD (PAGE_UNUSED) as whole 64-byte descriptors;
 /// 0 outside the vmemmap.</param>
-internal readonly record struct MapCell(ulong Start, CellLeaf Leaf, long Leaves4K, long Leaves2M, ulong MappedBytes, ulong UnusedBytes);
+/// <param name="ReadOnlyMemmapBytes">Bytes of memmap in the cell mapped read-only: the tail vmemmap pages HVO
+/// remapped onto a shared page (the head's page in Linux 6.x, the shared tail page in the 2026 design); the vmemmap
+/// is otherwise mapped read-write. 0 outside the vmemmap.</param>
+internal readonly record struct MapCell(ulong Start, CellLeaf Leaf, long Leaves4K, long Leaves2M, ulong MappedBytes, ulong UnusedBytes,
+    ulong ReadOnlyMemmapBytes = 0);
 
 /// <summary>A row of a band: cells, or a gap.</summary>
 internal abstract record MapRow;
@@ -159,17 +163,17 @@ internal sealed class MapPicture
         ulong mapped = large > 0 || (middle > 0 && cellBytes == Cell2M)
             ? cellBytes
             : totals.Size4K.Bytes + totals.Size2M.Bytes;
-        ulong unused = leaf == CellLeaf.None || vmemmapOf is null ? 0 : UnusedMemmapBytes(vmemmapOf, start, cellBytes, buffer!);
-        // HVO (hugetlb vmemmap optimisation) would add a count here: memmap pages of the cell remapped onto a
-        // shared tail page, read from the engine's page inspection once HVO is in main.
-        return new MapCell(start, leaf, small, middle, mapped, unused);
+        ulong readOnly = 0;
+        ulong unused = leaf == CellLeaf.None || vmemmapOf is null ? 0 : UnusedMemmapBytes(vmemmapOf, start, cellBytes, buffer!, out readOnly);
+        return new MapCell(start, leaf, small, middle, mapped, unused, readOnly);
     }
 
     /// <summary>Bytes of the kernel memmap in [start, +length) that are whole 64-byte descriptors filled with 0xFD,
-    /// read leaf by leaf through the kernel mapping.</summary>
-    private static ulong UnusedMemmapBytes(Machine machine, ulong start, ulong length, byte[] buffer)
+    /// read leaf by leaf through the kernel mapping; <paramref name="readOnly"/>: bytes of it mapped read-only (HVO).</summary>
+    private static ulong UnusedMemmapBytes(Machine machine, ulong start, ulong length, byte[] buffer, out ulong readOnly)
     {
         ulong unused = 0;
+        readOnly = 0;
         ulong end = start + length;
         for (ulong va = start; va < end;)
         {
@@ -180,6 +184,7 @@ internal sealed class MapPicture
                 continue;
             }
             ulong leafEnd = Math.Min(mapping.Page.Value + mapping.Size.Bytes(), end);
+            if ((mapping.Protection & Protection.Write) == 0) readOnly += leafEnd - va;
             for (ulong at = va; at < leafEnd;)
             {
                 int chunk = (int)Math.Min((ulong)buffer.Length, leafEnd - at);

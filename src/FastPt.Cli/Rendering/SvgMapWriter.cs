@@ -11,7 +11,8 @@ namespace FastPt.Cli.Rendering;
 /// <summary>Writes a <see cref="MapPicture"/> as SVG: a title, a legend, and per band a heading, column offsets and
 /// rows of cells labelled with their start address. Every cell is a <c>rect</c> of class <c>cell</c> plus its leaf
 /// class, with <c>data-va</c> (first address), <c>data-leaf</c> (4K, 2M, 1G, mixed, none), <c>data-mapped</c>
-/// (mapped bytes, for 4K and mixed cells) and <c>data-unused</c> (0xFD-marked memmap bytes, when any); each band
+/// (mapped bytes, for 4K and mixed cells), <c>data-unused</c> (0xFD-marked memmap bytes, when any) and
+/// <c>data-hvo</c> (memmap bytes mapped read-only by the HugeTLB vmemmap optimization, when any); each band
 /// is a <c>g</c> with <c>data-start</c>, <c>data-end</c> and <c>data-cell</c> (bytes per cell), and a folded run of
 /// empty rows a <c>text</c> of class <c>gap</c> with <c>data-start</c> and <c>data-end</c>.</summary>
 internal static class SvgMapWriter
@@ -32,7 +33,7 @@ internal static class SvgMapWriter
         + ".title{font-size:16px;font-weight:bold}.sub{font-size:12px;fill:#444}.band{font-size:13px;font-weight:bold}"
         + ".addr{font-family:'DejaVu Sans Mono',Menlo,monospace;font-size:10px;fill:#555}.gap{font-size:11px;fill:#777;font-style:italic}"
         + ".legend{font-size:11px}"
-        + ".k4{fill:#2f6db5}.m2{fill:#f28e2b}.g1{fill:#3a9a4a}.mixed{fill:#8e5fa8}.none{fill:#ececec}.fd{fill:#d62728}";
+        + ".k4{fill:#2f6db5}.m2{fill:#f28e2b}.g1{fill:#3a9a4a}.mixed{fill:#8e5fa8}.none{fill:#ececec}.fd{fill:#d62728}.hvo{fill:#17becf}";
 
     /// <summary>Writes <paramref name="picture"/> to <paramref name="stream"/> as UTF-8 SVG.</summary>
     public static void Write(MapPicture picture, Stream stream)
@@ -96,8 +97,10 @@ internal static class SvgMapWriter
         };
         if (picture.Bands.Any(band => band.CellBytes == MapPicture.Cell1G)) entries.Add(("mixed", 1, "4K and 2M leaves"));
         entries.Add(("none", 1, "not mapped"));
-        // The 0xFD entry only where a vmemmap is drawn; HVO-shared memmap pages would get an entry of their own here.
+        // The 0xFD entry only where a vmemmap is drawn; the HVO entry only where HVO remapped something.
         if (picture.Bands.Any(band => band.IsVmemmap)) entries.Add(("fd", 1, "memmap marked 0xFD (unused), bar height = share"));
+        if (picture.Bands.Any(band => band.Rows.OfType<CellRow>().Any(row => row.Cells.Any(cell => cell.ReadOnlyMemmapBytes > 0))))
+            entries.Add(("hvo", 1, "memmap remapped read-only by HVO (bottom bar, height = share)"));
         int x = 12;
         int y = 62 + shift;
         foreach ((string cls, double opacity, string label) in entries)
@@ -171,7 +174,15 @@ internal static class SvgMapWriter
             if (share < 1) xml.WriteAttributeString("style", Opacity(0.2 + 0.8 * share));
         }
         if (cell.UnusedBytes > 0) xml.WriteAttributeString("data-unused", cell.UnusedBytes.ToString(CultureInfo.InvariantCulture));
+        if (cell.ReadOnlyMemmapBytes > 0) xml.WriteAttributeString("data-hvo", cell.ReadOnlyMemmapBytes.ToString(CultureInfo.InvariantCulture));
         xml.WriteEndElement();
+        if (cell.ReadOnlyMemmapBytes > 0)
+        {
+            // A cyan bar from the bottom of the cell, as tall as the share HVO remapped (at least a pixel).
+            int height = Math.Max(1, (int)Math.Round((double)cell.ReadOnlyMemmapBytes / band.CellBytes * CellHeight));
+            Rect(xml, x, y + CellHeight - height, CellWidth - 1, height, "hvo");
+            xml.WriteEndElement();
+        }
         if (cell.UnusedBytes > 0)
         {
             // A red bar from the top of the cell, as tall as the marked share (at least a pixel).

@@ -88,6 +88,7 @@ public sealed class HugeTlbScenario : IScenario
                 }
                 long perFolio = size == PageSize.Size2M ? 8 : 4096;
                 HugeTlbResizeResult grown = Resize(report, pool, size, count, HvoBatching.Batched, $"{key}: grow, batched");
+                context.Checkpoint($"after growing the {key} pool by {count} folios, HVO {(Optimize ? "on" : "off")}");
                 context.ReportProgress($"{key} optimized", ++step, 8);
                 SelfTest(report, machine, size, key);
                 HugeTlbResizeResult shrunk = Resize(report, pool, size, 0, HvoBatching.Batched, $"{key}: shrink, batched");

@@ -176,6 +176,36 @@ public class MapCommandTests
         Assert.Contains("Kernel page tables · 1 GiB RAM, 4-level paging (48-bit) · test hot-add", svg.Root!.Element(Svg + "title")!.Value, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(HvoDesign.Linux6x)]
+    [InlineData(HvoDesign.SharedTail)]
+    public void The_kernel_map_shows_the_memmap_HVO_remapped_read_only(HvoDesign design)
+    {
+        using var machine = new Machine(new MachineOptions { MemorySize = 4 * GiB, HugeTlbVmemmapDesign = design, HugeTlbOptimizeVmemmap = true });
+        XDocument before = Render(MapCommand.Draw(machine, null, new MapCommand.Request(false, null), "booted"));
+        Assert.DoesNotContain(before.Descendants(Svg + "rect"), r => r.Attribute("data-hvo") is not null);
+        Assert.DoesNotContain("HVO", before.ToString(), StringComparison.Ordinal); // no legend entry for nothing
+
+        // 64 folios of 2 MiB: each keeps its head's vmemmap page and maps the other 7 read-only (onto the head's page
+        // in 6.x, onto the shared tail page in the 2026 design).
+        HugeTlbResizeResult grown = machine.HugeTlb.SetPoolSize(PageSize.Size2M, 64);
+        Assert.Equal(64, grown.FoliosOptimized);
+        XDocument svg = Render(MapCommand.Draw(machine, null, new MapCommand.Request(false, null), "after HVO"));
+        CheckCells(svg, (start, length) => machine.DumpKernel(new VirtAddr(start), length, int.MaxValue));
+        XElement[] bands = svg.Descendants(Svg + "g").Where(g => (string?)g.Attribute("class") == "map-band").ToArray();
+        long drawn = bands[1].Descendants(Svg + "rect").Sum(r => long.Parse((string?)r.Attribute("data-hvo") ?? "0", CultureInfo.InvariantCulture));
+        Assert.Equal(64L * 7 * 4096, drawn);
+        Assert.DoesNotContain(bands[0].Descendants(Svg + "rect"), r => r.Attribute("data-hvo") is not null);
+        Assert.Contains(svg.Descendants(Svg + "rect"), r => (string?)r.Attribute("class") == "hvo");
+        Assert.Contains("remapped read-only by HVO", svg.ToString(), StringComparison.Ordinal);
+
+        // Restored: read-write again, nothing drawn.
+        machine.HugeTlb.SetPoolSize(PageSize.Size2M, 0);
+        machine.RcuBarrier();
+        XDocument after = Render(MapCommand.Draw(machine, null, new MapCommand.Request(false, null), "restored"));
+        Assert.DoesNotContain(after.Descendants(Svg + "rect"), r => r.Attribute("data-hvo") is not null);
+    }
+
     [Fact]
     public void Map_draws_the_paging_scenario_s_user_space_and_the_hotplug_scenario_s_kernel_map()
     {
