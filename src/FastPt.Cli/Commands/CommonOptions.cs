@@ -221,7 +221,11 @@ internal static class CommonOptions
         catch (Exception exception) when (exception is ArgumentException or InvalidOperationException or FastPtException)
         {
             // The engine refuses a machine it cannot boot (too little RAM for its memmap and tables, for example).
-            throw new CliException($"cannot boot a machine with {size} of RAM: {exception.Message}", ExitCodes.BadInput);
+            // An ArgumentException's Message ends in " (Parameter 'Name')": .NET's words for a programmer, not a user.
+            string reason = exception is ArgumentException { ParamName: { } name }
+                ? exception.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal)
+                : exception.Message;
+            throw new CliException($"cannot boot a machine with {size} of RAM: {reason}", ExitCodes.BadInput);
         }
     }
 

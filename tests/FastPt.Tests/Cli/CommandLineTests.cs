@@ -78,6 +78,7 @@ public class CommandLineTests
         Assert.True(result.ExitCode == ExitCodes.BadInput, result.Output + result.Error);
         Assert.Contains("fastpt: cannot boot a machine with 2M of RAM", result.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter '", result.Error, StringComparison.Ordinal);
     }
 
     [Fact]
