@@ -31,13 +31,23 @@ internal unsafe partial struct Cpu<TFrames>
                 return true;
             }
         }
-        return TranslateSlow(v, access, out pa);
+        // The slow path returns the address instead of writing through an out parameter: pa stays in a register
+        // of the caller, where an out argument would make it a stack slot that every hit stores and reloads.
+        ulong result = TranslateSlow(v, access);
+        pa = new PhysAddr(result == NoTranslation ? 0 : result);
+        return result != NoTranslation;
     }
 
+    /// <summary>What <see cref="TranslateSlow"/> returns for a fault: no physical address has every bit set
+    /// (they are below 2^52).</summary>
+    private const ulong NoTranslation = ulong.MaxValue;
+
+    /// <summary>A miss of way 0: the common cases (way 1, a refill from a paging-structure cache) in a small
+    /// method of their own, so that they run without the general path's register pressure and spills; everything
+    /// else goes to <see cref="TranslateGeneral"/>.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool TranslateSlow(ulong v, AccessKind access, out PhysAddr pa)
+    private ulong TranslateSlow(ulong v, AccessKind access)
     {
-        PageFault fault;
         Volatile.Write(ref _slot.Busy, 1);
         try
         {
@@ -47,15 +57,27 @@ internal unsafe partial struct Cpu<TFrames>
                 if (_tlb.TrySecondWay(v & Paging.PageMask, access, (v & Paging.PageMask) | _tlb.UserEpoch, ulong.MaxValue))
                 {
                     _counters.Hits++;
-                    pa = new PhysAddr(_tlb.PhysPage(_tlb.IndexOf(v)) | (v & (Paging.PageSize - 1)));
-                    return true;
+                    return _tlb.PhysPage(_tlb.IndexOf(v)) | (v & (Paging.PageSize - 1));
                 }
-                if (TryRefill(v, access, out ulong physPage))
-                {
-                    pa = new PhysAddr(physPage | (v & (Paging.PageSize - 1)));
-                    return true;
-                }
+                if (v <= _userLast && TryRefill(v, access, out ulong physPage)) return physPage | (v & (Paging.PageSize - 1));
             }
+        }
+        finally
+        {
+            Volatile.Write(ref _slot.Busy, 0);
+        }
+        return TranslateGeneral(v, access, out PhysAddr pa) ? pa.Value : NoTranslation;
+    }
+
+    /// <summary>Everything the refill does not finish: flushes to apply, checks, walks, checked mode, faults. Its own
+    /// busy window: between the two nothing is held.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TranslateGeneral(ulong v, AccessKind access, out PhysAddr pa)
+    {
+        PageFault fault;
+        Volatile.Write(ref _slot.Busy, 1);
+        try
+        {
             if (Lookup(v, access, out Hit hit, out fault))
             {
                 pa = new PhysAddr(hit.PhysPage | (v & (Paging.PageSize - 1)));

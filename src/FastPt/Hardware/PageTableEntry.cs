@@ -94,6 +94,7 @@ internal static class PageTableEntry
     }
 
     /// <summary>The protection a leaf grants.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Protection ProtectionOf(ulong entry)
     {
         if ((entry & Present) == 0) return Protection.None;

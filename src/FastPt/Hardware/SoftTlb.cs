@@ -42,6 +42,7 @@ internal struct TlbDetail
 
     public readonly bool Global => (PageAndBits & GlobalBit) != 0;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Pack(ulong page, int level, Protection protection, bool global) =>
         page | (uint)level | ((ulong)protection << 2) | (global ? GlobalBit : 0);
 }
@@ -275,6 +276,7 @@ internal sealed unsafe class SoftTlb
         d.LeafHost = leafHost;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool IsCurrent(int slot)
     {
         ref TlbEntry e = ref _entries[slot];

@@ -10,16 +10,22 @@ internal readonly unsafe struct FrameMap : IFrameMap
     private readonly SparseMemory _sparse;
     private readonly Memmap _memmap;
     private readonly Vmstat _stat;
+    // Copies of the section table's address and length (fixed for the machine's life): the CPU embeds this struct,
+    // so the presence test of every TLB refill loads the subsection map directly, not through the SparseMemory.
+    private readonly ulong* _subsectionMaps;
+    private readonly ulong _sectionCount;
 
     public FrameMap(MemoryManager memory)
     {
         _sparse = memory.Sparse;
         _memmap = memory.Memmap;
         _stat = memory.Stat;
+        _subsectionMaps = _sparse.SubsectionMaps;
+        _sectionCount = _sparse.SectionCount;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool IsPresent(ulong pfn) => _sparse.PfnPresent(pfn);
+    public bool IsPresent(ulong pfn) => SparseMemory.PfnPresent(_subsectionMaps, _sectionCount, pfn);
 
     public bool IsFreed(ulong pfn) => _sparse.PfnValid(pfn) && (_memmap.Get(pfn)->Flags & PageFlags.Poisoned) != 0;
 

@@ -31,6 +31,44 @@ public class TlbTests
         Assert.Equal(1, cpu.Statistics.Walks);
     }
 
+    /// <summary>The refills from the paging-structure caches (a PTE from a cached PTE table, a PMD entry then a PTE
+    /// from a cached PMD table) check the frame as a walk does: a page pointing at memory the machine does not have
+    /// faults every time, also once its Accessed bit is set (the first faulting walk sets it), which is when a
+    /// refill, not a walk, reads it; its neighbours keep translating.</summary>
+    [Fact]
+    public void Refills_from_the_paging_structure_caches_fault_on_frames_that_are_not_present_memory()
+    {
+        // One entry per paging-structure cache: the PTE tables of the two 2 MiB regions below evict each other from
+        // the PMD-level cache, while the PUD-level one keeps their PMD table.
+        using var machine = new Machine(new MachineOptions { MemorySize = 2 * GiB, PagingStructureCacheEntries = 1 });
+        using AddressSpace space = machine.CreateAddressSpace();
+        VirtAddr second = Base + 4 * MiB;
+        space.Map(Base, P(1 * GiB), Page, Protection.ReadWrite, PageSize.Size4K);
+        space.Map(Base + Page, P(64 * GiB), Page, Protection.ReadWrite, PageSize.Size4K); // no memory behind it
+        space.Map(second, P(1 * GiB + Page), Page, Protection.ReadWrite, PageSize.Size4K);
+        space.Map(second + Page, P(64 * GiB + Page), Page, Protection.ReadWrite, PageSize.Size4K);
+        using MmuContext cpu = space.CreateContext();
+        foreach (VirtAddr region in new[] { Base, second })
+        {
+            Assert.True(cpu.TryTranslate(region, AccessKind.Read, out PhysAddr pa));
+            // The first faulting access walks (from the cached PTE table) and sets A; the next ones refill.
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.False(cpu.TryTranslate(region + Page, AccessKind.Read, out _));
+                Assert.Equal(FaultReason.PhysicalMemoryAbsent, cpu.Translate(region + Page).Fault.Reason);
+            }
+            Assert.True(space.Lookup(region + Page)!.Value.Accessed);
+            Assert.True(cpu.TryTranslate(region, AccessKind.Read, out PhysAddr again));
+            Assert.Equal(pa, again);
+        }
+        // Back in the first region, whose PTE table the second evicted from the PMD-level cache: the refill goes
+        // through the cached PMD table (no walk from the root).
+        TlbStatistics before = cpu.Statistics;
+        Assert.False(cpu.TryTranslate(Base + Page, AccessKind.Read, out _));
+        Assert.Equal(before.Walks, cpu.Statistics.Walks);
+        Assert.Equal(FaultReason.PhysicalMemoryAbsent, cpu.Translate(Base + Page).Fault.Reason);
+    }
+
     [Fact]
     public void Huge_leaves_translate_every_offset_and_partial_walks_are_cached()
     {
