@@ -26,7 +26,8 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
     // GetPagesLockless) run in its sections. Its own kernel walks need none: they are inside the kernel's flush.
     private readonly RcuReader _reader;
     private readonly PagingMode _mode;
-    private readonly SoftTlb _tlb;
+    // Not readonly: the TLB is a mutable struct called in place (a readonly field would make every call work on a copy).
+    private SoftTlb _tlb;
     private readonly bool _checked;
     private readonly ulong _watchMask;
     private readonly ContextSlot _slot = new();

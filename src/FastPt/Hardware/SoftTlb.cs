@@ -60,7 +60,10 @@ internal struct PscEntry
 /// <summary>A CPU context's translation caches: a 2-way set-associative TLB for 4 KiB pages in three parallel
 /// arrays (the 32-byte hot entries, the physical pages, the cold details), a direct-mapped TLB of 2 MiB entries for
 /// huge leaves (as hardware has: a 1 GiB leaf is cached in 2 MiB pieces), and paging-structure caches for the PMD
-/// level (one load to finish a walk) and the PUD level (two). Single-threaded: only the owning context touches it.</summary>
+/// level (one load to finish a walk) and the PUD level (two). Single-threaded: only the owning context touches it.
+/// A struct embedded in the CPU (itself embedded in the <c>MmuContext</c> object), held in a non-readonly field and
+/// called in place, never copied: a hit loads the entry arrays' addresses, the index mask and the epoch straight
+/// from the context object, not through a TLB object first (one dependent load fewer on every hit).</summary>
 /// <remarks>The two ways of a set are adjacent (one 64-byte line of hot entries) and kept in LRU order by position:
 /// way 0 holds the most recently used entry, so a hit costs what a direct-mapped hit costs (one compare at a slot
 /// computed from the address) and needs no store. A hit in way 1 is found on the miss path and swapped into way 0;
@@ -68,7 +71,7 @@ internal struct PscEntry
 /// programs' traces (<c>perf-results/2026-12-01-amd-epyc-zen3-2core/TlbStudy.md</c>): the direct-mapped TLB's warm
 /// misses were all conflict misses; 2-way LRU of the same 1,024 entries misses at most 4 times in a warm pass of
 /// 1.6–7 million accesses, 99.7–99.99% of its hits in way 0. A one-entry TLB has one way.</remarks>
-internal sealed unsafe class SoftTlb
+internal unsafe struct SoftTlb
 {
     public const ulong InvalidBit = 1;
     public const ulong NotDirtyBit = 2;
