@@ -105,6 +105,10 @@ internal sealed unsafe partial class BuddyAllocator
         Pcp pcp = ThisCpu();
         for (int zone = (int)MemoryZone.Movable; zone >= (int)MemoryZone.Normal; zone--)
         {
+            // populated_zone: a zone without memory (no ZONE_MOVABLE, most often) has no frame on any list, so it
+            // is passed over without taking this list's lock or summing the other CPUs' lists — whose cache lines
+            // their owners write on each of their faults, so that sum bounced a line between faulting CPUs every time.
+            if (Volatile.Read(ref _zoneManaged[zone]) == 0) continue;
             for (int attempt = 0; attempt < 4; attempt++)
             {
                 if (TryTakeFromPcp(pcp, zone, out pfn))
@@ -173,15 +177,17 @@ internal sealed unsafe partial class BuddyAllocator
         }
     }
 
-    /// <summary>The frame leaves the free pages and gets its reference, as <see cref="TryAllocate"/>'s do.</summary>
+    /// <summary>The frame leaves the free pages and gets its reference, as <see cref="TryAllocate"/>'s do. Nothing
+    /// here writes a word another CPU's fault writes too: the free-page count is per CPU, and the zeroing leaves the
+    /// frame bitmap alone (<see cref="Hardware.PhysicalMemory.ClearUserPage"/>: the user's write follows).</summary>
     private void PrepareHot(ulong pfn, bool zero)
     {
         PageDescriptor* d = _memmap.GetMutable(pfn);
         d->Flags = PageFlags.Allocated; // and the poison mark gone
         d->RefCount = 1;
         d->Private = 0;
-        Interlocked.Decrement(ref _stat.FreePages);
-        if (zero) _memory.Fill(pfn << 12, 4096, 0);
+        _stat.FreePages.Add(-1);
+        if (zero) _memory.ClearUserPage(pfn << 12);
     }
 
     /// <summary><c>free_unref_page</c>: frees a single user frame onto this CPU's list of its zone (checks and
@@ -211,7 +217,7 @@ internal sealed unsafe partial class BuddyAllocator
         ulong[] frames = pcp.Frames[zone];
         ref int count = ref pcp.Count(zone);
         // Counted free before it is on the list: a reader summing the lists never sees more than the free pages.
-        Interlocked.Increment(ref _stat.FreePages);
+        _stat.FreePages.Add(1);
         frames[count] = pfn;
         Volatile.Write(ref count, count + 1);
         pcp.Hot.Frees++;
