@@ -33,13 +33,14 @@ public abstract class HvoBenchmarks : IDisposable
     /// <summary>Folios per invocation (the OperationsPerInvoke of the derived class's methods).</summary>
     protected abstract int Folios { get; }
 
-    /// <summary>Boots the machine with the switch off and fills the pool, then checks one optimize and one restore
-    /// free and give back the kernel's page counts (7 or 4095 per folio).</summary>
+    /// <summary>Boots the machine with the switch off and fills the pool, checks that one optimize and one restore
+    /// free and give back the kernel's page counts (7 or 4095 per folio), and warms the JIT up on both paths.</summary>
     [GlobalSetup]
     public void Setup()
     {
         _pool = HvoPool.Boot((ulong)MemoryGiB << 30, Design, Size, Folios);
         _pool.CheckPageCounts();
+        _pool.WarmUp();
     }
 
     /// <summary>Before an optimize: the pool restored (nothing to do the first time).</summary>

@@ -73,6 +73,19 @@ internal sealed class HvoPool : IDisposable
             throw new InvalidOperationException($"restore allocated {Hstate.Counters.PagesRestored - restored} pages, not {PagesPerFolio * Folios.Length}");
     }
 
+    /// <summary>Optimizes and restores the pool <paramref name="rounds"/> times, batched and one folio at a time in
+    /// turn, and leaves it restored. An iteration of the per-folio suites is one call, so without this the few calls
+    /// BenchmarkDotNet makes would time code the JIT has not optimised yet (a method is recompiled after 30 calls):
+    /// 9 µs per batched 2 MiB folio instead of under 2.</summary>
+    public void WarmUp(int rounds = 64)
+    {
+        for (int i = 0; i < rounds; i++)
+        {
+            Optimize(batched: i % 2 == 0);
+            Restore(batched: i % 2 == 0);
+        }
+    }
+
     private int Expect(int done, string what, bool allowNone)
     {
         if (done != Folios.Length && !(allowNone && done == 0))
