@@ -32,6 +32,10 @@ internal sealed record ParsedCommandLine(ParseResult Result, IReadOnlyList<strin
         return new ParsedCommandLine(parse, errors);
     }
 
+    /// <summary>True when the command to run writes a JSON document to standard output (its <c>--json</c> is given).</summary>
+    public bool WritesJson =>
+        Result.CommandResult.Command.Options.FirstOrDefault(option => option.Name == "--json") is Option<bool> json && Result.GetValue(json);
+
     /// <summary>The command's name as typed: "fastpt trace record".</summary>
     public static string PathOf(CommandResult result)
     {
