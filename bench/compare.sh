@@ -5,7 +5,8 @@
 #   bench/compare.sh [REF] [OUT] [FILTER...]
 #   bench/compare.sh main perf-results/2026-12-01-amd-epyc-zen3-2core/layers-compare '*TlbBenchmarks*' '*TranslateBenchmarks*'
 # SOURCES='Paging/*.cs;Tlb/TlbBenchmarks.cs' compiles only those benchmark sources (and Program.cs) in both jobs, for a
-# REF whose engine lacks APIs that other suites use. The "before" build is tried first: the script stops if it fails
+# REF whose engine lacks APIs that other suites use. LAUNCHES=N runs N launches of six iterations per job (default 2
+# of ten): process-to-process variance dominates on a small VM, so a conclusive comparison needs more launches. The "before" build is tried first: the script stops if it fails
 # (BenchmarkDotNet would otherwise time only the "after" job and print NA for every "before" row).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 git -C "$root" archive "$ref" | tar -x -C "$scratch"
 if [ -n "${SOURCES:-}" ]; then export FastPtBenchSources="$SOURCES"; fi
+if [ -n "${LAUNCHES:-}" ]; then export FASTPT_COMPARE_LAUNCHES="$LAUNCHES"; fi
 if ! build_log=$(dotnet build -c Release "$root/bench/FastPt.Benchmarks" -p:FastPtBaseline="$scratch" \
         -o "$scratch/prebuild-before" 2>&1); then
     echo "$build_log" | grep -E 'error' | sort -u | head -20 >&2

@@ -40,16 +40,22 @@ public static class Program
     /// references the FastPt project of the source tree in <paramref name="baselineDirectory"/>, "after" the
     /// project of this tree. Every
     /// benchmark runs in both, interleaved in one run on one machine state; two launches of ten iterations each
-    /// so that a ratio's spread shows. The Ratio column stays per job (to each suite's baseline method).</summary>
+    /// so that a ratio's spread shows (FASTPT_COMPARE_LAUNCHES=N: N launches of six). The Ratio column stays per job (to each suite's baseline method).</summary>
     public static IConfig CreateComparisonConfig(string baselineDirectory)
     {
         string full = Path.GetFullPath(baselineDirectory);
         if (!File.Exists(Path.Combine(full, "src", "FastPt", "FastPt.csproj")))
             throw new FileNotFoundException($"no src/FastPt/FastPt.csproj in {full} (bench/compare.sh extracts one)");
         // FASTPT_COMPARE_SHORT=1: one launch of three iterations, for direction while the machine is shared.
+        // FASTPT_COMPARE_LAUNCHES=N: N launches (default 2). Process-to-process variance (code and arena placement)
+        // dominates on a small VM, so a conclusive comparison needs launches more than iterations.
+        string? launchesText = Environment.GetEnvironmentVariable("FASTPT_COMPARE_LAUNCHES");
+        int launches = 2;
+        if (launchesText is not null && (!int.TryParse(launchesText, out launches) || launches is < 1 or > 100))
+            throw new ArgumentException($"FASTPT_COMPARE_LAUNCHES must be a whole number from 1 to 100, not '{launchesText}'");
         Job measured = Environment.GetEnvironmentVariable("FASTPT_COMPARE_SHORT") == "1"
             ? Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(3)
-            : Job.Default.WithLaunchCount(2).WithWarmupCount(3).WithIterationCount(10);
+            : Job.Default.WithLaunchCount(launches).WithWarmupCount(3).WithIterationCount(launches > 2 ? 6 : 10);
         return CreateConfig()
             .AddJob(measured.WithArguments([new MsBuildArgument($"/p:FastPtBaseline={full}")]).WithId("before"))
             .AddJob(measured.WithId("after"))
