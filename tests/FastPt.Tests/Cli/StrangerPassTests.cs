@@ -244,6 +244,15 @@ public sealed class StrangerPassTests
         }
     }
 
+    /// <summary>"Required command was not provided." and "Required argument missing for command: 'run'." said
+    /// neither which command nor what it needs.</summary>
+    [Theory]
+    [InlineData("'fastpt trace' needs a command: record or summarize (see 'fastpt trace --help')", "trace")]
+    [InlineData("'fastpt run' needs <scenario> (see 'fastpt run --help')", "run")]
+    [InlineData("'fastpt trace summarize' needs <file> (see 'fastpt trace summarize --help')", "trace", "summarize")]
+    public void A_missing_command_or_argument_is_named(string expected, params string[] args) =>
+        CommandLineTests.AssertUsageError(CliRunner.Run(args), expected);
+
     /// <summary>"1.5G" was refused as "an unknown unit '.5G'"; the message now says sizes are whole and what to
     /// write.</summary>
     [Theory]
