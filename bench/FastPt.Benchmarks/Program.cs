@@ -15,13 +15,15 @@ namespace FastPt.Benchmarks;
 public static class Program
 {
     /// <summary>Runs the suites chosen by <paramref name="args"/>; with <c>boot-scaling</c> first, the boot
-    /// scaling report (<see cref="Boot.BootScaling"/>); with <c>tlb-study [report.md]</c>, the study of TLB
+    /// scaling report (<see cref="Boot.BootScaling"/>); with <c>fault-cpu [passes]</c>, the demand-fault workload
+    /// timed by each thread's CPU clock (<see cref="Faults.FaultCpuTime"/>); with <c>tlb-study [report.md]</c>, the study of TLB
     /// organisations on the recorded traces (<see cref="Traces.TlbStudy"/>); with <c>compare DIR</c> first, a
     /// same-run comparison of the FastPt of the source tree in DIR ("before") with this tree's ("after") — see
     /// <c>bench/compare.sh</c>.</summary>
     public static int Main(string[] args)
     {
         if (args is ["boot-scaling", ..]) return Boot.BootScaling.Run(args);
+        if (args is ["fault-cpu", ..]) return Faults.FaultCpuTime.Run(args);
         if (args is ["tlb-study", ..])
         {
             Traces.TlbStudy.Run(args[1..]);

@@ -231,7 +231,7 @@ public static class FastPtMeter
             pageTables += Volatile.Read(ref machine.PageTablePages);
             memmapBoot += Volatile.Read(ref machine.MemmapBootPages);
             memmap += Volatile.Read(ref machine.MemmapPages);
-            free += Volatile.Read(ref machine.FreePages);
+            free += machine.FreePages.Value;
             cpus.Add(machine.ReadCpus());
             flushes += Volatile.Read(ref machine.TlbFlushesPublished);
             contentions += Volatile.Read(ref machine.PageTableLockContentions);

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Runtime.InteropServices;
 using System.Threading;
 
 namespace FastPt.Diagnostics;
@@ -6,14 +7,29 @@ namespace FastPt.Diagnostics;
 /// <summary>The counters of one simulated CPU (a CPU context): written only by the thread that owns the CPU, with
 /// plain increments (a TLB hit pays no atomic instruction), and read by the Meter from another thread (an aligned
 /// 64-bit read is atomic on x64, so a reading is at worst a moment old). Linux keeps its vm events per CPU the same
-/// way and sums them when they are read.</summary>
+/// way and sums them when they are read. The counts sit 64 bytes away from either end of the object, so they never
+/// share a cache line with another object (another CPU's counters or slot, which the garbage collector may compact
+/// next to them): each is written on every access of its CPU.</summary>
+[StructLayout(LayoutKind.Explicit)]
 internal sealed class CpuCounters
 {
-    public long Hits, Misses, PmdCacheHits, PudCacheHits, Walks, Faults;
-    public long PageFlushes, RangeFlushes, FullFlushes, KernelFlushes;
+    [FieldOffset(64)] public long Hits;
+    [FieldOffset(72)] public long Misses;
+    [FieldOffset(80)] public long PmdCacheHits;
+    [FieldOffset(88)] public long PudCacheHits;
+    [FieldOffset(96)] public long Walks;
+    [FieldOffset(104)] public long Faults;
+    [FieldOffset(112)] public long PageFlushes;
+    [FieldOffset(120)] public long RangeFlushes;
+    [FieldOffset(128)] public long FullFlushes;
+    [FieldOffset(136)] public long KernelFlushes;
 
     /// <summary>Set (under the machine's lock) once the counts were folded into the machine's retired totals.</summary>
-    public bool Retired;
+    [FieldOffset(144)] public bool Retired;
+
+#pragma warning disable CS0169, IDE0051, CA1823 // Padding: never read or written, it only ends the object 64 bytes after the hot words.
+    [FieldOffset(200)] private readonly long _padEnd;
+#pragma warning restore CS0169, IDE0051, CA1823
 }
 
 /// <summary>Totals over CPUs of the counters the Meter reports.</summary>
@@ -56,8 +72,10 @@ internal class MachineCounters
     /// <summary><c>nr_memmap_boot_pages</c>: memmap pages allocated by memblock at boot.</summary>
     public long MemmapBootPages;
 
-    /// <summary><c>nr_free_pages</c>: frames free in the buddy allocator (written under its lock).</summary>
-    public long FreePages;
+    /// <summary><c>nr_free_pages</c>: frames free in the buddy allocator, its per-CPU lists included. Per CPU
+    /// (<c>percpu_counter</c>): every demand fault takes a frame off it, and CPUs faulting at once must not share
+    /// the cache line it sits on. The Meter sums the cells.</summary>
+    public readonly Sync.PerCpuCounter FreePages = new();
 
     /// <summary>Times a thread found an address space's page-table lock held by another.</summary>
     public long PageTableLockContentions;

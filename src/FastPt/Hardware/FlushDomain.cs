@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Threading;
 
 namespace FastPt.Hardware;
@@ -138,20 +139,27 @@ internal sealed class FlushDomain
 }
 
 /// <summary>What a flush needs to know about one CPU context: whether it is inside an access and which
-/// generation it has acknowledged. Written by the context's own thread only.</summary>
+/// generation it has acknowledged. Written by the context's own thread only: <see cref="Busy"/> twice per access, so
+/// it and <see cref="SeenGeneration"/> sit 64 bytes away from either end of the object and never share a cache line
+/// with another context's slot (the garbage collector may compact two contexts' objects next to each other).</summary>
+[StructLayout(LayoutKind.Explicit)]
 internal sealed class ContextSlot
 {
+    /// <summary>The thread the context belongs to (contexts are single-threaded).</summary>
+    [FieldOffset(0)] public Thread? Owner;
+
+    [FieldOffset(8)] public bool Disposed;
+
     /// <summary>1 while the context is inside a data access.</summary>
-    public int Busy;
+    [FieldOffset(64)] public int Busy;
 
     /// <summary>Newest generation of the domain this context has applied.</summary>
-    public long SeenGeneration;
+    [FieldOffset(72)] public long SeenGeneration;
 
-    /// <summary>The thread the context belongs to (contexts are single-threaded).</summary>
-    public Thread? Owner;
+#pragma warning disable CS0169, IDE0051, CA1823 // Padding: never read or written, it only ends the object 64 bytes after the hot words.
+    [FieldOffset(136)] private readonly long _padEnd;
+#pragma warning restore CS0169, IDE0051, CA1823
 
     /// <summary>False once the context was disposed or its thread ended.</summary>
     public bool IsLive => !Disposed && Owner is { IsAlive: true };
-
-    public bool Disposed;
 }

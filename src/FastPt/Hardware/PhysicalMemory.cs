@@ -15,9 +15,10 @@ namespace FastPt.Hardware;
 /// memory the host already gives as zero, so a simulated terabyte costs what is touched. <c>pa → host pointer</c>
 /// is one table load.</summary>
 /// <remarks>Each arena carries a bitmap of its 4 KiB frames that may hold data: a frame's bit is set when a write
-/// pointer to it is handed out (<see cref="WritePointer(ulong)"/>) and cleared when the frame is zero-filled whole,
-/// so zeroing a frame whose bit is clear writes nothing (it reads as zero), and handing out a never-written frame
-/// costs no host page fault even when its neighbours were written. Host usage is accounted per 2 MiB chunk written
+/// pointer to it is handed out (<see cref="WritePointer(ulong)"/>) and cleared when the frame is zero-filled whole
+/// (except by <see cref="ClearUserPage"/>, whose caller writes it next: the bit means "may hold data"), so zeroing
+/// a frame whose bit is clear writes nothing (it reads as zero), and handing out a never-written frame costs no host
+/// page fault even when its neighbours were written. Host usage is accounted per 2 MiB chunk written
 /// (an upper bound of what the host committed): a chunk counts once anything wrote into it. The contract for
 /// callers: write only through a pointer obtained for the frame written (or for the range, with
 /// <see cref="WritePointer(ulong, ulong)"/>).</remarks>
@@ -202,6 +203,25 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
             length -= n;
             pa += n;
         }
+    }
+
+    /// <summary>Zeroes the 4 KiB frame at <paramref name="pa"/> for a user mapping that is about to be written
+    /// (<c>clear_user_highpage</c> of <c>do_anonymous_page</c>): a frame that may hold data is cleared and keeps its
+    /// bit, a frame known zero is not touched. Unlike <see cref="Fill"/>, the bitmap word is only read: the write
+    /// that follows would set the bit again, and one word covers 64 frames, which CPUs faulting in neighbouring
+    /// frames share — clearing and setting it would be two locked instructions on a cache line those CPUs bounce
+    /// between them on every fault. A set bit on a zero frame is the safe direction ("may hold data": the next
+    /// zeroing clears it for real).</summary>
+    public void ClearUserPage(ulong pa)
+    {
+        Debug.Assert((pa & (Paging.PageSize - 1)) == 0 && pa < MaxPhysicalAddress);
+        nint arena = _arenas[pa >> ArenaShift];
+        if (arena == 0) return; // never reserved: all zero
+        ulong frame = (pa & ArenaOffsetMask) >> 12;
+        // The frame was taken from the allocator after its last writer gave it back (under a lock), so this read
+        // sees that writer's bit; nobody else writes the frame while the caller owns it.
+        if ((Volatile.Read(ref FrameBits(arena)[frame >> 6]) & (1UL << (int)(frame & 63))) == 0) return;
+        NativeMemory.Clear((byte*)arena + (long)(pa & ArenaOffsetMask), (nuint)Paging.PageSize);
     }
 
     /// <summary>Zero-fills [pa, pa + length) inside one arena, frame by frame as the bitmap says.</summary>

@@ -89,7 +89,7 @@ internal sealed unsafe partial class BuddyAllocator
         Volatile.Write(ref _deferredBlocks, next);
         long blocks = (long)((end - start) >> MaxOrder);
         _blocks[(int)MemoryZone.Normal][MaxOrder] += blocks;
-        _stat.FreePages += blocks << MaxOrder;
+        _stat.FreePages.Add(blocks << MaxOrder);
         _zoneFree[(int)MemoryZone.Normal] += blocks << MaxOrder;
     }
 

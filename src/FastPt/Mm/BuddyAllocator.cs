@@ -81,9 +81,11 @@ internal sealed unsafe partial class BuddyAllocator
         _checked = checkedMode;
     }
 
-    /// <summary>Free pages in all orders, the per-CPU lists' included (see <see cref="PerCpuPages"/>). Updated
-    /// atomically: the per-CPU lists change it outside the zone lock.</summary>
-    public long FreePages => Volatile.Read(ref _stat.FreePages);
+    /// <summary>Free pages in all orders, the per-CPU lists' included (see <see cref="PerCpuPages"/>). A per-CPU
+    /// counter (Linux keeps <c>NR_FREE_PAGES</c> with per-CPU deltas too): the per-CPU lists change it on every
+    /// demand fault, outside the zone lock, and one shared word would bounce between the faulting CPUs. Exact
+    /// whenever no allocation or free is in flight.</summary>
+    public long FreePages => _stat.FreePages.Value;
 
     /// <summary>Pages the allocator manages (<c>zone->managed_pages</c>): onlined or freed from boot reservations,
     /// minus offlined ones.</summary>
@@ -157,7 +159,7 @@ internal sealed unsafe partial class BuddyAllocator
             d->Flags = PageFlags.Allocated;
             d->RefCount = 1;
             d->Private = 0;
-            Interlocked.Add(ref _stat.FreePages, -(1L << order));
+            _stat.FreePages.Add(-(1L << order));
             _allocations++;
         }
         if (_checked) ClearPoison(pfn, order);
@@ -470,7 +472,7 @@ internal sealed unsafe partial class BuddyAllocator
                 ulong blockEnd = head + (1UL << order);
                 int zone = ZoneOf(head);
                 Unlink(head, order, zone);
-                Interlocked.Add(ref _stat.FreePages, -(1L << order));
+                _stat.FreePages.Add(-(1L << order));
                 _zoneFree[zone] -= 1L << order;
                 // Return what lies outside the range.
                 GiveBack(head, Math.Max(head, Math.Min(startPfn, blockEnd)));
@@ -540,7 +542,7 @@ internal sealed unsafe partial class BuddyAllocator
 
     private void FreeLocked(ulong pfn, int order)
     {
-        Interlocked.Add(ref _stat.FreePages, 1L << order);
+        _stat.FreePages.Add(1L << order);
         FreeBlockLocked(pfn, order, ZoneOf(pfn));
     }
 

@@ -24,8 +24,11 @@ internal sealed unsafe partial class Memmap
     private readonly bool _checked;
     private readonly bool _compoundInfoIsMask;
     private ulong _rootPa;
+    // Read on every descriptor access; written only by kernel TLB shootdowns (hot-plug, HVO).
     private long _flushGeneration = 1;
-    private long _walks;
+    // Per CPU: the misses of faulting CPUs would otherwise write a word on the cache line they all read
+    // _flushGeneration from.
+    private readonly PerCpuCounter _walks = new();
 
     public Memmap(PhysicalMemory memory, RcuDomain rcu, KernelLayout layout, bool checkedMode, bool compoundInfoIsMask = false)
     {
@@ -45,7 +48,7 @@ internal sealed unsafe partial class Memmap
     }
 
     /// <summary>Kernel page walks done to reach descriptors (kernel TLB misses).</summary>
-    public long Walks => Volatile.Read(ref _walks);
+    public long Walks => _walks.Value;
 
     /// <summary>Generation of kernel TLB shootdowns; bumping it invalidates every thread's kernel TLB.</summary>
     public long FlushGeneration => Volatile.Read(ref _flushGeneration);
@@ -96,7 +99,7 @@ internal sealed unsafe partial class Memmap
     [MethodImpl(MethodImplOptions.NoInlining)]
     private byte* Miss(ulong va, bool write)
     {
-        Interlocked.Increment(ref _walks);
+        _walks.Add(1);
         // The generation is read before the walk: a flush that lands during the walk (after a remap this walk may
         // have missed) then leaves the entry tagged with the old generation, and the next access walks again.
         // Read after the walk, it could tag a stale translation as current and outlive the flush.

@@ -5,8 +5,8 @@ using FastPt.Sync;
 namespace FastPt.Mm;
 
 /// <summary>Counters named after the kernel's <c>/proc/vmstat</c> and <c>/proc/meminfo</c> entries where one
-/// exists, so a scenario can be compared with a real kernel. All updates are atomic, except the free pages, which
-/// the buddy allocator writes under its lock. The counters the Meter reports
+/// exists, so a scenario can be compared with a real kernel. All updates are atomic; the ones every demand fault
+/// makes (free pages, faults) are per CPU, so that faulting CPUs share no cache line. The counters the Meter reports
 /// (page tables, memmap pages, free pages, lock contentions, flushes published) are the fields of the base class,
 /// which the Meter reads without calling the engine.</summary>
 internal sealed class Vmstat : MachineCounters

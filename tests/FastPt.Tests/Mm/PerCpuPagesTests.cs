@@ -116,6 +116,43 @@ public class PerCpuPagesTests
     }
 
     [Fact]
+    public void A_stream_of_allocations_refills_in_growing_batches_and_a_free_shrinks_them()
+    {
+        using Machine machine = Create(512 * MiB, checkedMode: false);
+        BuddyAllocator buddy = machine.Memory.Buddy;
+        long freeBefore = buddy.FreePages;
+        var held = new List<ulong>();
+        void Take(int frames)
+        {
+            for (int i = 0; i < frames; i++)
+            {
+                Assert.True(buddy.TryAllocateHot(zero: false, out ulong pfn));
+                held.Add(pfn);
+            }
+        }
+        // nr_pcp_alloc: 31, then 62, then 93 frames per zone-lock acquisition while nothing is freed (93 leaves a
+        // batch of room below the high mark).
+        int[] refills = [BuddyAllocator.PcpBatch, 2 * BuddyAllocator.PcpBatch, 3 * BuddyAllocator.PcpBatch, 3 * BuddyAllocator.PcpBatch];
+        foreach (int refill in refills)
+        {
+            Take(1);
+            Assert.Equal(refill - 1, buddy.PerCpuPages);
+            Take(refill - 1);
+            Assert.Equal(0, buddy.PerCpuPages);
+        }
+        // A free halves the factor: once the list is empty again, the refill takes 62.
+        buddy.FreeHot(held[^1]);
+        held.RemoveAt(held.Count - 1);
+        Take(1);
+        Assert.Equal(0, buddy.PerCpuPages);
+        Take(1);
+        Assert.Equal(2 * BuddyAllocator.PcpBatch - 1, buddy.PerCpuPages);
+        Assert.Equal(freeBefore - held.Count, buddy.FreePages);
+        foreach (ulong pfn in held) buddy.FreeHot(pfn);
+        Assert.Equal(freeBefore, buddy.FreePages);
+    }
+
+    [Fact]
     public void Threads_keep_lists_of_their_own_and_every_frame_comes_back()
     {
         using Machine machine = Create(1 * GiB);
