@@ -40,6 +40,12 @@ internal static class Program
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(environment);
         ParsedCommandLine commandLine = ParsedCommandLine.Parse(CreateRootCommand(environment), args);
+        if (commandLine.Errors.Count == 0 && environment.Interactive && commandLine.WritesJson)
+        {
+            // JSON gets no live display, even on a terminal: the document is all that standard output receives.
+            environment = environment with { Interactive = false };
+            commandLine = ParsedCommandLine.Parse(CreateRootCommand(environment), args);
+        }
         if (commandLine.Errors.Count > 0)
         {
             WriteUsageErrors(environment.Error, commandLine.Errors);

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Text.Json.Serialization;
 
 namespace FastPt.Tracing;
 
@@ -15,18 +16,23 @@ public sealed record LatencyHistogram
     public long Count { get; init; }
 
     /// <summary>The shortest.</summary>
+    [JsonPropertyName("minimumMicroseconds")]
     public TimeSpan Minimum { get; init; }
 
     /// <summary>The median (the lower one for an even count).</summary>
+    [JsonPropertyName("medianMicroseconds")]
     public TimeSpan Median { get; init; }
 
     /// <summary>The 99th percentile.</summary>
+    [JsonPropertyName("p99Microseconds")]
     public TimeSpan P99 { get; init; }
 
     /// <summary>The longest.</summary>
+    [JsonPropertyName("maximumMicroseconds")]
     public TimeSpan Maximum { get; init; }
 
     /// <summary>The sum of all durations.</summary>
+    [JsonPropertyName("totalMicroseconds")]
     public TimeSpan Total { get; init; }
 
     /// <summary>Non-empty buckets in increasing order: [0, 1) µs, then [2^k, 2^(k+1)) µs.</summary>
@@ -73,4 +79,7 @@ public sealed record LatencyHistogram
 /// <param name="LowerMicroseconds">Inclusive lower bound in microseconds.</param>
 /// <param name="UpperMicroseconds">Exclusive upper bound in microseconds.</param>
 /// <param name="Count">Durations in the bucket.</param>
-public sealed record HistogramBucket(double LowerMicroseconds, double UpperMicroseconds, long Count);
+public sealed record HistogramBucket(
+    [property: JsonPropertyName("fromMicroseconds")] double LowerMicroseconds,
+    [property: JsonPropertyName("toMicroseconds")] double UpperMicroseconds,
+    long Count);

@@ -58,6 +58,8 @@ internal sealed class TraceReader
     {
         var reader = new TraceReader();
         long length = stream.CanSeek ? stream.Length : -1;
+        // An empty file (or /dev/null) is not a truncated trace: it never was one.
+        if (length == 0) throw new TraceFormatException(name, "the file is empty (0 bytes): not a .nettrace, or one truncated to nothing", null);
         long eventsLost;
 #pragma warning disable CA1031 // TraceEvent reports damage with many exception types; each becomes one clear error.
         try
@@ -550,7 +552,7 @@ internal sealed class TraceReader
                     TornDown = space.TornDown,
                 })
                 .ToArray(),
-            Faults = new FaultSummary { Total = _faults, ByReason = _faultsByReason, ByAccess = _faultsByAccess },
+            Faults = new FaultSummary { Total = _faults, ByReason = new SortedDictionary<FaultReason, long>(_faultsByReason), ByAccess = new SortedDictionary<AccessKind, long>(_faultsByAccess) },
             Rcu = new RcuSummary { GracePeriods = _gracePeriods, CallbacksRun = _callbacksRun, TablesDeferred = _tablesDeferred, HeadsQueued = _headsQueued },
             Locks = new LockSummary { Contended = _lockContended, Spins = _lockSpins },
             Activities = _activities.Values
@@ -562,7 +564,7 @@ internal sealed class TraceReader
                     UnmatchedStarts = activity.Open.Values.Sum(starts => starts.Count),
                     UnmatchedStops = activity.UnmatchedStops,
                     Latency = LatencyHistogram.FromDurations(activity.Durations),
-                    StopTotals = activity.StopTotals,
+                    StopTotals = new SortedDictionary<string, double>(activity.StopTotals, StringComparer.Ordinal),
                 })
                 .ToArray(),
             Metrics = _metrics.Values
@@ -583,9 +585,10 @@ internal sealed class TraceReader
         };
     }
 
-    private static Dictionary<FlushKind, long> AllKinds(Dictionary<FlushKind, long> counts)
+    // Every kind, zero included, in kind order (the JSON writes a dictionary in its own order).
+    private static SortedDictionary<FlushKind, long> AllKinds(Dictionary<FlushKind, long> counts)
     {
-        var all = new Dictionary<FlushKind, long>();
+        var all = new SortedDictionary<FlushKind, long>();
         foreach (FlushKind kind in Enum.GetValues<FlushKind>()) all[kind] = 0;
         foreach (KeyValuePair<FlushKind, long> pair in counts) all[pair.Key] = pair.Value;
         return all;

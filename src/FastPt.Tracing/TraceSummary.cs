@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Text.Json.Serialization;
 
 namespace FastPt.Tracing;
 
@@ -25,6 +26,7 @@ public sealed partial record TraceSummary
     public string Source { get; init; } = "";
 
     /// <summary>Time from the first to the last event.</summary>
+    [JsonPropertyName("durationMicroseconds")]
     public TimeSpan Duration { get; init; }
 
     /// <summary>Events of every provider in the trace.</summary>
@@ -59,6 +61,7 @@ public sealed partial record TraceSummary
     public PageTableSummary Tables { get; init; } = new();
 
     /// <summary>Memory given back, derived from the frees the trace records.</summary>
+    [JsonPropertyName("bytesFreed")]
     public FreedMemory Freed { get; init; } = new();
 
     /// <summary>TLB flushes and the invalidations CPU contexts applied.</summary>
@@ -136,13 +139,16 @@ public sealed partial record TraceSummary
 /// <param name="Role">What the provider's events are, in a phrase.</param>
 public sealed record ProviderSummary(string Name, long Events, int Kinds, string Role);
 
-/// <summary>How much a <see cref="TraceNote"/> matters.</summary>
+/// <summary>How much a <see cref="TraceNote"/> matters (in JSON "information" or "warning").</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TraceNoteSeverity>))]
 public enum TraceNoteSeverity
 {
     /// <summary>An event that looks alarming but is known to be harmless, explained.</summary>
+    [JsonStringEnumMemberName("information")]
     Information,
 
     /// <summary>Something the reader should act on: the summary lacks data it would otherwise have.</summary>
+    [JsonStringEnumMemberName("warning")]
     Warning,
 }
 
@@ -191,12 +197,15 @@ public sealed record FreedMemory
     public const long PageBytes = 4096;
 
     /// <summary>Page-table pages freed × 4 KiB.</summary>
+    [JsonPropertyName("pageTables")]
     public long PageTableBytes { get; init; }
 
     /// <summary>Memmap frames freed by hot-remove (HotRemove/Stop's <c>memmapFramesFreed</c>) × 4 KiB.</summary>
+    [JsonPropertyName("memmap")]
     public long MemmapBytes { get; init; }
 
     /// <summary>Vmemmap pages freed by HugeTLB vmemmap optimization (VmemmapBatch/Stop's <c>pagesFreed</c>) × 4 KiB.</summary>
+    [JsonPropertyName("vmemmap")]
     public long VmemmapBytes { get; init; }
 
     /// <summary>All of it.</summary>

@@ -1,8 +1,6 @@
 using System;
-using System.Linq;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
-using FastPt.HugeTlb;
 using FastPt.Mm;
 
 namespace FastPt.Benchmarks.HugeTlb;
@@ -19,10 +17,7 @@ namespace FastPt.Benchmarks.HugeTlb;
 [CategoriesColumn]
 public abstract class HvoBenchmarks : IDisposable
 {
-    private Machine _machine = null!;
-    private Hstate _hstate = null!;
-    private Folio[] _folios = [];
-    private HugetlbVmemmap _vmemmap = null!;
+    private HvoPool _pool = null!;
 
     /// <summary>Simulated RAM in GiB.</summary>
     [Params(64, 256)]
@@ -38,52 +33,35 @@ public abstract class HvoBenchmarks : IDisposable
     /// <summary>Folios per invocation (the OperationsPerInvoke of the derived class's methods).</summary>
     protected abstract int Folios { get; }
 
-    /// <summary>Boots the machine with the switch off and fills the pool, then checks one optimize and one restore
-    /// free and give back the kernel's page counts (7 or 4095 per folio).</summary>
+    /// <summary>Boots the machine with the switch off and fills the pool, checks that one optimize and one restore
+    /// free and give back the kernel's page counts (7 or 4095 per folio), and warms the JIT up on both paths.</summary>
     [GlobalSetup]
     public void Setup()
     {
-        _machine = new Machine(new MachineOptions { MemorySize = (ulong)MemoryGiB << 30, HugeTlbVmemmapDesign = Design });
-        _machine.HugeTlb.SetPoolSize(Size, Folios);
-        _hstate = _machine.HugeTlb.Core.For(Size);
-        _folios = _hstate.FreeList.Select(pfn => new Folio(pfn, _hstate.Order)).ToArray();
-        _vmemmap = _machine.HugeTlb.Core.Vmemmap;
-        long perFolio = HugetlbVmemmap.VmemmapPages(_hstate.Order) - 1;
-        long freed = _hstate.Counters.PagesFreed, restored = _hstate.Counters.PagesRestored;
-        if (_vmemmap.Optimize(_folios, batched: true, _hstate.Counters) != Folios || _hstate.Counters.PagesFreed - freed != perFolio * Folios)
-            throw new InvalidOperationException($"optimize freed {_hstate.Counters.PagesFreed - freed} pages, not {perFolio * Folios}");
-        if (_vmemmap.Restore(_folios, batched: true, _hstate.Counters) != Folios || _hstate.Counters.PagesRestored - restored != perFolio * Folios)
-            throw new InvalidOperationException($"restore allocated {_hstate.Counters.PagesRestored - restored} pages, not {perFolio * Folios}");
+        _pool = HvoPool.Boot((ulong)MemoryGiB << 30, Design, Size, Folios);
+        _pool.CheckPageCounts();
+        _pool.WarmUp();
     }
 
     /// <summary>Before an optimize: the pool restored (nothing to do the first time).</summary>
     [IterationSetup(Targets = ["OptimizePerFolio", "OptimizeBatched"])]
-    public void RestoreAll() => Expect(_vmemmap.Restore(_folios, batched: true, _hstate.Counters), "restore");
+    public void RestoreAll() => _pool.Restore(batched: true);
 
-    /// <summary>Before a restore: the pool optimized.</summary>
+    /// <summary>Before a restore: the pool optimized (already, for the first restore iteration after the setup).</summary>
     [IterationSetup(Targets = ["RestorePerFolio", "RestoreBatched"])]
-    public void OptimizeAll() => Expect(_vmemmap.Optimize(_folios, batched: true, _hstate.Counters), "optimize", allowNone: true);
+    public void OptimizeAll() => _pool.Optimize(batched: true, allowNone: true);
 
     /// <summary>Optimizes the pool, batched or one folio at a time.</summary>
-    protected int Optimize(bool batched) => Expect(_vmemmap.Optimize(_folios, batched, _hstate.Counters), "the measured optimize");
+    protected int Optimize(bool batched) => _pool.Optimize(batched);
 
     /// <summary>Restores the pool, batched or one folio at a time.</summary>
-    protected int Restore(bool batched) => Expect(_vmemmap.Restore(_folios, batched, _hstate.Counters), "the measured restore");
-
-    /// <summary>An optimize returns the folios it optimized (none when they already were, as after the setup
-    /// optimize of the first restore iteration); a restore those it restored or found restored.</summary>
-    private int Expect(int done, string what, bool allowNone = false)
-    {
-        if (done != Folios && !(allowNone && done == 0))
-            throw new InvalidOperationException($"{what} did {done} of {Folios} folios");
-        return done;
-    }
+    protected int Restore(bool batched) => _pool.Restore(batched);
 
     /// <summary>Frees the machine.</summary>
     [GlobalCleanup]
     public void Dispose()
     {
-        _machine?.Dispose();
+        _pool?.Dispose();
         GC.SuppressFinalize(this);
     }
 }
@@ -153,7 +131,7 @@ public unsafe class HvoCompoundHeadBenchmarks : IDisposable
 {
     private const int Lookups = 4096;
     private const int Folios = 64;
-    private Machine _fakeHeads = null!, _keyOff = null!, _sharedTail = null!;
+    private HvoPool _fakeHeads = null!, _keyOff = null!, _sharedTail = null!;
     private ulong[] _fakeHeadTails = [], _keyOffTails = [], _sharedTails = [];
 
     /// <summary>Three 4 GiB machines with 64 × 2 MiB folios each: 6.x optimized, 6.x not, shared tail optimized.</summary>
@@ -165,34 +143,39 @@ public unsafe class HvoCompoundHeadBenchmarks : IDisposable
         (_sharedTail, _sharedTails) = Boot(HvoDesign.SharedTail, optimize: true);
     }
 
-    private static (Machine, ulong[]) Boot(HvoDesign design, bool optimize)
+    private static (HvoPool, ulong[]) Boot(HvoDesign design, bool optimize)
     {
-        var machine = new Machine(new MachineOptions { MemorySize = 4UL << 30, HugeTlbVmemmapDesign = design, HugeTlbOptimizeVmemmap = optimize });
-        machine.HugeTlb.SetPoolSize(PageSize.Size2M, Folios);
-        Hstate h = machine.HugeTlb.Core.For(PageSize.Size2M);
-        ulong[] heads = h.FreeList.ToArray();
+        HvoPool pool = HvoPool.Boot(4UL << 30, design, PageSize.Size2M, Folios, optimize);
+        ulong[] tails = TailLookups(pool, Lookups);
+        if (optimize != (pool.Machine.HugeTlb.GetStatistics().Size2M.FoliosOptimizedNow == Folios))
+            throw new InvalidOperationException("the pool is not optimized as asked");
+        return (pool, tails);
+    }
+
+    /// <summary><paramref name="count"/> tail descriptors of the pool's folios, a quarter at the first descriptor of
+    /// a tail vmemmap page (a fake head in 6.x), the rest anywhere; checked to find their heads.</summary>
+    internal static ulong[] TailLookups(HvoPool pool, int count)
+    {
         var random = new Random(1);
-        var tails = new ulong[Lookups];
-        for (int i = 0; i < Lookups; i++)
+        var tails = new ulong[count];
+        for (int i = 0; i < count; i++)
         {
-            // A quarter at the first descriptor of a tail vmemmap page (a fake head in 6.x), the rest anywhere.
             ulong offset = i % 4 == 0 ? (ulong)random.Next(1, 8) * 64 : (ulong)random.Next(1, 512);
-            tails[i] = heads[random.Next(heads.Length)] + offset;
+            tails[i] = pool.Folios[random.Next(pool.Folios.Length)].HeadPfn + offset;
         }
-        Memmap memmap = machine.Memory.Memmap;
+        Memmap memmap = pool.Machine.Memory.Memmap;
         foreach (ulong tail in tails)
         {
             ulong head = tail & ~511UL;
             if (memmap.CompoundHead(tail) != head) throw new InvalidOperationException($"compound_head(0x{tail:x}) is not 0x{head:x}");
         }
-        if (optimize != (machine.HugeTlb.GetStatistics().Size2M.FoliosOptimizedNow == Folios))
-            throw new InvalidOperationException("the pool is not optimized as asked");
-        return (machine, tails);
+        return tails;
     }
 
-    private static ulong Lookup(Machine machine, ulong[] tails)
+    /// <summary>The timed loop: <c>compound_head()</c> of every tail through the machine's memmap.</summary>
+    internal static ulong Lookup(HvoPool pool, ulong[] tails)
     {
-        Memmap memmap = machine.Memory.Memmap;
+        Memmap memmap = pool.Machine.Memory.Memmap;
         ulong sum = 0;
         foreach (ulong tail in tails) sum += memmap.CompoundHead(tail);
         return sum;

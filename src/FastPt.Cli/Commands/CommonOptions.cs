@@ -29,7 +29,7 @@ internal static class CommonOptions
     {
         Description = "Simulated RAM: 512M, 64G, 1T or a number of bytes (a multiple of 2 MiB, at most 64T). Default 64G.",
         HelpName = "SIZE",
-        CustomParser = ParseMemory,
+        CustomParser = Parser<ulong>("--memory", SizeParser.TryParse, CheckMemory),
     };
 
     public static Option<int> Levels()
@@ -39,8 +39,16 @@ internal static class CommonOptions
             Description = "Page-table levels: 4 (48-bit addresses) or 5 (57-bit, LA57).",
             HelpName = "4|5",
             DefaultValueFactory = _ => 4,
+            // Parsed here, so that "abc" and "6" get the same one-line message (never .NET's type names).
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (text is "4" or "5") return text[0] - '0';
+                result.AddError(NotOneOf("--levels", text, ["4", "5"]));
+                return 4;
+            },
         };
-        option.AcceptOnlyFromAmong("4", "5");
+        option.CompletionSources.Add("4", "5");
         return option;
     }
 
@@ -62,22 +70,19 @@ internal static class CommonOptions
         Description = "Loop the scenarios on one machine (a new one after a failed round) until this much time has passed (500ms, 3s, 2m, 1h): "
             + "a steady workload for dotnet-counters or dotnet-trace. Ctrl+C stops with the summary so far.",
         HelpName = "TIME",
-        CustomParser = ParseDuration,
+        CustomParser = Parser<TimeSpan>("--duration", DurationParser.TryParse),
     };
 
     /// <summary>--repeat; null when absent.</summary>
     public static Option<int?> Repeat()
     {
-        var option = new Option<int?>("--repeat")
+        Func<ArgumentResult, long?> parse = WholeNumber("--repeat", 1, int.MaxValue);
+        return new Option<int?>("--repeat")
         {
             Description = "Loop the scenarios this many rounds on one machine (with --duration: whichever ends first).",
             HelpName = "N",
+            CustomParser = result => (int?)parse(result),
         };
-        option.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int?>() is < 1) result.AddError("--repeat must be at least 1");
-        });
-        return option;
     }
 
     public static Option<string?> Pages(bool required)
@@ -98,7 +103,8 @@ internal static class CommonOptions
         Description = "Virtual address of page 0 of the page file. Default 0x0000_0080_0000_0000 (512 GiB). "
             + "A higher-half address (e.g. 0xffffffff80000000) replays into a guest space covering both canonical halves.",
         HelpName = "VA",
-        CustomParser = ParseBase,
+        CustomParser = Parser<ulong>("--base", SizeParser.TryParseAddress,
+            static (text, address) => (address & 0xfff) != 0 ? $"{TextFormat.Quote(text)} is not 4 KiB aligned" : null),
     };
 
     /// <summary>A whole-number option in [<paramref name="minimum"/>, <paramref name="maximum"/>]. With
@@ -255,38 +261,60 @@ internal static class CommonOptions
         }
     }
 
-    private static ulong? ParseMemory(ArgumentResult result)
+    /// <summary>Restricts <paramref name="option"/> to <paramref name="words"/> as typed: anything else is one line
+    /// that names the option, the word and every word it takes (System.CommandLine's own message spans three lines
+    /// and names no option). The words are the option's completions too.</summary>
+    public static void AcceptOnly(Option option, params string[] words)
     {
-        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-        if (!SizeParser.TryParse(text, out ulong bytes, out string error))
+        ArgumentNullException.ThrowIfNull(option);
+        option.Validators.Add(result =>
         {
-            result.AddError("--memory: " + error);
-            return 0;
-        }
-        if (bytes < MemoryGranule || bytes % MemoryGranule != 0)
-            result.AddError($"--memory: {TextFormat.Quote(text)} must be a non-zero multiple of 2 MiB");
-        else if (bytes > MaximumMemory)
-            result.AddError($"--memory: {TextFormat.Quote(text)} exceeds the 64 TiB the simulated machine can address");
-        return bytes;
+            foreach (Token token in result.Tokens)
+            {
+                if (Array.IndexOf(words, token.Value) < 0) result.AddError(NotOneOf(option.Name, token.Value, words));
+            }
+        });
+        option.CompletionSources.Add(words);
     }
 
-    private static TimeSpan? ParseDuration(ArgumentResult result)
+    private static string NotOneOf(string name, string text, string[] words) =>
+        $"{name}: {TextFormat.Quote(text)} is not one of {string.Join(", ", words)}";
+
+    /// <summary>An option's parser through one of the parsers in <c>Parsing/</c>: the value, or null with an error
+    /// naming the option and saying why; a value that parses but <paramref name="check"/> refuses (it returns the
+    /// reason) is an error too.</summary>
+    public static Func<ArgumentResult, T?> Parser<T>(string name, TryParser<T> tryParse, Func<string, T, string?>? check = null) where T : struct
     {
-        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-        if (DurationParser.TryParse(text, out TimeSpan duration, out string error)) return duration;
-        result.AddError("--duration: " + error);
+        ArgumentNullException.ThrowIfNull(tryParse);
+        return result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (!tryParse(text, out T value, out string error))
+            {
+                result.AddError($"{name}: {error}");
+                return null;
+            }
+            if (check?.Invoke(text, value) is { } refused)
+            {
+                result.AddError($"{name}: {refused}");
+                return null;
+            }
+            return value;
+        };
+    }
+
+    /// <summary>The parser of a whole-number option from <paramref name="minimum"/> to <paramref name="maximum"/>:
+    /// the value, or null with an error that names the option and the range (never .NET's type names).</summary>
+    public static Func<ArgumentResult, long?> WholeNumber(string name, long minimum, long maximum) =>
+        Parser<long>(name, (string text, out long value, out string error) => NumberParser.TryParseWhole(text, minimum, maximum, out value, out error));
+
+    private static string? CheckMemory(string text, ulong bytes)
+    {
+        if (bytes < MemoryGranule || bytes % MemoryGranule != 0) return $"{TextFormat.Quote(text)} must be a non-zero multiple of 2 MiB";
+        if (bytes > MaximumMemory) return $"{TextFormat.Quote(text)} exceeds the 64 TiB the simulated machine can address";
         return null;
     }
-
-    private static ulong? ParseBase(ArgumentResult result)
-    {
-        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-        if (!SizeParser.TryParseAddress(text, out ulong address, out string error))
-        {
-            result.AddError("--base: " + error);
-            return 0;
-        }
-        if ((address & 0xfff) != 0) result.AddError($"--base: {TextFormat.Quote(text)} is not 4 KiB aligned");
-        return address;
-    }
 }
+
+/// <summary>The shape of the parsers in <c>Parsing/</c>: the value, or false with why the text is not one.</summary>
+internal delegate bool TryParser<T>(string text, out T value, out string error);

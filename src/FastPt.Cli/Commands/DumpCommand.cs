@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.CommandLine;
-using System.CommandLine.Parsing;
 using System.Globalization;
 using FastPt.Cli.Parsing;
 using FastPt.Cli.Rendering;
@@ -23,7 +22,7 @@ internal static class DumpCommand
             Description = "Range to dump: START-END or START+LENGTH (hex or sizes, e.g. 0xffff888000000000+4G). "
                 + "Default: the direct map and vmemmap of all RAM, or with --pages the span of the pages.",
             HelpName = "RANGE",
-            CustomParser = ParseRange,
+            CustomParser = CommonOptions.Parser<AddressRange>("--va", AddressRange.TryParse),
         };
         Option<ulong?> memory = CommonOptions.Memory();
         Option<int> levels = CommonOptions.Levels();
@@ -54,14 +53,6 @@ internal static class DumpCommand
             return ExitCodes.Success;
         });
         return command;
-    }
-
-    private static AddressRange? ParseRange(ArgumentResult result)
-    {
-        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-        if (AddressRange.TryParse(text, out AddressRange parsed, out string error)) return parsed;
-        result.AddError("--va: " + error);
-        return null;
     }
 
     private static void DumpKernel(IAnsiConsole console, CliEnvironment environment, Machine machine, AddressRange? requested, int rowLimit)

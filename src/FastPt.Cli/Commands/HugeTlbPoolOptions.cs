@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.CommandLine;
+using System.CommandLine.Parsing;
 
 namespace FastPt.Cli.Commands;
 
@@ -27,36 +28,40 @@ internal sealed class HugeTlbPoolOptions
 
     public IEnumerable<Option> All => [Pages2M, Pages1G, Design, NoOptimize];
 
-    /// <summary>New instances of the four options (each command gets its own).</summary>
-    public static HugeTlbPoolOptions Create()
+    /// <summary>New instances of the four options (each command gets its own), the counts defaulting to
+    /// <paramref name="default2M"/> and <paramref name="default1G"/> folios.</summary>
+    public static HugeTlbPoolOptions Create(long default2M = 0, long default1G = 0)
     {
-        var pages2M = new Option<long>("--pages-2m")
-        {
-            Description = "2 MiB HugeTLB folios to allocate first (nr_hugepages of hugepages-2048kB). Default 0.",
-            HelpName = "N",
-        };
-        var pages1G = new Option<long>("--pages-1g")
-        {
-            Description = "1 GiB HugeTLB folios to allocate first (nr_hugepages of hugepages-1048576kB). Default 0.",
-            HelpName = "N",
-        };
-        foreach (Option<long> option in new[] { pages2M, pages1G })
-        {
-            option.Validators.Add(result =>
-            {
-                if (result.GetValueOrDefault<long>() < 0) result.AddError($"{option.Name} must not be negative");
-            });
-        }
+        Option<long> pages2M = Count("--pages-2m", "2 MiB HugeTLB folios to put in the pool (nr_hugepages of hugepages-2048kB).", default2M);
+        Option<long> pages1G = Count("--pages-1g", "1 GiB HugeTLB folios to put in the pool (nr_hugepages of hugepages-1048576kB).", default1G);
         var design = new Option<string>("--design")
         {
             Description = "HVO design: 6x (tails remapped onto the head's page, fake heads) or shared (one shared tail page per zone and order).",
             HelpName = "6x|shared",
             DefaultValueFactory = _ => "6x",
         };
-        design.AcceptOnlyFromAmong("6x", "shared");
+        CommonOptions.AcceptOnly(design, "6x", "shared");
         var noOptimize = new Option<bool>("--no-optimize") { Description = "Leave hugetlb_optimize_vmemmap off (the folios keep their vmemmap)." };
         return new HugeTlbPoolOptions(pages2M, pages1G, design, noOptimize);
     }
+
+    private static Option<long> Count(string name, string description, long defaultCount)
+    {
+        Func<ArgumentResult, long?> parse = CommonOptions.WholeNumber(name, 0, long.MaxValue);
+        return new Option<long>(name)
+        {
+            Description = description,
+            HelpName = "N",
+            DefaultValueFactory = _ => defaultCount,
+            CustomParser = result => parse(result) ?? defaultCount,
+        };
+    }
+
+    /// <summary>The HVO design asked for.</summary>
+    public HvoDesign DesignOf(ParseResult parse) => parse.GetValue(Design) == "shared" ? HvoDesign.SharedTail : HvoDesign.Linux6x;
+
+    /// <summary>Whether <c>hugetlb_optimize_vmemmap</c> is to be on.</summary>
+    public bool OptimizeOf(ParseResult parse) => !parse.GetValue(NoOptimize);
 
     /// <summary>Machine options with the design and the switch from the command line.</summary>
     public MachineOptions MachineOptions(ParseResult parse, ulong? memory, int levels)
@@ -66,8 +71,8 @@ internal sealed class HugeTlbPoolOptions
         {
             MemorySize = common.MemorySize,
             PagingMode = common.PagingMode,
-            HugeTlbVmemmapDesign = parse.GetValue(Design) == "shared" ? HvoDesign.SharedTail : HvoDesign.Linux6x,
-            HugeTlbOptimizeVmemmap = !parse.GetValue(NoOptimize),
+            HugeTlbVmemmapDesign = DesignOf(parse),
+            HugeTlbOptimizeVmemmap = OptimizeOf(parse),
         };
     }
 

@@ -4,8 +4,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using FastPt.Cli.Parsing;
 using FastPt.Cli.Rendering;
@@ -20,9 +18,6 @@ namespace FastPt.Cli.Commands;
 /// on every folio.</summary>
 internal static class KPageFlagsCommand
 {
-    private const int DefaultRows = 100;
-    private const int Chunk = 1 << 16;
-
     /// <summary>Frames one run reads at most (256 GiB of RAM).</summary>
     public const ulong MaximumFrames = 1UL << 26;
     private const KPageFlags HeadFlags = KPageFlags.CompoundHead | KPageFlags.Huge;
@@ -36,44 +31,22 @@ internal static class KPageFlagsCommand
                 + "Default: the frames of every folio in the pools, or all RAM when the pools are empty.",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        HugeTlbPoolOptions pool = HugeTlbPoolOptions.Create();
         var selftest = new Option<bool>("--selftest")
         {
             Description = "Run the kernel's HVO selftest on every folio: map it, find its frame through pagemap, check "
                 + "that the head reads COMPOUND_HEAD|HUGE and every tail COMPOUND_TAIL|HUGE and never COMPOUND_HEAD|HUGE; exit 1 if not.",
         };
-        Option<int> rows = CommonOptions.Integer("--rows",
-            "Runs of equal flags to list per range, 0 or more (the summary counts every frame, however many are listed).", "N", DefaultRows,
-            minimum: 0, maximum: int.MaxValue, capAtMaximum: true);
-        Option<ulong?> memory = CommonOptions.Memory();
-        Option<int> levels = CommonOptions.Levels();
-        Option<bool> json = CommonOptions.Json();
-        var command = new Command("kpageflags",
-            "Read the kpageflags of frames of a booted machine, after filling its HugeTLB pools; --selftest runs the kernel's HVO check.")
-        {
-            frames, selftest, rows, memory, levels, json,
-        };
-        foreach (Option option in pool.All) command.Options.Add(option);
-        command.Validators.Add(result =>
-        {
-            foreach (string text in result.GetValue(frames) ?? [])
-            {
-                if (!FrameRange.TryParse(text, out _, out string error)) result.AddError(error);
-            }
-        });
-        command.SetAction(parse =>
+        var query = new PageQueryCommand<FrameRange>("kpageflags",
+            "Read the kpageflags of frames of a booted machine, after filling its HugeTLB pools; --selftest runs the kernel's HVO check.",
+            frames, FrameRange.TryParse, "frame", selftest);
+        HugeTlbPoolOptions pool = query.Pool;
+        query.Command.SetAction(parse =>
         {
             bool runSelfTest = parse.GetValue(selftest);
             if (runSelfTest && parse.GetValue(pool.Pages2M) == 0 && parse.GetValue(pool.Pages1G) == 0)
                 throw new CliException("--selftest checks HugeTLB folios: give --pages-2m N or --pages-1g N as well");
-            var given = new List<FrameRange>();
-            foreach (string text in parse.GetValue(frames) ?? [])
-            {
-                // The validator refused every range that does not parse.
-                if (!FrameRange.TryParse(text, out FrameRange range, out string error)) throw new CliException(error);
-                given.Add(range);
-            }
-            MachineOptions options = pool.MachineOptions(parse, parse.GetValue(memory), parse.GetValue(levels));
+            List<FrameRange> given = query.Ranges(parse);
+            MachineOptions options = query.MachineOptions(parse);
             ulong lastFrame = MachineMemory.End(options) >> 12;
             foreach (FrameRange range in given)
             {
@@ -82,7 +55,6 @@ internal static class KPageFlagsCommand
             }
             using Machine machine = CommonOptions.Boot(options, environment);
             pool.FillPools(machine, parse);
-            string machineLine = $"{SizeParser.Format(machine.Options.MemorySize)} machine, {HugeTlbPoolOptions.Describe(machine)}";
 
             List<SelfTestFolio>? selfTest = runSelfTest ? SelfTest(machine) : null;
             List<FrameRange> ranges = given.Count > 0 || runSelfTest ? given : DefaultRanges(machine, lastFrame);
@@ -93,11 +65,11 @@ internal static class KPageFlagsCommand
                     $"{(given.Count > 0 ? "the ranges cover" : "all RAM is")} {total:N0} frames; kpageflags reads at most {MaximumFrames:N0} ({SizeParser.Format(MaximumFrames << 12)} of RAM) in one run: give smaller frame ranges"));
             List<RangeFlags> scanned = environment.WithStatus("reading kpageflags", () => ranges.Select(r => Scan(machine, r)).ToList());
 
-            if (parse.GetValue(json)) WriteJson(environment.Output, machine, scanned, selfTest);
-            else Render(environment.CreateConsole(), machineLine, scanned, selfTest, parse.GetValue(rows));
+            if (query.Json(parse)) WriteJson(environment.Output, machine, scanned, selfTest);
+            else Render(environment.CreateConsole(), query, machine, scanned, selfTest, query.RowLimit(parse));
             return selfTest is not null && selfTest.Any(f => !f.Passed) ? ExitCodes.ChecksFailed : ExitCodes.Success;
         });
-        return command;
+        return query.Command;
     }
 
     /// <summary>The frames of every folio in the pools (taken out to see them, and given back), else all RAM.</summary>
@@ -111,38 +83,20 @@ internal static class KPageFlagsCommand
 
     // ------------------------------------------------------------------------------------------ reading
 
-    /// <summary>One run of frames with equal flags.</summary>
-    private readonly record struct FlagRun(ulong Start, ulong End, KPageFlags Flags);
+    /// <summary>A range read: its runs of frames with equal flags, in frame order.</summary>
+    private sealed record RangeFlags(FrameRange Range, List<EntryRun<ulong>> Runs);
 
-    /// <summary>A range read: its runs in frame order.</summary>
-    private sealed record RangeFlags(FrameRange Range, List<FlagRun> Runs);
-
-    /// <summary>Reads the range a chunk at a time (as a read of /proc/kpageflags would) and folds it into runs.</summary>
-    private static RangeFlags Scan(Machine machine, FrameRange range)
-    {
-        var runs = new List<FlagRun>();
-        ulong[] buffer = new ulong[(int)Math.Min(Chunk, range.Count)];
-        for (ulong at = range.Start; at < range.End;)
-        {
-            int n = (int)Math.Min((ulong)buffer.Length, range.End - at);
-            machine.ReadPageFlags(at, buffer.AsSpan(0, n));
-            for (int i = 0; i < n; i++)
-            {
-                var flags = (KPageFlags)buffer[i];
-                if (runs.Count > 0 && runs[^1].Flags == flags) runs[^1] = runs[^1] with { End = at + (ulong)i + 1 };
-                else runs.Add(new FlagRun(at + (ulong)i, at + (ulong)i + 1, flags));
-            }
-            at += (ulong)n;
-        }
-        return new RangeFlags(range, runs);
-    }
+    /// <summary>Reads the range as a read of /proc/kpageflags would and folds it into runs of equal flags.</summary>
+    private static RangeFlags Scan(Machine machine, FrameRange range) =>
+        new(range, PageQuery.ReadRuns<ulong>(range.Start, range.End, machine.ReadPageFlags,
+            static (first, _, word) => word == first));
 
     /// <summary>Frames per combination of flags over every range, most frequent first.</summary>
     private static List<(KPageFlags Flags, ulong Frames)> Summary(List<RangeFlags> scanned)
     {
         var counts = new Dictionary<KPageFlags, ulong>();
-        foreach (FlagRun run in scanned.SelectMany(r => r.Runs))
-            counts[run.Flags] = counts.GetValueOrDefault(run.Flags) + (run.End - run.Start);
+        foreach (EntryRun<ulong> run in scanned.SelectMany(r => r.Runs))
+            counts[(KPageFlags)run.First] = counts.GetValueOrDefault((KPageFlags)run.First) + run.Count;
         return counts.Select(pair => (pair.Key, pair.Value)).OrderByDescending(p => p.Value).ThenBy(p => (ulong)p.Key).ToList();
     }
 
@@ -228,28 +182,14 @@ internal static class KPageFlagsCommand
 
     // ------------------------------------------------------------------------------------------ output
 
-    private static void Render(IAnsiConsole console, string machineLine, List<RangeFlags> scanned, List<SelfTestFolio>? selfTest, int rowLimit)
+    private static void Render(IAnsiConsole console, PageQueryCommand<FrameRange> query, Machine machine, List<RangeFlags> scanned, List<SelfTestFolio>? selfTest, int rowLimit)
     {
-        console.MarkupLine($"[bold]fastpt kpageflags[/]: {Markup.Escape(machineLine)}");
+        query.WriteHeading(console, machine);
         foreach (RangeFlags range in scanned)
         {
-            console.WriteLine();
-            TextFormat.Heading(console, $"[bold]frames[/] {Markup.Escape(range.Range.ToString())} ({Markup.Escape(TextFormat.Count((long)range.Range.Count, "frame"))})");
-            var table = new FittedTable();
-            table.AddColumn("first frame");
-            table.AddColumn("end");
-            table.AddColumn("frames", rightAligned: true);
-            table.AddColumn("raw", rightAligned: true);
-            table.AddColumn("flags");
-            for (int i = 0; i < range.Runs.Count && i < rowLimit; i++)
-            {
-                FlagRun run = range.Runs[i];
-                table.AddRow(NumberParser.Hex(run.Start), NumberParser.Hex(run.End), Number(run.End - run.Start),
-                    NumberParser.Hex((ulong)run.Flags), Markup.Escape(Names(run.Flags)));
-            }
-            if (table.RowCount > 0) table.Write(console);
-            if (range.Runs.Count > table.RowCount)
-                console.MarkupLine($"[grey]… {Markup.Escape(TextFormat.Count(range.Runs.Count - table.RowCount, "more run"))} not listed (--rows)[/]");
+            PageQuery.WriteRuns(console, $"[bold]frames[/] {Markup.Escape(range.Range.ToString())} ({Markup.Escape(TextFormat.Count((long)range.Range.Count, "frame"))})",
+                range.Runs, rowLimit, [("first frame", false), ("end", false), ("frames", true), ("raw", true), ("flags", false)],
+                static run => [NumberParser.Hex(run.Start), NumberParser.Hex(run.End), Number(run.Count), NumberParser.Hex(run.First), Markup.Escape(Names((KPageFlags)run.First))]);
         }
         if (scanned.Count > 0)
         {
@@ -289,68 +229,44 @@ internal static class KPageFlagsCommand
             $"{where}: {folio.BadTails:N0} tails wrong, the first {NumberParser.Hex(folio.FirstBadTail ?? 0)} reads {Names(folio.FirstBadTailFlags)}");
     }
 
-    private static void WriteJson(TextWriter output, Machine machine, List<RangeFlags> scanned, List<SelfTestFolio>? selfTest)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+    private static void WriteJson(TextWriter output, Machine machine, List<RangeFlags> scanned, List<SelfTestFolio>? selfTest) =>
+        PageQuery.WriteJson(output, machine, json =>
         {
-            json.WriteStartObject();
-            HugeTlbPoolOptions.WritePools(json, machine);
-            json.WriteStartArray("ranges");
-            foreach (RangeFlags range in scanned)
+            json.WriteObjects("ranges", scanned, static (w, range) =>
             {
-                json.WriteStartObject();
-                json.WriteNumber("start", range.Range.Start);
-                json.WriteNumber("end", range.Range.End);
-                json.WriteStartArray("runs");
-                foreach (FlagRun run in range.Runs)
+                w.WriteNumber("start", range.Range.Start);
+                w.WriteNumber("end", range.Range.End);
+                w.WriteObjects("runs", range.Runs, static (r, run) =>
                 {
-                    json.WriteStartObject();
-                    json.WriteNumber("start", run.Start);
-                    json.WriteNumber("end", run.End);
-                    json.WriteNumber("frames", run.End - run.Start);
-                    WriteFlags(json, run.Flags);
-                    json.WriteEndObject();
-                }
-                json.WriteEndArray();
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-            json.WriteStartArray("summary");
-            foreach ((KPageFlags flags, ulong count) in Summary(scanned))
+                    r.WriteNumber("start", run.Start);
+                    r.WriteNumber("end", run.End);
+                    r.WriteNumber("frames", run.Count);
+                    WriteFlags(r, (KPageFlags)run.First);
+                });
+            });
+            json.WriteObjects("summary", Summary(scanned), static (w, pair) =>
             {
-                json.WriteStartObject();
-                WriteFlags(json, flags);
-                json.WriteNumber("frames", count);
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-            if (selfTest is not null)
+                WriteFlags(w, pair.Flags);
+                w.WriteNumber("frames", pair.Frames);
+            });
+            if (selfTest is null) return;
+            json.WriteObject("selftest", w =>
             {
-                json.WriteStartObject("selftest");
-                json.WriteBoolean("passed", selfTest.All(f => f.Passed));
-                json.WriteStartArray("folios");
-                foreach (SelfTestFolio folio in selfTest)
+                w.WriteBoolean("passed", selfTest.All(f => f.Passed));
+                w.WriteObjects("folios", selfTest, static (f, folio) =>
                 {
-                    json.WriteStartObject();
-                    json.WriteString("size", folio.Size.ShortName());
-                    json.WriteNumber("pfn", folio.Pfn);
-                    json.WriteNumber("va", folio.Va);
-                    json.WriteBoolean("pagemapPresent", folio.PagemapPresent);
-                    json.WriteNumber("pagemapPfn", folio.PagemapPfn);
-                    json.WriteNumber("headFlags", (ulong)folio.Head);
-                    json.WriteNumber("tails", folio.Tails);
-                    json.WriteNumber("badTails", folio.BadTails);
-                    json.WriteBoolean("passed", folio.Passed);
-                    json.WriteEndObject();
-                }
-                json.WriteEndArray();
-                json.WriteEndObject();
-            }
-            json.WriteEndObject();
-        }
-        output.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
-    }
+                    f.WriteString("size", folio.Size.ShortName());
+                    f.WriteNumber("pfn", folio.Pfn);
+                    f.WriteNumber("va", folio.Va);
+                    f.WriteBoolean("pagemapPresent", folio.PagemapPresent);
+                    f.WriteNumber("pagemapPfn", folio.PagemapPfn);
+                    f.WriteNumber("headFlags", (ulong)folio.Head);
+                    f.WriteNumber("tails", folio.Tails);
+                    f.WriteNumber("badTails", folio.BadTails);
+                    f.WriteBoolean("passed", folio.Passed);
+                });
+            });
+        });
 
     private static void WriteFlags(Utf8JsonWriter json, KPageFlags flags)
     {

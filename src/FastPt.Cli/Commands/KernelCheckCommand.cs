@@ -3,12 +3,11 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using System.IO;
-using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using FastPt.Cli.KernelCheck;
 using FastPt.Cli.PageSets;
 using FastPt.Cli.Parsing;
+using FastPt.Cli.Rendering;
 using FastPt.Cli.Scenarios;
 using Spectre.Console;
 
@@ -32,18 +31,20 @@ internal static class KernelCheckCommand
                 + "(one per 1 GiB) or random (distinct random pages in --span). Default dense.",
             HelpName = "dense|stride2m|stride1g|random",
         };
-        pattern.AcceptOnlyFromAmong("dense", "stride2m", "stride1g", "random");
+        CommonOptions.AcceptOnly(pattern, "dense", "stride2m", "stride1g", "random");
         var count = new Option<long?>("--count")
         {
             Description = "Pages in the pattern. Default 4096 (dense, random), 512 (stride2m), 600 (stride1g: crosses a 512 GiB boundary).",
             HelpName = "N",
+            CustomParser = CommonOptions.WholeNumber("--count", 1, long.MaxValue),
         };
-        var seed = new Option<int?>("--seed") { Description = "Seed of the random pattern. Default 1.", HelpName = "N" };
+        Func<ArgumentResult, long?> parseSeed = CommonOptions.WholeNumber("--seed", int.MinValue, int.MaxValue);
+        var seed = new Option<int?>("--seed") { Description = "Seed of the random pattern. Default 1.", HelpName = "N", CustomParser = result => (int?)parseSeed(result) };
         var span = new Option<ulong?>("--span")
         {
             Description = "Range the random pattern draws from. Default 8G.",
             HelpName = "SIZE",
-            CustomParser = ParseSpan,
+            CustomParser = CommonOptions.Parser<ulong>("--span", SizeParser.TryParse),
         };
         var hugetlb = new Option<bool>("--hugetlb")
         {
@@ -60,7 +61,7 @@ internal static class KernelCheckCommand
             Description = "FastPt's HVO design for --hugetlb: 6x (fake heads, as Linux 6.x) or shared (one shared tail page per zone and order). Default 6x.",
             HelpName = "6x|shared",
         };
-        design.AcceptOnlyFromAmong("6x", "shared");
+        CommonOptions.AcceptOnly(design, "6x", "shared");
         Option<int> levels = CommonOptions.Levels();
         Option<ulong?> memory = CommonOptions.Memory();
         Option<bool> json = CommonOptions.Json();
@@ -124,7 +125,7 @@ internal static class KernelCheckCommand
             else
             {
                 set = ReadPageFile(path);
-                if (set.Count == 0) throw new CliException($"page file '{path}' has no pages", ExitCodes.BadInput);
+                if (set.Count == 0) throw new CliException($"page file {TextFormat.Quote(path, 200)} has no pages", ExitCodes.BadInput);
                 subject = $"page file {path}: {set.Count:N0} distinct pages";
             }
 
@@ -152,14 +153,9 @@ internal static class KernelCheckCommand
     /// <summary>A folio count of <paramref name="size"/>: 0 up to 64 TiB of folios.</summary>
     private static Option<long?> FolioCount(string name, PageSize size, string description)
     {
+        // At most 64 TiB of folios.
         long limit = (long)((64UL << 40) / size.Bytes());
-        var option = new Option<long?>(name) { Description = description, HelpName = "N" };
-        option.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<long?>() is { } value && (value < 0 || value > limit))
-                result.AddError(string.Create(CultureInfo.InvariantCulture, $"{name} must be between 0 and {limit:N0} (64 TiB of folios)"));
-        });
-        return option;
+        return new Option<long?>(name) { Description = description, HelpName = "N", CustomParser = CommonOptions.WholeNumber(name, 0, limit) };
     }
 
     private static PageSet ReadPageFile(string path)
@@ -173,17 +169,6 @@ internal static class KernelCheckCommand
         {
             throw new CliException(exception.Message, ExitCodes.BadInput);
         }
-    }
-
-    private static ulong? ParseSpan(ArgumentResult result)
-    {
-        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-        if (!SizeParser.TryParse(text, out ulong bytes, out string error))
-        {
-            result.AddError("--span: " + error);
-            return 0;
-        }
-        return bytes;
     }
 
     /// <summary>The side-by-side table: pages and KiB per level for the kernel and FastPt, and the difference.</summary>
@@ -241,52 +226,45 @@ internal static class KernelCheckCommand
         console.MarkupLine(result.Passed ? $"[green]{Markup.Escape(result.Verdict)}[/]" : $"[red]{Markup.Escape(result.Verdict)}[/]");
     }
 
-    private static void WriteJson(TextWriter output, string subject, KernelCheckResult result)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+    private static void WriteJson(TextWriter output, string subject, KernelCheckResult result) =>
+        JsonOutput.WriteDocument(output, json =>
         {
-            json.WriteStartObject();
             json.WriteString("subject", subject);
             json.WriteNumber("pages", result.Pages.Count);
             json.WriteBoolean("passed", result.Passed);
             json.WriteString("verdict", result.Verdict);
-            json.WriteStartObject("kernel");
-            json.WriteString("release", KernelRelease());
-            json.WriteNumber("regionStart", result.RegionStart);
-            json.WriteNumber("reservedBytes", result.Kernel.ReservedBytes);
-            json.WriteString("transparentHugePages", result.Kernel.HugePagesNote);
-            json.WriteBoolean("readingsAgreed", result.Kernel.Agreed);
-            WriteLevels(json, result.KernelTables);
-            json.WriteNumber("vmPteGrowthKiB", result.Kernel.Result.VmPteDeltaKiB);
-            json.WriteStartArray("attempts");
-            foreach (HostAttempt attempt in result.Kernel.Attempts)
+            json.WriteObject("kernel", w =>
             {
-                json.WriteStartObject();
-                WriteLevels(json, attempt.Tables);
-                json.WriteNumber("vmPteGrowthKiB", attempt.VmPteDeltaKiB);
-                json.WriteNumber("disturbedBlocks", attempt.DisturbedBlocks);
-                json.WriteNumber("betweenBlocksKiB", attempt.OutsideKiB);
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-            json.WriteNumber("elapsedMilliseconds", result.KernelTime.TotalMilliseconds);
-            json.WriteEndObject();
-            json.WriteStartObject("fastpt");
-            json.WriteNumber("pagingLevels", (int)result.PagingMode);
-            WriteLevels(json, result.FastPt);
-            json.WriteNumber("p4d", result.FastPtP4d);
-            json.WriteNumber("vmPteKiB", result.FastPt.KiB);
-            json.WriteNumber("elapsedMilliseconds", result.FastPtTime.TotalMilliseconds);
-            json.WriteEndObject();
-            json.WriteStartObject("difference");
-            WriteLevels(json, new TableLevels(result.FastPt.Pte - result.KernelTables.Pte, result.FastPt.Pmd - result.KernelTables.Pmd, result.FastPt.Pud - result.KernelTables.Pud));
-            json.WriteNumber("vmPteKiB", result.FastPt.KiB - result.Kernel.Result.VmPteDeltaKiB);
-            json.WriteEndObject();
-            json.WriteEndObject();
-        }
-        output.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
-    }
+                w.WriteString("release", KernelRelease());
+                w.WriteNumber("regionStart", result.RegionStart);
+                w.WriteNumber("reservedBytes", result.Kernel.ReservedBytes);
+                w.WriteString("transparentHugePages", result.Kernel.HugePagesNote);
+                w.WriteBoolean("readingsAgreed", result.Kernel.Agreed);
+                WriteLevels(w, result.KernelTables);
+                w.WriteNumber("vmPteGrowthKiB", result.Kernel.Result.VmPteDeltaKiB);
+                w.WriteObjects("attempts", result.Kernel.Attempts, static (a, attempt) =>
+                {
+                    WriteLevels(a, attempt.Tables);
+                    a.WriteNumber("vmPteGrowthKiB", attempt.VmPteDeltaKiB);
+                    a.WriteNumber("disturbedBlocks", attempt.DisturbedBlocks);
+                    a.WriteNumber("betweenBlocksKiB", attempt.OutsideKiB);
+                });
+                w.WriteNumber("elapsedMilliseconds", result.KernelTime.TotalMilliseconds);
+            });
+            json.WriteObject("fastpt", w =>
+            {
+                w.WriteNumber("pagingLevels", (int)result.PagingMode);
+                WriteLevels(w, result.FastPt);
+                w.WriteNumber("p4d", result.FastPtP4d);
+                w.WriteNumber("vmPteKiB", result.FastPt.KiB);
+                w.WriteNumber("elapsedMilliseconds", result.FastPtTime.TotalMilliseconds);
+            });
+            json.WriteObject("difference", w =>
+            {
+                WriteLevels(w, new TableLevels(result.FastPt.Pte - result.KernelTables.Pte, result.FastPt.Pmd - result.KernelTables.Pmd, result.FastPt.Pud - result.KernelTables.Pud));
+                w.WriteNumber("vmPteKiB", result.FastPt.KiB - result.Kernel.Result.VmPteDeltaKiB);
+            });
+        });
 
     private static void WriteLevels(Utf8JsonWriter json, TableLevels levels)
     {

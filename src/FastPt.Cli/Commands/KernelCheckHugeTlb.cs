@@ -3,11 +3,10 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using FastPt.Cli.KernelCheck;
 using FastPt.Cli.Parsing;
+using FastPt.Cli.Rendering;
 using FastPt.Cli.Scenarios;
 using Spectre.Console;
 
@@ -197,100 +196,86 @@ internal static class KernelCheckHugeTlb
         console.MarkupLine(result.Passed ? $"[green]{Markup.Escape(result.Verdict)}[/]" : $"[red]{Markup.Escape(result.Verdict)}[/]");
     }
 
-    private static void WriteJson(TextWriter output, HugeTlbCheckResult result)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+    private static void WriteJson(TextWriter output, HugeTlbCheckResult result) =>
+        JsonOutput.WriteDocument(output, json =>
         {
-            json.WriteStartObject();
             json.WriteString("mode", "hugetlb");
             json.WriteBoolean("passed", result.Passed);
             json.WriteString("verdict", result.Verdict);
             json.WriteString("design", DesignName(result.Design).Option);
-            json.WriteStartObject("kernel");
-            json.WriteString("release", KernelCheckCommand.KernelRelease());
-            json.WriteString("optimizeVmemmapBefore", result.Kernel.OptimizeBefore);
-            json.WriteStartArray("restored");
-            foreach (RestoredSetting setting in result.Kernel.Restored)
+            json.WriteObject("kernel", w =>
             {
-                json.WriteStartObject();
-                json.WriteString("name", setting.Name);
-                json.WriteString("path", setting.Path);
-                json.WriteString("saved", setting.Saved);
-                json.WriteString("now", setting.Now);
-                json.WriteBoolean("written", setting.Written);
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-            json.WriteNumber("elapsedMilliseconds", result.Kernel.Elapsed.TotalMilliseconds);
-            json.WriteEndObject();
-            json.WriteStartObject("fastpt");
-            json.WriteNumber("memoryBytes", result.MachineMemory);
-            json.WriteNumber("elapsedMilliseconds", result.FastPtTime.TotalMilliseconds);
-            json.WriteEndObject();
-            json.WriteStartArray("sizes");
-            foreach (HugeTlbSizeComparison size in result.Sizes)
+                w.WriteString("release", KernelCheckCommand.KernelRelease());
+                w.WriteString("optimizeVmemmapBefore", result.Kernel.OptimizeBefore);
+                w.WriteObjects("restored", result.Kernel.Restored, static (r, setting) =>
+                {
+                    r.WriteString("name", setting.Name);
+                    r.WriteString("path", setting.Path);
+                    r.WriteString("saved", setting.Saved);
+                    r.WriteString("now", setting.Now);
+                    r.WriteBoolean("written", setting.Written);
+                });
+                w.WriteNumber("elapsedMilliseconds", result.Kernel.Elapsed.TotalMilliseconds);
+            });
+            json.WriteObject("fastpt", w =>
             {
-                HostHugeTlbSize k = size.Kernel;
-                json.WriteStartObject();
-                json.WriteString("pageSize", k.Size.ShortName());
-                json.WriteNumber("requested", k.Requested);
-                json.WriteNumber("poolBefore", k.PoolBefore);
-                json.WriteNumber("kernelGot", k.Got);
-                json.WriteBoolean("compared", size.Compared);
-                json.WriteBoolean("readingsAgreed", k.Agreed);
-                json.WriteBoolean("equal", size.Equal);
-                json.WriteStartObject("kernel");
-                json.WriteNumber("freedOnGrow", k.Result.FreedOnGrow);
-                json.WriteNumber("reallocatedOnShrink", k.Result.ReallocatedOnShrink);
-                json.WriteStartArray("rounds");
-                foreach (HostHugeTlbRound round in k.Rounds)
-                {
-                    json.WriteStartObject();
-                    json.WriteNumber("got", round.Got);
-                    json.WriteNumber("freedOnGrow", round.FreedOnGrow);
-                    json.WriteNumber("reallocatedOnShrink", round.ReallocatedOnShrink);
-                    json.WriteNumber("leftAfterShrink", round.LeftAfterShrink);
-                    WriteCounters(json, "beforeGrow", round.BeforeGrow);
-                    WriteCounters(json, "afterGrow", round.AfterGrow);
-                    WriteCounters(json, "afterShrink", round.AfterShrink);
-                    json.WriteEndObject();
-                }
-                json.WriteEndArray();
-                json.WriteEndObject();
-                if (size.FastPt is { } f)
-                {
-                    json.WriteStartObject("fastpt");
-                    json.WriteNumber("folios", f.Folios);
-                    json.WriteNumber("freedOnGrow", f.FreedOnGrow);
-                    json.WriteNumber("reallocatedOnShrink", f.ReallocatedOnShrink);
-                    json.WriteNumber("vmemmapPagesFreed", f.HvoPagesFreed);
-                    json.WriteNumber("vmemmapPagesRestored", f.HvoPagesRestored);
-                    json.WriteNumber("sharedTailPages", f.SharedTailPages);
-                    json.WriteEndObject();
-                    json.WriteStartObject("difference");
-                    json.WriteNumber("freedOnGrow", f.FreedOnGrow - k.Result.FreedOnGrow);
-                    json.WriteNumber("reallocatedOnShrink", f.ReallocatedOnShrink - k.Result.ReallocatedOnShrink);
-                    json.WriteEndObject();
-                }
-                else
-                {
-                    json.WriteNull("fastpt");
-                    json.WriteNull("difference");
-                }
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-            json.WriteEndObject();
+                w.WriteNumber("memoryBytes", result.MachineMemory);
+                w.WriteNumber("elapsedMilliseconds", result.FastPtTime.TotalMilliseconds);
+            });
+            json.WriteObjects("sizes", result.Sizes, static (w, size) => WriteSize(w, size));
+        });
+
+    private static void WriteSize(Utf8JsonWriter json, HugeTlbSizeComparison size)
+    {
+        HostHugeTlbSize k = size.Kernel;
+        json.WriteString("pageSize", k.Size.ShortName());
+        json.WriteNumber("requested", k.Requested);
+        json.WriteNumber("poolBefore", k.PoolBefore);
+        json.WriteNumber("kernelGot", k.Got);
+        json.WriteBoolean("compared", size.Compared);
+        json.WriteBoolean("readingsAgreed", k.Agreed);
+        json.WriteBoolean("equal", size.Equal);
+        json.WriteObject("kernel", w =>
+        {
+            w.WriteNumber("freedOnGrow", k.Result.FreedOnGrow);
+            w.WriteNumber("reallocatedOnShrink", k.Result.ReallocatedOnShrink);
+            w.WriteObjects("rounds", k.Rounds, static (r, round) =>
+            {
+                r.WriteNumber("got", round.Got);
+                r.WriteNumber("freedOnGrow", round.FreedOnGrow);
+                r.WriteNumber("reallocatedOnShrink", round.ReallocatedOnShrink);
+                r.WriteNumber("leftAfterShrink", round.LeftAfterShrink);
+                WriteCounters(r, "beforeGrow", round.BeforeGrow);
+                WriteCounters(r, "afterGrow", round.AfterGrow);
+                WriteCounters(r, "afterShrink", round.AfterShrink);
+            });
+        });
+        if (size.FastPt is not { } f)
+        {
+            json.WriteNull("fastpt");
+            json.WriteNull("difference");
+            return;
         }
-        output.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
+        json.WriteObject("fastpt", w =>
+        {
+            w.WriteNumber("folios", f.Folios);
+            w.WriteNumber("freedOnGrow", f.FreedOnGrow);
+            w.WriteNumber("reallocatedOnShrink", f.ReallocatedOnShrink);
+            w.WriteNumber("vmemmapPagesFreed", f.HvoPagesFreed);
+            w.WriteNumber("vmemmapPagesRestored", f.HvoPagesRestored);
+            w.WriteNumber("sharedTailPages", f.SharedTailPages);
+        });
+        json.WriteObject("difference", w =>
+        {
+            w.WriteNumber("freedOnGrow", f.FreedOnGrow - k.Result.FreedOnGrow);
+            w.WriteNumber("reallocatedOnShrink", f.ReallocatedOnShrink - k.Result.ReallocatedOnShrink);
+        });
     }
 
-    private static void WriteCounters(Utf8JsonWriter json, string name, MemmapCounters counters)
-    {
-        json.WriteStartObject(name);
-        json.WriteNumber("memmapPages", counters.MemmapPages);
-        json.WriteNumber("memmapBootPages", counters.MemmapBootPages);
-        json.WriteEndObject();
-    }
+    private static void WriteCounters(Utf8JsonWriter json, string name, MemmapCounters counters) =>
+        json.WriteObject(name, w =>
+        {
+            w.WriteNumber("memmapPages", counters.MemmapPages);
+            w.WriteNumber("memmapBootPages", counters.MemmapBootPages);
+        });
 }

@@ -1,9 +1,7 @@
 using System;
 using System.Globalization;
 using System.IO;
-using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
+using FastPt.Cli.Rendering;
 using FastPt.Cli.Scenarios;
 using FastPt.Cli.Traces;
 using Spectre.Console;
@@ -18,14 +16,14 @@ internal static class LackeyReplayCommand
     public static int Run(CliEnvironment environment, string path, MachineOptions options, bool transparentHugePages, bool skipBad, bool json)
     {
         if (CommonOptions.InputFileError(path, "lackey trace") is { } error) throw new CliException(error, ExitCodes.Usage);
-        using Machine machine = CommonOptions.Boot(options, json ? environment with { Interactive = false } : environment);
+        using Machine machine = CommonOptions.Boot(options, environment);
         using AddressSpace space = machine.CreateAddressSpace();
         IAnsiConsole console = environment.CreateConsole();
         LackeyReplayResult result;
         try
         {
             using LackeyReader reader = LackeyReader.Open(path, skipBad);
-            result = environment.Interactive && !json ? WithProgress(console, machine, space, reader, transparentHugePages)
+            result = environment.Interactive ? WithProgress(console, machine, space, reader, transparentHugePages)
                 : LackeyReplayer.Replay(machine, space, reader, Options(transparentHugePages));
         }
         catch (LackeyFormatException exception)
@@ -60,10 +58,10 @@ internal static class LackeyReplayCommand
 
     private static void Render(IAnsiConsole console, CliEnvironment environment, string path, Machine machine, bool thp, LackeyReplayResult r)
     {
-        var facts = new Table { Border = TableBorder.Simple, ShowHeaders = false };
+        var facts = new FittedTable { Border = TableBorder.Simple, ShowHeaders = false };
         facts.AddColumn("fact");
-        facts.AddColumn(new TableColumn("value").RightAligned());
-        facts.AddRow("trace", Markup.Escape(path));
+        facts.AddColumn("value", rightAligned: true);
+        facts.AddRow("trace", Markup.Escape(TextFormat.PathForShell(path)));
         facts.AddRow("paging", machine.PagingMode == PagingMode.FiveLevel ? "5-level" : "4-level");
         facts.AddRow("pages", thp ? "transparent huge pages (2 MiB where a fault can)" : "4 KiB");
         facts.AddRow("lines (skipped ==/blank)", $"{Number(r.Lines)} ({Number(r.SkippedLines)})");
@@ -78,11 +76,11 @@ internal static class LackeyReplayCommand
         facts.AddRow("translate time", ReportValue.FromDuration(r.TranslateTime).ToString());
         facts.AddRow("accesses/s (translation)", Number((long)r.AccessesPerSecond));
         facts.AddRow("replay time (reading included)", ReportValue.FromDuration(r.Elapsed).ToString());
-        console.Write(facts);
+        facts.Write(console);
 
-        var tlb = new Table { Border = TableBorder.Rounded, Title = new TableTitle("TLB of the replaying CPU") };
+        var tlb = new FittedTable("TLB of the replaying CPU");
         tlb.AddColumn("counter");
-        tlb.AddColumn(new TableColumn("value").RightAligned());
+        tlb.AddColumn("value", rightAligned: true);
         tlb.AddRow("hits", Number(r.Tlb.Hits));
         tlb.AddRow("misses", Number(r.Tlb.Misses));
         tlb.AddRow("hit rate", r.Tlb.HitRate.ToString("P4", CultureInfo.InvariantCulture));
@@ -92,30 +90,15 @@ internal static class LackeyReplayCommand
         tlb.AddRow("demand faults (pgfault)", Number(r.Memory.PageFaults));
         tlb.AddRow("THP faults (thp_fault_alloc / fallback)", $"{Number(r.Memory.ThpFaultAlloc)} / {Number(r.Memory.ThpFaultFallback)}");
         tlb.AddRow("leaves mapped (4 KiB / 2 MiB)", $"{Number(r.SmallPages)} / {Number(r.HugePages)}");
-        console.Write(tlb);
+        tlb.Write(console);
 
-        PageTableCounts tables = r.Tables;
-        var levels = new Table { Border = TableBorder.Rounded, Title = new TableTitle("Page-table pages per level") };
-        levels.AddColumn("level");
-        levels.AddColumn(new TableColumn("pages").RightAligned());
-        levels.AddColumn(new TableColumn("KiB").RightAligned());
-        levels.AddColumn("in VmPTE");
-        if (machine.PagingMode == PagingMode.FiveLevel) levels.AddRow("P4D", Number(tables.P4d), Number(tables.P4d * 4), "no");
-        levels.AddRow("PUD", Number(tables.Pud), Number(tables.Pud * 4), "yes");
-        levels.AddRow("PMD", Number(tables.Pmd), Number(tables.Pmd * 4), "yes");
-        levels.AddRow("PTE", Number(tables.Pte), Number(tables.Pte * 4), "yes");
-        console.Write(levels);
         if (r.FirstBadLine is not null) environment.Error.WriteLine($"fastpt: skipped {Number(r.BadLines)} malformed line(s), the first: {r.FirstBadLine}");
-        // The figure in the format of /proc/PID/status, on a line of its own so that scripts can pick it up.
-        environment.Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"VmPTE:\t{tables.VmPteKiB} kB"));
+        PageTableReport.Write(console, environment.Output, machine.PagingMode, r.Tables);
     }
 
-    private static void WriteJson(TextWriter output, string path, Machine machine, bool thp, LackeyReplayResult r)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+    private static void WriteJson(TextWriter output, string path, Machine machine, bool thp, LackeyReplayResult r) =>
+        JsonOutput.WriteDocument(output, json =>
         {
-            json.WriteStartObject();
             json.WriteString("trace", path);
             json.WriteNumber("pagingLevels", (int)machine.PagingMode);
             json.WriteBoolean("transparentHugePages", thp);
@@ -124,12 +107,13 @@ internal static class LackeyReplayCommand
             json.WriteNumber("badLines", r.BadLines);
             if (r.FirstBadLine is not null) json.WriteString("firstBadLine", r.FirstBadLine);
             json.WriteNumber("accesses", r.Accesses);
-            json.WriteStartObject("accessesByKind");
-            json.WriteNumber("fetch", r.AccessesByKind[(int)LackeyKind.Instruction]);
-            json.WriteNumber("load", r.AccessesByKind[(int)LackeyKind.Load]);
-            json.WriteNumber("store", r.AccessesByKind[(int)LackeyKind.Store]);
-            json.WriteNumber("modify", r.AccessesByKind[(int)LackeyKind.Modify]);
-            json.WriteEndObject();
+            json.WriteObject("accessesByKind", w =>
+            {
+                w.WriteNumber("fetch", r.AccessesByKind[(int)LackeyKind.Instruction]);
+                w.WriteNumber("load", r.AccessesByKind[(int)LackeyKind.Load]);
+                w.WriteNumber("store", r.AccessesByKind[(int)LackeyKind.Store]);
+                w.WriteNumber("modify", r.AccessesByKind[(int)LackeyKind.Modify]);
+            });
             json.WriteNumber("pageCrossings", r.PageCrossings);
             json.WriteNumber("translations", r.Translations);
             json.WriteNumber("distinctPages", r.DistinctPages);
@@ -138,36 +122,37 @@ internal static class LackeyReplayCommand
             json.WriteNumber("translateMilliseconds", r.TranslateTime.TotalMilliseconds);
             json.WriteNumber("elapsedMilliseconds", r.Elapsed.TotalMilliseconds);
             json.WriteNumber("accessesPerSecond", r.AccessesPerSecond);
-            json.WriteStartObject("tlb");
-            json.WriteNumber("hits", r.Tlb.Hits);
-            json.WriteNumber("misses", r.Tlb.Misses);
-            json.WriteNumber("hitRate", r.Tlb.HitRate);
-            json.WriteNumber("pagingStructureCacheHits", r.Tlb.PmdCacheHits + r.Tlb.PudCacheHits);
-            json.WriteNumber("pteTableCacheHits", r.Tlb.PmdCacheHits);
-            json.WriteNumber("pmdTableCacheHits", r.Tlb.PudCacheHits);
-            json.WriteNumber("walks", r.Tlb.Walks);
-            json.WriteNumber("faults", r.Tlb.Faults);
-            json.WriteEndObject();
-            json.WriteStartObject("faults");
-            json.WriteNumber("pageFaults", r.Memory.PageFaults);
-            json.WriteNumber("thpFaultAlloc", r.Memory.ThpFaultAlloc);
-            json.WriteNumber("thpFaultFallback", r.Memory.ThpFaultFallback);
-            json.WriteEndObject();
-            json.WriteStartObject("leaves");
-            json.WriteNumber("4K", r.SmallPages);
-            json.WriteNumber("2M", r.HugePages);
-            json.WriteEndObject();
-            json.WriteStartObject("pageTables");
-            if (machine.PagingMode == PagingMode.FiveLevel) json.WriteNumber("p4d", r.Tables.P4d);
-            json.WriteNumber("pud", r.Tables.Pud);
-            json.WriteNumber("pmd", r.Tables.Pmd);
-            json.WriteNumber("pte", r.Tables.Pte);
-            json.WriteEndObject();
+            json.WriteObject("tlb", w =>
+            {
+                w.WriteNumber("hits", r.Tlb.Hits);
+                w.WriteNumber("misses", r.Tlb.Misses);
+                w.WriteNumber("hitRate", r.Tlb.HitRate);
+                w.WriteNumber("pagingStructureCacheHits", r.Tlb.PmdCacheHits + r.Tlb.PudCacheHits);
+                w.WriteNumber("pteTableCacheHits", r.Tlb.PmdCacheHits);
+                w.WriteNumber("pmdTableCacheHits", r.Tlb.PudCacheHits);
+                w.WriteNumber("walks", r.Tlb.Walks);
+                w.WriteNumber("faults", r.Tlb.Faults);
+            });
+            json.WriteObject("faults", w =>
+            {
+                w.WriteNumber("pageFaults", r.Memory.PageFaults);
+                w.WriteNumber("thpFaultAlloc", r.Memory.ThpFaultAlloc);
+                w.WriteNumber("thpFaultFallback", r.Memory.ThpFaultFallback);
+            });
+            json.WriteObject("leaves", w =>
+            {
+                w.WriteNumber("4K", r.SmallPages);
+                w.WriteNumber("2M", r.HugePages);
+            });
+            json.WriteObject("pageTables", w =>
+            {
+                if (machine.PagingMode == PagingMode.FiveLevel) w.WriteNumber("p4d", r.Tables.P4d);
+                w.WriteNumber("pud", r.Tables.Pud);
+                w.WriteNumber("pmd", r.Tables.Pmd);
+                w.WriteNumber("pte", r.Tables.Pte);
+            });
             json.WriteNumber("vmPteKiB", r.Tables.VmPteKiB);
-            json.WriteEndObject();
-        }
-        output.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
-    }
+        });
 
     private static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 }

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.CommandLine;
-using System.CommandLine.Parsing;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
@@ -42,14 +41,14 @@ internal static class MapCommand
                 + "--scenario or --pages).",
             HelpName = "user|kernel",
         };
-        space.AcceptOnlyFromAmong(User, Kernel);
+        CommonOptions.AcceptOnly(space, User, Kernel);
         var range = new Option<AddressRange?>("--va")
         {
             Description = "Range to draw: START-END or START+LENGTH (hex or sizes). Default: the mapped span of the "
                 + "direct map and of the vmemmap, or of the user address space. A cell is 2 MiB while the range "
                 + string.Create(CultureInfo.InvariantCulture, $"holds at most {MapPicture.MaximumCells:N0} of them, else 1 GiB."),
             HelpName = "RANGE",
-            CustomParser = ParseRange,
+            CustomParser = CommonOptions.Parser<AddressRange>("--va", AddressRange.TryParse),
         };
         var scenario = new Option<string?>("--scenario")
         {
@@ -100,7 +99,7 @@ internal static class MapCommand
             string? scenarioName = parse.GetValue(scenario);
             var request = new Request(user, parse.GetValue(range));
             // The temporary file is created first, so that an unwritable directory fails before the machine boots.
-            using var output = new AtomicFile(path);
+            using var output = new OutputFile(path, "--svg", ExitCodes.Usage);
             MachineOptions options = CommonOptions.MachineOptions(parse.GetValue(memory), parse.GetValue(levels), checkedMode: false);
             using Machine machine = CommonOptions.Boot(options, environment);
             MapPicture picture;
@@ -110,7 +109,7 @@ internal static class MapCommand
                 picture = DrawPages(environment, machine, pageFile, parse.GetValue(baseAddress) ?? PageSets.PageSetReplayer.DefaultBase, request);
             else
                 picture = environment.WithStatus("drawing the kernel map", () => Draw(machine, null, request, "freshly booted"));
-            SvgMapWriter.Write(picture, output.Stream);
+            using (FileStream stream = output.OpenWrite()) SvgMapWriter.Write(picture, stream);
             output.Commit();
             long cells = picture.Bands.Sum(band => band.Rows.OfType<CellRow>().Sum(row => (long)row.Cells.Count));
             environment.Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {TextFormat.Quote(path, 200)}: {picture.Title}; {cells:N0} cells in ")
@@ -122,14 +121,6 @@ internal static class MapCommand
 
     /// <summary>What to draw: the user address space or the kernel map, and the range the user asked for.</summary>
     internal sealed record Request(bool User, AddressRange? Range);
-
-    private static AddressRange? ParseRange(ArgumentResult result)
-    {
-        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-        if (AddressRange.TryParse(text, out AddressRange parsed, out string error)) return parsed;
-        result.AddError("--va: " + error);
-        return null;
-    }
 
     /// <summary>Runs <paramref name="scenario"/> and draws at the <paramref name="at"/>th checkpoint that shows
     /// what was asked for. A failed or skipped scenario draws nothing.</summary>
@@ -319,50 +310,5 @@ internal static class MapCommand
             Debug.Assert(found, "a range that maps something has a part that maps something");
         }
         return start & ~(MapPicture.Cell2M - 1);
-    }
-
-    /// <summary>A file written under a temporary name beside it and moved over it on <see cref="Commit"/>; without
-    /// a commit the temporary file is deleted and the target is untouched.</summary>
-    private sealed class AtomicFile : IDisposable
-    {
-        private readonly string _target;
-        private readonly string _temporary;
-        private bool _committed;
-
-        public AtomicFile(string path)
-        {
-            _target = Path.GetFullPath(path);
-            _temporary = Path.Combine(Path.GetDirectoryName(_target)!, $".{Path.GetFileName(_target)}.{Guid.NewGuid():N}.tmp");
-            try
-            {
-                Stream = new FileStream(_temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-            }
-            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-            {
-                throw new CliException($"--svg {TextFormat.Quote(path, 200)} cannot be written: {exception.Message}");
-            }
-        }
-
-        public FileStream Stream { get; }
-
-        public void Commit()
-        {
-            Stream.Dispose();
-            try
-            {
-                File.Move(_temporary, _target, overwrite: true);
-            }
-            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-            {
-                throw new CliException($"--svg {TextFormat.Quote(_target, 200)} cannot be written: {exception.Message}");
-            }
-            _committed = true;
-        }
-
-        public void Dispose()
-        {
-            Stream.Dispose();
-            if (!_committed) File.Delete(_temporary);
-        }
     }
 }

@@ -27,9 +27,32 @@ internal sealed record ParsedCommandLine(ParseResult Result, IReadOnlyList<strin
         var errors = new List<string>();
         if (MoveLeadingOptions(root, parse, errors) is { } moved) parse = moved;
         if (errors.Count > 0) return new ParsedCommandLine(parse, errors);
-        errors.AddRange(parse.Errors.Select(error => error.Message));
+        errors.AddRange(parse.Errors.Select(Describe));
         if (errors.Count == 0) FindOptionsAmongArguments(parse, errors);
         return new ParsedCommandLine(parse, errors);
+    }
+
+    /// <summary>True when the command to run writes a JSON document to standard output (its <c>--json</c> is given).</summary>
+    public bool WritesJson =>
+        Result.CommandResult.Command.Options.FirstOrDefault(option => option.Name == "--json") is Option<bool> json && Result.GetValue(json);
+
+    /// <summary>System.CommandLine's message, except where it does not say what is missing: a command without its
+    /// subcommand ("Required command was not provided.") or without its argument ("Required argument missing for
+    /// command: 'run'.") is told what it takes.</summary>
+    private static string Describe(ParseError error)
+    {
+        // The error sits on the command, or on its argument.
+        if ((error.SymbolResult as CommandResult ?? error.SymbolResult?.Parent as CommandResult) is not { } command) return error.Message;
+        string where = PathOf(command);
+        if (error.Message.StartsWith("Required command was not provided", StringComparison.Ordinal) && command.Command.Subcommands.Count > 0)
+            return $"'{where}' needs a command: {string.Join(" or ", command.Command.Subcommands.Select(c => c.Name))} (see '{where} --help')";
+        if (error.Message.StartsWith("Required argument missing", StringComparison.Ordinal) && command.Command.Arguments.Count > 0)
+        {
+            string needed = error.SymbolResult is ArgumentResult argument ? $"<{argument.Argument.Name}>"
+                : string.Join(" and ", command.Command.Arguments.Where(a => a.Arity.MinimumNumberOfValues > 0).Select(a => $"<{a.Name}>"));
+            return $"'{where}' needs {needed} (see '{where} --help')";
+        }
+        return error.Message;
     }
 
     /// <summary>The command's name as typed: "fastpt trace record".</summary>

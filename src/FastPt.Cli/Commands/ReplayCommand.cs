@@ -20,6 +20,7 @@ internal static class ReplayCommand
                 + "translated through one CPU, pages mapped on first touch by demand faults.",
             HelpName = "FILE",
         };
+        lackey.Validators.Add(result => CommonOptions.AddInputFileError(result, result.Tokens.Count > 0 ? result.Tokens[0].Value : null, "lackey trace"));
         var thp = new Option<bool>("--thp") { Description = "With --lackey: transparent huge pages (a first touch maps 2 MiB where it can)." };
         var skipBad = new Option<bool>("--skip-bad") { Description = "With --lackey: count malformed lines and go on instead of stopping at the first." };
         Option<bool> json = CommonOptions.Json();
@@ -79,18 +80,7 @@ internal static class ReplayCommand
         facts.AddRow("map time", ReportValue.FromDuration(outcome.Replay.Elapsed).ToString());
         facts.Write(console);
 
-        var levels = new FittedTable("Page-table pages per level");
-        levels.AddColumn("level");
-        levels.AddColumn("pages", rightAligned: true);
-        levels.AddColumn("KiB", rightAligned: true);
-        levels.AddColumn("in VmPTE");
-        if (machine.PagingMode == PagingMode.FiveLevel) levels.AddRow("P4D", Number(tables.P4d), Number(tables.P4d * 4), "no");
-        levels.AddRow("PUD", Number(tables.Pud), Number(tables.Pud * 4), "yes");
-        levels.AddRow("PMD", Number(tables.Pmd), Number(tables.Pmd * 4), "yes");
-        levels.AddRow("PTE", Number(tables.Pte), Number(tables.Pte * 4), "yes");
-        levels.Write(console);
-        // The figure in the format of /proc/PID/status, on a line of its own so that scripts can pick it up.
-        environment.Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"VmPTE:\t{tables.VmPteKiB} kB"));
+        PageTableReport.Write(console, environment.Output, machine.PagingMode, tables);
     }
 
     private static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);

@@ -114,8 +114,8 @@ internal static class ScenarioCommands
         ArgumentNullException.ThrowIfNull(environment);
         IAnsiConsole console = environment.CreateConsole();
         long bootStart = Stopwatch.GetTimestamp();
-        // JSON on standard output gets no live display, even on a terminal.
-        using Machine machine = CommonOptions.Boot(machineOptions, json ? environment with { Interactive = false } : environment);
+        // With --json the environment is not interactive (Program.Run): no live display mixes into the document.
+        using Machine machine = CommonOptions.Boot(machineOptions, environment);
         TimeSpan bootTime = Stopwatch.GetElapsedTime(bootStart);
         if (!json) ReportRenderer.RenderMachine(console, machineOptions, seed, bootTime);
 
@@ -123,7 +123,7 @@ internal static class ScenarioCommands
         long start = Stopwatch.GetTimestamp();
         foreach (IScenario scenario in scenarios)
         {
-            ScenarioReport report = environment.Interactive && !json
+            ScenarioReport report = environment.Interactive
                 ? RunWithProgress(console, scenario, machine, seed, bootTime)
                 : ScenarioRunner.Run(scenario, new ScenarioContext(machine, seed, bootTime));
             reports.Add(report);

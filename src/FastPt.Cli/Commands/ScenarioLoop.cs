@@ -6,9 +6,6 @@ using System.IO;
 using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using System.Threading;
 using FastPt.Cli.Rendering;
 using FastPt.Cli.Scenarios;
@@ -185,8 +182,17 @@ internal static class ScenarioLoop
         string ofRounds = limits.Repeat is { } repeat ? string.Create(CultureInfo.InvariantCulture, $" of {repeat:N0}") : "";
         string line = string.Create(CultureInfo.InvariantCulture,
             $"fastpt: round {rounds:N0}{ofRounds}, {ReportValue.FromDuration(elapsed)}{of}, {Runs(tallies.Sum(t => t.Runs))}, {tallies.Sum(t => t.Failed):N0} failed");
-        if (environment.Interactive) environment.Error.Write("\r" + line.PadRight(100));
-        else environment.Error.WriteLine(line);
+        if (environment.Interactive)
+        {
+            // One row of the terminal, cut and padded to its width: "\r" then rewrites it in place (a longer line
+            // would wrap, and every update would leave a row behind).
+            int room = Math.Max(environment.Width - 1, 2);
+            environment.Error.Write("\r" + (line.Length > room ? line[..(room - 1)] + "…" : line.PadRight(room)));
+        }
+        else
+        {
+            environment.Error.WriteLine(line);
+        }
         environment.Error.Flush();
     }
 
@@ -220,61 +226,42 @@ internal static class ScenarioLoop
             Markup.Escape(Time(total)), Markup.Escape(how));
     }
 
-    private static void WriteJson(TextWriter output, MachineOptions options, int seed, LoopLimits limits, Tally[] tallies, int rounds, int boots, string? stopReason, TimeSpan total)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+    private static void WriteJson(TextWriter output, MachineOptions options, int seed, LoopLimits limits, Tally[] tallies, int rounds, int boots, string? stopReason, TimeSpan total) =>
+        JsonOutput.WriteDocument(output, json =>
         {
-            json.WriteStartObject();
-            json.WriteStartObject("machine");
-            json.WriteNumber("memoryBytes", options.MemorySize);
-            json.WriteNumber("pagingLevels", (int)options.PagingMode);
-            json.WriteBoolean("checkedMode", options.CheckedMode);
-            json.WriteNumber("seed", seed);
-            json.WriteEndObject();
+            json.WriteMachine(options, seed);
             json.WriteBoolean("passed", tallies.All(t => t.Failed == 0));
             json.WriteNumber("elapsedMilliseconds", total.TotalMilliseconds);
-            json.WriteStartObject("loop");
-            if (limits.Duration is { } duration) json.WriteNumber("durationMilliseconds", duration.TotalMilliseconds);
-            if (limits.Repeat is { } repeat) json.WriteNumber("repeat", repeat);
-            json.WriteNumber("rounds", rounds);
-            json.WriteNumber("machinesBooted", boots);
-            json.WriteBoolean("interrupted", stopReason is not null);
-            if (stopReason is not null) json.WriteString("stoppedBy", stopReason);
-            json.WriteEndObject();
-            json.WriteStartArray("scenarios");
-            foreach (Tally tally in tallies)
+            json.WriteObject("loop", w =>
             {
-                json.WriteStartObject();
-                json.WriteString("name", tally.Name);
-                json.WriteNumber("runs", tally.Runs);
-                json.WriteNumber("passed", tally.Runs - tally.Failed);
-                json.WriteNumber("failed", tally.Failed);
-                json.WriteNumber("meanMilliseconds", tally.Mean.TotalMilliseconds);
-                json.WriteNumber("minMilliseconds", tally.Runs == 0 ? 0 : tally.Minimum.TotalMilliseconds);
-                json.WriteNumber("maxMilliseconds", tally.Maximum.TotalMilliseconds);
-                if (tally.FirstFailure is { } failure)
+                if (limits.Duration is { } duration) w.WriteNumber("durationMilliseconds", duration.TotalMilliseconds);
+                if (limits.Repeat is { } repeat) w.WriteNumber("repeat", repeat);
+                w.WriteNumber("rounds", rounds);
+                w.WriteNumber("machinesBooted", boots);
+                w.WriteBoolean("interrupted", stopReason is not null);
+                if (stopReason is not null) w.WriteString("stoppedBy", stopReason);
+            });
+            json.WriteObjects("scenarios", tallies, static (w, tally) =>
+            {
+                w.WriteString("name", tally.Name);
+                w.WriteNumber("runs", tally.Runs);
+                w.WriteNumber("passed", tally.Runs - tally.Failed);
+                w.WriteNumber("failed", tally.Failed);
+                w.WriteNumber("meanMilliseconds", tally.Mean.TotalMilliseconds);
+                w.WriteNumber("minMilliseconds", tally.Runs == 0 ? 0 : tally.Minimum.TotalMilliseconds);
+                w.WriteNumber("maxMilliseconds", tally.Maximum.TotalMilliseconds);
+                if (tally.FirstFailure is not { } failure) return;
+                w.WriteObject("firstFailure", inner =>
                 {
-                    json.WriteStartObject("firstFailure");
-                    json.WriteNumber("round", tally.FirstFailureRound);
-                    json.WriteStartArray("failedChecks");
-                    foreach (ReportCheck check in failure.Checks.Where(c => !c.Passed))
+                    inner.WriteNumber("round", tally.FirstFailureRound);
+                    inner.WriteObjects("failedChecks", failure.Checks.Where(c => !c.Passed), static (c, check) =>
                     {
-                        json.WriteStartObject();
-                        json.WriteString("name", check.Name);
-                        json.WriteString("detail", check.Detail);
-                        json.WriteEndObject();
-                    }
-                    json.WriteEndArray();
-                    json.WriteEndObject();
-                }
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
-        output.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
-    }
+                        c.WriteString("name", check.Name);
+                        c.WriteString("detail", check.Detail);
+                    });
+                });
+            });
+        });
 
     private static string Runs(int runs) => runs == 1 ? "1 scenario run" : string.Create(CultureInfo.InvariantCulture, $"{runs:N0} scenario runs");
 

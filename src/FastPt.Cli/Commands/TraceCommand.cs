@@ -66,29 +66,32 @@ internal static class TraceCommand
                 return ExitCodes.Usage;
             }
             string path = Path.GetFullPath(parse.GetValue(output) ?? DefaultFileName());
-            return Record(environment, path, parse.GetValue(meterInterval), inner);
+            return Record(environment, path, parse.GetValue(meterInterval), inner, check.WritesJson);
         });
         return command;
     }
 
-    /// <summary>Records into a temporary file beside <paramref name="path"/> and moves it into place only when the
-    /// recorded command ran (exit code 0 or 1), so a failure leaves nothing behind and an existing file untouched.</summary>
-    private static int Record(CliEnvironment environment, string path, double meterInterval, string[] inner)
+    /// <summary>Records into a temporary file (<see cref="OutputFile"/>) that takes the place of
+    /// <paramref name="path"/> only when the recorded command ran (exit code 0 or 1), so a failure leaves nothing
+    /// behind and an existing file untouched. The summary is read from the recording itself, so that a target such
+    /// as /dev/null still gets one. After a command that writes JSON (<paramref name="innerJson"/>) the report goes to
+    /// standard error: standard output holds that document alone.</summary>
+    private static int Record(CliEnvironment environment, string path, double meterInterval, string[] inner, bool innerJson)
     {
-        string partial = Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".partial");
+        if (innerJson) environment = environment with { Interactive = false };
+        using var output = new OutputFile(path, "trace record: --out", ExitCodes.BadInput);
         TraceRecorder recorder;
         try
         {
-            recorder = TraceRecorder.Start(partial, new TraceRecorderOptions { MeterRefreshSeconds = meterInterval });
+            recorder = TraceRecorder.Start(output.TemporaryPath, new TraceRecorderOptions { MeterRefreshSeconds = meterInterval });
         }
         catch (Exception exception) when (exception is InvalidOperationException or IOException or UnauthorizedAccessException)
         {
-            TryDelete(partial);
             throw new CliException($"trace record: cannot write {TextFormat.Quote(path, 200)}: {exception.Message}", ExitCodes.BadInput);
         }
         int exitCode;
         long bytes;
-        bool moved = false;
+        TraceSummary summary;
         try
         {
             using (recorder)
@@ -101,37 +104,29 @@ internal static class TraceCommand
                 environment.Error.WriteLine(FormattableString.Invariant($"fastpt: trace record: the recorded command failed (exit code {exitCode}): no trace written"));
                 return exitCode;
             }
-            File.Move(partial, path, overwrite: true);
-            moved = true;
+            summary = Summarise(environment, output.TemporaryPath, path);
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or TimeoutException)
         {
             throw new CliException($"trace record: cannot write {TextFormat.Quote(path, 200)}: {exception.Message}", ExitCodes.BadInput);
         }
-        finally
-        {
-            if (!moved) TryDelete(partial);
-        }
-        IAnsiConsole console = environment.CreateConsole();
+        output.Commit();
+        IAnsiConsole console = innerJson ? ConsoleFactory.Create(environment.Error, interactive: false, environment.Width) : environment.CreateConsole();
         console.WriteLine();
         TextFormat.Heading(console, "[bold]trace[/]");
-        console.MarkupLine(CultureInfo.InvariantCulture, "wrote [bold]{0}[/] ({1:N0} bytes); summarise it with:", Markup.Escape(TextFormat.PathForShell(path)), bytes);
-        // On a line of its own, so that it can be copied whole.
-        console.WriteLine("  fastpt trace summarize " + TextFormat.PathForShell(path));
-        TraceSummaryRenderer.Render(console, Summarise(environment, path), full: false);
+        if (output.IntoSpecialFile)
+        {
+            // /dev/null keeps nothing to summarise later: the summary below is all there is.
+            console.MarkupLine(CultureInfo.InvariantCulture, "wrote {0:N0} bytes into [bold]{1}[/]", bytes, Markup.Escape(TextFormat.PathForShell(path)));
+        }
+        else
+        {
+            console.MarkupLine(CultureInfo.InvariantCulture, "wrote [bold]{0}[/] ({1:N0} bytes); summarise it with:", Markup.Escape(TextFormat.PathForShell(path)), bytes);
+            // On a line of its own, so that it can be copied whole.
+            console.WriteLine("  fastpt trace summarize " + TextFormat.PathForShell(path));
+        }
+        TraceSummaryRenderer.Render(console, summary, full: false);
         return exitCode;
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-        {
-            // A leftover hidden .partial file is harmless; the error that led here matters more.
-        }
     }
 
     private static Command CreateSummarize(CliEnvironment environment)
@@ -158,7 +153,7 @@ internal static class TraceCommand
         command.SetAction(parse =>
         {
             string path = parse.GetValue(file)!;
-            TraceSummary summary = Summarise(environment, path);
+            TraceSummary summary = Summarise(environment, path, path);
             if (parse.GetValue(json))
             {
                 environment.Output.WriteLine(summary.ToJson());
@@ -172,11 +167,18 @@ internal static class TraceCommand
         return command;
     }
 
-    private static TraceSummary Summarise(CliEnvironment environment, string path)
+    /// <summary>Reads the trace at <paramref name="file"/>, naming it <paramref name="path"/> in the summary and in
+    /// errors.</summary>
+    private static TraceSummary Summarise(CliEnvironment environment, string file, string path)
     {
         try
         {
-            return environment.WithStatus("reading " + Path.GetFileName(path), () => TraceSummary.Read(path));
+            return environment.WithStatus("reading " + Path.GetFileName(path), () =>
+            {
+                // Shared access: the file may still be open for writing by the session that records it.
+                using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                return TraceSummary.Read(stream, path);
+            });
         }
         catch (TraceFormatException exception)
         {

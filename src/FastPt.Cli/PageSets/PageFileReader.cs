@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.IO.Compression;
 using FastPt.Cli.Parsing;
 using FastPt.Cli.Rendering;
 
@@ -13,6 +12,10 @@ public static class PageFileReader
 {
     private const int ProgressEveryLines = 1 << 16;
 
+    /// <summary>Longest line accepted. A page index with a comment fits many times over; a longer line (a file without
+    /// line breaks, <c>/dev/zero</c>) is not a page file, and reading it whole would fill memory.</summary>
+    public const int MaximumLineLength = 4096;
+
     /// <summary>Reads <paramref name="path"/>. Every page must be below <paramref name="pageLimit"/>; the first
     /// line that breaks a rule ends the read with a <see cref="PageFileException"/> naming the line.</summary>
     /// <param name="path">The file.</param>
@@ -23,41 +26,22 @@ public static class PageFileReader
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(describeLimit);
-        FileStream file;
-        try
-        {
-            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-        {
-            throw new PageFileException($"{path}: {exception.Message}", exception);
-        }
-        using (file)
-        {
-            try
-            {
-                return Read(file, path, pageLimit, describeLimit, progress);
-            }
-            catch (InvalidDataException exception)
-            {
-                throw new PageFileException($"{path}: not a valid gzip file: {exception.Message}", exception);
-            }
-        }
-    }
-
-    private static PageSet Read(FileStream file, string path, ulong pageLimit, Func<ulong, string> describeLimit, Action<long, long>? progress)
-    {
-        bool gzip = IsGzip(file);
-        using var decompressed = new CountingStream(gzip ? new GZipStream(file, CompressionMode.Decompress, leaveOpen: true) : file);
-        using var reader = new StreamReader(decompressed, leaveOpen: true);
+        using InputFile file = InputFile.Open(path, 1 << 16, static (message, inner) => inner is null ? new PageFileException(message) : new PageFileException(message, inner));
+        using var reader = new StreamReader(file, leaveOpen: true);
         var pages = new List<ulong>();
-        long length = file.Length;
+        long length = file.FileLength;
         long lineNumber = 0;
-        while (reader.ReadLine() is { } line)
+        var lines = new LineReader(reader, MaximumLineLength);
+        while (lines.TryRead(out ReadOnlySpan<char> line, out bool tooLong))
         {
             lineNumber++;
-            if (progress is not null && lineNumber % ProgressEveryLines == 0) progress(file.Position, length);
-            ReadOnlySpan<char> text = line.AsSpan();
+            if (progress is not null && lineNumber % ProgressEveryLines == 0) progress(file.FilePosition, length);
+            if (tooLong)
+            {
+                throw new PageFileException(path, lineNumber, TextFormat.LooksBinary(line) ? NotText
+                    : FormattableString.Invariant($"{TextFormat.Quote(line)} is not a page index: the line is longer than {MaximumLineLength:N0} characters (one page index per line)"));
+            }
+            ReadOnlySpan<char> text = line;
             int comment = text.IndexOf('#');
             if (comment >= 0) text = text[..comment];
             text = text.Trim();
@@ -65,42 +49,63 @@ public static class PageFileReader
             if (!NumberParser.TryParseUnsigned(text, out ulong page))
             {
                 if (TextFormat.LooksBinary(line))
-                    throw new PageFileException(path, lineNumber, "this is not text: the file looks binary, not a page file (one page index per line)");
+                    throw new PageFileException(path, lineNumber, NotText);
                 throw new PageFileException(path, lineNumber, $"{TextFormat.Quote(text)} is not a page index (decimal or 0x-hex)");
             }
             if (page >= pageLimit)
                 throw new PageFileException(path, lineNumber, $"page {TextFormat.Quote(text)} is outside the user range: {describeLimit(page)}");
             pages.Add(page);
         }
-        if (gzip) CheckGzipLength(file, path, decompressed.BytesRead);
         progress?.Invoke(length, length);
         return PageSet.FromIndices(pages);
     }
 
-    /// <summary>.NET's GZipStream ends quietly at a truncated file, which could also cut the last line short. The
-    /// gzip trailer ends with the uncompressed size modulo 2^32: a mismatch means the file is incomplete.</summary>
-    private static void CheckGzipLength(FileStream file, string path, long decompressedBytes)
-    {
-        const int MinimumGzipLength = 18;   // 10-byte header, 8-byte trailer
-        if (file.Length < MinimumGzipLength) throw new PageFileException($"{path}: the gzip file is truncated: it has only {file.Length} bytes");
-        Span<byte> trailer = stackalloc byte[4];
-        file.Position = file.Length - trailer.Length;
-        file.ReadExactly(trailer);
-        uint recorded = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(trailer);
-        if (recorded != (uint)decompressedBytes)
-        {
-            // The last bytes are only a trailer when the file is whole, so their value is not worth showing.
-            throw new PageFileException(FormattableString.Invariant(
-                $"{path}: the gzip file is truncated or corrupt: decompression ended after {decompressedBytes:N0} bytes without the gzip trailer that matches them ")
-                + "(a multi-member gzip file also shows this: decompress it first)");
-        }
-    }
+    private const string NotText = "this is not text: the file looks binary, not a page file (one page index per line)";
 
-    private static bool IsGzip(FileStream file)
+    /// <summary>Lines of a text, at most <paramref name="maximum"/> characters each, without their line break ('\n'
+    /// or "\r\n"), read through a fixed buffer.</summary>
+    private sealed class LineReader(TextReader reader, int maximum)
     {
-        Span<byte> magic = stackalloc byte[2];
-        int read = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
-        file.Position = 0;
-        return read == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+        private readonly char[] _buffer = new char[Math.Max(2 * (maximum + 1), 1 << 16)];
+        private int _start;
+        private int _end;
+        private bool _endOfText;
+
+        /// <summary>The next line; <paramref name="tooLong"/> with its first <c>maximum</c> characters when it is
+        /// longer than that (the reading should stop there). False at the end.</summary>
+        public bool TryRead(out ReadOnlySpan<char> line, out bool tooLong)
+        {
+            tooLong = false;
+            while (true)
+            {
+                ReadOnlySpan<char> buffered = _buffer.AsSpan(_start, _end - _start);
+                int newline = buffered.IndexOf('\n');
+                if (newline > maximum || (newline < 0 && buffered.Length > maximum))
+                {
+                    line = buffered[..maximum];
+                    tooLong = true;
+                    return true;
+                }
+                if (newline >= 0 || (_endOfText && buffered.Length > 0))
+                {
+                    int length = newline >= 0 ? newline : buffered.Length;
+                    line = buffered[..length];
+                    if (line.Length > 0 && line[^1] == '\r') line = line[..^1];
+                    _start += newline >= 0 ? newline + 1 : length;
+                    return true;
+                }
+                if (_endOfText)
+                {
+                    line = default;
+                    return false;
+                }
+                buffered.CopyTo(_buffer);
+                _end -= _start;
+                _start = 0;
+                int read = reader.Read(_buffer.AsSpan(_end));
+                if (read == 0) _endOfText = true;
+                _end += read;
+            }
+        }
     }
 }

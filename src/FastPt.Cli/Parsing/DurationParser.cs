@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using FastPt.Cli.Rendering;
 
 namespace FastPt.Cli.Parsing;
 
@@ -21,7 +22,7 @@ internal static class DurationParser
         ReadOnlySpan<char> unit = span[digits..].Trim();
         if (digits == 0 || !double.TryParse(span[..digits], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value))
         {
-            error = $"'{text}' is not a duration (for example 500ms, 3s, 2m or 1h)";
+            error = $"{TextFormat.Quote(text ?? "")} is not a duration (for example 500ms, 3s, 2m or 1h)";
             return false;
         }
         double? seconds = unit.ToString().ToUpperInvariant() switch
@@ -34,12 +35,12 @@ internal static class DurationParser
         };
         if (seconds is null)
         {
-            error = $"'{text}' has an unknown unit '{unit.ToString()}' (use ms, s, m or h)";
+            error = $"{TextFormat.Quote(text ?? "")} has an unknown unit {TextFormat.Quote(unit)} (use ms, s, m or h)";
             return false;
         }
         if (seconds.Value <= 0 || seconds.Value > Maximum.TotalSeconds)
         {
-            error = $"'{text}' must be more than 0 and at most {Maximum.TotalDays:0} days";
+            error = $"{TextFormat.Quote(text ?? "")} must be more than 0 and at most {Maximum.TotalDays:0} days";
             return false;
         }
         duration = TimeSpan.FromSeconds(seconds.Value);

@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using FastPt.Cli.Rendering;
 
 namespace FastPt.Cli.Parsing;
 
@@ -43,6 +44,30 @@ internal static class NumberParser
         if (c is >= 'a' and <= 'f') return c - 'a' + 10;
         if (c is >= 'A' and <= 'F') return c - 'A' + 10;
         return -1;
+    }
+
+    /// <summary>Parses a whole number from <paramref name="minimum"/> to <paramref name="maximum"/> (decimal, '_'
+    /// between digit groups allowed); on failure <paramref name="error"/> says why, quoting the text.</summary>
+    public static bool TryParseWhole(string? text, long minimum, long maximum, out long value, out string error)
+    {
+        string quoted = TextFormat.Quote(text ?? "");
+        string range = minimum == 0 && maximum == long.MaxValue ? "0 or more"
+            : maximum == long.MaxValue ? FormattableString.Invariant($"{minimum:N0} or more")
+            : FormattableString.Invariant($"from {minimum:N0} to {maximum:N0}");
+        string digits = (text ?? "").Trim().Replace("_", "", StringComparison.Ordinal);
+        if (!long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
+        {
+            bool tooLarge = digits.Length > 1 && digits.AsSpan(digits[0] == '-' ? 1 : 0).IndexOfAnyExceptInRange('0', '9') < 0;
+            error = tooLarge ? $"{quoted} is out of range ({range})" : $"{quoted} is not a whole number ({range})";
+            return false;
+        }
+        if (value < minimum || value > maximum)
+        {
+            error = minimum == 0 && value < 0 ? $"{quoted} must not be negative" : $"{quoted} is out of range ({range})";
+            return false;
+        }
+        error = string.Empty;
+        return true;
     }
 
     /// <summary>Hexadecimal with a 0x prefix, as addresses are shown.</summary>

@@ -46,6 +46,11 @@ internal static class SizeParser
             error = $"{quoted} is not {noun} ({examples})";
             return false;
         }
+        if (suffix.Length > 1 && suffix[0] == '.' && char.IsAsciiDigit(suffix[1]))
+        {
+            error = Fraction(quoted, number, suffix);
+            return false;
+        }
         if (!TryShift(suffix, out int shift))
         {
             error = $"{quoted} has an unknown unit {TextFormat.Quote(suffix)} (use K, M, G, T, P or E, optionally with B or iB)";
@@ -58,6 +63,23 @@ internal static class SizeParser
         }
         bytes = count << shift;
         return true;
+    }
+
+    /// <summary>Why 1.5G is refused, with the whole number to write instead when there is one (1536M).</summary>
+    private static string Fraction(string quoted, ReadOnlySpan<char> number, ReadOnlySpan<char> suffix)
+    {
+        int fractionDigits = 1;
+        while (fractionDigits < suffix.Length && char.IsAsciiDigit(suffix[fractionDigits])) fractionDigits++;
+        string decimalText = number.ToString().Replace("_", "", StringComparison.Ordinal) + suffix[..fractionDigits].ToString();
+        bool known = TryShift(suffix[fractionDigits..].Trim(), out int shift);
+        if (known && decimal.TryParse(decimalText, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal value)
+            && value < (decimal)(ulong.MaxValue >> shift))
+        {
+            decimal bytes = value * (1UL << shift);
+            if (bytes > 0 && bytes == decimal.Truncate(bytes))
+                return $"{quoted} is not a whole number: sizes are whole numbers of a unit, write {Format((ulong)bytes)}";
+        }
+        return $"{quoted} is not a whole number: sizes are whole numbers of a unit (K, M, G, T, P or E) or of bytes";
     }
 
     /// <summary>Parses <paramref name="text"/> or throws <see cref="FormatException"/> with the reason.</summary>

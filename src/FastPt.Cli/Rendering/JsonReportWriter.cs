@@ -2,8 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using FastPt.Cli.Scenarios;
 
@@ -14,33 +12,19 @@ namespace FastPt.Cli.Rendering;
 /// apart: no scenario time includes it.</summary>
 internal static class JsonReportWriter
 {
-    public static void Write(TextWriter output, MachineOptions options, int seed, IReadOnlyList<ScenarioReport> reports, TimeSpan bootTime, TimeSpan total)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+    public static void Write(TextWriter output, MachineOptions options, int seed, IReadOnlyList<ScenarioReport> reports, TimeSpan bootTime, TimeSpan total) =>
+        JsonOutput.WriteDocument(output, json =>
         {
-            json.WriteStartObject();
-            json.WriteStartObject("machine");
-            json.WriteNumber("memoryBytes", options.MemorySize);
-            json.WriteNumber("pagingLevels", (int)options.PagingMode);
-            json.WriteBoolean("checkedMode", options.CheckedMode);
-            json.WriteNumber("seed", seed);
-            json.WriteEndObject();
+            json.WriteMachine(options, seed);
             json.WriteBoolean("passed", reports.Count > 0 && reports.All(report => report.Passed));
             // Booting comes before the scenarios; neither their times nor the total include it.
             json.WriteNumber("bootMilliseconds", bootTime.TotalMilliseconds);
             json.WriteNumber("elapsedMilliseconds", total.TotalMilliseconds);
-            json.WriteStartArray("scenarios");
-            foreach (ScenarioReport report in reports) WriteReport(json, report);
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
-        output.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
-    }
+            json.WriteObjects("scenarios", reports, WriteReport);
+        });
 
     private static void WriteReport(Utf8JsonWriter json, ScenarioReport report)
     {
-        json.WriteStartObject();
         json.WriteString("name", report.Scenario);
         json.WriteString("description", report.Description);
         json.WriteBoolean("passed", report.Passed);
@@ -48,48 +32,35 @@ internal static class JsonReportWriter
         if (report.NotRunReason is { } reason) json.WriteString("notRunReason", reason);
         if (report.SkipReason is { } skip) json.WriteString("skipReason", skip);
         json.WriteNumber("elapsedMilliseconds", report.Elapsed.TotalMilliseconds);
-        json.WriteStartArray("facts");
-        foreach (ReportFact fact in report.Facts)
+        json.WriteObjects("facts", report.Facts, static (w, fact) =>
         {
-            json.WriteStartObject();
-            json.WriteString("name", fact.Name);
-            json.WritePropertyName("value");
-            WriteValue(json, fact.Value);
+            w.WriteString("name", fact.Name);
+            w.WritePropertyName("value");
+            WriteValue(w, fact.Value);
             string? unit = fact.Value.Kind == ReportValueKind.Duration ? "ms" : fact.Unit;
-            if (unit is not null) json.WriteString("unit", unit);
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
-        json.WriteStartArray("tables");
-        foreach (ReportTable table in report.Tables)
+            if (unit is not null) w.WriteString("unit", unit);
+        });
+        json.WriteObjects("tables", report.Tables, static (w, table) =>
         {
-            json.WriteStartObject();
-            json.WriteString("title", table.Title);
-            json.WriteStartArray("columns");
-            foreach (string column in table.Columns) json.WriteStringValue(column);
-            json.WriteEndArray();
-            json.WriteStartArray("rows");
+            w.WriteString("title", table.Title);
+            w.WriteStartArray("columns");
+            foreach (string column in table.Columns) w.WriteStringValue(column);
+            w.WriteEndArray();
+            w.WriteStartArray("rows");
             foreach (IReadOnlyList<ReportValue> row in table.Rows)
             {
-                json.WriteStartArray();
-                foreach (ReportValue value in row) WriteValue(json, value);
-                json.WriteEndArray();
+                w.WriteStartArray();
+                foreach (ReportValue value in row) WriteValue(w, value);
+                w.WriteEndArray();
             }
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
-        json.WriteStartArray("checks");
-        foreach (ReportCheck check in report.Checks)
+            w.WriteEndArray();
+        });
+        json.WriteObjects("checks", report.Checks, static (w, check) =>
         {
-            json.WriteStartObject();
-            json.WriteString("name", check.Name);
-            json.WriteBoolean("passed", check.Passed);
-            json.WriteString("detail", check.Detail);
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
-        json.WriteEndObject();
+            w.WriteString("name", check.Name);
+            w.WriteBoolean("passed", check.Passed);
+            w.WriteString("detail", check.Detail);
+        });
     }
 
     private static void WriteValue(Utf8JsonWriter json, ReportValue value)

@@ -1,8 +1,5 @@
 using System;
-using System.Buffers.Binary;
 using System.Globalization;
-using System.IO;
-using System.IO.Compression;
 using System.Text;
 using FastPt.Cli.PageSets;
 
@@ -73,22 +70,18 @@ internal sealed class LackeyReader : IDisposable
     public const uint MaximumSize = 1u << 20;
 
     private const int BufferSize = 1 << 16;
-    private readonly FileStream _file;
-    private readonly CountingStream _input;
-    private readonly bool _gzip;
+    private readonly InputFile _input;
     private readonly bool _skipBad;
     private readonly byte[] _buffer = new byte[BufferSize];
     private int _start;
     private int _end;
     private bool _endOfInput;
 
-    private LackeyReader(FileStream file, string path, bool skipBad)
+    private LackeyReader(InputFile input, string path, bool skipBad)
     {
-        _file = file;
+        _input = input;
         Path = path;
         _skipBad = skipBad;
-        _gzip = IsGzip(file);
-        _input = new CountingStream(_gzip ? new GZipStream(file, CompressionMode.Decompress, leaveOpen: true) : file);
     }
 
     /// <summary>The file read.</summary>
@@ -107,34 +100,19 @@ internal sealed class LackeyReader : IDisposable
     public string? FirstBadLine { get; private set; }
 
     /// <summary>Bytes of the file consumed (compressed bytes for gzip), for progress.</summary>
-    public long FilePosition => _file.Position;
+    public long FilePosition => _input.FilePosition;
 
     /// <summary>Length of the file in bytes.</summary>
-    public long FileLength => _file.Length;
+    public long FileLength => _input.FileLength;
 
     /// <summary>Opens <paramref name="path"/>; with <paramref name="skipBad"/> malformed lines are counted and skipped
     /// instead of ending the read.</summary>
     public static LackeyReader Open(string path, bool skipBad)
     {
         ArgumentNullException.ThrowIfNull(path);
-        FileStream file;
-        try
-        {
-            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize);
-        }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
-        {
-            throw new LackeyFormatException($"{path}: {exception.Message}", exception);
-        }
-        try
-        {
-            return new LackeyReader(file, path, skipBad);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
+        InputFile input = InputFile.Open(path, BufferSize,
+            static (message, inner) => inner is null ? new LackeyFormatException(message) : new LackeyFormatException(message, inner));
+        return new LackeyReader(input, path, skipBad);
     }
 
     /// <summary>Fills <paramref name="batch"/> with the next accesses in trace order and returns how many; 0 at the end
@@ -152,10 +130,16 @@ internal sealed class LackeyReader : IDisposable
                 BadLines++;
                 FirstBadLine ??= Describe(line, error);
             }
+            // A binary file fails at its first line; listing its bytes (or suggesting to skip them) helps nobody.
+            else if (LooksBinary(line)) throw new LackeyFormatException($"{Path}:{Lines}: this is not text: the file looks binary, not a lackey trace");
             else throw new LackeyFormatException(Describe(line, error), Lines);
         }
         return count;
     }
+
+    /// <summary>True for a line with control bytes no text has (NUL to BS, SO to US; tab and CR are text).</summary>
+    private static bool LooksBinary(ReadOnlySpan<byte> line) =>
+        line.IndexOfAnyInRange((byte)0x00, (byte)0x08) >= 0 || line.IndexOfAnyInRange((byte)0x0e, (byte)0x1f) >= 0;
 
     private string Describe(ReadOnlySpan<byte> line, string error)
     {
@@ -297,56 +281,12 @@ internal sealed class LackeyReader : IDisposable
             _end -= _start;
             _start = 0;
         }
-        int read;
-        try
-        {
-            read = _input.Read(_buffer, _end, _buffer.Length - _end);
-        }
-        catch (InvalidDataException exception)
-        {
-            throw new LackeyFormatException($"{Path}: not a valid gzip file: {exception.Message}", exception);
-        }
+        // The input checks a gzip file is whole when it ends, before the last line is parsed.
+        int read = _input.Read(_buffer, _end, _buffer.Length - _end);
         _end += read;
-        if (read == 0)
-        {
-            _endOfInput = true;
-            // Before the last line is parsed: a truncated file would otherwise show as a malformed last line.
-            if (_gzip) CheckGzipLength();
-        }
-    }
-
-    /// <summary>.NET's GZipStream ends quietly at a truncated file; the trailer's uncompressed size (modulo 2^32)
-    /// tells.</summary>
-    private void CheckGzipLength()
-    {
-        const int MinimumGzipLength = 18;   // 10-byte header, 8-byte trailer
-        if (_file.Length < MinimumGzipLength) throw new LackeyFormatException($"{Path}: the gzip file is truncated: it has only {_file.Length} bytes");
-        long position = _file.Position;
-        Span<byte> trailer = stackalloc byte[4];
-        _file.Position = _file.Length - trailer.Length;
-        _file.ReadExactly(trailer);
-        _file.Position = position;
-        uint recorded = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
-        if (recorded != (uint)_input.BytesRead)
-        {
-            throw new LackeyFormatException(
-                $"{Path}: the gzip file is truncated or corrupt: its trailer records {recorded:N0} bytes but {_input.BytesRead:N0} were decompressed "
-                + "(a multi-member gzip file also shows this: decompress it first)");
-        }
-    }
-
-    private static bool IsGzip(FileStream file)
-    {
-        Span<byte> magic = stackalloc byte[2];
-        int read = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
-        file.Position = 0;
-        return read == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+        if (read == 0) _endOfInput = true;
     }
 
     /// <summary>Closes the file.</summary>
-    public void Dispose()
-    {
-        _input.Dispose();
-        _file.Dispose();
-    }
+    public void Dispose() => _input.Dispose();
 }

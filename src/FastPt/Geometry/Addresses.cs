@@ -62,20 +62,14 @@ public readonly struct VirtAddr : IEquatable<VirtAddr>, IComparable<VirtAddr>, I
     public int CompareTo(VirtAddr other) => Value.CompareTo(other.Value);
 
     /// <summary>Hexadecimal, as <c>0x00007f0000001000</c>.</summary>
-    public override string ToString() => "0x" + Value.ToString("x16", CultureInfo.InvariantCulture);
+    public override string ToString() => AddressFormat.Hex(Value);
 
     /// <inheritdoc/>
     public string ToString(string? format, IFormatProvider? formatProvider) => ToString();
 
     /// <inheritdoc/>
-    public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider)
-    {
-        if (destination.Length < 18) { charsWritten = 0; return false; }
-        "0x".AsSpan().CopyTo(destination);
-        Value.TryFormat(destination[2..], out int n, "x16", CultureInfo.InvariantCulture);
-        charsWritten = 2 + n;
-        return true;
-    }
+    public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider) =>
+        AddressFormat.TryFormat(Value, destination, out charsWritten);
 }
 
 /// <summary>A physical address in the simulated machine.</summary>
@@ -136,18 +130,33 @@ public readonly struct PhysAddr : IEquatable<PhysAddr>, IComparable<PhysAddr>, I
     public int CompareTo(PhysAddr other) => Value.CompareTo(other.Value);
 
     /// <summary>Hexadecimal, as <c>0x0000000040000000</c>.</summary>
-    public override string ToString() => "0x" + Value.ToString("x16", CultureInfo.InvariantCulture);
+    public override string ToString() => AddressFormat.Hex(Value);
 
     /// <inheritdoc/>
     public string ToString(string? format, IFormatProvider? formatProvider) => ToString();
 
     /// <inheritdoc/>
-    public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider)
+    public bool TryFormat(Span<char> destination, out int charsWritten, ReadOnlySpan<char> format, IFormatProvider? provider) =>
+        AddressFormat.TryFormat(Value, destination, out charsWritten);
+}
+
+/// <summary>How both kinds of address print: 0x and 16 hex digits.</summary>
+internal static class AddressFormat
+{
+    private const int Length = 18;
+
+    public static string Hex(ulong value) => "0x" + value.ToString("x16", CultureInfo.InvariantCulture);
+
+    public static bool TryFormat(ulong value, Span<char> destination, out int charsWritten)
     {
-        if (destination.Length < 18) { charsWritten = 0; return false; }
+        if (destination.Length < Length)
+        {
+            charsWritten = 0;
+            return false;
+        }
         "0x".AsSpan().CopyTo(destination);
-        Value.TryFormat(destination[2..], out int n, "x16", CultureInfo.InvariantCulture);
-        charsWritten = 2 + n;
+        value.TryFormat(destination[2..], out int digits, "x16", CultureInfo.InvariantCulture);
+        charsWritten = 2 + digits;
         return true;
     }
 }

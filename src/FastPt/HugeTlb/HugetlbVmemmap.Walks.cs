@@ -46,13 +46,14 @@ internal sealed unsafe partial class HugetlbVmemmap
         public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next) => WalkAction.Continue;
     }
 
-    /// <summary><c>vmemmap_remap_pte</c> over a folio's vmemmap: the first page (the head's) is mapped read-write
-    /// onto the new copy of it when there is one, every other page read-only onto <see cref="Tail"/>; the old pages
-    /// are recorded in walk order. A PMD leaf still in the way is split on the spot (<see cref="SplitOnTheWay"/>,
+    /// <summary><c>vmemmap_remap_pte</c> over a folio's vmemmap: the first page (the head's) is copied into
+    /// <see cref="NewHead"/> and mapped read-write onto it when there is one, every other page read-only onto
+    /// <see cref="Tail"/>; the old pages are recorded in walk order. A PMD leaf still in the way is split on the spot (<see cref="SplitOnTheWay"/>,
     /// flushed by the caller); if that fails the walk stops and <see cref="Walked"/> says how far it got.</summary>
     private struct RemapOps : IPageWalkOps
     {
         public HugetlbVmemmap Owner;
+        public PhysicalMemory Physical;
         public ulong Start;
         public ulong NewHead;
         public ulong Tail;
@@ -97,7 +98,10 @@ internal sealed unsafe partial class HugetlbVmemmap
                         if (Tail == NoPage) Tail = old;
                         continue;
                     }
-                    // Release: the copy of the page is visible before the PTE that maps it (smp_wmb; set_pte_at).
+                    // vmemmap_remap_free copies the head's page read from its PTE, as here. Release: the copy is
+                    // visible before the PTE that maps it (smp_wmb; set_pte_at).
+                    Buffer.MemoryCopy(Physical.ReadPointer(old << Paging.PageShift), Physical.WritePointer(NewHead << Paging.PageShift),
+                        Paging.PageSize, Paging.PageSize);
                     Volatile.Write(ref *ptes, (NewHead << Paging.PageShift) | PageTableEntry.KernelData);
                     continue;
                 }

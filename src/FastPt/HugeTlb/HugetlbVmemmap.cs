@@ -37,9 +37,12 @@ internal enum HvoStatus
 internal sealed unsafe partial class HugetlbVmemmap
 {
     private const ulong NoPage = ulong.MaxValue;
+    private const byte Undecided = 0, Eligible = 1, Skip = 2;
 
     private readonly MemoryManager _memory;
     private readonly SharedTailPages? _sharedTails;
+    // The working set of the last call, for the next one (null while a call has it).
+    private Scratch? _scratch;
 
     public HugetlbVmemmap(MemoryManager memory)
     {
@@ -74,37 +77,42 @@ internal sealed unsafe partial class HugetlbVmemmap
     {
         if (folios.Length == 0) return 0;
         FastPtEventSource.Log.VmemmapBatchStart(optimize: true, folios.Length);
-        long freedBefore = HvoCounters.Read(ref counters.PagesFreed);
         long flushesBefore = HvoCounters.Read(ref counters.Flushes);
-        var splits = new List<SplitRecord>();
-        var oldPages = new ulong[VmemmapPages(MaxOrderOf(folios))];
+        Scratch scratch = TakeScratch();
+        List<SplitRecord> splits = scratch.Splits;
+        ulong[] oldPages = scratch.PagesFor(VmemmapPages(MaxOrderOf(folios)));
+        MmuGatherCore gather = scratch.Gather;
+        var tally = new OptimizeTally();
         int optimized = 0;
         bool failed = false;
         if (batched)
         {
             HvoCounters.Add(ref counters.Batches, 1);
+            // Whether each folio is to be optimized, decided once (the remap pass reads it back).
+            Span<byte> eligible = scratch.EligibleFor(folios.Length);
             // The split pass: one flush for all the splits. The first out-of-memory ends it: the remap pass can
             // still split with the pages the folios before it give back.
-            foreach (Folio folio in folios)
+            for (int i = 0; i < folios.Length; i++)
             {
-                if (!ShouldOptimize(folio, counters)) continue;
-                if (SplitFolio(folio, flushEachSplit: false, splits, counters) == HvoStatus.OutOfMemory) break;
+                eligible[i] = ShouldOptimize(folios[i], counters) ? Eligible : Skip;
+                if (eligible[i] == Eligible && SplitFolio(folios[i], flushEachSplit: false, splits, counters) == HvoStatus.OutOfMemory) break;
             }
             if (splits.Count > 0) FlushKernel(counters);
             // The refcounts are frozen: after this grace period no speculative reader is still writing one.
             _memory.Rcu.Synchronize();
-            var gather = new MmuGatherCore(_memory.InitMm, owned: true);
             gather.Begin();
-            foreach (Folio folio in folios)
+            for (int i = 0; i < folios.Length; i++)
             {
-                if (!ShouldOptimize(folio, counters)) continue;
-                HvoStatus status = OptimizeFolio(folio, gather, flushEachSplit: false, splits, oldPages, counters);
+                Folio folio = folios[i];
+                if (eligible[i] == Undecided) eligible[i] = ShouldOptimize(folio, counters) ? Eligible : Skip;
+                if (eligible[i] != Eligible) continue;
+                HvoStatus status = OptimizeFolio(folio, gather, flushEachSplit: false, splits, oldPages, counters, ref tally);
                 if (status == HvoStatus.OutOfMemory && gather.PendingFrees > 0)
                 {
                     // Free what the folios before gave back, then try this one again.
                     FinishGather(gather, counters);
                     gather.Begin();
-                    status = OptimizeFolio(folio, gather, flushEachSplit: false, splits, oldPages, counters);
+                    status = OptimizeFolio(folio, gather, flushEachSplit: false, splits, oldPages, counters, ref tally);
                 }
                 if (status == HvoStatus.Done) optimized++;
                 else failed = true;
@@ -113,7 +121,6 @@ internal sealed unsafe partial class HugetlbVmemmap
         }
         else
         {
-            var gather = new MmuGatherCore(_memory.InitMm, owned: true);
             foreach (Folio folio in folios)
             {
                 if (!ShouldOptimize(folio, counters)) continue;
@@ -126,14 +133,16 @@ internal sealed unsafe partial class HugetlbVmemmap
                 }
                 _memory.Rcu.Synchronize();
                 gather.Begin();
-                HvoStatus status = OptimizeFolio(folio, gather, flushEachSplit: true, splits, oldPages, counters);
+                HvoStatus status = OptimizeFolio(folio, gather, flushEachSplit: true, splits, oldPages, counters, ref tally);
                 FinishGather(gather, counters);
                 if (status == HvoStatus.Done) optimized++;
                 else failed = true;
             }
         }
-        if (failed) MergeBackUnusedSplits(splits, counters);
-        FastPtEventSource.Log.VmemmapBatchStop(optimize: true, folios.Length, HvoCounters.Read(ref counters.PagesFreed) - freedBefore, 0,
+        tally.Publish(_memory.Stat, counters);
+        if (failed) MergeBackUnusedSplits(splits, gather, counters);
+        ReturnScratch(scratch);
+        FastPtEventSource.Log.VmemmapBatchStop(optimize: true, folios.Length, tally.PagesFreed, 0,
             (int)(HvoCounters.Read(ref counters.Flushes) - flushesBefore));
         return optimized;
     }
@@ -166,7 +175,7 @@ internal sealed unsafe partial class HugetlbVmemmap
     /// <summary><c>__hugetlb_vmemmap_optimize_folio</c> on a frozen folio: remap and queue the old pages on
     /// <paramref name="gather"/>, or, out of memory half-way, put back what was remapped.</summary>
     private HvoStatus OptimizeFolio(Folio folio, MmuGatherCore gather, bool flushEachSplit, List<SplitRecord> splits,
-        ulong[] oldPages, HvoCounters counters)
+        ulong[] oldPages, HvoCounters counters, ref OptimizeTally tally)
     {
         Memmap memmap = _memory.Memmap;
         ulong start = _memory.Layout.DescriptorAddress(folio.HeadPfn);
@@ -185,19 +194,14 @@ internal sealed unsafe partial class HugetlbVmemmap
         bool newHead = _memory.Buddy.TryAllocate(0, zero: false, out ulong newHeadPfn);
         if (!newHead) newHeadPfn = NoPage;
 
-        // Set before the copy, so the copy carries it: until the flush, this thread may still reach the old page.
+        // Set before the walk copies the head's page, so the copy carries it: until the flush, this thread may still
+        // reach the old page.
         memmap.OptimizedFolioAdded();
         memmap.GetMutable(folio.HeadPfn)->Private |= HugetlbPageFlags.VmemmapOptimized;
-        if (newHead)
-        {
-            ulong oldHeadPa = BackingOf(start);
-            Buffer.MemoryCopy(_memory.Physical.ReadPointer(oldHeadPa), _memory.Physical.WritePointer(newHeadPfn << Paging.PageShift),
-                Paging.PageSize, Paging.PageSize);
-        }
 
         var ops = new RemapOps
         {
-            Owner = this, Start = start, NewHead = newHeadPfn, Tail = _sharedTails is null ? newHeadPfn : tail,
+            Owner = this, Physical = _memory.Physical, Start = start, NewHead = newHeadPfn, Tail = _sharedTails is null ? newHeadPfn : tail,
             OldPages = oldPages, Splits = splits, Counters = counters,
         };
         MmStruct initMm = _memory.InitMm;
@@ -256,18 +260,35 @@ internal sealed unsafe partial class HugetlbVmemmap
             // flushed and freed now (tlb_flush_mmu), the flush covering the range added above.
             gather.FlushIfFull();
         }
-        long freed = boot + runtime;
-        if (newHead) runtime--;
-        Vmstat stat = _memory.Stat;
-        Vmstat.Add(ref stat.MemmapBootPages, -boot);
-        Vmstat.Add(ref stat.MemmapPages, -runtime);
-        Vmstat.Add(ref stat.MemmapFrames, -(freed - (newHead ? 1 : 0)));
-        HvoCounters.Add(ref counters.PagesFreed, freed - (newHead ? 1 : 0));
-        HvoCounters.Add(ref counters.FoliosOptimized, 1);
-        Vmstat.Add(ref stat.HvoPagesFreed, freed - (newHead ? 1 : 0));
-        Vmstat.Add(ref stat.HvoFoliosOptimized, 1);
-        if (newHead) HvoCounters.Add(ref counters.HeadPagesCopied, 1);
+        // The new head page is memmap now: the net count given back is one less.
+        tally.BootPages += boot;
+        tally.RuntimePages += runtime - (newHead ? 1 : 0);
+        tally.Folios++;
+        if (newHead) tally.HeadPagesCopied++;
         return HvoStatus.Done;
+    }
+
+    /// <summary>What the optimizations of one call gave back, published with one interlocked add per counter when
+    /// the call ends rather than a dozen per folio.</summary>
+    private struct OptimizeTally
+    {
+        public long BootPages, RuntimePages, Folios, HeadPagesCopied;
+
+        /// <summary>Net memmap pages freed: <c>nr_memmap_boot_pages</c> and <c>nr_memmap_pages</c> drop by it.</summary>
+        public readonly long PagesFreed => BootPages + RuntimePages;
+
+        public readonly void Publish(Vmstat stat, HvoCounters counters)
+        {
+            if (Folios == 0) return;
+            Vmstat.Add(ref stat.MemmapBootPages, -BootPages);
+            Vmstat.Add(ref stat.MemmapPages, -RuntimePages);
+            Vmstat.Add(ref stat.MemmapFrames, -PagesFreed);
+            Vmstat.Add(ref stat.HvoPagesFreed, PagesFreed);
+            Vmstat.Add(ref stat.HvoFoliosOptimized, Folios);
+            HvoCounters.Add(ref counters.PagesFreed, PagesFreed);
+            HvoCounters.Add(ref counters.FoliosOptimized, Folios);
+            HvoCounters.Add(ref counters.HeadPagesCopied, HeadPagesCopied);
+        }
     }
 
     // ------------------------------------------------------------------------------------------ restore
@@ -280,9 +301,10 @@ internal sealed unsafe partial class HugetlbVmemmap
     {
         if (folios.Length == 0) return 0;
         FastPtEventSource.Log.VmemmapBatchStart(optimize: false, folios.Length);
-        long restoredBefore = HvoCounters.Read(ref counters.PagesRestored);
         long flushesBefore = HvoCounters.Read(ref counters.Flushes);
-        var newPages = new ulong[VmemmapPages(MaxOrderOf(folios))];
+        Scratch scratch = TakeScratch();
+        ulong[] newPages = scratch.PagesFor(VmemmapPages(MaxOrderOf(folios)));
+        var tally = new RestoreTally();
         if (batched) HvoCounters.Add(ref counters.Batches, 1);
         int done = 0, remapped = 0;
         bool synchronized = false;
@@ -295,13 +317,13 @@ internal sealed unsafe partial class HugetlbVmemmap
                 _memory.Rcu.Synchronize();
                 synchronized = true;
             }
-            if (!RestoreFolio(folio, newPages, counters))
+            if (!RestoreFolio(folio, newPages, ref tally))
             {
                 HvoCounters.Add(ref counters.RestoreFailures, 1);
                 break;
             }
             remapped++;
-            if (!batched) Restored(folio, counters, flush: true);
+            if (!batched) Restored(folio, counters, flush: true, ref tally);
         }
         if (batched && remapped > 0)
         {
@@ -311,16 +333,18 @@ internal sealed unsafe partial class HugetlbVmemmap
             FlushKernel(counters);
             _memory.Rcu.Synchronize();
             for (int i = 0; i < done; i++)
-                if (IsOptimized(folios[i].HeadPfn)) Restored(folios[i], counters, flush: false);
+                if (IsOptimized(folios[i].HeadPfn)) Restored(folios[i], counters, flush: false, ref tally);
         }
-        FastPtEventSource.Log.VmemmapBatchStop(optimize: false, folios.Length, 0, HvoCounters.Read(ref counters.PagesRestored) - restoredBefore,
+        tally.Publish(_memory.Stat, counters);
+        ReturnScratch(scratch);
+        FastPtEventSource.Log.VmemmapBatchStop(optimize: false, folios.Length, 0, tally.Pages,
             (int)(HvoCounters.Read(ref counters.Flushes) - flushesBefore));
         return done;
     }
 
     /// <summary><c>vmemmap_remap_alloc</c>: all pages first (or none, and nothing changed), then each tail vmemmap
     /// page gets one, filled with tail descriptors and mapped read-write.</summary>
-    private bool RestoreFolio(Folio folio, ulong[] newPages, HvoCounters counters)
+    private bool RestoreFolio(Folio folio, ulong[] newPages, ref RestoreTally tally)
     {
         int pages = VmemmapPages(folio.Order) - 1;
         Span<ulong> fresh = newPages.AsSpan(0, pages);
@@ -341,18 +365,31 @@ internal sealed unsafe partial class HugetlbVmemmap
         MmStruct initMm = _memory.InitMm;
         PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, start + Paging.PageSize,
             start + ((ulong)KernelLayout.DescriptorSize << folio.Order), ref ops);
-        Vmstat stat = _memory.Stat;
-        Vmstat.Add(ref stat.MemmapPages, pages);
-        Vmstat.Add(ref stat.MemmapFrames, pages);
-        HvoCounters.Add(ref counters.PagesRestored, pages);
-        Vmstat.Add(ref stat.HvoPagesRestored, pages);
-        HvoCounters.Add(ref counters.FoliosRestored, 1);
+        tally.Pages += pages;
+        tally.Folios++;
         return true;
+    }
+
+    /// <summary>What the restores of one call allocated and unflagged, published once when the call ends.</summary>
+    private struct RestoreTally
+    {
+        public long Pages, Folios, Unflagged;
+
+        public readonly void Publish(Vmstat stat, HvoCounters counters)
+        {
+            if (Folios == 0) return;
+            Vmstat.Add(ref stat.MemmapPages, Pages);
+            Vmstat.Add(ref stat.MemmapFrames, Pages);
+            Vmstat.Add(ref stat.HvoPagesRestored, Pages);
+            Vmstat.Add(ref stat.HvoFoliosOptimized, -Unflagged);
+            HvoCounters.Add(ref counters.PagesRestored, Pages);
+            HvoCounters.Add(ref counters.FoliosRestored, Folios);
+        }
     }
 
     /// <summary>A restored folio loses its optimized flag (its head page never moved, so this write reaches the
     /// mapped page) and, once the flush is done, its share of the static key.</summary>
-    private void Restored(Folio folio, HvoCounters counters, bool flush)
+    private void Restored(Folio folio, HvoCounters counters, bool flush, ref RestoreTally tally)
     {
         if (flush)
         {
@@ -363,7 +400,7 @@ internal sealed unsafe partial class HugetlbVmemmap
         }
         _memory.Memmap.GetMutable(folio.HeadPfn)->Private &= ~HugetlbPageFlags.VmemmapOptimized;
         _memory.Memmap.OptimizedFolioRemoved();
-        Vmstat.Add(ref _memory.Stat.HvoFoliosOptimized, -1);
+        tally.Unflagged++;
         if (_sharedTails is not null)
         {
             int zone = (_memory.Memmap.Get(folio.HeadPfn)->Flags & PageFlags.ZoneMovable) != 0 ? 1 : 0;
@@ -422,11 +459,10 @@ internal sealed unsafe partial class HugetlbVmemmap
     /// <summary>After a failed optimization: every split of this call whose PTEs still map the original block
     /// read-write, page for page (no folio in it was optimized), becomes the PMD leaf it was; the tables go after one
     /// flush. So a failure leaves the vmemmap as it found it.</summary>
-    private void MergeBackUnusedSplits(List<SplitRecord> splits, HvoCounters counters)
+    private void MergeBackUnusedSplits(List<SplitRecord> splits, MmuGatherCore gather, HvoCounters counters)
     {
         if (splits.Count == 0) return;
         MmStruct initMm = _memory.InitMm;
-        var gather = new MmuGatherCore(initMm, owned: true);
         gather.Begin();
         using (initMm.LockMmap())
         {
@@ -452,6 +488,41 @@ internal sealed unsafe partial class HugetlbVmemmap
     }
 
     // ------------------------------------------------------------------------------------------ helpers
+
+    /// <summary>What an optimize or restore call works with, kept for the next call so that a call allocates
+    /// nothing: the gather (its list of pages to free grows to a batch once), the old or new pages of a folio, the
+    /// splits, the batch's eligibility marks.</summary>
+    private sealed class Scratch
+    {
+        public readonly MmuGatherCore Gather;
+        public readonly List<SplitRecord> Splits = new();
+        private ulong[] _pages = [];
+        private byte[] _eligible = [];
+
+        public Scratch(MmStruct initMm) => Gather = new MmuGatherCore(initMm, owned: true);
+
+        public ulong[] PagesFor(int count) => _pages.Length >= count ? _pages : _pages = new ulong[count];
+
+        /// <summary><paramref name="count"/> marks, all <see cref="Undecided"/>.</summary>
+        public Span<byte> EligibleFor(int count)
+        {
+            if (_eligible.Length < count) _eligible = new byte[count];
+            Span<byte> marks = _eligible.AsSpan(0, count);
+            marks.Clear();
+            return marks;
+        }
+    }
+
+    /// <summary>The cached scratch, or a new one when another call holds it (calls may run on several threads).</summary>
+    private Scratch TakeScratch() => System.Threading.Interlocked.Exchange(ref _scratch, null) ?? new Scratch(_memory.InitMm);
+
+    /// <summary>Keeps <paramref name="scratch"/> for the next call. A call that threw does not get here: its gather
+    /// may still be active, and the next call makes a new one.</summary>
+    private void ReturnScratch(Scratch scratch)
+    {
+        scratch.Splits.Clear();
+        System.Threading.Volatile.Write(ref _scratch, scratch);
+    }
 
     /// <summary>The physical address backing the kernel virtual address <paramref name="va"/>.</summary>
     private ulong BackingOf(ulong va)

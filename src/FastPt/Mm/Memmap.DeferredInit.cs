@@ -40,6 +40,9 @@ internal sealed unsafe partial class Memmap
             // Release: a miss that reads the new array (acquire) sees the region fully built.
             Volatile.Write(ref _deferred, next);
         }
+        // A 2 MiB block cached before the region existed would let hits skip its pending pages: drop every cached
+        // translation (boot registers regions before it reaches descriptors, so this costs nothing there).
+        FlushKernelTlb();
     }
 
     /// <summary>Writes every deferred descriptor now (the kernel without deferred init, and the representation
@@ -77,6 +80,15 @@ internal sealed unsafe partial class Memmap
                 return;
             }
         }
+    }
+
+    /// <summary>True when a descriptor page in [<paramref name="pa"/>, +<paramref name="length"/>) still waits
+    /// for its first access.</summary>
+    private bool AnyPending(ulong pa, ulong length)
+    {
+        foreach (DeferredRegion region in Volatile.Read(ref _deferred))
+            if (region.AnyPending(pa, pa + length)) return true;
+        return false;
     }
 
     private void InitialiseSlow(ulong pagePa)
@@ -130,6 +142,24 @@ internal sealed unsafe partial class Memmap
             ulong index = (pagePa - FirstPage) >> Paging.PageShift;
             // Acquire: whoever sees the bit set also sees the descriptors written before it (release in Write).
             return (Volatile.Read(ref _initialised[index >> 6]) & (1UL << (int)(index & 63))) == 0;
+        }
+
+        /// <summary>True when a page of this region in [<paramref name="from"/>, <paramref name="to"/>) is pending
+        /// (one bitmap word at a time).</summary>
+        public bool AnyPending(ulong from, ulong to)
+        {
+            from = Math.Max(from & Paging.PageMask, FirstPage);
+            to = Math.Min(to, EndPage);
+            if (from >= to) return false;
+            ulong first = (from - FirstPage) >> Paging.PageShift, last = ((to - FirstPage) >> Paging.PageShift) - 1;
+            for (ulong word = first >> 6; word <= last >> 6; word++)
+            {
+                ulong mask = ulong.MaxValue;
+                if (word == first >> 6) mask &= ulong.MaxValue << (int)(first & 63);
+                if (word == last >> 6) mask &= ulong.MaxValue >> (63 - (int)(last & 63));
+                if ((~Volatile.Read(ref _initialised[word]) & mask) != 0) return true;
+            }
+            return false;
         }
 
         /// <summary>Writes the reserved state into this region's descriptors on the page; under the lock.</summary>

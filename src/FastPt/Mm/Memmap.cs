@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 using FastPt.Geometry;
 using FastPt.Hardware;
@@ -13,9 +14,19 @@ namespace FastPt.Mm;
 /// descriptor faults on its read-only mapping.</summary>
 internal sealed unsafe partial class Memmap
 {
-    private const int TlbEntries = 512;
+    /// <summary>Sets of the kernel TLB's first level, two ways each (2048 entries, as a Zen 3 L2 DTLB), indexed by
+    /// the low bits of the virtual page number.</summary>
+    private const int TlbSets = 1024;
+
+    /// <summary>Entries of its second level, 2 MiB leaves by the low bits of <c>va &gt;&gt; 21</c>.</summary>
+    private const int HugeTlbEntries = 512;
+
+    /// <summary>Flush generations of one machine lie in [base, base + 2^36): a TLB entry tagged by another machine's
+    /// generation never matches this one's, so a thread's TLB needs no owner and no reset.</summary>
+    private const int GenerationRangeShift = 36;
 
     [ThreadStatic] private static KernelTlb? t_tlb;
+    private static long s_generationBase;
 
     private readonly PhysicalMemory _memory;
     private readonly RcuDomain _rcu;
@@ -25,7 +36,7 @@ internal sealed unsafe partial class Memmap
     private readonly bool _compoundInfoIsMask;
     private ulong _rootPa;
     // Read on every descriptor access; written only by kernel TLB shootdowns (hot-plug, HVO).
-    private long _flushGeneration = 1;
+    private long _flushGeneration = Interlocked.Add(ref s_generationBase, 1L << GenerationRangeShift);
     // Per CPU: the misses of faulting CPUs would otherwise write a word on the cache line they all read
     // _flushGeneration from.
     private readonly PerCpuCounter _walks = new();
@@ -65,11 +76,11 @@ internal sealed unsafe partial class Memmap
     public PageDescriptor* GetAt(ulong va)
     {
         KernelTlb? tlb = t_tlb;
-        if (tlb != null && tlb.Owner == this && tlb.Generation == Volatile.Read(ref _flushGeneration))
+        if (tlb != null)
         {
-            int i = (int)((va >> 12) & (TlbEntries - 1));
-            if (tlb.Tags[i] == (va >> 12))
-                return (PageDescriptor*)(tlb.ReadBase[i] + (nint)(va & 0xFFF));
+            ref TlbEntry e = ref tlb.Way0(va >> 12);
+            if (e.Tag == va >> 12 && e.Generation == Volatile.Read(ref _flushGeneration))
+                return (PageDescriptor*)(e.Read + (nint)(va & 0xFFF));
         }
         return (PageDescriptor*)Miss(va, write: false);
     }
@@ -84,11 +95,11 @@ internal sealed unsafe partial class Memmap
     public PageDescriptor* GetMutableAt(ulong va)
     {
         KernelTlb? tlb = t_tlb;
-        if (tlb != null && tlb.Owner == this && tlb.Generation == Volatile.Read(ref _flushGeneration))
+        if (tlb != null)
         {
-            int i = (int)((va >> 12) & (TlbEntries - 1));
-            if (tlb.Tags[i] == (va >> 12) && tlb.WriteBase[i] != 0)
-                return (PageDescriptor*)(tlb.WriteBase[i] + (nint)(va & 0xFFF));
+            ref TlbEntry e = ref tlb.Way0(va >> 12);
+            if (e.Tag == va >> 12 && e.Generation == Volatile.Read(ref _flushGeneration) && e.Write != 0)
+                return (PageDescriptor*)(e.Write + (nint)(va & 0xFFF));
         }
         return (PageDescriptor*)Miss(va, write: true);
     }
@@ -96,14 +107,32 @@ internal sealed unsafe partial class Memmap
     /// <summary>Reads or writes through the kernel mapping of any kernel virtual address (vmemmap or direct map).</summary>
     public byte* KernelPointer(ulong va, bool write) => Miss(va, write);
 
+    /// <summary>The first way missed: the second way, then the 2 MiB level, then a walk of the kernel tables.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private byte* Miss(ulong va, bool write)
     {
-        _walks.Add(1);
         // The generation is read before the walk: a flush that lands during the walk (after a remap this walk may
         // have missed) then leaves the entry tagged with the old generation, and the next access walks again.
         // Read after the walk, it could tag a stale translation as current and outlive the flush.
         long generation = Volatile.Read(ref _flushGeneration);
+        KernelTlb tlb = t_tlb ??= new KernelTlb();
+        ulong vpn = va >> 12;
+        ref TlbEntry way0 = ref tlb.Way0(vpn);
+        ref TlbEntry way1 = ref Unsafe.Add(ref way0, 1);
+        if (way1.Tag == vpn && way1.Generation == generation && (!write || way1.Write != 0))
+        {
+            // Most recently used first, so that the inlined check finds it next time.
+            (way0, way1) = (way1, way0);
+            return (byte*)(write ? way0.Write : way0.Read) + (va & 0xFFF);
+        }
+        // A 2 MiB leaf (every boot vmemmap block until HugeTLB splits it, the direct map) is one entry for its 512
+        // pages, as the hardware's TLB holds a 2 MiB translation: descriptors spread over a block (the buddy
+        // lists') stop walking.
+        ref HugeTlbEntry huge = ref tlb.Huge(va >> Paging.PmdShift);
+        if (huge.Tag == va >> Paging.PmdShift && huge.Generation == generation && (!write || (huge.Block & HugeWritable) != 0))
+            return Fill(ref way0, vpn, generation, (huge.Block & ~HugeWritable) + (va & (Paging.PmdSize - 1) & Paging.PageMask), write) + (va & 0xFFF);
+
+        _walks.Add(1);
         WalkStatus status;
         WalkResult walk;
         _rcu.ReadLock();
@@ -120,17 +149,40 @@ internal sealed unsafe partial class Memmap
 
         ulong pagePa = walk.PhysAddr & Paging.PageMask;
         // Descriptors of reserved frames are written on the first miss on their page, before anything caches it.
-        if (Volatile.Read(ref _deferred).Length != 0) InitialiseDeferred(pagePa);
-        // A write-capable cache entry is only made by a write, so that writes are accounted to their chunk.
+        bool deferred = Volatile.Read(ref _deferred).Length != 0;
+        if (deferred) InitialiseDeferred(pagePa);
+        if (walk.Level == Paging.PmdLevel)
+        {
+            // A block is cached whole only once none of its pages waits for deferred initialisation (a page is
+            // initialised on a walk, which hits on the block would skip). Regions are deferred only at boot, before
+            // anything reaches descriptors, so no page of a cached block becomes pending later.
+            ulong blockPa = walk.PhysAddr & ~(Paging.PmdSize - 1);
+            if (!deferred || !AnyPending(blockPa, Paging.PmdSize))
+            {
+                huge.Tag = va >> Paging.PmdShift;
+                huge.Generation = generation;
+                huge.Block = blockPa | ((walk.Rights & Rights.Writable) != 0 ? HugeWritable : 0);
+            }
+        }
+        return Fill(ref way0, vpn, generation, pagePa, write) + (va & 0xFFF);
+    }
+
+    /// <summary>Marks a cached 2 MiB block whose leaf is writable (its address is 2 MiB aligned: bit 0 is free).</summary>
+    private const ulong HugeWritable = 1;
+
+    /// <summary>Caches <paramref name="vpn"/> → <paramref name="pagePa"/> in the first way of its set, the entry
+    /// there moving to the second (a refill of the same page replaces it in place), and returns the page's host
+    /// pointer. A write-capable entry is only made by a write, so that writes are accounted to their frame and
+    /// chunk.</summary>
+    private byte* Fill(ref TlbEntry way0, ulong vpn, long generation, ulong pagePa, bool write)
+    {
         byte* host = write ? _memory.WritePointer(pagePa) : _memory.ReadPointer(pagePa);
-        KernelTlb tlb = t_tlb ??= new KernelTlb();
-        if (tlb.Owner != this || tlb.Generation != generation) tlb.Reset(this, generation);
-        int i = (int)((va >> 12) & (TlbEntries - 1));
-        if (tlb.Tags[i] != va >> 12) tlb.WriteBase[i] = 0;
-        tlb.Tags[i] = va >> 12;
-        tlb.ReadBase[i] = (nint)host;
-        if (write) tlb.WriteBase[i] = (nint)host;
-        return host + (va & 0xFFF);
+        if (way0.Tag != vpn) Unsafe.Add(ref way0, 1) = way0;
+        way0.Tag = vpn;
+        way0.Generation = generation;
+        way0.Read = (nint)host;
+        way0.Write = write ? (nint)host : 0;
+        return host;
     }
 
     private KernelFaultException KernelFault(ulong va, bool write, WalkStatus status, WalkResult walk)
@@ -153,19 +205,37 @@ internal sealed unsafe partial class Memmap
             new VirtAddr(va), write, status == WalkStatus.Poisoned);
     }
 
+    /// <summary>One cached translation of a 4 KiB page: the host pointers for reading and (when made by a write)
+    /// writing, valid while <see cref="Generation"/> is the machine's flush generation.</summary>
+    private struct TlbEntry
+    {
+        public ulong Tag;
+        public long Generation;
+        public nint Read;
+        public nint Write;
+    }
+
+    /// <summary>One cached 2 MiB leaf: its block's physical address | <see cref="HugeWritable"/>.</summary>
+    private struct HugeTlbEntry
+    {
+        public ulong Tag;
+        public long Generation;
+        public ulong Block;
+    }
+
+    /// <summary>A thread's kernel TLB, shared by every machine the thread touches (their generations differ).</summary>
     private sealed class KernelTlb
     {
-        public Memmap? Owner;
-        public long Generation;
-        public readonly ulong[] Tags = new ulong[TlbEntries];
-        public readonly nint[] ReadBase = new nint[TlbEntries];
-        public readonly nint[] WriteBase = new nint[TlbEntries];
+        // Way 0 and way 1 of a set are adjacent: the two ways share a cache line.
+        private readonly TlbEntry[] _entries = new TlbEntry[TlbSets * 2];
+        private readonly HugeTlbEntry[] _huge = new HugeTlbEntry[HugeTlbEntries];
 
-        public void Reset(Memmap owner, long generation)
-        {
-            Owner = owner;
-            Generation = generation;
-            Array.Fill(Tags, ulong.MaxValue);
-        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ref TlbEntry Way0(ulong vpn) =>
+            ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_entries), (nint)((vpn & (TlbSets - 1)) * 2));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ref HugeTlbEntry Huge(ulong blockVpn) =>
+            ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_huge), (nint)(blockVpn & (HugeTlbEntries - 1)));
     }
 }

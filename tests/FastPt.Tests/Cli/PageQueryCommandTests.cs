@@ -138,7 +138,7 @@ public sealed class PageQueryCommandTests
     [InlineData("kpageflags", "0x10+0", "is empty")]
     [InlineData("kpageflags", "0x100000-0x100010", "run past the end of RAM")]
     [InlineData("kpageflags", "--selftest", "--selftest checks HugeTLB folios")]
-    [InlineData("kpageflags", "--pages-2m=-1", "--pages-2m must not be negative")]
+    [InlineData("kpageflags", "--pages-2m=-1", "--pages-2m: '-1' must not be negative")]
     [InlineData("kpageflags", "--design=7x", "7x")]
     [InlineData("pagemap", "", "nothing is mapped")]
     [InlineData("pagemap", "0xffff888000000000+4K", "leaves the user range")]

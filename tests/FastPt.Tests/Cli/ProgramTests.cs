@@ -52,7 +52,7 @@ public class ProgramTests
 
     [Theory]
     [InlineData("unknown scenario 'nope'", "run", "nope")]
-    [InlineData("Required argument missing", "run")]
+    [InlineData("'fastpt run' needs <scenario> (see 'fastpt run --help')", "run")]
     [InlineData("--memory", "--memory", "12Q")]
     [InlineData("multiple of 2 MiB", "--memory", "3M")]
     [InlineData("64 TiB", "--memory", "128T")]

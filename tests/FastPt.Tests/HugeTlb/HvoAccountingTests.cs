@@ -155,6 +155,28 @@ public sealed class HvoAccountingTests
         Assert.Equal(before.Total + machine.HugeTlb.GetStatistics().SharedTailPages, MemmapCounts.Of(machine).Total);
     }
 
+    [Theory]
+    [MemberData(nameof(AllDesigns))]
+    public void Folios_whose_vmemmap_is_self_hosted_are_skipped_once_each_and_the_memory_still_goes(HvoDesign design)
+    {
+        using Machine machine = Boot(design, 2 * GiB);
+        // Two sections hosting their own memmap (an altmap): movable, so the pool takes its folios from them.
+        machine.AddMemory(P(8 * GiB), 256 * MiB, new HotAddOptions { UseAltmap = true });
+        MemmapCounts before = MemmapCounts.Of(machine);
+        foreach (HvoBatching batching in new[] { HvoBatching.Batched, HvoBatching.PerFolio })
+        {
+            long skipped = machine.HugeTlb.GetStatistics().Size2M.SelfHostedSkipped;
+            HugeTlbResizeResult grown = machine.HugeTlb.SetPoolSize(PageSize.Size2M, 64, batching);
+            Assert.Equal(0, grown.VmemmapPagesFreed);
+            Assert.Equal(0, grown.FoliosOptimized);
+            // vmemmap_should_optimize_folio said no once per folio (the batched path asks in its split pass only).
+            Assert.Equal(64, machine.HugeTlb.GetStatistics().Size2M.SelfHostedSkipped - skipped);
+            Assert.Equal(before, MemmapCounts.Of(machine));
+            machine.HugeTlb.SetPoolSize(PageSize.Size2M, 0);
+        }
+        machine.RemoveMemory(P(8 * GiB), 256 * MiB);
+    }
+
     /// <summary>The 128 MiB sections the pool's folios lie in (taking them all out and back).</summary>
     private static long SectionsOf(Machine machine, PageSize size, int count)
     {
