@@ -190,8 +190,9 @@ internal sealed unsafe partial class HugetlbVmemmap
             return HvoStatus.OutOfMemory;
         }
         // A new page for the head's descriptors, so that the old page goes back with the rest (GFP_NORETRY: without
-        // one, the old page stays and is reused).
-        bool newHead = _memory.Buddy.TryAllocate(0, zero: false, out ulong newHeadPfn);
+        // one, the old page stays and is reused): alloc_pages_node of order 0, from this CPU's list, where the pages
+        // the last folios gave back are.
+        bool newHead = _memory.Buddy.TryAllocateHot(zero: false, out ulong newHeadPfn, movable: false);
         if (!newHead) newHeadPfn = NoPage;
 
         // Set before the walk copies the head's page, so the copy carries it: until the flush, this thread may still
@@ -242,7 +243,7 @@ internal sealed unsafe partial class HugetlbVmemmap
             memmap.OptimizedFolioRemoved();
             // The new head page and a tail page allocated for this folio may have been mapped: they go after the
             // gather's flush and grace period.
-            if (newHead) gather.RemovePages(newHeadPfn, 0);
+            if (newHead) gather.RemovePages(newHeadPfn, 0, perCpu: true);
             _sharedTails?.Release(zone, folio.Order, tailAllocated, gather);
             HvoCounters.Add(ref counters.OptimizeFailures, 1);
             return HvoStatus.OutOfMemory;
@@ -252,10 +253,12 @@ internal sealed unsafe partial class HugetlbVmemmap
         long boot = 0, runtime = 0;
         for (int i = newHead ? 0 : 1; i < pages; i++)
         {
-            // free_vmemmap_page: boot memmap leaves nr_memmap_boot_pages, the rest nr_memmap_pages.
+            // free_vmemmap_page: boot memmap leaves nr_memmap_boot_pages, the rest nr_memmap_pages; either way the
+            // page goes to this CPU's list (__free_page, and free_reserved_page ends in it too), not to the buddy
+            // lists one zone-lock acquisition and one coalescing at a time.
             if ((memmap.Get(oldPages[i])->Flags & PageFlags.Reserved) != 0) boot++;
             else runtime++;
-            gather.RemovePages(oldPages[i], 0);
+            gather.RemovePages(oldPages[i], 0, perCpu: true);
             // Every page of the folio is remapped already and no page-table lock is held: a full batch may be
             // flushed and freed now (tlb_flush_mmu), the flush covering the range added above.
             gather.FlushIfFull();
@@ -348,7 +351,7 @@ internal sealed unsafe partial class HugetlbVmemmap
     {
         int pages = VmemmapPages(folio.Order) - 1;
         Span<ulong> fresh = newPages.AsSpan(0, pages);
-        if (!_memory.Buddy.TryAllocateBulk(fresh, zero: false)) return false;
+        if (!AllocateVmemmapPages(fresh)) return false;
         ulong start = _memory.Layout.DescriptorAddress(folio.HeadPfn);
         ulong headPage = BackingOf(start) >> Paging.PageShift;
         ulong source;
@@ -367,6 +370,23 @@ internal sealed unsafe partial class HugetlbVmemmap
             start + ((ulong)KernelLayout.DescriptorSize << folio.Order), ref ops);
         tally.Pages += pages;
         tally.Folios++;
+        return true;
+    }
+
+    /// <summary><c>alloc_vmemmap_page_list</c>: single ZONE_NORMAL frames, one by one from this CPU's list (refilled
+    /// from the buddy lists a batch at a time), all or none. The free frames are counted first, so that a refusal
+    /// takes nothing (the exhaustion sweeps compare the whole allocator); only a racing allocation can make a later
+    /// frame fail, and then the ones taken go back onto the list, as the kernel's error path frees them.</summary>
+    private bool AllocateVmemmapPages(Span<ulong> fresh)
+    {
+        BuddyAllocator buddy = _memory.Buddy;
+        if (buddy.ZoneFreePages(MemoryZone.Normal) < fresh.Length) return false;
+        for (int i = 0; i < fresh.Length; i++)
+        {
+            if (buddy.TryAllocateHot(zero: false, out fresh[i], movable: false)) continue;
+            for (int j = 0; j < i; j++) buddy.FreeHot(fresh[j]);
+            return false;
+        }
         return true;
     }
 

@@ -106,14 +106,16 @@ internal sealed unsafe partial class BuddyAllocator
         return Interlocked.CompareExchange(ref _pcp[slot], created, null) ?? created;
     }
 
-    /// <summary>A single movable frame for user data (a demand fault's page), from this CPU's lists: ZONE_MOVABLE
-    /// first, then ZONE_NORMAL, as the zonelist says, each list refilled from its zone when empty. When a zone has
-    /// none left in its buddy lists but other CPUs' lists hold some of its frames, those are drained first, so the
-    /// zone is used exactly when a free frame of it exists. Zeroed when <paramref name="zero"/> is set.</summary>
-    public bool TryAllocateHot(bool zero, out ulong pfn)
+    /// <summary>A single frame from this CPU's lists (<c>alloc_pages</c> of order 0, <c>rmqueue_pcplist</c>): for
+    /// user data (a demand fault's page, <paramref name="movable"/>) ZONE_MOVABLE first, then ZONE_NORMAL, as the
+    /// zonelist says; a kernel frame (a vmemmap page) from ZONE_NORMAL only. Each list is refilled from its zone when
+    /// empty. When a zone has none left in its buddy lists but other CPUs' lists hold some of its frames, those are
+    /// drained first, so the zone is used exactly when a free frame of it exists. Zeroed when
+    /// <paramref name="zero"/> is set.</summary>
+    public bool TryAllocateHot(bool zero, out ulong pfn, bool movable = true)
     {
         Pcp pcp = ThisCpu();
-        for (int zone = (int)MemoryZone.Movable; zone >= (int)MemoryZone.Normal; zone--)
+        for (int zone = movable ? (int)MemoryZone.Movable : (int)MemoryZone.Normal; zone >= (int)MemoryZone.Normal; zone--)
         {
             // populated_zone: a zone without memory (no ZONE_MOVABLE, most often) has no frame on any list, so it
             // is passed over without taking this list's lock or summing the other CPUs' lists — whose cache lines
@@ -215,7 +217,8 @@ internal sealed unsafe partial class BuddyAllocator
         if (zero) _memory.ClearUserPage(pfn << 12);
     }
 
-    /// <summary><c>free_unref_page</c>: frees a single user frame onto this CPU's list of its zone (checks and
+    /// <summary><c>free_unref_page</c>: frees a single frame (user data, or a kernel page such as a vmemmap page
+    /// HVO gives back) onto this CPU's list of its zone (checks and
     /// poisoning as <see cref="Free"/>); a list above <see cref="PcpHigh"/> gives its <see cref="PcpBatch"/> oldest
     /// frames back to the buddy lists.</summary>
     public void FreeHot(ulong pfn)
