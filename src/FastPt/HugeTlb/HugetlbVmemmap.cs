@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Lib;
 using FastPt.Mm;
 
 namespace FastPt.HugeTlb;
@@ -88,13 +89,15 @@ internal sealed unsafe partial class HugetlbVmemmap
         if (batched)
         {
             HvoCounters.Add(ref counters.Batches, 1);
-            // Whether each folio is to be optimized, decided once (the remap pass reads it back).
+            // Whether each folio is to be optimized, decided once (the remap pass reads it back), and the page that
+            // holds its head's descriptors.
             Span<byte> eligible = scratch.EligibleFor(folios.Length);
+            Span<ulong> headPages = scratch.HeadPagesFor(folios.Length);
             // The split pass: one flush for all the splits. The first out-of-memory ends it: the remap pass can
             // still split with the pages the folios before it give back.
             for (int i = 0; i < folios.Length; i++)
             {
-                eligible[i] = ShouldOptimize(folios[i], counters) ? Eligible : Skip;
+                eligible[i] = ShouldOptimize(folios[i], counters, out headPages[i]) ? Eligible : Skip;
                 if (eligible[i] == Eligible && SplitFolio(folios[i], flushEachSplit: false, splits, counters) == HvoStatus.OutOfMemory) break;
             }
             if (splits.Count > 0) FlushKernel(counters);
@@ -104,8 +107,12 @@ internal sealed unsafe partial class HugetlbVmemmap
             for (int i = 0; i < folios.Length; i++)
             {
                 Folio folio = folios[i];
-                if (eligible[i] == Undecided) eligible[i] = ShouldOptimize(folio, counters) ? Eligible : Skip;
+                if (eligible[i] == Undecided) eligible[i] = ShouldOptimize(folio, counters, out _) ? Eligible : Skip;
                 if (eligible[i] != Eligible) continue;
+                // The next folio's head page is copied one folio from now: start loading it (the split pass read
+                // the page that backs it; a split keeps the same pages, and a prefetch is only a hint).
+                if (i + 1 < folios.Length && eligible[i + 1] == Eligible)
+                    PageCopy.Prefetch(_memory.Physical.ReadPointer(headPages[i + 1] << Paging.PageShift));
                 HvoStatus status = OptimizeFolio(folio, gather, flushEachSplit: false, splits, oldPages, counters, ref tally);
                 if (status == HvoStatus.OutOfMemory && gather.PendingFrees > 0)
                 {
@@ -123,7 +130,7 @@ internal sealed unsafe partial class HugetlbVmemmap
         {
             foreach (Folio folio in folios)
             {
-                if (!ShouldOptimize(folio, counters)) continue;
+                if (!ShouldOptimize(folio, counters, out _)) continue;
                 // Split first (a flush per split), so the head copy below never takes the frame a split needs.
                 if (SplitFolio(folio, flushEachSplit: true, splits, counters) == HvoStatus.OutOfMemory)
                 {
@@ -149,13 +156,15 @@ internal sealed unsafe partial class HugetlbVmemmap
 
     /// <summary><c>vmemmap_should_optimize_folio</c>, plus the self-hosted check the kernel makes on the walk's
     /// first PMD: memmap on hot-added memory (an altmap) must stay where it is.</summary>
-    private bool ShouldOptimize(Folio folio, HvoCounters counters)
+    private bool ShouldOptimize(Folio folio, HvoCounters counters, out ulong headPage)
     {
+        headPage = 0;
         if (VmemmapPages(folio.Order) <= 1 || IsOptimized(folio.HeadPfn)) return false;
         ulong va = _memory.Layout.DescriptorAddress(folio.HeadPfn);
         if (!PageTableOps.Lookup(_memory.InitMm, va, out ulong entry, out int level))
             throw new InvalidOperationException($"BUG: the descriptor of HugeTLB folio 0x{folio.HeadPfn:x} is not mapped");
         ulong backing = (PageTableEntry.LeafAddress(entry, level) + (va & (Paging.LevelSize(level) - 1))) >> Paging.PageShift;
+        headPage = backing;
         if ((_memory.Memmap.Get(backing)->Flags & PageFlags.VmemmapSelfHosted) == 0) return true;
         HvoCounters.Add(ref counters.SelfHostedSkipped, 1);
         return false;
@@ -518,10 +527,18 @@ internal sealed unsafe partial class HugetlbVmemmap
         public readonly List<SplitRecord> Splits = new();
         private ulong[] _pages = [];
         private byte[] _eligible = [];
+        private ulong[] _headPages = [];
 
         public Scratch(MmStruct initMm) => Gather = new MmuGatherCore(initMm, owned: true);
 
         public ulong[] PagesFor(int count) => _pages.Length >= count ? _pages : _pages = new ulong[count];
+
+        /// <summary>Room for <paramref name="count"/> head vmemmap pages (written before they are read).</summary>
+        public Span<ulong> HeadPagesFor(int count)
+        {
+            if (_headPages.Length < count) _headPages = new ulong[count];
+            return _headPages.AsSpan(0, count);
+        }
 
         /// <summary><paramref name="count"/> marks, all <see cref="Undecided"/>.</summary>
         public Span<byte> EligibleFor(int count)
