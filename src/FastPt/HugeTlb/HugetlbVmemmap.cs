@@ -97,8 +97,9 @@ internal sealed unsafe partial class HugetlbVmemmap
             // still split with the pages the folios before it give back.
             for (int i = 0; i < folios.Length; i++)
             {
-                eligible[i] = ShouldOptimize(folios[i], counters, out headPages[i]) ? Eligible : Skip;
-                if (eligible[i] == Eligible && SplitFolio(folios[i], flushEachSplit: false, splits, counters) == HvoStatus.OutOfMemory) break;
+                eligible[i] = ShouldOptimize(folios[i], counters, out headPages[i], out bool pteMapped) ? Eligible : Skip;
+                // A vmemmap inside one PMD whose head is PTE-mapped is split already: no second walk from the top.
+                if (eligible[i] == Eligible && !pteMapped && SplitFolio(folios[i], flushEachSplit: false, splits, counters) == HvoStatus.OutOfMemory) break;
             }
             if (splits.Count > 0) FlushKernel(counters);
             // The refcounts are frozen: after this grace period no speculative reader is still writing one.
@@ -107,7 +108,7 @@ internal sealed unsafe partial class HugetlbVmemmap
             for (int i = 0; i < folios.Length; i++)
             {
                 Folio folio = folios[i];
-                if (eligible[i] == Undecided) eligible[i] = ShouldOptimize(folio, counters, out _) ? Eligible : Skip;
+                if (eligible[i] == Undecided) eligible[i] = ShouldOptimize(folio, counters, out _, out _) ? Eligible : Skip;
                 if (eligible[i] != Eligible) continue;
                 // The next folio's head page is copied one folio from now: start loading it (the split pass read
                 // the page that backs it; a split keeps the same pages, and a prefetch is only a hint).
@@ -130,7 +131,7 @@ internal sealed unsafe partial class HugetlbVmemmap
         {
             foreach (Folio folio in folios)
             {
-                if (!ShouldOptimize(folio, counters, out _)) continue;
+                if (!ShouldOptimize(folio, counters, out _, out _)) continue;
                 // Split first (a flush per split), so the head copy below never takes the frame a split needs.
                 if (SplitFolio(folio, flushEachSplit: true, splits, counters) == HvoStatus.OutOfMemory)
                 {
@@ -155,16 +156,21 @@ internal sealed unsafe partial class HugetlbVmemmap
     }
 
     /// <summary><c>vmemmap_should_optimize_folio</c>, plus the self-hosted check the kernel makes on the walk's
-    /// first PMD: memmap on hot-added memory (an altmap) must stay where it is.</summary>
-    private bool ShouldOptimize(Folio folio, HvoCounters counters, out ulong headPage)
+    /// first PMD: memmap on hot-added memory (an altmap) must stay where it is. <paramref name="headPage"/> is the
+    /// page backing the head's descriptor; <paramref name="pteMapped"/> says that the folio's whole vmemmap lies
+    /// in one PMD whose entry is a PTE table (nothing to split).</summary>
+    private bool ShouldOptimize(Folio folio, HvoCounters counters, out ulong headPage, out bool pteMapped)
     {
         headPage = 0;
+        pteMapped = false;
         if (VmemmapPages(folio.Order) <= 1 || IsOptimized(folio.HeadPfn)) return false;
         ulong va = _memory.Layout.DescriptorAddress(folio.HeadPfn);
         if (!PageTableOps.Lookup(_memory.InitMm, va, out ulong entry, out int level))
             throw new InvalidOperationException($"BUG: the descriptor of HugeTLB folio 0x{folio.HeadPfn:x} is not mapped");
         ulong backing = (PageTableEntry.LeafAddress(entry, level) + (va & (Paging.LevelSize(level) - 1))) >> Paging.PageShift;
         headPage = backing;
+        ulong last = va + ((ulong)KernelLayout.DescriptorSize << folio.Order) - 1;
+        pteMapped = level == Paging.PteLevel && Paging.AlignDown(va, Paging.PmdSize) == Paging.AlignDown(last, Paging.PmdSize);
         if ((_memory.Memmap.Get(backing)->Flags & PageFlags.VmemmapSelfHosted) == 0) return true;
         HvoCounters.Add(ref counters.SelfHostedSkipped, 1);
         return false;
