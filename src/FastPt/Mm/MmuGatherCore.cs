@@ -257,11 +257,21 @@ internal sealed class MmuGatherCore
                 if (synchronized) RcuTableBatch.FreeBatch(memory, _fullBatches[i], token);
                 else memory.TableBatches.Queue(_fullBatches[i]);
             }
-            for (int i = 0; i < _pageCount; i++)
+            for (int i = 0; i < _pageCount;)
             {
                 ulong item = _pages[i];
-                if (item % 64 == 32) memory.Buddy.FreeHot(item >> 6); // a single frame: free_unref_page
-                else memory.FreePages(item >> 6, (int)(item & 31));
+                if (item % 64 != 32)
+                {
+                    memory.FreePages(item >> 6, (int)(item & 31));
+                    i++;
+                    continue;
+                }
+                // A run of single frames for the per-CPU lists, decoded in place (the list is emptied below): one
+                // list-lock hold for the run (free_unref_folios).
+                int run = i;
+                for (; run < _pageCount && _pages[run] % 64 == 32; run++) _pages[run] >>= 6;
+                memory.Buddy.FreeHotBulk(_pages.AsSpan(i, run - i));
+                i = run;
             }
         }
         finally
