@@ -14,6 +14,7 @@ namespace FastPt.Benchmarks.Faults;
 public class FaultBenchmarks : IDisposable
 {
     private const ulong Base = 0x7f00_0000_0000;
+    private const ulong TouchBase = 0x1000_0000_0000;
     private const ulong RegionSize = 128UL << 20;
     private const int PagesPerRegion = (int)(RegionSize >> 12);
 
@@ -32,6 +33,7 @@ public class FaultBenchmarks : IDisposable
     {
         _machine = new Machine(new MachineOptions { MemorySize = 2UL << 30, PageTableLocks = Locks });
         _space = _machine.CreateAddressSpace();
+        FaultWorkers.TouchAllFrames(_machine, _space, TouchBase);
         _workers = new FaultWorkers(_space, 2, Base, RegionSize);
         for (int i = 0; i < 6; i++)
         {
