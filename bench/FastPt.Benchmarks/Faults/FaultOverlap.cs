@@ -34,10 +34,9 @@ internal static class FaultOverlap
             throw new ArgumentException($"passes must be a whole number from 1 to 1000, not '{args[1]}'");
         string? only = args.Length > 2 ? args[2] : null;
         Console.WriteLine($"{"row",-16} {"1 thread ns/fault",18} {"2 threads ns/fault",19} {"slowdown",9} {"ratio",6} {"chunks 1/2",11}");
-        foreach ((string name, Func<int, (Action<long[]> Pass, IDisposable Owned)> create, Action? map, Action? unmap, IDisposable? owner, Machine? machine) in Rows())
+        foreach ((string name, Func<int, (Action<long[]> Pass, IDisposable Owned)> create, Action? map, Action? unmap, IDisposable? owner, Machine? machine) in Rows(name => only is null || name.Contains(only, StringComparison.Ordinal)))
         {
             using IDisposable? disposeOwner = owner;
-            if (only is not null && !name.Contains(only, StringComparison.Ordinal)) continue;
             MemoryStatistics? before = machine?.GetStatistics();
             Report(name, Measure(create, map, unmap, passes));
             if (machine is null || before is null) continue;
@@ -53,10 +52,12 @@ internal static class FaultOverlap
         return 0;
     }
 
-    private static IEnumerable<(string, Func<int, (Action<long[]>, IDisposable)>, Action?, Action?, IDisposable?, Machine?)> Rows()
+    private static IEnumerable<(string, Func<int, (Action<long[]>, IDisposable)>, Action?, Action?, IDisposable?, Machine?)> Rows(Func<string, bool> wanted)
     {
+        // Rows are built lazily and only when wanted: each boots machines and touches all their frames.
         foreach (PageTableLockMode mode in (PageTableLockMode[])[PageTableLockMode.Inline, PageTableLockMode.Allocated, PageTableLockMode.SingleLock])
         {
+            if (!wanted($"{mode}")) continue;
             var machine = new Machine(new MachineOptions { MemorySize = 2UL << 30, PageTableLocks = mode });
             AddressSpace space = machine.CreateAddressSpace();
             FaultWorkers.TouchAllFrames(machine, space, TouchBase);
@@ -64,6 +65,7 @@ internal static class FaultOverlap
                 () => { for (int t = 0; t < 2; t++) space.MapAnonymous(new VirtAddr(Base + (ulong)t * RegionSize), RegionSize, Protection.ReadWrite); },
                 () => space.Unmap(new VirtAddr(Base), 2 * RegionSize), machine, machine);
         }
+        if (wanted("two machines"))
         {
             var machines = new Machine[2];
             var spaces = new AddressSpace[2];
@@ -78,7 +80,7 @@ internal static class FaultOverlap
                 () => { foreach (AddressSpace s in spaces) s.Unmap(new VirtAddr(Base), RegionSize); },
                 new Owner(machines), null);
         }
-        yield return ("zeroing", ZeroPass, null, null, null, null);
+        if (wanted("zeroing")) yield return ("zeroing", ZeroPass, null, null, null, null);
     }
 
     private sealed class Owner(IDisposable[] owned) : IDisposable
