@@ -577,8 +577,10 @@ internal sealed unsafe partial class BuddyAllocator
     {
         ulong[] head = _head[zone];
         PageDescriptor* d = _memmap.GetMutable(pfn);
-        d->Flags = PageFlags.Buddy | (d->Flags & PageFlags.Poisoned);
+        // A store before the first load: splitting fresh memory reaches descriptor pages the host never backed, and
+        // a load there maps the shared zero page, so the store after it would take a second host fault.
         d->Private = (ulong)order;
+        d->Flags = PageFlags.Buddy | (d->Flags & PageFlags.Poisoned);
         d->LruPrev = 0;
         // Links are shifted left so bit 0 stays clear: in lru.next it would mark a compound tail.
         d->LruNext = head[order] << 1;
