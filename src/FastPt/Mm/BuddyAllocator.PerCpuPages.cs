@@ -65,7 +65,10 @@ internal sealed unsafe partial class BuddyAllocator
     /// it before that here.</summary>
     private const int PcpBatchScaleMax = 5;
 
-    private readonly Pcp?[] _pcp = new Pcp?[PerCpu.Slots];
+    // Every fault reads its CPU's slot here; the slots are written once each. PcpPad empty slots at either end keep
+    // them 128 bytes from the neighbouring objects, which refills may write (the zone counts, the buddy lists).
+    private const int PcpPad = 16;
+    private readonly Pcp?[] _pcp = new Pcp?[PcpPad + PerCpu.Slots + PcpPad];
 
     /// <summary>Frames on the per-CPU lists now (a racy sum while frames move; exact when they do not).</summary>
     public long PerCpuPages => PcpCount((int)MemoryZone.Normal) + PcpCount((int)MemoryZone.Movable);
@@ -94,16 +97,19 @@ internal sealed unsafe partial class BuddyAllocator
         return n;
     }
 
+    /// <summary>The array of the per-CPU slots and the index of a slot (for layout tests).</summary>
+    internal (object?[] Slots, int Index) PcpSlot(int slot) => (_pcp, PcpPad + slot);
+
     private Pcp ThisCpu()
     {
         int slot = PerCpu.Current;
-        return Volatile.Read(ref _pcp[slot]) ?? CreatePcp(slot);
+        return Volatile.Read(ref _pcp[PcpPad + slot]) ?? CreatePcp(slot);
     }
 
     private Pcp CreatePcp(int slot)
     {
         var created = new Pcp();
-        return Interlocked.CompareExchange(ref _pcp[slot], created, null) ?? created;
+        return Interlocked.CompareExchange(ref _pcp[PcpPad + slot], created, null) ?? created;
     }
 
     /// <summary>A single frame from this CPU's lists (<c>alloc_pages</c> of order 0, <c>rmqueue_pcplist</c>): for
@@ -120,7 +126,7 @@ internal sealed unsafe partial class BuddyAllocator
             // populated_zone: a zone without memory (no ZONE_MOVABLE, most often) has no frame on any list, so it
             // is passed over without taking this list's lock or summing the other CPUs' lists — whose cache lines
             // their owners write on each of their faults, so that sum bounced a line between faulting CPUs every time.
-            if (Volatile.Read(ref _zoneManaged[zone]) == 0) continue;
+            if (Volatile.Read(ref Managed(zone)) == 0) continue;
             for (int attempt = 0; attempt < 4; attempt++)
             {
                 if (TryTakeFromPcp(pcp, zone, out pfn))
