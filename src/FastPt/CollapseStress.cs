@@ -53,7 +53,8 @@ internal sealed unsafe class CollapseStress
 
     /// <summary>How a run goes.</summary>
     /// <param name="RunTime">How long the writer works (longer, by at most <paramref name="StretchBound"/>, until
-    /// it collapsed <paramref name="MinimumCollapses"/> regions in place and as many with a copy).</param>
+    /// it collapsed <paramref name="MinimumCollapses"/> regions in place and as many with a copy, and the walkers
+    /// verified a translation and read a table whole).</param>
     /// <param name="Seed">Seeds the writer's and the walkers' choices.</param>
     /// <param name="MinimumCollapses">Collapses of each kind the run waits for on a starved machine.</param>
     /// <param name="StretchBound">The most the run time is stretched for them.</param>
@@ -405,8 +406,10 @@ internal sealed unsafe class CollapseStress
             var clock = Stopwatch.StartNew();
             TimeSpan runTime = _settings.RunTime, bound = runTime + _settings.StretchBound;
             int i = random.Next(Regions);
-            // The fixed time, stretched on a starved machine until a few collapses of each kind happened.
-            while ((clock.Elapsed < runTime || _collapsesInPlace < _settings.MinimumCollapses || _collapsesWithCopy < _settings.MinimumCollapses)
+            // The fixed time, stretched on a starved machine until a few collapses of each kind happened and the
+            // walkers each got to finish some work (a reader thread may not be scheduled within the run time).
+            while ((clock.Elapsed < runTime || _collapsesInPlace < _settings.MinimumCollapses || _collapsesWithCopy < _settings.MinimumCollapses
+                    || Volatile.Read(ref _verified) == 0 || Volatile.Read(ref _tablesRead) == 0)
                 && clock.Elapsed < bound && !Volatile.Read(ref _stopped))
             {
                 // Say one operation ahead which region comes next, so that readers are inside it when it changes.
