@@ -27,7 +27,7 @@ internal static class CommonOptions
     /// <summary>--memory; null when absent (the help shows the default as 64G rather than in bytes).</summary>
     public static Option<ulong?> Memory() => new("--memory", "-m")
     {
-        Description = "Simulated RAM: 512M, 64G, 1T or a number of bytes (a multiple of 2 MiB, at most 64T). Default 64G.",
+        Description = "Simulated RAM: 512M, 64G, 1T or a number of bytes (a multiple of 2 MiB, from 32M to 64T). Default 64G.",
         HelpName = "SIZE",
         CustomParser = Parser<ulong>("--memory", SizeParser.TryParse, CheckMemory),
     };
@@ -220,6 +220,10 @@ internal static class CommonOptions
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(environment);
         string size = SizeParser.Format(options.MemorySize);
+        // Said in the user's units here; the engine's own refusal names its property and hex bytes.
+        if (options.MemorySize < global::FastPt.MachineOptions.MinimumMemorySize)
+            throw new CliException($"cannot boot a machine with {size} of RAM: it needs at least " +
+                $"{SizeParser.Format(global::FastPt.MachineOptions.MinimumMemorySize)} (its memmap and page tables)", ExitCodes.BadInput);
         try
         {
             return environment.Interactive ? BootWithProgress(environment.CreateConsole(), options) : new Machine(options);

@@ -103,7 +103,7 @@ public class CommandLineTests
         CliRunner.Result result = CliRunner.Run("run", "boot", "paging", "--memory", memory);
         Assert.Equal(ExitCodes.BadInput, result.ExitCode);
         Assert.Contains($"fastpt: cannot boot a machine with {memory} of RAM", result.Error, StringComparison.Ordinal);
-        Assert.Contains("from 32 MiB", result.Error, StringComparison.Ordinal);
+        Assert.Contains("it needs at least 32M", result.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal);
         Assert.Equal("", result.Output);
     }
