@@ -12,6 +12,7 @@ namespace FastPt.Benchmarks.Faults;
 public class FaultsPerMiBBenchmarks : IDisposable
 {
     private const ulong Base = 0x7f00_0000_0000;
+    private const ulong TouchBase = 0x1000_0000_0000;
     private const ulong RegionSize = 128UL << 20;
     private const int MiBs = (int)(RegionSize >> 20);
 
@@ -27,6 +28,7 @@ public class FaultsPerMiBBenchmarks : IDisposable
     {
         _machine = new Machine(new MachineOptions { MemorySize = 2UL << 30, PageTableLocks = PageTableLockMode.Inline });
         _space = _machine.CreateAddressSpace();
+        FaultWorkers.TouchAllFrames(_machine, _space, TouchBase);
         _workers = new FaultWorkers(_space, 1, Base, RegionSize);
         for (int i = 0; i < 6; i++)
         {

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
@@ -58,9 +59,50 @@ public class TraceReplayBenchmarks : IDisposable
     [ParamsSource(nameof(Traces))]
     public string Trace { get; set; } = "";
 
+    /// <summary>The global setup of the methods that run warm code on every call (<see cref="Setup"/>).</summary>
+    [GlobalSetup(Targets = [nameof(BareWalk), nameof(FastPtHeldContext), nameof(Dictionary), nameof(JaggedArrayTable),
+        nameof(WarmReplay), nameof(DictionaryFirstTouch), nameof(JaggedArrayFirstTouch)])]
+    public void SetupWarm() => Setup();
+
+    /// <summary><see cref="Setup"/>, then cold replays for about half a second (see <see cref="WarmUpJit"/>).</summary>
+    [GlobalSetup(Target = nameof(ColdReplay))]
+    public void SetupColdReplay()
+    {
+        Setup();
+        WarmUpJit(() =>
+        {
+            SetupCold();
+            ColdReplay();
+            CleanupCold();
+        });
+    }
+
+    /// <summary><see cref="Setup"/>, then first-touch replays for about half a second (see <see cref="WarmUpJit"/>).</summary>
+    [GlobalSetup(Target = nameof(FastPtFirstTouch))]
+    public void SetupFastPtFirstTouchJit()
+    {
+        Setup();
+        WarmUpJit(() =>
+        {
+            SetupFastPtFirstTouch();
+            FastPtFirstTouch();
+            CleanupFirstTouch();
+        });
+    }
+
+    /// <summary>A cold method's iteration is one call on a fresh machine, and each method runs in its own process,
+    /// so BenchmarkDotNet's few calls would time the replay loop and the map and fault paths before the JIT has
+    /// optimised them (a method is recompiled after 30 calls), while the warm baseline's many invocations run
+    /// optimised code: the cold/warm ratio would then measure the JIT, not first touch. At least 40 rounds and
+    /// half a second.</summary>
+    private static void WarmUpJit(Action round)
+    {
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < 40 || clock.ElapsedMilliseconds < 500; i++) round();
+    }
+
     /// <summary>Reads the trace, maps its pages, fills the baselines, checks that every method translates every
     /// access alike and warms the context with one pass.</summary>
-    [GlobalSetup]
     public void Setup()
     {
         if (Trace == NoTraces) throw new InvalidOperationException("no traces in bench/traces/: run bench/traces/record.sh (bench/run-all.sh does)");

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Lib;
 using FastPt.Mm;
 
 namespace FastPt.HugeTlb;
@@ -100,8 +101,7 @@ internal sealed unsafe partial class HugetlbVmemmap
                     }
                     // vmemmap_remap_free copies the head's page read from its PTE, as here. Release: the copy is
                     // visible before the PTE that maps it (smp_wmb; set_pte_at).
-                    Buffer.MemoryCopy(Physical.ReadPointer(old << Paging.PageShift), Physical.WritePointer(NewHead << Paging.PageShift),
-                        Paging.PageSize, Paging.PageSize);
+                    PageCopy.Copy(Physical.ReadPointer(old << Paging.PageShift), Physical.WritePointer(NewHead << Paging.PageShift));
                     Volatile.Write(ref *ptes, (NewHead << Paging.PageShift) | PageTableEntry.KernelData);
                     continue;
                 }
@@ -168,7 +168,7 @@ internal sealed unsafe partial class HugetlbVmemmap
                     throw new InvalidOperationException($"BUG: optimized vmemmap page 0x{a:x} maps pfn 0x{mapped:x}, not 0x{Expected:x}");
                 ulong page = NewPages[_index++];
                 byte* to = physical.WritePointer(page << Paging.PageShift);
-                Buffer.MemoryCopy(source, to, Paging.PageSize, Paging.PageSize);
+                PageCopy.Copy(source, to);
                 if (ResetHead)
                 {
                     var d = (PageDescriptor*)to;

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using FastPt.Diagnostics;
 using FastPt.Geometry;
 using FastPt.Hardware;
+using FastPt.Lib;
 using FastPt.Mm;
 
 namespace FastPt.HugeTlb;
@@ -88,14 +89,17 @@ internal sealed unsafe partial class HugetlbVmemmap
         if (batched)
         {
             HvoCounters.Add(ref counters.Batches, 1);
-            // Whether each folio is to be optimized, decided once (the remap pass reads it back).
+            // Whether each folio is to be optimized, decided once (the remap pass reads it back), and the page that
+            // holds its head's descriptors.
             Span<byte> eligible = scratch.EligibleFor(folios.Length);
+            Span<ulong> headPages = scratch.HeadPagesFor(folios.Length);
             // The split pass: one flush for all the splits. The first out-of-memory ends it: the remap pass can
             // still split with the pages the folios before it give back.
             for (int i = 0; i < folios.Length; i++)
             {
-                eligible[i] = ShouldOptimize(folios[i], counters) ? Eligible : Skip;
-                if (eligible[i] == Eligible && SplitFolio(folios[i], flushEachSplit: false, splits, counters) == HvoStatus.OutOfMemory) break;
+                eligible[i] = ShouldOptimize(folios[i], counters, out headPages[i], out bool pteMapped) ? Eligible : Skip;
+                // A vmemmap inside one PMD whose head is PTE-mapped is split already: no second walk from the top.
+                if (eligible[i] == Eligible && !pteMapped && SplitFolio(folios[i], flushEachSplit: false, splits, counters) == HvoStatus.OutOfMemory) break;
             }
             if (splits.Count > 0) FlushKernel(counters);
             // The refcounts are frozen: after this grace period no speculative reader is still writing one.
@@ -104,8 +108,12 @@ internal sealed unsafe partial class HugetlbVmemmap
             for (int i = 0; i < folios.Length; i++)
             {
                 Folio folio = folios[i];
-                if (eligible[i] == Undecided) eligible[i] = ShouldOptimize(folio, counters) ? Eligible : Skip;
+                if (eligible[i] == Undecided) eligible[i] = ShouldOptimize(folio, counters, out _, out _) ? Eligible : Skip;
                 if (eligible[i] != Eligible) continue;
+                // The next folio's head page is copied one folio from now: start loading it (the split pass read
+                // the page that backs it; a split keeps the same pages, and a prefetch is only a hint).
+                if (i + 1 < folios.Length && eligible[i + 1] == Eligible)
+                    PageCopy.Prefetch(_memory.Physical.ReadPointer(headPages[i + 1] << Paging.PageShift));
                 HvoStatus status = OptimizeFolio(folio, gather, flushEachSplit: false, splits, oldPages, counters, ref tally);
                 if (status == HvoStatus.OutOfMemory && gather.PendingFrees > 0)
                 {
@@ -123,7 +131,7 @@ internal sealed unsafe partial class HugetlbVmemmap
         {
             foreach (Folio folio in folios)
             {
-                if (!ShouldOptimize(folio, counters)) continue;
+                if (!ShouldOptimize(folio, counters, out _, out _)) continue;
                 // Split first (a flush per split), so the head copy below never takes the frame a split needs.
                 if (SplitFolio(folio, flushEachSplit: true, splits, counters) == HvoStatus.OutOfMemory)
                 {
@@ -148,14 +156,21 @@ internal sealed unsafe partial class HugetlbVmemmap
     }
 
     /// <summary><c>vmemmap_should_optimize_folio</c>, plus the self-hosted check the kernel makes on the walk's
-    /// first PMD: memmap on hot-added memory (an altmap) must stay where it is.</summary>
-    private bool ShouldOptimize(Folio folio, HvoCounters counters)
+    /// first PMD: memmap on hot-added memory (an altmap) must stay where it is. <paramref name="headPage"/> is the
+    /// page backing the head's descriptor; <paramref name="pteMapped"/> says that the folio's whole vmemmap lies
+    /// in one PMD whose entry is a PTE table (nothing to split).</summary>
+    private bool ShouldOptimize(Folio folio, HvoCounters counters, out ulong headPage, out bool pteMapped)
     {
+        headPage = 0;
+        pteMapped = false;
         if (VmemmapPages(folio.Order) <= 1 || IsOptimized(folio.HeadPfn)) return false;
         ulong va = _memory.Layout.DescriptorAddress(folio.HeadPfn);
         if (!PageTableOps.Lookup(_memory.InitMm, va, out ulong entry, out int level))
             throw new InvalidOperationException($"BUG: the descriptor of HugeTLB folio 0x{folio.HeadPfn:x} is not mapped");
         ulong backing = (PageTableEntry.LeafAddress(entry, level) + (va & (Paging.LevelSize(level) - 1))) >> Paging.PageShift;
+        headPage = backing;
+        ulong last = va + ((ulong)KernelLayout.DescriptorSize << folio.Order) - 1;
+        pteMapped = level == Paging.PteLevel && Paging.AlignDown(va, Paging.PmdSize) == Paging.AlignDown(last, Paging.PmdSize);
         if ((_memory.Memmap.Get(backing)->Flags & PageFlags.VmemmapSelfHosted) == 0) return true;
         HvoCounters.Add(ref counters.SelfHostedSkipped, 1);
         return false;
@@ -190,8 +205,9 @@ internal sealed unsafe partial class HugetlbVmemmap
             return HvoStatus.OutOfMemory;
         }
         // A new page for the head's descriptors, so that the old page goes back with the rest (GFP_NORETRY: without
-        // one, the old page stays and is reused).
-        bool newHead = _memory.Buddy.TryAllocate(0, zero: false, out ulong newHeadPfn);
+        // one, the old page stays and is reused): alloc_pages_node of order 0, from this CPU's list, where the pages
+        // the last folios gave back are.
+        bool newHead = _memory.Buddy.TryAllocateHot(zero: false, out ulong newHeadPfn, movable: false);
         if (!newHead) newHeadPfn = NoPage;
 
         // Set before the walk copies the head's page, so the copy carries it: until the flush, this thread may still
@@ -242,7 +258,7 @@ internal sealed unsafe partial class HugetlbVmemmap
             memmap.OptimizedFolioRemoved();
             // The new head page and a tail page allocated for this folio may have been mapped: they go after the
             // gather's flush and grace period.
-            if (newHead) gather.RemovePages(newHeadPfn, 0);
+            if (newHead) gather.RemovePages(newHeadPfn, 0, perCpu: true);
             _sharedTails?.Release(zone, folio.Order, tailAllocated, gather);
             HvoCounters.Add(ref counters.OptimizeFailures, 1);
             return HvoStatus.OutOfMemory;
@@ -252,10 +268,12 @@ internal sealed unsafe partial class HugetlbVmemmap
         long boot = 0, runtime = 0;
         for (int i = newHead ? 0 : 1; i < pages; i++)
         {
-            // free_vmemmap_page: boot memmap leaves nr_memmap_boot_pages, the rest nr_memmap_pages.
+            // free_vmemmap_page: boot memmap leaves nr_memmap_boot_pages, the rest nr_memmap_pages; either way the
+            // page goes to this CPU's list (__free_page, and free_reserved_page ends in it too), not to the buddy
+            // lists one zone-lock acquisition and one coalescing at a time.
             if ((memmap.Get(oldPages[i])->Flags & PageFlags.Reserved) != 0) boot++;
             else runtime++;
-            gather.RemovePages(oldPages[i], 0);
+            gather.RemovePages(oldPages[i], 0, perCpu: true);
             // Every page of the folio is remapped already and no page-table lock is held: a full batch may be
             // flushed and freed now (tlb_flush_mmu), the flush covering the range added above.
             gather.FlushIfFull();
@@ -348,7 +366,7 @@ internal sealed unsafe partial class HugetlbVmemmap
     {
         int pages = VmemmapPages(folio.Order) - 1;
         Span<ulong> fresh = newPages.AsSpan(0, pages);
-        if (!_memory.Buddy.TryAllocateBulk(fresh, zero: false)) return false;
+        if (!AllocateVmemmapPages(fresh)) return false;
         ulong start = _memory.Layout.DescriptorAddress(folio.HeadPfn);
         ulong headPage = BackingOf(start) >> Paging.PageShift;
         ulong source;
@@ -367,6 +385,23 @@ internal sealed unsafe partial class HugetlbVmemmap
             start + ((ulong)KernelLayout.DescriptorSize << folio.Order), ref ops);
         tally.Pages += pages;
         tally.Folios++;
+        return true;
+    }
+
+    /// <summary><c>alloc_vmemmap_page_list</c>: single ZONE_NORMAL frames, one by one from this CPU's list (refilled
+    /// from the buddy lists a batch at a time), all or none. The free frames are counted first, so that a refusal
+    /// takes nothing (the exhaustion sweeps compare the whole allocator); only a racing allocation can make a later
+    /// frame fail, and then the ones taken go back onto the list, as the kernel's error path frees them.</summary>
+    private bool AllocateVmemmapPages(Span<ulong> fresh)
+    {
+        BuddyAllocator buddy = _memory.Buddy;
+        if (buddy.ZoneFreePages(MemoryZone.Normal) < fresh.Length) return false;
+        for (int i = 0; i < fresh.Length; i++)
+        {
+            if (buddy.TryAllocateHot(zero: false, out fresh[i], movable: false)) continue;
+            for (int j = 0; j < i; j++) buddy.FreeHot(fresh[j]);
+            return false;
+        }
         return true;
     }
 
@@ -498,10 +533,18 @@ internal sealed unsafe partial class HugetlbVmemmap
         public readonly List<SplitRecord> Splits = new();
         private ulong[] _pages = [];
         private byte[] _eligible = [];
+        private ulong[] _headPages = [];
 
         public Scratch(MmStruct initMm) => Gather = new MmuGatherCore(initMm, owned: true);
 
         public ulong[] PagesFor(int count) => _pages.Length >= count ? _pages : _pages = new ulong[count];
+
+        /// <summary>Room for <paramref name="count"/> head vmemmap pages (written before they are read).</summary>
+        public Span<ulong> HeadPagesFor(int count)
+        {
+            if (_headPages.Length < count) _headPages = new ulong[count];
+            return _headPages.AsSpan(0, count);
+        }
 
         /// <summary><paramref name="count"/> marks, all <see cref="Undecided"/>.</summary>
         public Span<byte> EligibleFor(int count)

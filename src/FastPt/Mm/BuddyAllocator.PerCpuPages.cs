@@ -65,7 +65,10 @@ internal sealed unsafe partial class BuddyAllocator
     /// it before that here.</summary>
     private const int PcpBatchScaleMax = 5;
 
-    private readonly Pcp?[] _pcp = new Pcp?[PerCpu.Slots];
+    // Every fault reads its CPU's slot here; the slots are written once each. PcpPad empty slots at either end keep
+    // them 128 bytes from the neighbouring objects, which refills may write (the zone counts, the buddy lists).
+    private const int PcpPad = 16;
+    private readonly Pcp?[] _pcp = new Pcp?[PcpPad + PerCpu.Slots + PcpPad];
 
     /// <summary>Frames on the per-CPU lists now (a racy sum while frames move; exact when they do not).</summary>
     public long PerCpuPages => PcpCount((int)MemoryZone.Normal) + PcpCount((int)MemoryZone.Movable);
@@ -94,31 +97,36 @@ internal sealed unsafe partial class BuddyAllocator
         return n;
     }
 
+    /// <summary>The array of the per-CPU slots and the index of a slot (for layout tests).</summary>
+    internal (object?[] Slots, int Index) PcpSlot(int slot) => (_pcp, PcpPad + slot);
+
     private Pcp ThisCpu()
     {
         int slot = PerCpu.Current;
-        return Volatile.Read(ref _pcp[slot]) ?? CreatePcp(slot);
+        return Volatile.Read(ref _pcp[PcpPad + slot]) ?? CreatePcp(slot);
     }
 
     private Pcp CreatePcp(int slot)
     {
         var created = new Pcp();
-        return Interlocked.CompareExchange(ref _pcp[slot], created, null) ?? created;
+        return Interlocked.CompareExchange(ref _pcp[PcpPad + slot], created, null) ?? created;
     }
 
-    /// <summary>A single movable frame for user data (a demand fault's page), from this CPU's lists: ZONE_MOVABLE
-    /// first, then ZONE_NORMAL, as the zonelist says, each list refilled from its zone when empty. When a zone has
-    /// none left in its buddy lists but other CPUs' lists hold some of its frames, those are drained first, so the
-    /// zone is used exactly when a free frame of it exists. Zeroed when <paramref name="zero"/> is set.</summary>
-    public bool TryAllocateHot(bool zero, out ulong pfn)
+    /// <summary>A single frame from this CPU's lists (<c>alloc_pages</c> of order 0, <c>rmqueue_pcplist</c>): for
+    /// user data (a demand fault's page, <paramref name="movable"/>) ZONE_MOVABLE first, then ZONE_NORMAL, as the
+    /// zonelist says; a kernel frame (a vmemmap page) from ZONE_NORMAL only. Each list is refilled from its zone when
+    /// empty. When a zone has none left in its buddy lists but other CPUs' lists hold some of its frames, those are
+    /// drained first, so the zone is used exactly when a free frame of it exists. Zeroed when
+    /// <paramref name="zero"/> is set.</summary>
+    public bool TryAllocateHot(bool zero, out ulong pfn, bool movable = true)
     {
         Pcp pcp = ThisCpu();
-        for (int zone = (int)MemoryZone.Movable; zone >= (int)MemoryZone.Normal; zone--)
+        for (int zone = movable ? (int)MemoryZone.Movable : (int)MemoryZone.Normal; zone >= (int)MemoryZone.Normal; zone--)
         {
             // populated_zone: a zone without memory (no ZONE_MOVABLE, most often) has no frame on any list, so it
             // is passed over without taking this list's lock or summing the other CPUs' lists — whose cache lines
             // their owners write on each of their faults, so that sum bounced a line between faulting CPUs every time.
-            if (Volatile.Read(ref _zoneManaged[zone]) == 0) continue;
+            if (Volatile.Read(ref Managed(zone)) == 0) continue;
             for (int attempt = 0; attempt < 4; attempt++)
             {
                 if (TryTakeFromPcp(pcp, zone, out pfn))
@@ -215,17 +223,47 @@ internal sealed unsafe partial class BuddyAllocator
         if (zero) _memory.ClearUserPage(pfn << 12);
     }
 
-    /// <summary><c>free_unref_page</c>: frees a single user frame onto this CPU's list of its zone (checks and
+    /// <summary><c>free_unref_page</c>: frees a single frame (user data, or a kernel page such as a vmemmap page
+    /// HVO gives back) onto this CPU's list of its zone (checks and
     /// poisoning as <see cref="Free"/>); a list above <see cref="PcpHigh"/> gives its <see cref="PcpBatch"/> oldest
     /// frames back to the buddy lists.</summary>
     public void FreeHot(ulong pfn)
+    {
+        if (!PrepareFreeHot(pfn)) return;
+        Pcp pcp = ThisCpu();
+        pcp.Hot.Lock.Enter();
+        PushLocked(pcp, pfn);
+        pcp.Hot.Lock.Exit();
+    }
+
+    /// <summary><c>free_unref_folios</c>: <see cref="FreeHot"/> for each of <paramref name="pfns"/>, under one hold
+    /// of this CPU's list lock instead of one per frame (the gather's frees after a flush).</summary>
+    public void FreeHotBulk(ReadOnlySpan<ulong> pfns)
+    {
+        Pcp pcp = ThisCpu();
+        pcp.Hot.Lock.Enter();
+        try
+        {
+            // Lock order: a list's lock, then the zone lock (a boot frame's free_reserved_page, a drain).
+            foreach (ulong pfn in pfns)
+                if (PrepareFreeHot(pfn)) PushLocked(pcp, pfn);
+        }
+        finally
+        {
+            pcp.Hot.Lock.Exit();
+        }
+    }
+
+    /// <summary>The checks and poisoning of a single-frame free; false when the frame was boot memory and went to
+    /// the buddy lists already.</summary>
+    private bool PrepareFreeHot(ulong pfn)
     {
         PageDescriptor* d = _memmap.GetMutable(pfn);
         if ((d->Flags & (PageFlags.Allocated | PageFlags.Reserved)) == 0) ThrowHelper.ThrowDoubleFree(pfn);
         if ((d->Flags & PageFlags.Reserved) != 0)
         {
             FreeReserved(pfn, 0); // boot memory leaving memblock: free_reserved_page, not a list
-            return;
+            return false;
         }
         if (_checked)
         {
@@ -236,9 +274,14 @@ internal sealed unsafe partial class BuddyAllocator
         d->RefCount = 0;
         d->Private = 0;
         d->Mapping = 0;
+        return true;
+    }
+
+    /// <summary>Puts a prepared frame on <paramref name="pcp"/>'s list of its zone (under the list's lock), draining
+    /// the list's oldest batch once it holds more than <see cref="PcpHigh"/>.</summary>
+    private void PushLocked(Pcp pcp, ulong pfn)
+    {
         int zone = ZoneOf(pfn);
-        Pcp pcp = ThisCpu();
-        pcp.Hot.Lock.Enter();
         ulong[] frames = pcp.Frames[zone];
         ref int count = ref pcp.Count(zone);
         // Counted free before it is on the list: a reader summing the lists never sees more than the free pages.
@@ -248,7 +291,6 @@ internal sealed unsafe partial class BuddyAllocator
         pcp.Hot.Frees++;
         pcp.AllocFactor(zone) >>= 1; // frees are coming back: smaller refills (free_unref_page_commit)
         if (count > PcpHigh) DrainLocked(pcp, zone, PcpBatch);
-        pcp.Hot.Lock.Exit();
     }
 
     /// <summary><c>free_pcppages_bulk</c> (under the list's lock): gives the <paramref name="frames"/> oldest frames

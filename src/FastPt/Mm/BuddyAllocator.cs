@@ -66,7 +66,12 @@ internal sealed unsafe partial class BuddyAllocator
     private readonly ulong[][] _head = [new ulong[Orders], new ulong[Orders]];
     private readonly long[][] _blocks = [new long[Orders], new long[Orders]];
     private readonly long[] _zoneFree = new long[2];
-    private readonly long[] _zoneManaged = new long[2];
+    // Managed pages per zone: read by every fault (populated_zone), written only by onlining and offlining. Each
+    // cell sits 128 bytes (a line and its prefetch pair) from anything else in its array, so the zone counts that
+    // refills write under the zone lock — allocated next to it — never share its line: struct zone keeps its
+    // read-mostly part apart from free_area and the lock the same way (CACHELINE_PADDING).
+    private const int ManagedStride = 16;
+    private readonly long[] _zoneManaged = new long[3 * ManagedStride + 1]; // cells at 16 and 32, 128 bytes on either side
     private long _managedPages;
     private long _reservedPagesFreed;
     private long _allocations;
@@ -102,7 +107,12 @@ internal sealed unsafe partial class BuddyAllocator
     public long ZoneFreePages(MemoryZone zone) => Volatile.Read(ref _zoneFree[(int)zone]) + PcpCount((int)zone);
 
     /// <summary>Managed pages of one zone.</summary>
-    public long ZoneManagedPages(MemoryZone zone) => Volatile.Read(ref _zoneManaged[(int)zone]);
+    public long ZoneManagedPages(MemoryZone zone) => Volatile.Read(ref Managed((int)zone));
+
+    private ref long Managed(int zone) => ref _zoneManaged[(zone + 1) * ManagedStride];
+
+    /// <summary>The array of the managed-pages cells and the index of a zone's cell (for layout tests).</summary>
+    internal (long[] Cells, int Index) ManagedCell(MemoryZone zone) => (_zoneManaged, ((int)zone + 1) * ManagedStride);
 
     private int ZoneOf(ulong pfn) => _sparse.IsMovable(pfn) ? (int)MemoryZone.Movable : (int)MemoryZone.Normal;
 
@@ -340,13 +350,13 @@ internal sealed unsafe partial class BuddyAllocator
             {
                 int order = LargestOrder(pfn, endPfn);
                 int zone = ZoneOf(pfn);
-                _zoneManaged[zone] += 1L << order;
+                Managed(zone) += 1L << order;
                 if (deferMaxOrder && order == MaxOrder && zone == (int)MemoryZone.Normal)
                 {
                     ulong end = pfn + (1UL << MaxOrder);
                     while (end + (1UL << MaxOrder) <= endPfn && ZoneOf(end) == zone)
                     {
-                        _zoneManaged[zone] += 1L << MaxOrder;
+                        Managed(zone) += 1L << MaxOrder;
                         end += 1UL << MaxOrder;
                     }
                     DeferBlocks(pfn, end);
@@ -479,7 +489,7 @@ internal sealed unsafe partial class BuddyAllocator
                 GiveBack(Math.Min(blockEnd, Math.Max(endPfn, head)), blockEnd);
                 ulong inStart = Math.Max(head, startPfn), inEnd = Math.Min(blockEnd, endPfn);
                 taken += (long)(inEnd - inStart);
-                _zoneManaged[zone] -= (long)(inEnd - inStart);
+                Managed(zone) -= (long)(inEnd - inStart);
                 pfn = blockEnd;
             }
             _managedPages -= taken;
@@ -567,8 +577,10 @@ internal sealed unsafe partial class BuddyAllocator
     {
         ulong[] head = _head[zone];
         PageDescriptor* d = _memmap.GetMutable(pfn);
-        d->Flags = PageFlags.Buddy | (d->Flags & PageFlags.Poisoned);
+        // A store before the first load: splitting fresh memory reaches descriptor pages the host never backed, and
+        // a load there maps the shared zero page, so the store after it would take a second host fault.
         d->Private = (ulong)order;
+        d->Flags = PageFlags.Buddy | (d->Flags & PageFlags.Poisoned);
         d->LruPrev = 0;
         // Links are shifted left so bit 0 stays clear: in lru.next it would mark a compound tail.
         d->LruNext = head[order] << 1;

@@ -15,7 +15,7 @@ namespace FastPt.Mm;
 internal sealed unsafe partial class Memmap
 {
     /// <summary>Sets of the kernel TLB's first level, two ways each (2048 entries, as a Zen 3 L2 DTLB), indexed by
-    /// the low bits of the virtual page number.</summary>
+    /// the low bits of the virtual page number folded with the bits above (<see cref="KernelTlb.Way0"/>).</summary>
     private const int TlbSets = 1024;
 
     /// <summary>Entries of its second level, 2 MiB leaves by the low bits of <c>va &gt;&gt; 21</c>.</summary>
@@ -230,9 +230,14 @@ internal sealed unsafe partial class Memmap
         private readonly TlbEntry[] _entries = new TlbEntry[TlbSets * 2];
         private readonly HugeTlbEntry[] _huge = new HugeTlbEntry[HugeTlbEntries];
 
+        /// <summary>The set of <paramref name="vpn"/>: its low bits XOR the bits three above them. Sequential pages
+        /// still fill every set, and pages 8 apart — the head vmemmap pages of consecutive 2 MiB folios (32 KiB of
+        /// descriptors each) — no longer share an eighth of the sets: by the low bits alone, the 512 heads of a
+        /// 1 GiB pool fell into 128 sets of two ways and every second pass over them (HVO's remap pass after its
+        /// split pass) missed on every head.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public ref TlbEntry Way0(ulong vpn) =>
-            ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_entries), (nint)((vpn & (TlbSets - 1)) * 2));
+            ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_entries), (nint)(((vpn ^ (vpn >> 3)) & (TlbSets - 1)) * 2));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public ref HugeTlbEntry Huge(ulong blockVpn) =>

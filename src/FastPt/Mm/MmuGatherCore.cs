@@ -202,16 +202,18 @@ internal sealed class MmuGatherCore
     {
         ulong pfn = PageTableEntry.LeafAddress(leaf, level) >> Paging.PageShift;
         if (pfn == _mm.Memory.ZeroPfn) return;
-        RemovePages(pfn, Paging.LevelShift(level) - Paging.PageShift, userData: true);
+        RemovePages(pfn, Paging.LevelShift(level) - Paging.PageShift, perCpu: true);
     }
 
     /// <summary>Queues data frames to free after the flush (<c>tlb_remove_page</c>). Never flushes: see
-    /// <see cref="FlushIfFull"/>.</summary>
-    public void RemovePages(ulong pfn, int order, bool userData = false)
+    /// <see cref="FlushIfFull"/>. <paramref name="perCpu"/>: a single frame goes onto this CPU's per-CPU list
+    /// (<c>free_unref_page</c>, as user frames and HVO's vmemmap pages do); larger blocks, and frames without the
+    /// mark, go straight to the buddy lists (or <c>free_reserved_page</c> for boot memory).</summary>
+    public void RemovePages(ulong pfn, int order, bool perCpu = false)
     {
         if (_pageCount == _pages.Length) Array.Resize(ref _pages, _pages.Length * 2);
-        // pfn, a user-data mark (single user frames go to the per-CPU lists), the order.
-        _pages[_pageCount++] = (pfn << 6) | (userData ? 32u : 0u) | (uint)order;
+        // pfn, a per-CPU mark, the order.
+        _pages[_pageCount++] = (pfn << 6) | (perCpu ? 32u : 0u) | (uint)order;
     }
 
     /// <summary>Flushes what was collected, waits out lockless walkers, then frees (<c>tlb_finish_mmu</c>).</summary>
@@ -255,11 +257,21 @@ internal sealed class MmuGatherCore
                 if (synchronized) RcuTableBatch.FreeBatch(memory, _fullBatches[i], token);
                 else memory.TableBatches.Queue(_fullBatches[i]);
             }
-            for (int i = 0; i < _pageCount; i++)
+            for (int i = 0; i < _pageCount;)
             {
                 ulong item = _pages[i];
-                if (item % 64 == 32) memory.Buddy.FreeHot(item >> 6); // an order-0 user frame: free_unref_page
-                else memory.FreePages(item >> 6, (int)(item & 31));
+                if (item % 64 != 32)
+                {
+                    memory.FreePages(item >> 6, (int)(item & 31));
+                    i++;
+                    continue;
+                }
+                // A run of single frames for the per-CPU lists, decoded in place (the list is emptied below): one
+                // list-lock hold for the run (free_unref_folios).
+                int run = i;
+                for (; run < _pageCount && _pages[run] % 64 == 32; run++) _pages[run] >>= 6;
+                memory.Buddy.FreeHotBulk(_pages.AsSpan(i, run - i));
+                i = run;
             }
         }
         finally

@@ -4,6 +4,7 @@ using System.Threading;
 using FastPt.Diagnostics;
 using FastPt.Hardware;
 using FastPt.Mm;
+using FastPt.Sync;
 using Xunit;
 using static FastPt.Tests.TestMachines;
 
@@ -123,6 +124,29 @@ public class FaultSharingTests
             long gap = Distance(ref Unsafe.As<long, byte>(ref counters[i].KernelFlushes), ref DataOf(counters[i + 1])) - sizeof(long);
             Assert.True(Math.Abs(gap) >= 64, $"a CPU's counters are {gap} bytes from the next object");
         }
+    }
+
+    [Fact]
+    public void The_allocator_words_every_fault_reads_keep_128_bytes_from_their_neighbours()
+    {
+        // Every fault reads its zone's managed pages (populated_zone) and its CPU's slot of the per-CPU lists; the
+        // objects allocated next to those arrays (the zone free counts, the buddy lists) are written by every refill
+        // of any CPU. 128 bytes from either end of the array: a line and its adjacent-line prefetch pair.
+        using Machine machine = Create(64 * MiB, checkedMode: false);
+        BuddyAllocator buddy = machine.Memory.Buddy;
+        foreach (MemoryZone zone in (MemoryZone[])[MemoryZone.Normal, MemoryZone.Movable])
+        {
+            (long[] cells, int index) = buddy.ManagedCell(zone);
+            Assert.True(index * sizeof(long) >= 128, $"{zone}'s managed-pages cell is {index * sizeof(long)} bytes into its array");
+            Assert.True((cells.Length - 1 - index) * sizeof(long) >= 128, $"{zone}'s managed-pages cell is {(cells.Length - 1 - index) * sizeof(long)} bytes before its array's end");
+        }
+        foreach (int slot in (int[])[0, PerCpu.Slots - 1])
+        {
+            (object?[] slots, int index) = buddy.PcpSlot(slot);
+            Assert.True(index * IntPtr.Size >= 128, $"per-CPU slot {slot} is {index * IntPtr.Size} bytes into its array");
+            Assert.True((slots.Length - 1 - index) * IntPtr.Size >= 128, $"per-CPU slot {slot} is {(slots.Length - 1 - index) * IntPtr.Size} bytes before its array's end");
+        }
+        Assert.Equal(buddy.ZoneManagedPages(MemoryZone.Normal) + buddy.ZoneManagedPages(MemoryZone.Movable), buddy.ManagedPages);
     }
 
     /// <summary>The first byte of an object's fields (just after its method-table pointer): a <c>StrongBox</c>'s
