@@ -15,23 +15,27 @@ internal unsafe partial struct Cpu<TFrames>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T Read<T>(ulong v) where T : unmanaged
     {
-        Volatile.Write(ref _slot.Busy, 1);
+        // The slot in a local: the volatile stores keep the JIT from reusing the field's load for the second.
+        ContextSlot slot = _slot;
+        Volatile.Write(ref slot.Busy, 1);
         if (_seen == _domain.Generation && (v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
         {
-            ref TlbEntry e = ref _tlb.Entry(_tlb.IndexOf(v));
+            nuint o = _tlb.Way0Offset(v);
+            ref TlbEntry e = ref _tlb.EntryAt(o);
             if (e.ReadTag == ((v & Paging.PageMask) | _tlb.UserEpoch))
             {
                 T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + e.HostAddend));
                 _counters.Hits++;
-                Volatile.Write(ref _slot.Busy, 0);
+                Volatile.Write(ref slot.Busy, 0);
                 return value;
             }
-            ref TlbEntry h = ref _tlb.HugeEntry(_tlb.HugeIndexOf(v));
+            nuint ho = _tlb.HugeOffset(v);
+            ref TlbEntry h = ref _tlb.HugeEntryAt(ho);
             if (h.ReadTag == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
             {
                 T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + h.HostAddend));
                 _counters.Hits++;
-                Volatile.Write(ref _slot.Busy, 0);
+                Volatile.Write(ref slot.Busy, 0);
                 return value;
             }
         }
@@ -44,23 +48,26 @@ internal unsafe partial struct Cpu<TFrames>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Write<T>(ulong v, T value) where T : unmanaged
     {
-        Volatile.Write(ref _slot.Busy, 1);
+        ContextSlot slot = _slot;
+        Volatile.Write(ref slot.Busy, 1);
         if (_seen == _domain.Generation && (v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
         {
-            ref TlbEntry e = ref _tlb.Entry(_tlb.IndexOf(v));
+            nuint o = _tlb.Way0Offset(v);
+            ref TlbEntry e = ref _tlb.EntryAt(o);
             if (e.WriteTag == ((v & Paging.PageMask) | _tlb.UserEpoch))
             {
                 Unsafe.WriteUnaligned((byte*)((long)v + e.HostAddend), value);
                 _counters.Hits++;
-                Volatile.Write(ref _slot.Busy, 0);
+                Volatile.Write(ref slot.Busy, 0);
                 return;
             }
-            ref TlbEntry h = ref _tlb.HugeEntry(_tlb.HugeIndexOf(v));
+            nuint ho = _tlb.HugeOffset(v);
+            ref TlbEntry h = ref _tlb.HugeEntryAt(ho);
             if (h.WriteTag == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
             {
                 Unsafe.WriteUnaligned((byte*)((long)v + h.HostAddend), value);
                 _counters.Hits++;
-                Volatile.Write(ref _slot.Busy, 0);
+                Volatile.Write(ref slot.Busy, 0);
                 return;
             }
         }

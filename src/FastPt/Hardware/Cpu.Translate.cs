@@ -16,18 +16,21 @@ internal unsafe partial struct Cpu<TFrames>
     {
         if (_seen == _domain.Generation)
         {
-            int i = _tlb.IndexOf(v);
-            if (Unsafe.Add(ref _tlb.Entry(i).ReadTag, (int)access) == ((v & Paging.PageMask) | _tlb.UserEpoch))
+            // Indexed by byte offset (one shift, one mask, no scaling): the tag and the physical page share the line.
+            nuint o = _tlb.Way0Offset(v);
+            ref TlbEntry e = ref _tlb.EntryAt(o);
+            if (Unsafe.Add(ref e.ReadTag, (int)access) == ((v & Paging.PageMask) | _tlb.UserEpoch))
             {
                 _counters.Hits++;
-                pa = new PhysAddr(_tlb.PhysPage(i) | (v & (Paging.PageSize - 1)));
+                pa = new PhysAddr(e.PhysPage | (v & (Paging.PageSize - 1)));
                 return true;
             }
-            int h = _tlb.HugeIndexOf(v);
-            if (Unsafe.Add(ref _tlb.HugeEntry(h).ReadTag, (int)access) == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
+            nuint ho = _tlb.HugeOffset(v);
+            ref TlbEntry he = ref _tlb.HugeEntryAt(ho);
+            if (Unsafe.Add(ref he.ReadTag, (int)access) == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
             {
                 _counters.Hits++;
-                pa = new PhysAddr(_tlb.HugePhys(h) + (v & SoftTlb.HugeMask));
+                pa = new PhysAddr(he.PhysPage + (v & SoftTlb.HugeMask));
                 return true;
             }
         }

@@ -5,12 +5,14 @@ using FastPt.Geometry;
 
 namespace FastPt.Hardware;
 
-/// <summary>The hot part of a TLB entry (QEMU's <c>CPUTLBEntry</c>): a tag per access kind and the host addend, 32
-/// bytes so that a 1024-entry TLB fits a 32 KiB L1 cache. A hit is one compare of the page address against the tag
-/// of the access kind and one add. Flag bits in a tag's low 12 bits make the compare fail and send that kind of
-/// access to the slow path: invalid, not dirty (the first write must set D), watched. The low bits also hold the
-/// TLB's epoch, which makes a full flush O(1).</summary>
-[StructLayout(LayoutKind.Sequential, Size = 32)]
+/// <summary>A TLB entry (QEMU's <c>CPUTLBEntry</c> with its <c>CPUTLBEntryFull</c> beside it): a tag per access
+/// kind, the host addend, the physical page and the details the slow paths read, one 64-byte cache line. A hit is
+/// one compare of the page address against the tag of the access kind and one add or or, both within the line the
+/// compare loaded: with the physical page in a separate array, as QEMU keeps it, every translation touched a second
+/// line (and paid a second base load and index scaling). Flag bits in a tag's low 12 bits make the compare fail and
+/// send that kind of access to the slow path: invalid, not dirty (the first write must set D), watched. The low bits
+/// also hold the TLB's epoch, which makes a full flush O(1).</summary>
+[StructLayout(LayoutKind.Sequential, Size = 64)]
 internal struct TlbEntry
 {
     public ulong ReadTag;
@@ -19,6 +21,12 @@ internal struct TlbEntry
 
     /// <summary>Host address minus virtual address of the page: <c>host = va + HostAddend</c>.</summary>
     public long HostAddend;
+
+    /// <summary>Physical address of the page (of the 2 MiB region in the large-page TLB).</summary>
+    public ulong PhysPage;
+
+    /// <summary>What only the slow paths and flushes read.</summary>
+    public TlbDetail Detail;
 }
 
 /// <summary>The cold part of a TLB entry (QEMU's <c>CPUTLBEntryFull</c>), read only on slow paths and flushes.</summary>
@@ -57,14 +65,14 @@ internal struct PscEntry
     public int Rights;
 }
 
-/// <summary>A CPU context's translation caches: a 2-way set-associative TLB for 4 KiB pages in three parallel
-/// arrays (the 32-byte hot entries, the physical pages, the cold details), a direct-mapped TLB of 2 MiB entries for
+/// <summary>A CPU context's translation caches: a 2-way set-associative TLB for 4 KiB pages (64-byte
+/// entries, one cache line each), a direct-mapped TLB of 2 MiB entries for
 /// huge leaves (as hardware has: a 1 GiB leaf is cached in 2 MiB pieces), and paging-structure caches for the PMD
 /// level (one load to finish a walk) and the PUD level (two). Single-threaded: only the owning context touches it.
 /// A struct embedded in the CPU (itself embedded in the <c>MmuContext</c> object), held in a non-readonly field and
-/// called in place, never copied: a hit loads the entry arrays' addresses, the index mask and the epoch straight
+/// called in place, never copied: a hit loads the entry array's address, the index mask and the epoch straight
 /// from the context object, not through a TLB object first (one dependent load fewer on every hit).</summary>
-/// <remarks>The two ways of a set are adjacent (one 64-byte line of hot entries) and kept in LRU order by position:
+/// <remarks>The two ways of a set are adjacent (two lines) and kept in LRU order by position:
 /// way 0 holds the most recently used entry, so a hit costs what a direct-mapped hit costs (one compare at a slot
 /// computed from the address) and needs no store. A hit in way 1 is found on the miss path and swapped into way 0;
 /// a fill writes way 0 and moves what was there to way 1, whose entry leaves. Chosen by measurement on real
@@ -80,21 +88,19 @@ internal unsafe struct SoftTlb
     private const ulong EpochLimit = 1UL << (Paging.PageShift - EpochShift);
     public const int Ways = 2;
 
-    // Pinned, cache-line aligned storage for everything: an entry straddling two lines would cost a second line
-    // per lookup and split stores on every fill, and a set's two hot entries are one line.
+    // Pinned, cache-line aligned storage for both TLBs: an entry straddling two lines would cost a second line per
+    // lookup and split stores on every fill.
     private readonly byte[] _storage;
     private readonly int _size;
     private readonly int _slots;
     private readonly bool _twoWay;
     private readonly ulong _indexMask; // (sets - 1) << 1 over va >> 11: the slot of way 0
+    private readonly ulong _wayByteMask; // (sets - 1) << 7 over va >> 5: the byte offset of way 0 (slot * 64)
     private readonly TlbEntry* _entries;
-    private readonly ulong* _phys;
-    private readonly TlbDetail* _details;
     private readonly int _hugeSize;
     private readonly int _hugeMask;
+    private readonly ulong _hugeByteMask; // (huge slots - 1) << 6 over va >> 15: the byte offset of the slot
     private readonly TlbEntry* _hugeEntries;
-    private readonly ulong* _hugePhys;
-    private readonly TlbDetail* _hugeDetails;
     private readonly PscEntry[] _pmdCache;
     private readonly PscEntry[] _pudCache;
     private readonly int _pscMask;
@@ -112,28 +118,19 @@ internal unsafe struct SoftTlb
         _twoWay = entries >= Ways;
         _slots = Math.Max(entries, Ways); // a one-entry TLB keeps an unused second slot: no probe needs a special case
         _indexMask = (ulong)(_slots / Ways - 1) << 1;
+        _wayByteMask = (ulong)(_slots / Ways - 1) << 7;
         _hugeSize = Math.Max(16, entries / 2);
         _hugeMask = _hugeSize - 1;
-        _storage = GC.AllocateArray<byte>((_slots + _hugeSize) * (sizeof(TlbEntry) + sizeof(ulong) + sizeof(TlbDetail)) + 8 * 64, pinned: true);
+        _hugeByteMask = (ulong)_hugeMask << 6;
+        _storage = GC.AllocateArray<byte>((_slots + _hugeSize) * sizeof(TlbEntry) + 64, pinned: true);
         byte* p = (byte*)(((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage)) + 63) & ~63UL);
         _entries = (TlbEntry*)p;
-        p = Align(p + _slots * sizeof(TlbEntry));
-        _phys = (ulong*)p;
-        p = Align(p + _slots * sizeof(ulong));
-        _details = (TlbDetail*)p;
-        p = Align(p + _slots * sizeof(TlbDetail));
-        _hugeEntries = (TlbEntry*)p;
-        p = Align(p + _hugeSize * sizeof(TlbEntry));
-        _hugePhys = (ulong*)p;
-        p = Align(p + _hugeSize * sizeof(ulong));
-        _hugeDetails = (TlbDetail*)p;
+        _hugeEntries = (TlbEntry*)(p + _slots * sizeof(TlbEntry));
         _pmdCache = new PscEntry[pscEntries];
         _pudCache = new PscEntry[pscEntries];
         _pscMask = pscEntries - 1;
         ClearAll();
     }
-
-    private static byte* Align(byte* p) => (byte*)(((ulong)p + 63) & ~63UL);
 
     /// <summary>Entries of the 4 KiB TLB.</summary>
     public int Size => _size;
@@ -154,14 +151,23 @@ internal unsafe struct SoftTlb
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int IndexOf(ulong va) => (int)((va >> (Paging.PageShift - 1)) & _indexMask);
 
+    /// <summary>Byte offset of way 0 of the set of <paramref name="va"/> in the entry array (<see cref="IndexOf"/>
+    /// times the entry size, in one shift and one mask: the hit path indexes with it directly).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public nuint Way0Offset(ulong va) => (nuint)((va >> (Paging.PageShift - 1 - 6)) & _wayByteMask);
+
+    /// <summary>The entry at byte offset <paramref name="offset"/> (from <see cref="Way0Offset"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref TlbEntry EntryAt(nuint offset) => ref *(TlbEntry*)((byte*)_entries + offset);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref TlbEntry Entry(int index) => ref _entries[index];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong PhysPage(int index) => _phys[index];
+    public ulong PhysPage(int index) => _entries[index].PhysPage;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ref TlbDetail Detail(int index) => ref _details[index];
+    public ref TlbDetail Detail(int index) => ref _entries[index].Detail;
 
     public const ulong HugeMask = Paging.PmdSize - 1;
 
@@ -169,15 +175,24 @@ internal unsafe struct SoftTlb
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int HugeIndexOf(ulong va) => (int)((va >> Paging.PmdShift) & (ulong)_hugeMask);
 
+    /// <summary>Byte offset of the large-page slot of <paramref name="va"/> (<see cref="HugeIndexOf"/> times the
+    /// entry size).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public nuint HugeOffset(ulong va) => (nuint)((va >> (Paging.PmdShift - 6)) & _hugeByteMask);
+
+    /// <summary>The large-page entry at byte offset <paramref name="offset"/> (from <see cref="HugeOffset"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref TlbEntry HugeEntryAt(nuint offset) => ref *(TlbEntry*)((byte*)_hugeEntries + offset);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref TlbEntry HugeEntry(int index) => ref _hugeEntries[index];
 
     /// <summary>Physical address of the cached 2 MiB region.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong HugePhys(int index) => _hugePhys[index];
+    public ulong HugePhys(int index) => _hugeEntries[index].PhysPage;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ref TlbDetail HugeDetail(int index) => ref _hugeDetails[index];
+    public ref TlbDetail HugeDetail(int index) => ref _hugeEntries[index].Detail;
 
     /// <summary>Writes the large-page slot for the 2 MiB region <paramref name="region"/> of a huge leaf.</summary>
     public int WriteHuge(ulong region, ulong readTag, ulong writeTag, ulong execTag, long hostAddend, ulong physRegion, ulong regionAndBits, nint leafHost, ulong leafStart, ulong leafSize)
@@ -188,8 +203,8 @@ internal unsafe struct SoftTlb
         e.WriteTag = writeTag;
         e.ExecTag = execTag;
         e.HostAddend = hostAddend;
-        _hugePhys[slot] = physRegion;
-        ref TlbDetail d = ref _hugeDetails[slot];
+        e.PhysPage = physRegion;
+        ref TlbDetail d = ref e.Detail;
         d.PageAndBits = regionAndBits;
         d.LeafHost = leafHost;
         // A ranged flush touching a cached huge leaf must drop all of them.
@@ -225,9 +240,9 @@ internal unsafe struct SoftTlb
         (x.WriteTag, y.WriteTag) = (y.WriteTag, x.WriteTag);
         (x.ExecTag, y.ExecTag) = (y.ExecTag, x.ExecTag);
         (x.HostAddend, y.HostAddend) = (y.HostAddend, x.HostAddend);
-        (_phys[a], _phys[b]) = (_phys[b], _phys[a]);
-        ref TlbDetail dx = ref _details[a];
-        ref TlbDetail dy = ref _details[b];
+        (x.PhysPage, y.PhysPage) = (y.PhysPage, x.PhysPage);
+        ref TlbDetail dx = ref x.Detail;
+        ref TlbDetail dy = ref y.Detail;
         (dx.PageAndBits, dy.PageAndBits) = (dy.PageAndBits, dx.PageAndBits);
         (dx.LeafHost, dy.LeafHost) = (dy.LeafHost, dx.LeafHost);
     }
@@ -242,17 +257,15 @@ internal unsafe struct SoftTlb
         if (_twoWay)
         {
             int second = slot + 1;
-            if (_details[slot].Page != page && IsCurrent(slot))
+            if (_entries[slot].Detail.Page != page && IsCurrent(slot))
             {
                 _entries[second] = _entries[slot];
-                _phys[second] = _phys[slot];
-                _details[second] = _details[slot];
             }
-            else if (_details[second].Page == page)
+            else if (_entries[second].Detail.Page == page)
             {
                 // An older copy (a read-filled entry before the first write, a stale epoch) leaves with its set's
                 // way 0 taking the page.
-                Invalidate(ref _entries[second], ref _details[second]);
+                Invalidate(ref _entries[second]);
             }
         }
         if (leafSize > Paging.PageSize)
@@ -273,8 +286,8 @@ internal unsafe struct SoftTlb
         e.WriteTag = writeTag;
         e.ExecTag = execTag;
         e.HostAddend = hostAddend;
-        _phys[slot] = physPage;
-        ref TlbDetail d = ref _details[slot];
+        e.PhysPage = physPage;
+        ref TlbDetail d = ref e.Detail;
         d.PageAndBits = pageAndBits;
         d.LeafHost = leafHost;
     }
@@ -285,7 +298,7 @@ internal unsafe struct SoftTlb
         ref TlbEntry e = ref _entries[slot];
         ulong epochBits = e.ReadTag & ((EpochLimit - 1) << EpochShift);
         ulong any = e.ReadTag & e.WriteTag & e.ExecTag & InvalidBit;
-        return any == 0 && epochBits == (_details[slot].Global ? _globalEpoch : _userEpoch);
+        return any == 0 && epochBits == (e.Detail.Global ? _globalEpoch : _userEpoch);
     }
 
     /// <summary>Drops every non-global entry (a CR3 reload): O(1) by moving to a new epoch.</summary>
@@ -319,18 +332,18 @@ internal unsafe struct SoftTlb
         for (ulong pages = ((last - page) >> Paging.PageShift) + 1; pages != 0; pages--, page += Paging.PageSize)
         {
             int slot = IndexOf(page);
-            if (_details[slot].Page == page) Invalidate(ref _entries[slot], ref _details[slot]);
-            if (_details[slot + 1].Page == page) Invalidate(ref _entries[slot + 1], ref _details[slot + 1]);
+            if (_entries[slot].Detail.Page == page) Invalidate(ref _entries[slot]);
+            if (_entries[slot + 1].Detail.Page == page) Invalidate(ref _entries[slot + 1]);
         }
     }
 
-    private static void Invalidate(ref TlbEntry e, ref TlbDetail d)
+    private static void Invalidate(ref TlbEntry e)
     {
         e.ReadTag = InvalidBit;
         e.WriteTag = InvalidBit;
         e.ExecTag = InvalidBit;
-        d.PageAndBits = ulong.MaxValue & Paging.PageMask;
-        d.LeafHost = 0;
+        e.Detail.PageAndBits = ulong.MaxValue & Paging.PageMask;
+        e.Detail.LeafHost = 0;
     }
 
     private ulong NextEpoch()
@@ -348,8 +361,8 @@ internal unsafe struct SoftTlb
 
     private void ClearAll()
     {
-        for (int i = 0; i < _slots; i++) Invalidate(ref _entries[i], ref _details[i]);
-        for (int i = 0; i < _hugeSize; i++) Invalidate(ref _hugeEntries[i], ref _hugeDetails[i]);
+        for (int i = 0; i < _slots; i++) Invalidate(ref _entries[i]);
+        for (int i = 0; i < _hugeSize; i++) Invalidate(ref _hugeEntries[i]);
         _nextEpoch = 1;
         _userEpoch = 0;
         _globalEpoch = 1UL << EpochShift;

@@ -1,0 +1,74 @@
+using System;
+using System.Runtime.CompilerServices;
+using FastPt.Hardware;
+using Xunit;
+using static FastPt.Tests.TestMachines;
+
+namespace FastPt.Tests.Tlb;
+
+/// <summary>The TLB hit path's layout and counting: the byte offsets the hit indexes with are the slots the fills
+/// write, an entry is one cache line, and the fast paths count hits exactly.</summary>
+public class HitPathTests
+{
+    private static readonly VirtAddr Base = V(1UL << 39);
+
+    [Fact]
+    public void An_entry_is_one_cache_line()
+    {
+        Assert.Equal(64, Unsafe.SizeOf<TlbEntry>());
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(64)]
+    [InlineData(1024)]
+    public void The_hit_path_s_byte_offsets_are_the_slots_the_fills_write(int entries)
+    {
+        var tlb = new SoftTlb(entries, 16);
+        var random = new Random(entries);
+        for (int i = 0; i < 4096; i++)
+        {
+            ulong va = (ulong)random.NextInt64() << 1 ^ (ulong)random.Next();
+            Assert.True(Unsafe.AreSame(ref tlb.Entry(tlb.IndexOf(va)), ref tlb.EntryAt(tlb.Way0Offset(va))), $"0x{va:x}");
+            Assert.True(Unsafe.AreSame(ref tlb.HugeEntry(tlb.HugeIndexOf(va)), ref tlb.HugeEntryAt(tlb.HugeOffset(va))), $"0x{va:x}");
+        }
+    }
+
+    /// <summary>Every fast path (translate, read, write; 4 KiB and 2 MiB) counts its hits exactly and takes no
+    /// miss once warm, and returns the right address and data from the one-line entries.</summary>
+    [Fact]
+    public void The_fast_paths_count_every_hit_exactly()
+    {
+        using Machine machine = Create(2 * GiB, checkedMode: false);
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(1 * GiB), 2 * MiB, Protection.ReadWrite, PageSize.Size4K);
+        space.Map(Base + 4 * MiB, P(1 * GiB + 4 * MiB), 4 * MiB, Protection.ReadWrite, PageSize.Size2M);
+        using MmuContext cpu = space.CreateContext();
+        const int Pages = 40;
+        for (int p = 0; p < Pages; p++) cpu.Write<ulong>(Base + (ulong)p * Page, (ulong)p); // misses: fill and dirty
+        cpu.Write<ulong>(Base + 4 * MiB, 7);
+        cpu.Write<ulong>(Base + 6 * MiB, 9);
+        long hitsBefore = cpu.Statistics.Hits, missesBefore = cpu.Statistics.Misses;
+        long expected = 0;
+        for (int round = 0; round < 3; round++)
+        {
+            for (int p = 0; p < Pages; p++)
+            {
+                VirtAddr va = Base + (ulong)p * Page;
+                Assert.True(cpu.TryTranslate(va + 8, AccessKind.Read, out PhysAddr pa));
+                Assert.Equal(1 * GiB + (ulong)p * Page + 8, pa.Value);
+                Assert.Equal((ulong)p, cpu.Read<ulong>(va));
+                cpu.Write<ulong>(va + 16, (ulong)round);
+                expected += 3;
+            }
+            Assert.Equal(7UL, cpu.Read<ulong>(Base + 4 * MiB));
+            cpu.Write<ulong>(Base + 6 * MiB + 8, 1);
+            Assert.True(cpu.TryTranslate(Base + 6 * MiB + 0x1234, AccessKind.Write, out PhysAddr hugePa));
+            Assert.Equal(1 * GiB + 6 * MiB + 0x1234, hugePa.Value);
+            expected += 3;
+        }
+        Assert.Equal(expected, cpu.Statistics.Hits - hitsBefore);
+        Assert.Equal(0, cpu.Statistics.Misses - missesBefore);
+    }
+}
