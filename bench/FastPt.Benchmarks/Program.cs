@@ -24,6 +24,20 @@ public static class Program
     /// <c>bench/compare.sh</c>.</summary>
     public static int Main(string[] args)
     {
+        try
+        {
+            return Dispatch(args);
+        }
+        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException)
+        {
+            // Bad arguments to a subcommand (a junk pass count, a missing tree): one line, not a stack trace.
+            Console.Error.WriteLine($"FastPt.Benchmarks: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static int Dispatch(string[] args)
+    {
         if (args is ["boot-scaling", ..]) return Boot.BootScaling.Run(args);
         if (args is ["fault-cpu", ..]) return Faults.FaultCpuTime.Run(args);
         if (args is ["fault-overlap", ..]) return Faults.FaultOverlap.Run(args);
