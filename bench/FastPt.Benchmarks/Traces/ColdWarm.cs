@@ -16,10 +16,7 @@ namespace FastPt.Benchmarks.Traces;
 /// machine between pairs cancels; its mean comes with a 95% confidence interval over the pairs. The host's minor
 /// page faults of each phase (<c>getrusage(RUSAGE_THREAD)</c>) and the cold pass's split into mapping and first
 /// replay say where the cold pass pays. Before the pairs, rounds of cold and warm passes run for at least half a
-/// second so that the timed code is the JIT's final tier, as in a long-running embedder. Each trace has a second
-/// row, <c>+thp</c>, on machines with <see cref="MachineOptions.AdviseHostHugePages"/>: the host then backs a
-/// written 2 MiB chunk with one huge page (one host fault per chunk instead of one per 4 KiB frame, at the price of
-/// committing the whole chunk). Linux only.</summary>
+/// second so that the timed code is the JIT's final tier, as in a long-running embedder. Linux only.</summary>
 internal static partial class ColdWarm
 {
     /// <summary>Runs the pairs on every recorded trace (or the one named) and prints one row per trace.</summary>
@@ -37,26 +34,21 @@ internal static partial class ColdWarm
             if (files.Length == 0) throw new ArgumentException($"no trace named '{args[2]}' (recorded: {string.Join(", ", LackeyTrace.Find().Select(LackeyTrace.NameOf))})");
         }
         Console.WriteLine($"// {pairs} pairs per trace, thread CPU time; ratio = cold / warm per pair, mean ± 95% CI (t), median");
-        Console.WriteLine($"{"trace",-9} {"pages",6} {"cold ms",8} {"map ms",7} {"1st ms",7} {"warm ms",8} {"ratio",15} {"median",7} {"wall ratio",11} {"faults map/1st/warm",20}");
-        foreach (string file in files)
-        {
-            LackeyTrace trace = LackeyTrace.Read(file, dataOnly: false);
-            Report(trace, pairs, hostHugePages: false);
-            Report(trace, pairs, hostHugePages: true);
-        }
+        Console.WriteLine($"{"trace",-6} {"pages",6} {"cold ms",8} {"map ms",7} {"1st ms",7} {"warm ms",8} {"ratio",15} {"median",7} {"wall ratio",11} {"faults map/1st/warm",20}");
+        foreach (string file in files) Report(LackeyTrace.Read(file, dataOnly: false), pairs);
         return 0;
     }
 
     private readonly record struct Pair(long MapNs, long FirstNs, long WarmNs, long MapWallNs, long FirstWallNs, long WarmWallNs,
         long MapFaults, long FirstFaults, long WarmFaults);
 
-    private static void Report(LackeyTrace trace, int pairs, bool hostHugePages)
+    private static void Report(LackeyTrace trace, int pairs)
     {
         ulong[] pages = trace.Pages().Keys.ToArray();
         var clock = Stopwatch.StartNew();
-        for (int i = 0; i < 40 || clock.ElapsedMilliseconds < 500; i++) Measure(trace, pages, hostHugePages);
+        for (int i = 0; i < 40 || clock.ElapsedMilliseconds < 500; i++) Measure(trace, pages);
         var results = new Pair[pairs];
-        for (int i = 0; i < pairs; i++) results[i] = Measure(trace, pages, hostHugePages);
+        for (int i = 0; i < pairs; i++) results[i] = Measure(trace, pages);
 
         double[] ratio = results.Select(p => (double)(p.MapNs + p.FirstNs) / p.WarmNs).ToArray();
         double[] wall = results.Select(p => (double)(p.MapWallNs + p.FirstWallNs) / p.WarmWallNs).ToArray();
@@ -65,17 +57,17 @@ internal static partial class ColdWarm
         double Ms(Func<Pair, long> f) => results.Average(p => (double)f(p)) / 1e6;
         double Avg(Func<Pair, long> f) => results.Average(p => (double)f(p));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{trace.Name + (hostHugePages ? "+thp" : ""),-9} {pages.Length,6} {Ms(p => p.MapNs + p.FirstNs),8:F3} {Ms(p => p.MapNs),7:F3} {Ms(p => p.FirstNs),7:F3} {Ms(p => p.WarmNs),8:F3} " +
+            $"{trace.Name,-6} {pages.Length,6} {Ms(p => p.MapNs + p.FirstNs),8:F3} {Ms(p => p.MapNs),7:F3} {Ms(p => p.FirstNs),7:F3} {Ms(p => p.WarmNs),8:F3} " +
             $"{$"{mean:F3} ± {half:F3}",15} {Median(ratio),7:F3} {$"{wallMean:F3} ± {wallHalf:F3}",11} " +
             $"{$"{Avg(p => p.MapFaults):F1}/{Avg(p => p.FirstFaults):F1}/{Avg(p => p.WarmFaults):F1}",20}"));
     }
 
     /// <summary>One pair: a fresh machine (not timed), the cold pass (map, then first replay), then the warm pass.</summary>
-    private static Pair Measure(LackeyTrace trace, ulong[] pages, bool hostHugePages)
+    private static Pair Measure(LackeyTrace trace, ulong[] pages)
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        using var machine = new Machine(new MachineOptions { MemorySize = 1UL << 30, AdviseHostHugePages = hostHugePages });
+        using var machine = new Machine(new MachineOptions { MemorySize = 1UL << 30 });
         AddressSpace space = machine.CreateAddressSpace();
         using MmuContext context = space.CreateContext();
 
