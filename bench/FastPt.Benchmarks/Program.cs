@@ -17,7 +17,7 @@ public static class Program
     /// <summary>Runs the suites chosen by <paramref name="args"/>; with <c>boot-scaling</c> first, the boot
     /// scaling report (<see cref="Boot.BootScaling"/>); with <c>fault-cpu [passes]</c>, the demand-fault workload
     /// timed by each thread's CPU clock (<see cref="Faults.FaultCpuTime"/>); with <c>fault-overlap [passes]</c>, its
-    /// scaling counted only while both threads ran (<see cref="Faults.FaultOverlap"/>); with <c>fault-1t [rounds]</c>,
+    /// scaling counted only while both threads ran (<see cref="Faults.FaultOverlap"/>); with <c>fault-1t [passes]</c>,
     /// one thread's fault cost in each lock mode, interleaved pass by pass (<see cref="Faults.FaultModesOneThread"/>); with <c>hvo-profile</c>, the HVO cost
     /// breakdown (<see cref="HugeTlb.HvoProfile"/>); with <c>cold-warm [pairs] [trace]</c>, the trace replays' cold/warm
     /// ratio measured in pairs (<see cref="Traces.ColdWarm"/>); with <c>tlb-study [report.md]</c>, the study of TLB
