@@ -45,30 +45,36 @@ internal unsafe partial struct Cpu<TFrames>
     /// (they are below 2^52).</summary>
     private const ulong NoTranslation = ulong.MaxValue;
 
-    /// <summary>A miss of way 0: the common cases (way 1, a refill from a paging-structure cache) in a small
-    /// method of their own, so that they run without the general path's register pressure and spills; everything
-    /// else goes to <see cref="TranslateGeneral"/>.</summary>
+    /// <summary>A miss of way 0: the common cases (way 1, a refill from a paging-structure cache or a walk from the
+    /// root) in a small method of their own, so that they run without the general path's register pressure and
+    /// spills; everything else goes to <see cref="TranslateGeneral"/>.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong TranslateSlow(ulong v, AccessKind access)
     {
+        // The busy window (the flusher's membarrier pairs with this plain store, see FlushDomain): no try/finally,
+        // since nothing in it can throw — way 1 and the refill only load, compare and store to memory that exists
+        // (host pointers are peeked, never reserved; cache indices are masked) — so Busy always returns to 0, and
+        // the window's locals stay in registers instead of living on the stack for an exception handler.
         Volatile.Write(ref _slot.Busy, 1);
-        try
+        ulong result = NoTranslation;
+        // A kernel address is never a user hit (its entries carry the global epoch): the range check comes first.
+        // A signalled or published flush not yet applied goes to the general path, which applies it first.
+        if (!FlushesToApply && !_checked && v <= _userLast)
         {
-            if (!FlushesToApply && !_checked)
+            // Way 1 of the set first: a hit there is a TLB hit (LRU order puts it in way 0 for the next one).
+            if (_tlb.TrySecondWay(v & Paging.PageMask, access, (v & Paging.PageMask) | _tlb.UserEpoch, ulong.MaxValue))
             {
-                // Way 1 of the set first: a hit there is a TLB hit (LRU order puts it in way 0 for the next one).
-                if (_tlb.TrySecondWay(v & Paging.PageMask, access, (v & Paging.PageMask) | _tlb.UserEpoch, ulong.MaxValue))
-                {
-                    _counters.Hits++;
-                    return _tlb.PhysPage(_tlb.IndexOf(v)) | (v & (Paging.PageSize - 1));
-                }
-                if (v <= _userLast && TryRefill(v, access, out ulong physPage)) return physPage | (v & (Paging.PageSize - 1));
+                _counters.Hits++;
+                result = _tlb.PhysPage(_tlb.IndexOf(v)) | (v & (Paging.PageSize - 1));
+            }
+            else
+            {
+                result = Refill(v, access);
             }
         }
-        finally
-        {
-            Volatile.Write(ref _slot.Busy, 0);
-        }
+        // Release: every table load of the window happens before a flusher can see the context idle.
+        Volatile.Write(ref _slot.Busy, 0);
+        if (result != NoTranslation) return result;
         return TranslateGeneral(v, access, out PhysAddr pa) ? pa.Value : NoTranslation;
     }
 

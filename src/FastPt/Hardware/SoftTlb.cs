@@ -351,6 +351,27 @@ internal unsafe struct SoftTlb
         return slot;
     }
 
+    /// <summary><see cref="Claim"/> and <see cref="Write"/> of a 4 KiB user entry in one (the refill's fill): way 0
+    /// of the set of <paramref name="page"/> is addressed once, its valid entry of another page moves to way 1 as
+    /// one 64-byte copy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void FillUser(ulong page, ulong readTag, ulong writeTag, ulong execTag, long hostAddend, ulong physPage, ulong pageAndBits, nint leafHost)
+    {
+        TlbEntry* e = (TlbEntry*)((byte*)_entries + Way0Offset(page));
+        if (_twoWay)
+        {
+            if (e->Detail.Page != page && IsCurrent(ref *e)) e[1] = e[0];
+            else if (e[1].Detail.Page == page) Invalidate(ref e[1]);
+        }
+        e->ReadTag = readTag;
+        e->WriteTag = writeTag;
+        e->ExecTag = execTag;
+        e->HostAddend = hostAddend;
+        e->PhysPage = physPage;
+        e->Detail.PageAndBits = pageAndBits;
+        e->Detail.LeafHost = leafHost;
+    }
+
     /// <summary>Writes slot <paramref name="slot"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Write(int slot, ulong readTag, ulong writeTag, ulong execTag, long hostAddend, ulong physPage, ulong pageAndBits, nint leafHost)
@@ -367,9 +388,11 @@ internal unsafe struct SoftTlb
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool IsCurrent(int slot)
+    private bool IsCurrent(int slot) => IsCurrent(ref _entries[slot]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsCurrent(ref TlbEntry e)
     {
-        ref TlbEntry e = ref _entries[slot];
         ulong epochBits = e.ReadTag & EpochMask;
         ulong any = e.ReadTag & e.WriteTag & e.ExecTag & InvalidBit;
         return any == 0 && epochBits == (e.Detail.Global ? _globalEpoch : _userEpoch);
@@ -457,14 +480,18 @@ internal unsafe struct SoftTlb
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPmdTable(ulong va, out ulong tablePa, out int rights) => TryCached(_pudCache, Paging.PudShift, va, out tablePa, out rights);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void CachePteTable(ulong va, ulong tablePa, int rights) => Cache(_pmdCache, Paging.PmdShift, va, tablePa, rights);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void CachePmdTable(ulong va, ulong tablePa, int rights) => Cache(_pudCache, Paging.PudShift, va, tablePa, rights);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryCached(PscEntry[] cache, int shift, ulong va, out ulong tablePa, out int rights)
     {
-        ref PscEntry e = ref cache[(int)((va >> shift) & (ulong)_pscMask)];
+        // The mask keeps the index inside the array (its length is the mask plus one): no bounds check, so the
+        // refill's busy window holds no throwing instruction.
+        ref PscEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cache), (nint)((va >> shift) & (ulong)_pscMask));
         if (e.Tag == (va >> shift) + 1)
         {
             tablePa = e.TablePa;
@@ -476,8 +503,14 @@ internal unsafe struct SoftTlb
         return false;
     }
 
-    private void Cache(PscEntry[] cache, int shift, ulong va, ulong tablePa, int rights) =>
-        cache[(int)((va >> shift) & (ulong)_pscMask)] = new PscEntry { Tag = (va >> shift) + 1, TablePa = tablePa, Rights = rights };
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Cache(PscEntry[] cache, int shift, ulong va, ulong tablePa, int rights)
+    {
+        ref PscEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cache), (nint)((va >> shift) & (ulong)_pscMask));
+        e.Tag = (va >> shift) + 1;
+        e.TablePa = tablePa;
+        e.Rights = rights;
+    }
 
     /// <summary>Drops every cached partial walk (required whenever a table may have been freed).</summary>
     public void FlushPagingStructureCaches()
