@@ -369,6 +369,7 @@ internal sealed unsafe partial class BuddyAllocator
                 FreeLocked(pfn, order);
                 pfn += 1UL << order;
             }
+            UpdatePcpHighLocked();
         }
     }
 
@@ -493,6 +494,7 @@ internal sealed unsafe partial class BuddyAllocator
                 pfn = blockEnd;
             }
             _managedPages -= taken;
+            if (taken > 0) UpdatePcpHighLocked();
         }
         return taken;
     }
