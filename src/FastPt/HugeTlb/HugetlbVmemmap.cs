@@ -386,15 +386,17 @@ internal sealed unsafe partial class HugetlbVmemmap
         return true;
     }
 
-    /// <summary><c>alloc_vmemmap_page_list</c>: single ZONE_NORMAL frames, one by one from this CPU's list (refilled
-    /// from the buddy lists a batch at a time), all or none. The free frames are counted first, so that a refusal
-    /// takes nothing (the exhaustion sweeps compare the whole allocator); only a racing allocation can make a later
-    /// frame fail, and then the ones taken go back onto the list, as the kernel's error path frees them.</summary>
+    /// <summary><c>alloc_vmemmap_page_list</c>: single ZONE_NORMAL frames from this CPU's list (refilled from the
+    /// buddy lists a batch at a time; taken under one hold of its lock rather than one per page), then, if its zone
+    /// ran dry there, one by one from what other CPUs' lists hold; all or none. The free frames are counted first,
+    /// so that a refusal takes nothing (the exhaustion sweeps compare the whole allocator); only a racing allocation
+    /// can make a later frame fail, and then the ones taken go back onto the list, as the kernel's error path frees
+    /// them.</summary>
     private bool AllocateVmemmapPages(Span<ulong> fresh)
     {
         BuddyAllocator buddy = _memory.Buddy;
         if (buddy.ZoneFreePages(MemoryZone.Normal) < fresh.Length) return false;
-        for (int i = 0; i < fresh.Length; i++)
+        for (int i = buddy.TryAllocateHotBulk(fresh); i < fresh.Length; i++)
         {
             if (buddy.TryAllocateHot(zero: false, out fresh[i], movable: false)) continue;
             for (int j = 0; j < i; j++) buddy.FreeHot(fresh[j]);
