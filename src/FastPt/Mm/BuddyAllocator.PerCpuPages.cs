@@ -12,10 +12,8 @@ namespace FastPt.Mm;
 /// is refilled with <see cref="PcpBatch"/> frames from its zone under one zone-lock acquisition
 /// (<c>rmqueue_bulk</c>), twice and three times as many for refills in a row without a free
 /// (<see cref="RefillCount"/>), and frees of single user frames go back onto it (<c>free_unref_page</c>), draining
-/// <see cref="PcpBatch"/> of the oldest to the buddy lists once it holds more than <see cref="PcpHigh"/> of its zone
-/// (<c>free_pcppages_bulk</c>). The high mark scales with the zone as Linux's <c>zone_highsize</c> does (the zone's
-/// low watermark split over the online CPUs): a burst of frees — HVO giving back thousands of vmemmap pages — stays
-/// on the list for the allocations that follow instead of coalescing into the buddy lists and splitting again.
+/// <see cref="PcpBatch"/> of the oldest to the buddy lists once it holds more than <see cref="PcpHigh"/>
+/// (<c>free_pcppages_bulk</c>).
 /// <para>What counts: a frame on a per-CPU list is free. <see cref="FreePages"/> and <see cref="ZoneFreePages"/>
 /// include it (the frames an allocation can get), unlike Linux's <c>NR_FREE_PAGES</c>, which counts only the buddy
 /// lists; <see cref="FreeBlocks"/> (<c>/proc/buddyinfo</c>) counts the buddy lists only, as Linux's does, and
@@ -34,44 +32,15 @@ internal sealed unsafe partial class BuddyAllocator
     /// <summary>Frames a refill takes and a drain gives back at a time (<c>pcp->batch</c>).</summary>
     public const int PcpBatch = 31;
 
-    /// <summary>The smallest high mark (<c>batch &lt;&lt; 2</c>, <c>zone_highsize</c>'s floor).</summary>
-    public const int PcpHighMin = 4 * PcpBatch;
-
-    // pcp->high of each zone (written under the zone lock when its managed pages change, read racily).
-    private readonly int[] _pcpHigh = [PcpHighMin, PcpHighMin];
-
-    /// <summary>Frames a list of <paramref name="zone"/> may hold before frees drain it (<c>pcp->high</c>).</summary>
-    public int PcpHigh(MemoryZone zone) => Volatile.Read(ref _pcpHigh[(int)zone]);
-
-    /// <summary><c>zone_highsize</c> with <c>percpu_pagelist_high_fraction</c> unset, for every zone (under the zone
-    /// lock, after its managed pages changed: <c>zone_pcp_update</c>). The low watermark as
-    /// <c>__setup_per_zone_wmarks</c> sets it from <c>min_free_kbytes</c> (<c>calculate_min_free_kbytes</c>:
-    /// <c>int_sqrt(lowmem_kbytes * 16)</c>, clamped to [128 KiB, 256 MiB], lowmem being the managed pages up to
-    /// ZONE_NORMAL), shared out over the zones by their managed pages, plus the larger of a quarter of the zone's
-    /// share and <c>watermark_scale_factor</c> (10) / 10000 of its managed pages; divided over the online CPUs, and
-    /// never below <see cref="PcpHighMin"/>. A list that holds more after the zone shrank drains on its next frees.</summary>
-    private void UpdatePcpHighLocked()
-    {
-        long normal = Managed((int)MemoryZone.Normal), movable = Managed((int)MemoryZone.Movable);
-        long lowmem = normal + movable;
-        long minFreeKbytes = Math.Clamp((long)Math.Sqrt((double)(normal * 4) * 16), 128, 262144);
-        long pagesMin = minFreeKbytes >> (12 - 10);
-        for (int zone = 0; zone < 2; zone++)
-        {
-            long managed = zone == (int)MemoryZone.Normal ? normal : movable;
-            long share = lowmem == 0 ? 0 : pagesMin * managed / lowmem;
-            long low = share + Math.Max(share >> 2, managed * 10 / 10000);
-            long high = Math.Max(low / Environment.ProcessorCount, PcpHighMin);
-            Volatile.Write(ref _pcpHigh[zone], (int)Math.Min(high, int.MaxValue / 2));
-        }
-    }
+    /// <summary>Frames a list may hold before frees drain it (<c>pcp->high</c>).</summary>
+    public const int PcpHigh = 4 * PcpBatch;
 
     /// <summary>The lists of one CPU slot, one per zone, with their lock and activity counters. Padded so that no two
     /// slots share a cache line.</summary>
     private sealed class Pcp
     {
         public Line Hot;
-        public readonly FrameRing[] Frames = [new FrameRing(), new FrameRing()];
+        public readonly ulong[][] Frames = [new ulong[PcpHigh + 1], new ulong[PcpHigh + 1]];
 
         /// <summary>The owner's cache line, 128 bytes away from anything else (adjacent-line prefetch).</summary>
         [StructLayout(LayoutKind.Explicit, Size = 192)]
@@ -90,35 +59,6 @@ internal sealed unsafe partial class BuddyAllocator
 
         /// <summary><c>pcp->alloc_factor</c> of a zone's list: refills in a row without a free since the last halving.</summary>
         public ref int AllocFactor(int zone) => ref (zone == (int)MemoryZone.Normal ? ref Hot.NormalAllocFactor : ref Hot.MovableAllocFactor);
-    }
-
-    /// <summary>A per-CPU list's frames, oldest first, in a ring that grows (by doubling, under the list's lock) to
-    /// what the zone's high mark lets it hold: allocations and frees work at the newest end (the cache-hot frames),
-    /// drains at the oldest (<c>free_pcppages_bulk</c> takes the list's tail). The count is the slot's
-    /// <see cref="Pcp.Count"/>, which readers sum without the lock.</summary>
-    private sealed class FrameRing
-    {
-        private ulong[] _ring = new ulong[64];
-        private int _oldest;
-
-        /// <summary>The <paramref name="index"/>-th oldest frame (below the count).</summary>
-        public ulong this[int index] => _ring[(_oldest + index) & (_ring.Length - 1)];
-
-        /// <summary>Room for one more frame than <paramref name="count"/>.</summary>
-        public void Reserve(int count)
-        {
-            if (count < _ring.Length) return;
-            var grown = new ulong[_ring.Length * 2];
-            for (int i = 0; i < count; i++) grown[i] = this[i];
-            _ring = grown;
-            _oldest = 0;
-        }
-
-        /// <summary>Stores a frame at the newest end of <paramref name="count"/> (room reserved).</summary>
-        public void SetNewest(int count, ulong pfn) => _ring[(_oldest + count) & (_ring.Length - 1)] = pfn;
-
-        /// <summary>Drops the <paramref name="n"/> oldest frames.</summary>
-        public void DropOldest(int n) => _oldest = (_oldest + n) & (_ring.Length - 1);
     }
 
     /// <summary>Doublings of a refill at most (<c>CONFIG_PCP_BATCH_SCALE_MAX</c>'s default); the list's size caps
@@ -229,7 +169,7 @@ internal sealed unsafe partial class BuddyAllocator
         // A zone with nothing on its buddy lists (no ZONE_MOVABLE at all, most often) is not worth the zone lock;
         // a free racing with this look is found by the next refill.
         if (Volatile.Read(ref _zoneFree[zone]) == 0) return;
-        FrameRing frames = pcp.Frames[zone];
+        ulong[] frames = pcp.Frames[zone];
         ref int count = ref pcp.Count(zone);
         int target = count + RefillCount(pcp, zone, count);
         lock (_lock)
@@ -250,8 +190,7 @@ internal sealed unsafe partial class BuddyAllocator
                 d->Private = 0;
                 _zoneFree[zone]--;
                 // Published after the zone's count moved: a reader summing both never sees the frame twice.
-                frames.Reserve(count);
-                frames.SetNewest(count, pfn);
+                frames[count] = pfn;
                 Volatile.Write(ref count, count + 1);
             }
         }
@@ -260,13 +199,13 @@ internal sealed unsafe partial class BuddyAllocator
     /// <summary><c>nr_pcp_alloc</c> (under the list's lock): how many frames a refill takes — <see cref="PcpBatch"/>,
     /// doubled for each refill in a row that no free to the list interrupted (<c>pcp->alloc_factor</c>; a free
     /// halves it), but never more than leaves a batch of room below <see cref="PcpHigh"/>. A stream of faults thus
-    /// takes the zone lock once per up to 992 frames instead of 31: the zone lock and the buddy lists are what
-    /// faulting CPUs still share.</summary>
-    private int RefillCount(Pcp pcp, int zone, int count)
+    /// takes the zone lock once per 93 frames instead of 31: the zone lock and the buddy lists are what faulting
+    /// CPUs still share.</summary>
+    private static int RefillCount(Pcp pcp, int zone, int count)
     {
         ref int factor = ref pcp.AllocFactor(zone);
         int batch = PcpBatch << factor;
-        int most = Math.Max(Volatile.Read(ref _pcpHigh[zone]) - count - PcpBatch, PcpBatch);
+        int most = Math.Max(PcpHigh - count - PcpBatch, PcpBatch);
         if (batch <= most && factor < PcpBatchScaleMax) factor++;
         return Math.Min(batch, most);
     }
@@ -344,7 +283,7 @@ internal sealed unsafe partial class BuddyAllocator
         Pcp pcp = ThisCpu();
         int taken = 0;
         pcp.Hot.Lock.Enter();
-        FrameRing frames = pcp.Frames[zone];
+        ulong[] frames = pcp.Frames[zone];
         ref int count = ref pcp.Count(zone);
         while (taken < pfns.Length)
         {
@@ -397,14 +336,13 @@ internal sealed unsafe partial class BuddyAllocator
     private void PushCountedLocked(Pcp pcp, ulong pfn)
     {
         int zone = ZoneOf(pfn);
-        FrameRing frames = pcp.Frames[zone];
+        ulong[] frames = pcp.Frames[zone];
         ref int count = ref pcp.Count(zone);
-        frames.Reserve(count);
-        frames.SetNewest(count, pfn);
+        frames[count] = pfn;
         Volatile.Write(ref count, count + 1);
         pcp.Hot.Frees++;
         pcp.AllocFactor(zone) >>= 1; // frees are coming back: smaller refills (free_unref_page_commit)
-        if (count > Volatile.Read(ref _pcpHigh[zone])) DrainLocked(pcp, zone, PcpBatch);
+        if (count > PcpHigh) DrainLocked(pcp, zone, PcpBatch);
     }
 
     /// <summary><c>free_pcppages_bulk</c> (under the list's lock): gives the <paramref name="frames"/> oldest frames
@@ -418,11 +356,11 @@ internal sealed unsafe partial class BuddyAllocator
     /// <summary><see cref="DrainLocked"/> with the zone lock held too.</summary>
     private void DrainUnderZoneLock(Pcp pcp, int zone, int frames)
     {
-        FrameRing list = pcp.Frames[zone];
+        ulong[] list = pcp.Frames[zone];
         ref int count = ref pcp.Count(zone);
         int n = Math.Min(frames, count);
         for (int i = 0; i < n; i++) FreeBlockLocked(list[i], 0, zone);
-        list.DropOldest(n);
+        Array.Copy(list, n, list, 0, count - n);
         // After the zone's count took the frames: a reader summing both never sees them twice.
         Volatile.Write(ref count, count - n);
     }
@@ -488,7 +426,7 @@ internal sealed unsafe partial class BuddyAllocator
         {
             for (int zone = 0; zone < 2; zone++)
             {
-                FrameRing list = pcp.Frames[zone];
+                ulong[] list = pcp.Frames[zone];
                 int count = pcp.Count(zone);
                 for (int i = 0; i < count; i++)
                     if (list[i] >= startPfn && list[i] < endPfn) frames.Add(list[i]);

@@ -369,7 +369,6 @@ internal sealed unsafe partial class BuddyAllocator
                 FreeLocked(pfn, order);
                 pfn += 1UL << order;
             }
-            UpdatePcpHighLocked();
         }
     }
 
@@ -494,7 +493,6 @@ internal sealed unsafe partial class BuddyAllocator
                 pfn = blockEnd;
             }
             _managedPages -= taken;
-            if (taken > 0) UpdatePcpHighLocked();
         }
         return taken;
     }

@@ -39,7 +39,7 @@ public class PerCpuPagesTests
         long freeEmpty = machine.GetStatistics().FreePages;
         FaultAndUnmap(space, 8 * MiB);
         MemoryStatistics s = machine.GetStatistics();
-        Assert.InRange(s.PerCpuPages, 1, machine.Memory.Buddy.PcpHigh(MemoryZone.Normal));
+        Assert.InRange(s.PerCpuPages, 1, BuddyAllocator.PcpHigh);
         Assert.Equal(s.FreePages, BuddyPages(s) + s.PerCpuPages); // buddyinfo and the lists add up to the free pages
         Assert.Equal(freeEmpty, s.FreePages); // every frame came back (the tables too)
 
@@ -130,86 +130,26 @@ public class PerCpuPagesTests
                 held.Add(pfn);
             }
         }
-        // nr_pcp_alloc: 31, 62, 124, 248 ... frames per zone-lock acquisition while nothing is freed (the factor
-        // doubles them up to 32 times), but never more than leaves a batch of room below the high mark.
-        const int Batch = BuddyAllocator.PcpBatch;
-        int room = Math.Max(buddy.PcpHigh(MemoryZone.Normal) - Batch, Batch);
-        int factor = 0;
-        int NextRefill()
+        // nr_pcp_alloc: 31, then 62, then 93 frames per zone-lock acquisition while nothing is freed (93 leaves a
+        // batch of room below the high mark).
+        int[] refills = [BuddyAllocator.PcpBatch, 2 * BuddyAllocator.PcpBatch, 3 * BuddyAllocator.PcpBatch, 3 * BuddyAllocator.PcpBatch];
+        foreach (int refill in refills)
         {
-            int batch = Batch << factor;
-            if (batch <= room && factor < 5) factor++;
-            return Math.Min(batch, room);
-        }
-        for (int i = 0; i < 7; i++)
-        {
-            int refill = NextRefill();
             Take(1);
             Assert.Equal(refill - 1, buddy.PerCpuPages);
             Take(refill - 1);
             Assert.Equal(0, buddy.PerCpuPages);
         }
-        Assert.True(factor >= 3); // the refills grew past 124 (a 512 MiB zone's high mark leaves room for that)
-        // A free halves the factor: once the list is empty again, the refill is half the last doubling.
+        // A free halves the factor: once the list is empty again, the refill takes 62.
         buddy.FreeHot(held[^1]);
         held.RemoveAt(held.Count - 1);
-        factor >>= 1;
         Take(1);
         Assert.Equal(0, buddy.PerCpuPages);
         Take(1);
-        Assert.Equal(NextRefill() - 1, buddy.PerCpuPages);
+        Assert.Equal(2 * BuddyAllocator.PcpBatch - 1, buddy.PerCpuPages);
         Assert.Equal(freeBefore - held.Count, buddy.FreePages);
         foreach (ulong pfn in held) buddy.FreeHot(pfn);
         Assert.Equal(freeBefore, buddy.FreePages);
-    }
-
-    [Fact]
-    public void The_high_mark_is_the_zones_low_watermark_split_over_the_cpus_and_a_burst_of_frees_below_it_stays_listed()
-    {
-        // zone_highsize: 512 MiB of ZONE_NORMAL has min_free_kbytes = sqrt(KiB * 16) ~ 2.8 MiB, so a low watermark
-        // of ~890 pages (min + a quarter), shared by the CPUs; 4 GiB ~ 8 MiB, low ~ 3,080 pages (the scale
-        // factor's 0.1% of the zone is larger than the quarter there).
-        using Machine small = Create(512 * MiB);
-        using Machine large = Create(4 * GiB);
-        static long Low(Machine m)
-        {
-            long managed = m.Memory.Buddy.ZoneManagedPages(MemoryZone.Normal);
-            long min = Math.Clamp((long)Math.Sqrt(managed * 4.0 * 16), 128, 262144) / 4;
-            return min + Math.Max(min / 4, managed / 1000);
-        }
-        Assert.InRange(Low(small), 850, 920);
-        Assert.InRange(Low(large), 2_950, 3_150);
-        Assert.Equal(Math.Max(Low(small) / Environment.ProcessorCount, BuddyAllocator.PcpHighMin), small.Memory.Buddy.PcpHigh(MemoryZone.Normal));
-        Assert.Equal(Math.Max(Low(large) / Environment.ProcessorCount, BuddyAllocator.PcpHighMin), large.Memory.Buddy.PcpHigh(MemoryZone.Normal));
-
-        // Hot-added movable memory gets a high mark of its own (and ZONE_NORMAL's share of the watermark shrinks).
-        int normalHigh = large.Memory.Buddy.PcpHigh(MemoryZone.Normal);
-        large.AddMemory(P(64 * GiB), 2 * GiB);
-        Assert.True(large.Memory.Buddy.PcpHigh(MemoryZone.Movable) > BuddyAllocator.PcpHighMin);
-        Assert.True(large.Memory.Buddy.PcpHigh(MemoryZone.Normal) < normalHigh);
-
-        // Frees up to the mark stay on the list: buddyinfo does not move, the free pages count them.
-        BuddyAllocator buddy = large.Memory.Buddy;
-        int high = buddy.PcpHigh(MemoryZone.Normal);
-        int burst = high - (int)large.GetStatistics().PerCpuPages;
-        Assert.True(burst > high / 2);
-        var held = new List<ulong>();
-        for (int i = 0; i < burst + 1; i++)
-        {
-            Assert.True(buddy.TryAllocate(0, zero: false, out ulong pfn)); // from the buddy lists
-            held.Add(pfn);
-        }
-        MemoryStatistics before = large.GetStatistics();
-        foreach (ulong pfn in held.Take(burst)) buddy.FreeHot(pfn);
-        MemoryStatistics after = large.GetStatistics();
-        Assert.Equal(before.FreeBlocksPerOrder, after.FreeBlocksPerOrder);
-        Assert.Equal(high, after.PerCpuPages);
-        Assert.Equal(before.FreePages + burst, after.FreePages);
-        // One past the mark drains a batch of the oldest to the buddy lists.
-        buddy.FreeHot(held[^1]);
-        MemoryStatistics drained = large.GetStatistics();
-        Assert.Equal(high + 1 - BuddyAllocator.PcpBatch, drained.PerCpuPages);
-        Assert.Equal(drained.FreePages, BuddyPages(drained) + drained.PerCpuPages);
     }
 
     [Fact]
@@ -236,6 +176,6 @@ public class PerCpuPagesTests
         MemoryStatistics s = machine.GetStatistics();
         Assert.Equal(freeBefore, s.FreePages);
         Assert.Equal(s.FreePages, BuddyPages(s) + s.PerCpuPages);
-        Assert.InRange(s.PerCpuPages, 4, 4 * buddy.PcpHigh(MemoryZone.Normal));
+        Assert.InRange(s.PerCpuPages, 4, 4 * BuddyAllocator.PcpHigh);
     }
 }
