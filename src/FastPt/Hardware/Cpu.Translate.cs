@@ -14,25 +14,25 @@ internal unsafe partial struct Cpu<TFrames>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryTranslate(ulong v, AccessKind access, out PhysAddr pa)
     {
-        if (_seen == _domain.Generation)
+        // The hit word is the epoch, or matches no tag while flushes wait to be applied: the coherence check is in
+        // the tag compare. Indexed by byte offset (one shift, one mask, no scaling): the tag and the physical page
+        // share the line.
+        TlbEntry* entries = _tlb.Entries;
+        ulong word = SoftTlb.HitWordOf(entries);
+        ref TlbEntry e = ref SoftTlb.EntryAt(entries, _tlb.Way0Offset(v));
+        if (Unsafe.Add(ref e.ReadTag, (int)access) == ((v & Paging.PageMask) | word))
         {
-            // Indexed by byte offset (one shift, one mask, no scaling): the tag and the physical page share the line.
-            nuint o = _tlb.Way0Offset(v);
-            ref TlbEntry e = ref _tlb.EntryAt(o);
-            if (Unsafe.Add(ref e.ReadTag, (int)access) == ((v & Paging.PageMask) | _tlb.UserEpoch))
-            {
-                _counters.Hits++;
-                pa = new PhysAddr(e.PhysPage | (v & (Paging.PageSize - 1)));
-                return true;
-            }
-            nuint ho = _tlb.HugeOffset(v);
-            ref TlbEntry he = ref _tlb.HugeEntryAt(ho);
-            if (Unsafe.Add(ref he.ReadTag, (int)access) == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
-            {
-                _counters.Hits++;
-                pa = new PhysAddr(he.PhysPage + (v & SoftTlb.HugeMask));
-                return true;
-            }
+            _counters.Hits++;
+            pa = new PhysAddr(e.PhysPage | (v & (Paging.PageSize - 1)));
+            return true;
+        }
+        nuint ho = _tlb.HugeOffset(v);
+        ref TlbEntry he = ref _tlb.HugeEntryAt(ho);
+        if (Unsafe.Add(ref he.ReadTag, (int)access) == ((v & ~SoftTlb.HugeMask) | word))
+        {
+            _counters.Hits++;
+            pa = new PhysAddr(he.PhysPage + (v & SoftTlb.HugeMask));
+            return true;
         }
         // The slow path returns the address instead of writing through an out parameter: pa stays in a register
         // of the caller, where an out argument would make it a stack slot that every hit stores and reloads.
@@ -58,7 +58,7 @@ internal unsafe partial struct Cpu<TFrames>
         Volatile.Write(ref _slot.Busy, 1);
         ulong result = NoTranslation;
         // A kernel address is never a user hit (its entries carry the global epoch): the range check comes first.
-        if (_seen == _domain.Generation && !_checked && v <= _userLast)
+        if (!FlushesToApply && !_checked && v <= _userLast)
         {
             // Way 1 of the set first: a hit there is a TLB hit (LRU order puts it in way 0 for the next one).
             if (_tlb.TrySecondWay(v & Paging.PageMask, access, (v & Paging.PageMask) | _tlb.UserEpoch, ulong.MaxValue))
@@ -214,7 +214,7 @@ internal unsafe partial struct Cpu<TFrames>
     private bool Lookup(ulong v, AccessKind access, out Hit hit, out PageFault fault)
     {
         ThrowIfDisposed();
-        if (_seen != _domain.Generation) ApplyFlushes();
+        if (FlushesToApply) ApplyFlushes();
         if (!Paging.IsCanonical(v, _mode) || v > _userLast)
         {
             hit = default;

@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading;
 using FastPt.Geometry;
 
 namespace FastPt.Hardware;
@@ -85,12 +86,20 @@ internal unsafe struct SoftTlb
     public const ulong NotDirtyBit = 2;
     public const ulong WatchBit = 4;
     private const int EpochShift = 3;
-    private const ulong EpochLimit = 1UL << (Paging.PageShift - EpochShift);
+    // The last epoch value (all nine bits set) is never used: a hit word with all twelve low bits set matches no tag.
+    private const ulong EpochLimit = (1UL << (Paging.PageShift - EpochShift)) - 1;
+    private const ulong EpochMask = ((1UL << (Paging.PageShift - EpochShift)) - 1) << EpochShift;
     public const int Ways = 2;
+
+    /// <summary>Or'ed into the hit word to make every fast-path compare fail (see <see cref="HitWord"/>).</summary>
+    public const ulong FlushPendingBits = Paging.PageSize - 1;
 
     // Pinned, cache-line aligned storage for both TLBs: an entry straddling two lines would cost a second line per
     // lookup and split stores on every fill.
     private readonly byte[] _storage;
+    // The hit word, alone in the line before the entries: the user epoch, or the epoch with FlushPendingBits set
+    // while flushes wait to be applied (set by flushers on other threads, see HitWord).
+    private readonly ulong* _hitWord;
     private readonly int _size;
     private readonly int _slots;
     private readonly bool _twoWay;
@@ -122,8 +131,10 @@ internal unsafe struct SoftTlb
         _hugeSize = Math.Max(16, entries / 2);
         _hugeMask = _hugeSize - 1;
         _hugeByteMask = (ulong)_hugeMask << 6;
-        _storage = GC.AllocateArray<byte>((_slots + _hugeSize) * sizeof(TlbEntry) + 64, pinned: true);
+        _storage = GC.AllocateArray<byte>((_slots + _hugeSize) * sizeof(TlbEntry) + 128, pinned: true);
         byte* p = (byte*)(((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage)) + 63) & ~63UL);
+        _hitWord = (ulong*)p;
+        p += HitWordBack;
         _entries = (TlbEntry*)p;
         _hugeEntries = (TlbEntry*)(p + _slots * sizeof(TlbEntry));
         _pmdCache = new PscEntry[pscEntries];
@@ -140,6 +151,69 @@ internal unsafe struct SoftTlb
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => _userEpoch;
+    }
+
+    /// <summary>What a fast-path hit compares a tag with, or'ed with the page: <see cref="UserEpoch"/>, or — while
+    /// a flush published to the CPU's address space waits to be applied — the epoch with
+    /// <see cref="FlushPendingBits"/> set, which no tag carries (an epoch never has all its bits set, and invalid
+    /// tags are <see cref="InvalidBit"/> alone), so that every fast path misses and the slow path applies the
+    /// flushes. One load on the hit path instead of the acknowledged and the published generation (two loads, one
+    /// behind another). Volatile: loaded afresh by every translation, never hoisted out of a caller's loop.</summary>
+    public ulong HitWord
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => HitWordOf(_entries);
+    }
+
+    /// <summary>The base of the 4 KiB entries, for a hit path that loads it once (the volatile load of the hit
+    /// word would otherwise make the JIT load the field again for the entry).</summary>
+    public TlbEntry* Entries
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _entries;
+    }
+
+    /// <summary><see cref="HitWord"/> addressed from the entries' base (<see cref="Entries"/>): no load of its own.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong HitWordOf(TlbEntry* entries) => Volatile.Read(ref *(ulong*)((byte*)entries - HitWordBack));
+
+    /// <summary>The entry at byte offset <paramref name="offset"/> from <paramref name="entries"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ref TlbEntry EntryAt(TlbEntry* entries, nuint offset) => ref *(TlbEntry*)((byte*)entries + offset);
+
+    // The hit word sits this far before the first entry, in a line of its own.
+    private const int HitWordBack = 64;
+
+    /// <summary>True while flushes were signalled and not yet applied (or forever, once the CPU is disposed).</summary>
+    public bool FlushPending => (Volatile.Read(ref *_hitWord) & FlushPendingBits) == FlushPendingBits;
+
+    /// <summary>The storage the hit word lives in, for <see cref="ContextSlot"/> (the reference keeps the pinned
+    /// array alive while a flusher may still write the word).</summary>
+    public byte[] Storage => _storage;
+
+    /// <summary>Address of the hit word inside <see cref="Storage"/> (pinned: it never moves).</summary>
+    public ulong* HitWordAddress => _hitWord;
+
+    /// <summary>Signals flushes to apply (any thread): every fast path misses until <see cref="ClearFlushPending"/>.</summary>
+    public static void MarkFlushPending(ulong* hitWord) => Interlocked.Or(ref *hitWord, FlushPendingBits);
+
+    /// <summary>The owner is about to read the published generation and apply what it missed: clears the signal
+    /// with a locked exchange, a full fence, so that the generation read after it is at least that of every flush
+    /// whose signal it cleared (a flusher publishes the generation before it signals).</summary>
+    public void ClearFlushPending() => Interlocked.Exchange(ref *_hitWord, _userEpoch);
+
+    /// <summary>The user epoch changed: store it in the hit word, keeping a pending signal a flusher may have set
+    /// meanwhile (a compare-and-swap loop: the owner never erases another thread's signal).</summary>
+    private void PublishUserEpoch()
+    {
+        ulong old = Volatile.Read(ref *_hitWord);
+        while (true)
+        {
+            ulong next = (old & FlushPendingBits) == FlushPendingBits ? _userEpoch | FlushPendingBits : _userEpoch;
+            ulong seen = Interlocked.CompareExchange(ref *_hitWord, next, old);
+            if (seen == old) return;
+            old = seen;
+        }
     }
 
     /// <summary>Epoch bits of valid global entries.</summary>
@@ -319,7 +393,7 @@ internal unsafe struct SoftTlb
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool IsCurrent(ref TlbEntry e)
     {
-        ulong epochBits = e.ReadTag & ((EpochLimit - 1) << EpochShift);
+        ulong epochBits = e.ReadTag & EpochMask;
         ulong any = e.ReadTag & e.WriteTag & e.ExecTag & InvalidBit;
         return any == 0 && epochBits == (e.Detail.Global ? _globalEpoch : _userEpoch);
     }
@@ -328,6 +402,7 @@ internal unsafe struct SoftTlb
     public void FlushUser()
     {
         _userEpoch = NextEpoch();
+        PublishUserEpoch();
         _largeStart = ulong.MaxValue;
         _largeLast = 0;
     }
@@ -388,6 +463,7 @@ internal unsafe struct SoftTlb
         for (int i = 0; i < _hugeSize; i++) Invalidate(ref _hugeEntries[i]);
         _nextEpoch = 1;
         _userEpoch = 0;
+        PublishUserEpoch();
         _globalEpoch = 1UL << EpochShift;
         _largeStart = ulong.MaxValue;
         _largeLast = 0;
