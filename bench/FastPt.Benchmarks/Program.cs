@@ -17,8 +17,10 @@ public static class Program
     /// <summary>Runs the suites chosen by <paramref name="args"/>; with <c>boot-scaling</c> first, the boot
     /// scaling report (<see cref="Boot.BootScaling"/>); with <c>fault-cpu [passes]</c>, the demand-fault workload
     /// timed by each thread's CPU clock (<see cref="Faults.FaultCpuTime"/>); with <c>fault-overlap [passes]</c>, its
-    /// scaling counted only while both threads ran (<see cref="Faults.FaultOverlap"/>); with <c>hvo-profile</c>, the HVO cost
-    /// breakdown (<see cref="HugeTlb.HvoProfile"/>); with <c>tlb-study [report.md]</c>, the study of TLB
+    /// scaling counted only while both threads ran (<see cref="Faults.FaultOverlap"/>); with <c>fault-1t [passes]</c>,
+    /// one thread's fault cost in each lock mode, interleaved pass by pass (<see cref="Faults.FaultModesOneThread"/>); with <c>hvo-profile</c>, the HVO cost
+    /// breakdown (<see cref="HugeTlb.HvoProfile"/>); with <c>cold-warm [pairs] [trace]</c>, the trace replays' cold/warm
+    /// ratio measured in pairs (<see cref="Traces.ColdWarm"/>); with <c>tlb-study [report.md]</c>, the study of TLB
     /// organisations on the recorded traces (<see cref="Traces.TlbStudy"/>); with <c>compare DIR</c> first, a
     /// same-run comparison of the FastPt of the source tree in DIR ("before") with this tree's ("after") — see
     /// <c>bench/compare.sh</c>.</summary>
@@ -41,7 +43,9 @@ public static class Program
         if (args is ["boot-scaling", ..]) return Boot.BootScaling.Run(args);
         if (args is ["fault-cpu", ..]) return Faults.FaultCpuTime.Run(args);
         if (args is ["fault-overlap", ..]) return Faults.FaultOverlap.Run(args);
+        if (args is ["fault-1t", ..]) return Faults.FaultModesOneThread.Run(args);
         if (args is ["hvo-profile", ..]) return HugeTlb.HvoProfile.Run(args);
+        if (args is ["cold-warm", ..]) return Traces.ColdWarm.Run(args);
         if (args is ["tlb-study", ..])
         {
             Traces.TlbStudy.Run(args[1..]);

@@ -21,7 +21,10 @@ namespace FastPt.Benchmarks.Traces;
 /// whole trace; <c>bench/traces/traces.txt</c> gives each trace's accesses and pages. Category <c>FirstTouch</c>:
 /// translation from an empty table, every page mapped at its first access — FastPt by demand faults in one anonymous
 /// region through a held context (a zeroed 4 KiB frame per page, tables allocated as needed), against the dictionary
-/// (baseline) and the jagged-array table, which hand out frame numbers from a counter with no memory behind them.</summary>
+/// (baseline) and the jagged-array table, which hand out frame numbers from a counter with no memory behind them.
+/// Category <c>AccessPaired</c>: the cold pass against the warm pass that follows it on the same fresh machine, both
+/// one call per iteration with the same JIT warm-up, so that their ratio compares like with like (the Access
+/// category's cold and warm cases run with different job settings).</summary>
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
 public class TraceReplayBenchmarks : IDisposable
@@ -30,6 +33,7 @@ public class TraceReplayBenchmarks : IDisposable
     private const string Translate = "Translate";
     private const string Access = "Access";
     private const string FirstTouch = "FirstTouch";
+    private const string Paired = "AccessPaired";
     private const string NoTraces = "none-recorded";
 
     private LackeyTrace _trace = null!;
@@ -75,6 +79,21 @@ public class TraceReplayBenchmarks : IDisposable
         {
             SetupCold();
             ColdReplay();
+            CleanupCold();
+        });
+    }
+
+    /// <summary><see cref="Setup"/>, then rounds of a cold and a warm pass on a fresh machine for about half a second
+    /// (see <see cref="WarmUpJit"/>).</summary>
+    [GlobalSetup(Targets = [nameof(ColdPass), nameof(WarmPass)])]
+    public void SetupPaired()
+    {
+        Setup();
+        WarmUpJit(() =>
+        {
+            SetupCold();
+            ColdReplay();
+            Replay(_coldContext!, _trace);
             CleanupCold();
         });
     }
@@ -149,13 +168,17 @@ public class TraceReplayBenchmarks : IDisposable
         return (machine, space, space.CreateContext());
     }
 
-    private ulong[] MapPages(Machine machine, AddressSpace space)
+    private ulong[] MapPages(Machine machine, AddressSpace space) => MapPages(machine, space, _pages);
+
+    /// <summary>Maps each of <paramref name="pages"/> read-write-execute onto a frame of its own, allocated and
+    /// mapped page by page as a demand-paging embedder would; returns the frames.</summary>
+    internal static ulong[] MapPages(Machine machine, AddressSpace space, ulong[] pages)
     {
-        var frames = new ulong[_pages.Length];
-        for (int i = 0; i < _pages.Length; i++)
+        var frames = new ulong[pages.Length];
+        for (int i = 0; i < pages.Length; i++)
         {
             frames[i] = machine.AllocatePhysical(4096).Value;
-            space.Map(new VirtAddr(_pages[i]), new PhysAddr(frames[i]), 4096, Protection.All, PageSize.Size4K);
+            space.Map(new VirtAddr(pages[i]), new PhysAddr(frames[i]), 4096, Protection.All, PageSize.Size4K);
         }
         return frames;
     }
@@ -244,7 +267,8 @@ public class TraceReplayBenchmarks : IDisposable
 
     // ------------------------------------------------------------------ data access, warm and cold
 
-    private static ulong Replay(MmuContext context, LackeyTrace trace)
+    /// <summary>One pass of <paramref name="trace"/>: a one-byte read or write per access through <paramref name="context"/>.</summary>
+    internal static ulong Replay(MmuContext context, LackeyTrace trace)
     {
         ulong[] addresses = trace.Addresses;
         AccessKind[] kinds = trace.Kinds;
@@ -280,8 +304,33 @@ public class TraceReplayBenchmarks : IDisposable
         return Replay(_coldContext!, _trace);
     }
 
+    /// <summary>A fresh machine on which the cold pass ran (not timed): the state <see cref="WarmPass"/> starts from.</summary>
+    [IterationSetup(Target = nameof(WarmPass))]
+    public void SetupWarmPass()
+    {
+        SetupCold();
+        ColdReplay();
+    }
+
+    /// <summary>Baseline of the paired access category: the second pass on a fresh machine, right after its cold
+    /// pass. Like <see cref="ColdPass"/> it is one call per iteration (an iteration setup builds its machine), so the
+    /// two run with the same job settings and the same JIT warm-up, which <see cref="WarmReplay"/> (many calls per
+    /// iteration) and <see cref="ColdReplay"/> do not share; <c>cold-warm</c> (<see cref="ColdWarm"/>) pairs them in
+    /// one process.</summary>
+    [Benchmark(Baseline = true), BenchmarkCategory(Paired)]
+    public ulong WarmPass() => Replay(_coldContext!, _trace);
+
+    /// <summary>A fresh machine for <see cref="ColdPass"/> (boot is not part of the measurement).</summary>
+    [IterationSetup(Target = nameof(ColdPass))]
+    public void SetupColdPass() => SetupCold();
+
+    /// <summary>The cold pass of <see cref="ColdReplay"/> (every frame allocated, mapped, then touched for the first
+    /// time) with the job settings and JIT warm-up of <see cref="WarmPass"/>.</summary>
+    [Benchmark, BenchmarkCategory(Paired)]
+    public ulong ColdPass() => ColdReplay();
+
     /// <summary>Frees the cold machine.</summary>
-    [IterationCleanup(Target = nameof(ColdReplay))]
+    [IterationCleanup(Targets = [nameof(ColdReplay), nameof(ColdPass), nameof(WarmPass)])]
     public void CleanupCold()
     {
         _coldContext?.Dispose();
