@@ -58,6 +58,7 @@ internal unsafe partial struct Cpu<TFrames>
         Volatile.Write(ref _slot.Busy, 1);
         ulong result = NoTranslation;
         // A kernel address is never a user hit (its entries carry the global epoch): the range check comes first.
+        // A signalled or published flush not yet applied goes to the general path, which applies it first.
         if (!FlushesToApply && !_checked && v <= _userLast)
         {
             // Way 1 of the set first: a hit there is a TLB hit (LRU order puts it in way 0 for the next one).
