@@ -48,6 +48,12 @@ public sealed class MmuContext : IDisposable
     /// <summary>What init_mm's flushes know of this context (for tests).</summary>
     internal ContextSlot KernelSlot => _cpu.KernelSlot;
 
+    /// <summary>What the address space's flushes know of this context (for tests).</summary>
+    internal ContextSlot Slot => _cpu.Slot;
+
+    /// <summary>True while a flush signal makes the fast paths miss (for tests).</summary>
+    internal bool FlushSignalled => _cpu.FlushSignalled;
+
     /// <summary>Loads another address space into this context (a CR3 write): non-global TLB entries and the
     /// paging-structure caches are dropped, global (kernel) entries stay.</summary>
     public void SwitchTo(AddressSpace space)

@@ -18,11 +18,15 @@ internal unsafe partial struct Cpu<TFrames>
         // The slot in a local: the volatile stores keep the JIT from reusing the field's load for the second.
         ContextSlot slot = _slot;
         Volatile.Write(ref slot.Busy, 1);
-        if (_seen == _domain.Generation && (v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
+        // The hit word after the busy store (the JIT keeps volatile accesses in order; the processor may not,
+        // which the flusher's membarrier covers: it then sees this access busy or this access sees the flush's
+        // signal, FlushDomain.Publish).
+        TlbEntry* entries = _tlb.Entries;
+        ulong word = SoftTlb.HitWordOf(entries);
+        if ((v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
         {
-            nuint o = _tlb.Way0Offset(v);
-            ref TlbEntry e = ref _tlb.EntryAt(o);
-            if (e.ReadTag == ((v & Paging.PageMask) | _tlb.UserEpoch))
+            ref TlbEntry e = ref SoftTlb.EntryAt(entries, _tlb.Way0Offset(v));
+            if (e.ReadTag == ((v & Paging.PageMask) | word))
             {
                 T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + e.HostAddend));
                 _counters.Hits++;
@@ -31,7 +35,7 @@ internal unsafe partial struct Cpu<TFrames>
             }
             nuint ho = _tlb.HugeOffset(v);
             ref TlbEntry h = ref _tlb.HugeEntryAt(ho);
-            if (h.ReadTag == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
+            if (h.ReadTag == ((v & ~SoftTlb.HugeMask) | word))
             {
                 T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + h.HostAddend));
                 _counters.Hits++;
@@ -50,11 +54,15 @@ internal unsafe partial struct Cpu<TFrames>
     {
         ContextSlot slot = _slot;
         Volatile.Write(ref slot.Busy, 1);
-        if (_seen == _domain.Generation && (v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
+        // The hit word after the busy store (the JIT keeps volatile accesses in order; the processor may not,
+        // which the flusher's membarrier covers: it then sees this access busy or this access sees the flush's
+        // signal, FlushDomain.Publish).
+        TlbEntry* entries = _tlb.Entries;
+        ulong word = SoftTlb.HitWordOf(entries);
+        if ((v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
         {
-            nuint o = _tlb.Way0Offset(v);
-            ref TlbEntry e = ref _tlb.EntryAt(o);
-            if (e.WriteTag == ((v & Paging.PageMask) | _tlb.UserEpoch))
+            ref TlbEntry e = ref SoftTlb.EntryAt(entries, _tlb.Way0Offset(v));
+            if (e.WriteTag == ((v & Paging.PageMask) | word))
             {
                 Unsafe.WriteUnaligned((byte*)((long)v + e.HostAddend), value);
                 _counters.Hits++;
@@ -63,7 +71,7 @@ internal unsafe partial struct Cpu<TFrames>
             }
             nuint ho = _tlb.HugeOffset(v);
             ref TlbEntry h = ref _tlb.HugeEntryAt(ho);
-            if (h.WriteTag == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
+            if (h.WriteTag == ((v & ~SoftTlb.HugeMask) | word))
             {
                 Unsafe.WriteUnaligned((byte*)((long)v + h.HostAddend), value);
                 _counters.Hits++;
@@ -152,7 +160,7 @@ internal unsafe partial struct Cpu<TFrames>
             long seen;
             do
             {
-                if (_seen != _domain.Generation) ApplyFlushes();
+                if (FlushesToApply) ApplyFlushes();
                 seen = _seen;
                 for (int i = 0; i < pages; i++)
                 {
@@ -189,7 +197,7 @@ internal unsafe partial struct Cpu<TFrames>
     /// the fault's count and event: the access then faults with it.</summary>
     private bool Probe(ulong va, AccessKind access, out PageFault fault)
     {
-        if (_seen != _domain.Generation) ApplyFlushes();
+        if (FlushesToApply) ApplyFlushes();
         if (Unsafe.Add(ref _tlb.Entry(_tlb.IndexOf(va)).ReadTag, (int)access) == ((va & Paging.PageMask) | _tlb.UserEpoch))
         {
             fault = default;

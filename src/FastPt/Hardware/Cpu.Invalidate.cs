@@ -22,6 +22,7 @@ internal unsafe partial struct Cpu<TFrames>
     private void ApplyFlushes()
     {
         ThrowIfDisposed(); // never mark a disposed CPU as caught up: its fast paths must keep missing
+        _tlb.ClearFlushPending(); // a full fence: the generation read next covers every signal it cleared
         FlushDomain domain = _domain;
         long target = domain.Generation;
         long requests = target - _seen;

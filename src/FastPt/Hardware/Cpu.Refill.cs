@@ -5,108 +5,164 @@ using FastPt.Geometry;
 namespace FastPt.Hardware;
 
 // TLB refill: the common misses finished from a paging-structure cache in one load (PTE table cached) or two (PMD
-// table cached), each level a constant, and the fills of the 4 KiB and 2 MiB TLBs after a walk.
+// table cached) or walked from the root in four, each level a constant, and the fills of the 4 KiB and 2 MiB TLBs
+// after a walk.
 internal unsafe partial struct Cpu<TFrames>
 {
-    /// <summary>The common miss, done in a few loads with every level a constant: the PMD-level paging-structure
-    /// cache holds the PTE table (one load), or the PUD-level one holds the PMD table (two), and the leaf needs no
-    /// Accessed or Dirty update. Anything unusual (a hole, a fault, a bit to set, a frame that is not present
-    /// memory) returns false and the general path handles it. The caller has checked the flush generation, the
-    /// address (at most the last user address) and that checked mode is off.</summary>
+    /// <summary>The TLB refill: the common miss done with every level a constant, from the PMD-level
+    /// paging-structure cache (the PTE table cached: one load, inlined here), else through
+    /// <see cref="RefillFromUpper"/>. Returns the physical address, or <see cref="NoTranslation"/> for anything
+    /// unusual (a hole, a fault, a bit to set, a 1 GiB leaf, 5-level paging, a frame that is not present memory, a
+    /// host arena not reserved yet, a frame's first write pointer): the general path handles that. Neither
+    /// allocates nor throws (every host pointer is peeked, no bounds check), so its caller's busy window needs no
+    /// try/finally. The caller has checked the flush generation, the address (at most the last user address) and
+    /// that checked mode is off.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryRefill(ulong v, AccessKind access, out ulong physPage)
+    private ulong Refill(ulong v, AccessKind access)
     {
-        physPage = 0;
-        ulong* slot;
-        ulong entry;
-        bool fromPteTable = _tlb.TryPteTable(v, out ulong tablePa, out int rights);
-        if (fromPteTable)
-        {
-            slot = (ulong*)_physical.ReadPointer(tablePa) + Paging.Index(Paging.PteLevel, v);
-            entry = Volatile.Read(ref *slot);
-        }
-        else if (!_tlb.TryPmdTable(v, out tablePa, out rights))
-        {
-            return false;
-        }
-        else if (!TryPteFromPmdTable(v, access, tablePa, ref rights, out slot, out entry, out bool hugeFilled, out physPage))
-        {
-            return hugeFilled;
-        }
-        // One fill for both (inlined once: the method stays small).
-        if (!TryFillPte(v, access, entry, rights, slot, out physPage)) return false;
-        if (fromPteTable) _counters.PmdCacheHits++;
-        else _counters.PudCacheHits++;
-        return true;
+        if (!_tlb.TryPteTable(v, out ulong pteTable, out int rights)) return RefillFromUpper(v, access);
+        ulong result = RefillPte(v, access, pteTable, rights, pmdSlot: null, pmd: 0);
+        if (result != NoTranslation) _counters.PmdCacheHits++;
+        return result;
     }
 
-    /// <summary>A cached PMD table: loads the PMD entry, then the PTE (and caches its table for the next miss). A 2
-    /// MiB leaf there is filled into the large-page TLB at once: false, with <paramref name="hugeFilled"/> true and
-    /// <paramref name="physPage"/> set when that succeeded.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryPteFromPmdTable(ulong v, AccessKind access, ulong pmdTable, ref int rights, out ulong* slot, out ulong entry,
-        out bool hugeFilled, out ulong physPage)
+    /// <summary>The refill's miss of the PMD-level cache: the PMD table from the PUD-level cache (two loads) or a
+    /// walk from a 4-level root (four), a 2 MiB leaf filled into the large-page TLB, and on success the partial
+    /// walks cached. Not inlined: the common refill stays small.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong RefillFromUpper(ulong v, AccessKind access)
     {
-        physPage = 0;
-        hugeFilled = false;
-        slot = null;
-        entry = 0;
-        ulong* pmdSlot = (ulong*)_physical.ReadPointer(pmdTable) + Paging.Index(Paging.PmdLevel, v);
+        // A table entry the refill walks through: present, accessed (else the general path sets A), not a leaf.
+        const ulong TableBits = PageTableEntry.Present | PageTableEntry.Accessed | PageTableEntry.Huge;
+        const ulong TableOk = PageTableEntry.Present | PageTableEntry.Accessed;
+        PhysicalMemory physical = _physical;
+        ulong max = physical.MaxPhysicalAddress;
+        bool walked = !_tlb.TryPmdTable(v, out ulong pmdTable, out int rightsAbovePmd);
+        if (walked)
+        {
+            // The caches are tagged with every bit of the address, so only the walk can meet a non-canonical one
+            // (it would index the root like its canonical alias).
+            PageTableRoot root = _root;
+            if (root.Level != Paging.P4dLevel || !Paging.IsCanonical(v, _mode)) return NoTranslation;
+            ulong* p4d = (ulong*)physical.PeekPointer(root.Pa);
+            if (p4d == null) return NoTranslation;
+            ulong e = Volatile.Read(ref p4d[Paging.Index(Paging.P4dLevel, v)]);
+            if ((e & TableBits) != TableOk) return NoTranslation;
+            rightsAbovePmd = Rights.Combine(Rights.Unrestricted, e);
+            ulong pudTable = PageTableEntry.TableAddress(e);
+            if (pudTable >= max) return NoTranslation;
+            ulong* pud = (ulong*)physical.PeekPointer(pudTable);
+            if (pud == null) return NoTranslation;
+            e = Volatile.Read(ref pud[Paging.Index(Paging.PudLevel, v)]);
+            // A 1 GiB leaf is the general path's (cached in 2 MiB pieces).
+            if ((e & TableBits) != TableOk) return NoTranslation;
+            rightsAbovePmd = Rights.Combine(rightsAbovePmd, e);
+            pmdTable = PageTableEntry.TableAddress(e);
+            if (pmdTable >= max) return NoTranslation;
+        }
+        ulong* pmds = (ulong*)physical.PeekPointer(pmdTable);
+        if (pmds == null) return NoTranslation;
+        ulong* pmdSlot = pmds + Paging.Index(Paging.PmdLevel, v);
         ulong pmd = Volatile.Read(ref *pmdSlot);
-        if ((pmd & (PageTableEntry.Huge | PageTableEntry.Present | PageTableEntry.Accessed)) != (PageTableEntry.Present | PageTableEntry.Accessed))
+        ulong result;
+        if ((pmd & TableBits) == TableOk)
         {
-            if ((pmd & PageTableEntry.Huge) != 0) hugeFilled = TryFillPmdLeaf(v, access, pmd, rights, pmdSlot, out physPage);
-            return false;
+            int rights = Rights.Combine(rightsAbovePmd, pmd);
+            ulong pteTable = PageTableEntry.TableAddress(pmd);
+            if (pteTable >= max) return NoTranslation;
+            result = RefillPte(v, access, pteTable, rights, pmdSlot, pmd);
+            if (result == NoTranslation) return NoTranslation;
+            // Cached only now: a walk that fails caches nothing, as in the general path.
+            _tlb.CachePteTable(v, pteTable, rights);
         }
-        rights = Rights.Combine(rights, pmd);
-        ulong pteTable = PageTableEntry.TableAddress(pmd);
-        if (pteTable >= _physical.MaxPhysicalAddress) return false;
-        slot = (ulong*)_physical.ReadPointer(pteTable) + Paging.Index(Paging.PteLevel, v);
-        entry = Volatile.Read(ref *slot);
-        // pmd_same: the table may have been unlinked (collapsed, reclaimed) between the two loads; then the general
-        // path walks what the PMD holds now, and the table is not cached.
-        if (Volatile.Read(ref *pmdSlot) != pmd) return false;
-        _tlb.CachePteTable(v, pteTable, rights);
-        return true;
+        else
+        {
+            if ((pmd & PageTableEntry.Huge) == 0) return NoTranslation;
+            result = TryFillPmdLeaf(v, access, pmd, rightsAbovePmd, pmdSlot);
+            if (result == NoTranslation) return NoTranslation;
+        }
+        if (walked)
+        {
+            _tlb.CachePmdTable(v, pmdTable, rightsAbovePmd);
+            _counters.Walks++;
+        }
+        else
+        {
+            _counters.PudCacheHits++;
+        }
+        return result;
     }
 
-    /// <summary>Checks a PTE loaded by a refill and fills the 4 KiB TLB from it: level 1, a user entry, no watch
-    /// bit (checked mode never refills here), nothing materialized.</summary>
+    /// <summary>The last step of a refill: the PTE of <paramref name="v"/> in <paramref name="pteTable"/> (reached
+    /// with <paramref name="rights"/>) checked and filled into the 4 KiB TLB. <paramref name="pmdSlot"/> is the PMD
+    /// entry the table was read from (null when it came from the paging-structure cache), re-read for
+    /// <c>pmd_same</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryFillPte(ulong v, AccessKind access, ulong entry, int rights, ulong* slot, out ulong physPage)
+    private ulong RefillPte(ulong v, AccessKind access, ulong pteTable, int rights, ulong* pmdSlot, ulong pmd)
     {
-        physPage = 0;
+        PhysicalMemory physical = _physical;
+        ulong* ptes = (ulong*)physical.PeekPointer(pteTable);
+        if (ptes == null) return NoTranslation;
+        ulong* slot = ptes + Paging.Index(Paging.PteLevel, v);
+        ulong entry = Volatile.Read(ref *slot);
+        // pmd_same: the PTE table may have been unlinked (collapsed, reclaimed) between the two loads; then the
+        // general path walks what the PMD holds now, and the table is not cached. (A table from the cache cannot
+        // have been freed: the free flushes the caches of every CPU busy here first.)
+        if (pmdSlot != null && Volatile.Read(ref *pmdSlot) != pmd) return NoTranslation;
+
         ulong needed = PageTableEntry.Present | PageTableEntry.Accessed | (access == AccessKind.Write ? PageTableEntry.Dirty : 0);
-        if ((entry & needed) != needed) return false;
-        rights = Rights.Combine(rights, entry);
-        if (!Rights.Allows(rights, access, user: true)) return false;
+        if ((entry & needed) != needed) return NoTranslation;
+        int leafRights = Rights.Combine(rights, entry);
+        if (!Rights.Allows(leafRights, access, user: true)) return NoTranslation;
         ulong page = PageTableEntry.LeafAddress(entry, Paging.PteLevel);
         // A mapping may point at a hole or at hot-removed memory: one load of the section's subsection map. A
         // present frame lies below MaxPhysicalAddress, a multiple of the section size (MachineOptions checks it).
-        if (!_frames.IsPresent(page >> Paging.PageShift)) return false;
+        if (!_frames.IsPresent(page >> Paging.PageShift)) return NoTranslation;
+        bool writable = (leafRights & Rights.Writable) != 0;
+        // A write through the entry's host addend must be accounted as a write to the frame: the refill only
+        // takes a frame that is marked already.
+        bool writeHit = writable && (entry & PageTableEntry.Dirty) != 0;
+        byte* host = writeHit ? physical.PeekWritePointer(page) : physical.PeekPointer(page);
+        if (host == null) return NoTranslation;
+
+        ulong vpage = v & Paging.PageMask;
+        ulong tag = vpage | _tlb.UserEpoch;
+        // The user may read (Allows checked the user bit); the first write through a clean leaf must take the slow
+        // path, which sets D.
+        _tlb.FillUser(vpage, tag,
+            !writable ? tag | SoftTlb.InvalidBit : writeHit ? tag : tag | SoftTlb.NotDirtyBit,
+            (leafRights & Rights.NoExecute) != 0 ? tag | SoftTlb.InvalidBit : tag,
+            (long)host - (long)vpage,
+            page,
+            TlbDetail.Pack(vpage, Paging.PteLevel, PresentLeafProtection(entry), global: false),
+            (nint)slot);
         _counters.Misses++;
-        physPage = page;
-        Fill(v, page, entry, Paging.PteLevel, rights, global: false, materialize: false, watch: false, (byte*)slot);
-        return true;
+        return page | (v & (Paging.PageSize - 1));
     }
 
-    /// <summary>A 2 MiB leaf found in a cached PMD table: fills the large-page TLB (rare next to 4 KiB misses:
-    /// not inlined).</summary>
+    /// <summary><see cref="PageTableEntry.ProtectionOf"/> of a present leaf, branch-free: read, write from R/W (bit
+    /// 1, Protection.Write's value), execute unless XD (bit 63).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Protection PresentLeafProtection(ulong entry) =>
+        (Protection)((int)Protection.Read | ((int)entry & (int)Protection.Write) | ((int)(~entry >> 61) & (int)Protection.Execute));
+
+    /// <summary>A 2 MiB leaf met by the refill: fills the large-page TLB and returns the physical address, or
+    /// <see cref="NoTranslation"/> for the general path (rare next to 4 KiB misses: not inlined).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool TryFillPmdLeaf(ulong v, AccessKind access, ulong entry, int rights, ulong* slot, out ulong physPage)
+    private ulong TryFillPmdLeaf(ulong v, AccessKind access, ulong entry, int rights, ulong* slot)
     {
-        physPage = 0;
         ulong needed = PageTableEntry.Present | PageTableEntry.Accessed | (access == AccessKind.Write ? PageTableEntry.Dirty : 0);
-        if ((entry & needed) != needed) return false;
+        if ((entry & needed) != needed) return NoTranslation;
         rights = Rights.Combine(rights, entry);
-        if (!Rights.Allows(rights, access, user: true)) return false;
+        if (!Rights.Allows(rights, access, user: true)) return NoTranslation;
         ulong pa = PageTableEntry.LeafAddress(entry, Paging.PmdLevel) | (v & (Paging.PmdSize - 1));
-        if (!_frames.IsPresent(pa >> Paging.PageShift)) return false;
-        _counters.PudCacheHits++;
+        if (!_frames.IsPresent(pa >> Paging.PageShift)) return NoTranslation;
+        // FillHuge takes write pointers of the whole piece: the arena must be reserved (a write pointer of a frame
+        // not marked yet only sets bits, which cannot throw).
+        if (_physical.PeekPointer(pa) == null) return NoTranslation;
         _counters.Misses++;
-        physPage = pa & Paging.PageMask;
         FillHuge(v, pa, entry, Paging.PmdLevel, rights, global: false, materialize: false, watch: false, (byte*)slot);
-        return true;
+        return pa;
     }
 
     private Hit FillEntry(ulong v, in WalkResult walk, bool global, bool materialize)

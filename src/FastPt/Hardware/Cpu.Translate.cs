@@ -14,25 +14,25 @@ internal unsafe partial struct Cpu<TFrames>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryTranslate(ulong v, AccessKind access, out PhysAddr pa)
     {
-        if (_seen == _domain.Generation)
+        // The hit word is the epoch, or matches no tag while flushes wait to be applied: the coherence check is in
+        // the tag compare. Indexed by byte offset (one shift, one mask, no scaling): the tag and the physical page
+        // share the line.
+        TlbEntry* entries = _tlb.Entries;
+        ulong word = SoftTlb.HitWordOf(entries);
+        ref TlbEntry e = ref SoftTlb.EntryAt(entries, _tlb.Way0Offset(v));
+        if (Unsafe.Add(ref e.ReadTag, (int)access) == ((v & Paging.PageMask) | word))
         {
-            // Indexed by byte offset (one shift, one mask, no scaling): the tag and the physical page share the line.
-            nuint o = _tlb.Way0Offset(v);
-            ref TlbEntry e = ref _tlb.EntryAt(o);
-            if (Unsafe.Add(ref e.ReadTag, (int)access) == ((v & Paging.PageMask) | _tlb.UserEpoch))
-            {
-                _counters.Hits++;
-                pa = new PhysAddr(e.PhysPage | (v & (Paging.PageSize - 1)));
-                return true;
-            }
-            nuint ho = _tlb.HugeOffset(v);
-            ref TlbEntry he = ref _tlb.HugeEntryAt(ho);
-            if (Unsafe.Add(ref he.ReadTag, (int)access) == ((v & ~SoftTlb.HugeMask) | _tlb.UserEpoch))
-            {
-                _counters.Hits++;
-                pa = new PhysAddr(he.PhysPage + (v & SoftTlb.HugeMask));
-                return true;
-            }
+            _counters.Hits++;
+            pa = new PhysAddr(e.PhysPage | (v & (Paging.PageSize - 1)));
+            return true;
+        }
+        nuint ho = _tlb.HugeOffset(v);
+        ref TlbEntry he = ref _tlb.HugeEntryAt(ho);
+        if (Unsafe.Add(ref he.ReadTag, (int)access) == ((v & ~SoftTlb.HugeMask) | word))
+        {
+            _counters.Hits++;
+            pa = new PhysAddr(he.PhysPage + (v & SoftTlb.HugeMask));
+            return true;
         }
         // The slow path returns the address instead of writing through an out parameter: pa stays in a register
         // of the caller, where an out argument would make it a stack slot that every hit stores and reloads.
@@ -45,30 +45,36 @@ internal unsafe partial struct Cpu<TFrames>
     /// (they are below 2^52).</summary>
     private const ulong NoTranslation = ulong.MaxValue;
 
-    /// <summary>A miss of way 0: the common cases (way 1, a refill from a paging-structure cache) in a small
-    /// method of their own, so that they run without the general path's register pressure and spills; everything
-    /// else goes to <see cref="TranslateGeneral"/>.</summary>
+    /// <summary>A miss of way 0: the common cases (way 1, a refill from a paging-structure cache or a walk from the
+    /// root) in a small method of their own, so that they run without the general path's register pressure and
+    /// spills; everything else goes to <see cref="TranslateGeneral"/>.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong TranslateSlow(ulong v, AccessKind access)
     {
+        // The busy window (the flusher's membarrier pairs with this plain store, see FlushDomain): no try/finally,
+        // since nothing in it can throw — way 1 and the refill only load, compare and store to memory that exists
+        // (host pointers are peeked, never reserved; cache indices are masked) — so Busy always returns to 0, and
+        // the window's locals stay in registers instead of living on the stack for an exception handler.
         Volatile.Write(ref _slot.Busy, 1);
-        try
+        ulong result = NoTranslation;
+        // A kernel address is never a user hit (its entries carry the global epoch): the range check comes first.
+        // A signalled or published flush not yet applied goes to the general path, which applies it first.
+        if (!FlushesToApply && !_checked && v <= _userLast)
         {
-            if (_seen == _domain.Generation && !_checked)
+            // Way 1 of the set first: a hit there is a TLB hit (LRU order puts it in way 0 for the next one).
+            if (_tlb.TrySecondWay(v & Paging.PageMask, access, (v & Paging.PageMask) | _tlb.UserEpoch, ulong.MaxValue))
             {
-                // Way 1 of the set first: a hit there is a TLB hit (LRU order puts it in way 0 for the next one).
-                if (_tlb.TrySecondWay(v & Paging.PageMask, access, (v & Paging.PageMask) | _tlb.UserEpoch, ulong.MaxValue))
-                {
-                    _counters.Hits++;
-                    return _tlb.PhysPage(_tlb.IndexOf(v)) | (v & (Paging.PageSize - 1));
-                }
-                if (v <= _userLast && TryRefill(v, access, out ulong physPage)) return physPage | (v & (Paging.PageSize - 1));
+                _counters.Hits++;
+                result = _tlb.PhysPage(_tlb.IndexOf(v)) | (v & (Paging.PageSize - 1));
+            }
+            else
+            {
+                result = Refill(v, access);
             }
         }
-        finally
-        {
-            Volatile.Write(ref _slot.Busy, 0);
-        }
+        // Release: every table load of the window happens before a flusher can see the context idle.
+        Volatile.Write(ref _slot.Busy, 0);
+        if (result != NoTranslation) return result;
         return TranslateGeneral(v, access, out PhysAddr pa) ? pa.Value : NoTranslation;
     }
 
@@ -209,7 +215,7 @@ internal unsafe partial struct Cpu<TFrames>
     private bool Lookup(ulong v, AccessKind access, out Hit hit, out PageFault fault)
     {
         ThrowIfDisposed();
-        if (_seen != _domain.Generation) ApplyFlushes();
+        if (FlushesToApply) ApplyFlushes();
         if (!Paging.IsCanonical(v, _mode) || v > _userLast)
         {
             hit = default;

@@ -59,6 +59,9 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
         _checked = checkedMode;
         _watchMask = _checked ? ~SoftTlb.WatchBit : ulong.MaxValue;
         _tlb = new SoftTlb(tlbEntries, pagingStructureCacheEntries);
+        // Flushes of the address space signal this TLB's hit word (the kernel slot signals none: kernel flushes
+        // drop only global entries, which user fast paths never match).
+        _slot.SignalTo(_tlb.Storage, _tlb.HitWordAddress);
         _kernelRoot = kernelRoot;
         _root = root;
         _domain = root.Flush;
@@ -75,6 +78,12 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
     /// <summary>What init_mm's flushes know of this CPU (tests hold it busy to stand for a kernel translation
     /// in progress).</summary>
     internal ContextSlot KernelSlot => _kernelSlot;
+
+    /// <summary>What the address space's flushes know of this CPU (tests signal through it).</summary>
+    internal ContextSlot Slot => _slot;
+
+    /// <summary>True while a flush signal waits in the hit word (tests).</summary>
+    internal bool FlushSignalled => _tlb.FlushPending;
 
     /// <summary>A number identifying the CPU in traces.</summary>
     public int Number { get; }
@@ -125,6 +134,10 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
         Attach(root);
     }
 
+    /// <summary>Flushes were published that this CPU has not applied, or were signalled and not yet taken in (a
+    /// signal may arrive after its flush was applied: it is cleared by applying nothing).</summary>
+    private bool FlushesToApply => _tlb.FlushPending || _seen != _domain.Generation;
+
     public void ThrowIfDisposed()
     {
         if (_disposed) ThrowHelper.ThrowContextDisposed();
@@ -141,6 +154,7 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
         _kernelSlot.Disposed = true;
         _kernelRoot.Flush.Detach(_kernelSlot);
         _seen = -1;
+        SoftTlb.MarkFlushPending(_tlb.HitWordAddress); // for good: ApplyFlushes throws before it would clear it
         _reader.Dispose(); // inside a section (disposed by another thread mid-walk) it is reported, not waited for
         RetireCounters();
     }

@@ -8,8 +8,9 @@ internal readonly record struct FlushRequest(ulong Start, ulong End, FlushKind K
 
 /// <summary>The invalidation channel of one address space (or of the kernel): the software equivalent of the
 /// shootdown IPIs of <c>flush_tlb_mm_range</c>. A flush is published as a request numbered by a generation;
-/// every CPU context compares its acknowledged generation with the domain's before each translation and applies
-/// what it missed (or flushes everything when it fell too far behind).</summary>
+/// publishing signals every attached CPU context through its TLB's hit word (<see cref="SoftTlb.HitWord"/>), so that
+/// its next translation misses, compares its acknowledged generation with the domain's and applies what it missed (or
+/// flushes everything when it fell too far behind).</summary>
 internal sealed class FlushDomain
 {
     /// <summary>Requests kept for contexts that are behind; older ones are replaced by a full flush.</summary>
@@ -48,6 +49,15 @@ internal sealed class FlushDomain
             _published++;
             _publishedByKind[(int)request.Kind]++;
             Volatile.Write(ref _generation, next);
+            // Then make every attached context's fast paths miss until it has applied the request. Ordering: the
+            // generation is stored before the signal (x86 keeps stores in order, and the signal is a locked
+            // instruction), and the owner clears the signal with a locked exchange before it reads the generation
+            // (SoftTlb.ClearFlushPending): either its clear comes after this signal and it reads this generation,
+            // or the signal survives its clear and its next access takes the slow path again. The flusher's wait
+            // (WaitForAcknowledgement) pairs with the signal as it did with the generation: an access marks itself
+            // busy before it loads the hit word, so after the membarrier the flusher sees it busy or it sees the
+            // signal. Contexts change only under this lock, so none attached now is missed.
+            foreach (ContextSlot slot in _contexts) slot.SignalFlush();
             return next;
         }
     }
@@ -82,11 +92,11 @@ internal sealed class FlushDomain
 
     /// <summary>Waits until every other attached context has acknowledged <paramref name="generation"/> or is
     /// not in the middle of an access (QEMU's synced flush). A context that is translating acknowledges within
-    /// nanoseconds (it checks the generation on every access), so the wait first just watches the
-    /// acknowledgements. Only when some context stays silent (its thread is idle or blocked) does it fall back to
-    /// the rigorous test: a context marks itself busy with a plain store before reading the generation, and the
-    /// process-wide barrier (membarrier) makes that store visible here or makes the context see the new
-    /// generation — one of the two always holds, so no access that started before the flush can still be running
+    /// nanoseconds (every access loads its hit word, which the publish signalled), so the wait first just watches
+    /// the acknowledgements. Only when some context stays silent (its thread is idle or blocked) does it fall back
+    /// to the rigorous test: a context marks itself busy with a plain store before loading its hit word, and the
+    /// process-wide barrier (membarrier) makes that store visible here or makes the context see the signal — one
+    /// of the two always holds, so no access that started before the flush can still be running
     /// with a stale entry when this returns.</summary>
     public void WaitForAcknowledgement(long generation)
     {
@@ -143,12 +153,17 @@ internal sealed class FlushDomain
 /// it and <see cref="SeenGeneration"/> sit 64 bytes away from either end of the object and never share a cache line
 /// with another context's slot (the garbage collector may compact two contexts' objects next to each other).</summary>
 [StructLayout(LayoutKind.Explicit)]
-internal sealed class ContextSlot
+internal sealed unsafe class ContextSlot
 {
     /// <summary>The thread the context belongs to (contexts are single-threaded).</summary>
     [FieldOffset(0)] public Thread? Owner;
 
     [FieldOffset(8)] public bool Disposed;
+
+    // The pinned storage of the context's TLB (kept alive by this reference while a flusher holds the slot) and
+    // the hit word inside it (SoftTlb.HitWord); null for a slot that signals nothing (the kernel's).
+    [FieldOffset(16)] private byte[]? _tlbStorage;
+    [FieldOffset(24)] private ulong* _hitWord;
 
     /// <summary>1 while the context is inside a data access.</summary>
     [FieldOffset(64)] public int Busy;
@@ -162,4 +177,18 @@ internal sealed class ContextSlot
 
     /// <summary>False once the context was disposed or its thread ended.</summary>
     public bool IsLive => !Disposed && Owner is { IsAlive: true };
+
+    /// <summary>Routes the signal of <see cref="SignalFlush"/> to a TLB's hit word (set once, by the owner, before
+    /// the slot is attached to a domain).</summary>
+    public void SignalTo(byte[] tlbStorage, ulong* hitWord)
+    {
+        _tlbStorage = tlbStorage;
+        _hitWord = hitWord;
+    }
+
+    /// <summary>A flush was published: the context's fast paths miss until it has applied it (any thread).</summary>
+    public void SignalFlush()
+    {
+        if (_tlbStorage is not null) SoftTlb.MarkFlushPending(_hitWord);
+    }
 }

@@ -35,13 +35,10 @@ internal static class Rights
     public const int Unrestricted = Writable | User;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Combine(int rights, ulong entry)
-    {
-        if ((entry & PageTableEntry.Writable) == 0) rights &= ~Writable;
-        if ((entry & PageTableEntry.User) == 0) rights &= ~User;
-        if ((entry & PageTableEntry.NoExecute) != 0) rights |= NoExecute;
-        return rights;
-    }
+    public static int Combine(int rights, ulong entry) =>
+        // Branch-free, as the hardware ANDs R/W and U/S and ORs XD down the levels: the entry's bits 1-2 (R/W, U/S)
+        // shifted onto Writable and User mask the rights, its bit 63 (XD) shifted onto NoExecute is or-ed in.
+        (rights & (((int)(entry >> 1) & (Writable | User)) | NoExecute)) | ((int)(entry >> 61) & NoExecute);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool Allows(int rights, AccessKind access, bool user) =>

@@ -107,6 +107,30 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
         return (byte*)arena + (pa & ArenaOffsetMask);
     }
 
+    /// <summary>The host pointer of <paramref name="pa"/> when its section's arena is reserved, else null: for the
+    /// TLB refill, which must neither allocate nor throw inside its busy window (the general path reserves it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte* PeekPointer(ulong pa)
+    {
+        Debug.Assert(pa < MaxPhysicalAddress);
+        nint arena = _arenas[pa >> ArenaShift];
+        return arena == 0 ? null : (byte*)arena + (pa & ArenaOffsetMask);
+    }
+
+    /// <summary>What <see cref="WritePointer(ulong)"/> returns when the frame of <paramref name="pa"/> is already
+    /// marked as holding data (so it would change nothing), else null: the refill's write pointer, with no side
+    /// effect (the first write pointer to a frame is the general path's).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public byte* PeekWritePointer(ulong pa)
+    {
+        Debug.Assert(pa < MaxPhysicalAddress);
+        nint arena = _arenas[pa >> ArenaShift];
+        if (arena == 0) return null;
+        ulong offset = pa & ArenaOffsetMask;
+        ulong frame = offset >> 12;
+        return (FrameBits(arena)[frame >> 6] & (1UL << (int)(frame & 63))) != 0 ? (byte*)arena + offset : null;
+    }
+
     /// <summary>A host pointer for writing inside the 4 KiB frame of <paramref name="pa"/>: marks the frame as
     /// holding data and accounts its chunk as written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

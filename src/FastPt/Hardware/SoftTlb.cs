@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading;
 using FastPt.Geometry;
 
 namespace FastPt.Hardware;
@@ -85,12 +86,20 @@ internal unsafe struct SoftTlb
     public const ulong NotDirtyBit = 2;
     public const ulong WatchBit = 4;
     private const int EpochShift = 3;
-    private const ulong EpochLimit = 1UL << (Paging.PageShift - EpochShift);
+    // The last epoch value (all nine bits set) is never used: a hit word with all twelve low bits set matches no tag.
+    private const ulong EpochLimit = (1UL << (Paging.PageShift - EpochShift)) - 1;
+    private const ulong EpochMask = ((1UL << (Paging.PageShift - EpochShift)) - 1) << EpochShift;
     public const int Ways = 2;
+
+    /// <summary>Or'ed into the hit word to make every fast-path compare fail (see <see cref="HitWord"/>).</summary>
+    public const ulong FlushPendingBits = Paging.PageSize - 1;
 
     // Pinned, cache-line aligned storage for both TLBs: an entry straddling two lines would cost a second line per
     // lookup and split stores on every fill.
     private readonly byte[] _storage;
+    // The hit word, alone in the line before the entries: the user epoch, or the epoch with FlushPendingBits set
+    // while flushes wait to be applied (set by flushers on other threads, see HitWord).
+    private readonly ulong* _hitWord;
     private readonly int _size;
     private readonly int _slots;
     private readonly bool _twoWay;
@@ -122,8 +131,10 @@ internal unsafe struct SoftTlb
         _hugeSize = Math.Max(16, entries / 2);
         _hugeMask = _hugeSize - 1;
         _hugeByteMask = (ulong)_hugeMask << 6;
-        _storage = GC.AllocateArray<byte>((_slots + _hugeSize) * sizeof(TlbEntry) + 64, pinned: true);
+        _storage = GC.AllocateArray<byte>((_slots + _hugeSize) * sizeof(TlbEntry) + 128, pinned: true);
         byte* p = (byte*)(((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage)) + 63) & ~63UL);
+        _hitWord = (ulong*)p;
+        p += HitWordBack;
         _entries = (TlbEntry*)p;
         _hugeEntries = (TlbEntry*)(p + _slots * sizeof(TlbEntry));
         _pmdCache = new PscEntry[pscEntries];
@@ -140,6 +151,69 @@ internal unsafe struct SoftTlb
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => _userEpoch;
+    }
+
+    /// <summary>What a fast-path hit compares a tag with, or'ed with the page: <see cref="UserEpoch"/>, or — while
+    /// a flush published to the CPU's address space waits to be applied — the epoch with
+    /// <see cref="FlushPendingBits"/> set, which no tag carries (an epoch never has all its bits set, and invalid
+    /// tags are <see cref="InvalidBit"/> alone), so that every fast path misses and the slow path applies the
+    /// flushes. One load on the hit path instead of the acknowledged and the published generation (two loads, one
+    /// behind another). Volatile: loaded afresh by every translation, never hoisted out of a caller's loop.</summary>
+    public ulong HitWord
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => HitWordOf(_entries);
+    }
+
+    /// <summary>The base of the 4 KiB entries, for a hit path that loads it once (the volatile load of the hit
+    /// word would otherwise make the JIT load the field again for the entry).</summary>
+    public TlbEntry* Entries
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _entries;
+    }
+
+    /// <summary><see cref="HitWord"/> addressed from the entries' base (<see cref="Entries"/>): no load of its own.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong HitWordOf(TlbEntry* entries) => Volatile.Read(ref *(ulong*)((byte*)entries - HitWordBack));
+
+    /// <summary>The entry at byte offset <paramref name="offset"/> from <paramref name="entries"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ref TlbEntry EntryAt(TlbEntry* entries, nuint offset) => ref *(TlbEntry*)((byte*)entries + offset);
+
+    // The hit word sits this far before the first entry, in a line of its own.
+    private const int HitWordBack = 64;
+
+    /// <summary>True while flushes were signalled and not yet applied (or forever, once the CPU is disposed).</summary>
+    public bool FlushPending => (Volatile.Read(ref *_hitWord) & FlushPendingBits) == FlushPendingBits;
+
+    /// <summary>The storage the hit word lives in, for <see cref="ContextSlot"/> (the reference keeps the pinned
+    /// array alive while a flusher may still write the word).</summary>
+    public byte[] Storage => _storage;
+
+    /// <summary>Address of the hit word inside <see cref="Storage"/> (pinned: it never moves).</summary>
+    public ulong* HitWordAddress => _hitWord;
+
+    /// <summary>Signals flushes to apply (any thread): every fast path misses until <see cref="ClearFlushPending"/>.</summary>
+    public static void MarkFlushPending(ulong* hitWord) => Interlocked.Or(ref *hitWord, FlushPendingBits);
+
+    /// <summary>The owner is about to read the published generation and apply what it missed: clears the signal
+    /// with a locked exchange, a full fence, so that the generation read after it is at least that of every flush
+    /// whose signal it cleared (a flusher publishes the generation before it signals).</summary>
+    public void ClearFlushPending() => Interlocked.Exchange(ref *_hitWord, _userEpoch);
+
+    /// <summary>The user epoch changed: store it in the hit word, keeping a pending signal a flusher may have set
+    /// meanwhile (a compare-and-swap loop: the owner never erases another thread's signal).</summary>
+    private void PublishUserEpoch()
+    {
+        ulong old = Volatile.Read(ref *_hitWord);
+        while (true)
+        {
+            ulong next = (old & FlushPendingBits) == FlushPendingBits ? _userEpoch | FlushPendingBits : _userEpoch;
+            ulong seen = Interlocked.CompareExchange(ref *_hitWord, next, old);
+            if (seen == old) return;
+            old = seen;
+        }
     }
 
     /// <summary>Epoch bits of valid global entries.</summary>
@@ -277,6 +351,27 @@ internal unsafe struct SoftTlb
         return slot;
     }
 
+    /// <summary><see cref="Claim"/> and <see cref="Write"/> of a 4 KiB user entry in one (the refill's fill): way 0
+    /// of the set of <paramref name="page"/> is addressed once, its valid entry of another page moves to way 1 as
+    /// one 64-byte copy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void FillUser(ulong page, ulong readTag, ulong writeTag, ulong execTag, long hostAddend, ulong physPage, ulong pageAndBits, nint leafHost)
+    {
+        TlbEntry* e = (TlbEntry*)((byte*)_entries + Way0Offset(page));
+        if (_twoWay)
+        {
+            if (e->Detail.Page != page && IsCurrent(ref *e)) e[1] = e[0];
+            else if (e[1].Detail.Page == page) Invalidate(ref e[1]);
+        }
+        e->ReadTag = readTag;
+        e->WriteTag = writeTag;
+        e->ExecTag = execTag;
+        e->HostAddend = hostAddend;
+        e->PhysPage = physPage;
+        e->Detail.PageAndBits = pageAndBits;
+        e->Detail.LeafHost = leafHost;
+    }
+
     /// <summary>Writes slot <paramref name="slot"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Write(int slot, ulong readTag, ulong writeTag, ulong execTag, long hostAddend, ulong physPage, ulong pageAndBits, nint leafHost)
@@ -293,10 +388,12 @@ internal unsafe struct SoftTlb
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool IsCurrent(int slot)
+    private bool IsCurrent(int slot) => IsCurrent(ref _entries[slot]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsCurrent(ref TlbEntry e)
     {
-        ref TlbEntry e = ref _entries[slot];
-        ulong epochBits = e.ReadTag & ((EpochLimit - 1) << EpochShift);
+        ulong epochBits = e.ReadTag & EpochMask;
         ulong any = e.ReadTag & e.WriteTag & e.ExecTag & InvalidBit;
         return any == 0 && epochBits == (e.Detail.Global ? _globalEpoch : _userEpoch);
     }
@@ -305,6 +402,7 @@ internal unsafe struct SoftTlb
     public void FlushUser()
     {
         _userEpoch = NextEpoch();
+        PublishUserEpoch();
         _largeStart = ulong.MaxValue;
         _largeLast = 0;
     }
@@ -365,6 +463,7 @@ internal unsafe struct SoftTlb
         for (int i = 0; i < _hugeSize; i++) Invalidate(ref _hugeEntries[i]);
         _nextEpoch = 1;
         _userEpoch = 0;
+        PublishUserEpoch();
         _globalEpoch = 1UL << EpochShift;
         _largeStart = ulong.MaxValue;
         _largeLast = 0;
@@ -381,14 +480,18 @@ internal unsafe struct SoftTlb
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPmdTable(ulong va, out ulong tablePa, out int rights) => TryCached(_pudCache, Paging.PudShift, va, out tablePa, out rights);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void CachePteTable(ulong va, ulong tablePa, int rights) => Cache(_pmdCache, Paging.PmdShift, va, tablePa, rights);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void CachePmdTable(ulong va, ulong tablePa, int rights) => Cache(_pudCache, Paging.PudShift, va, tablePa, rights);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryCached(PscEntry[] cache, int shift, ulong va, out ulong tablePa, out int rights)
     {
-        ref PscEntry e = ref cache[(int)((va >> shift) & (ulong)_pscMask)];
+        // The mask keeps the index inside the array (its length is the mask plus one): no bounds check, so the
+        // refill's busy window holds no throwing instruction.
+        ref PscEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cache), (nint)((va >> shift) & (ulong)_pscMask));
         if (e.Tag == (va >> shift) + 1)
         {
             tablePa = e.TablePa;
@@ -400,8 +503,14 @@ internal unsafe struct SoftTlb
         return false;
     }
 
-    private void Cache(PscEntry[] cache, int shift, ulong va, ulong tablePa, int rights) =>
-        cache[(int)((va >> shift) & (ulong)_pscMask)] = new PscEntry { Tag = (va >> shift) + 1, TablePa = tablePa, Rights = rights };
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Cache(PscEntry[] cache, int shift, ulong va, ulong tablePa, int rights)
+    {
+        ref PscEntry e = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(cache), (nint)((va >> shift) & (ulong)_pscMask));
+        e.Tag = (va >> shift) + 1;
+        e.TablePa = tablePa;
+        e.Rights = rights;
+    }
 
     /// <summary>Drops every cached partial walk (required whenever a table may have been freed).</summary>
     public void FlushPagingStructureCaches()

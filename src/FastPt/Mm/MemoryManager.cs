@@ -328,9 +328,9 @@ internal sealed unsafe class MemoryManager : IDisposable
     /// holds tables it cleared: a context's paging-structure cache may point into [va, va + length) through such a
     /// queued table and fault on the new mapping until the gather finishes. Linux never meets this (munmap finishes
     /// its gather under mmap_lock); here the map publishes a request that only drops the paging-structure caches
-    /// (an empty range: the range had no leaves to flush). It does not wait: a context checks the generation
-    /// before each translation, and the generation is published after the new entries were stored (the publish
-    /// lock's release orders them), so every translation that starts after the map returns walks the new tables.
+    /// (an empty range: the range had no leaves to flush). It does not wait: a context's miss path checks the
+    /// generation (and the publish signals its hit word) before it refills, and the generation is published after
+    /// the new entries were stored (the publish lock's release orders them), so every translation that starts after the map returns walks the new tables.
     /// Finishing the other gathers instead would cost a synced flush and an RCU grace period per map.</summary>
     public static void InvalidateCachedWalks(MmStruct mm, ulong va, ulong length)
     {

@@ -71,4 +71,101 @@ public class HitPathTests
         Assert.Equal(expected, cpu.Statistics.Hits - hitsBefore);
         Assert.Equal(0, cpu.Statistics.Misses - missesBefore);
     }
+
+    /// <summary>The fast paths check coherence through the hit word alone: a flush published by another
+    /// operation makes the next translate, read and write miss and apply it (the unmapped page faults, the
+    /// remapped one reads the new frame), after which the fast paths hit again.</summary>
+    [Fact]
+    public void A_published_flush_makes_every_fast_path_miss_until_it_is_applied()
+    {
+        using Machine machine = Create(2 * GiB, checkedMode: false);
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(1 * GiB), 2 * Page, Protection.ReadWrite, PageSize.Size4K);
+        using MmuContext cpu = space.CreateContext();
+        cpu.Write<ulong>(Base, 11);
+        cpu.Write<ulong>(Base + Page, 22);
+        Assert.True(cpu.TryTranslate(Base, AccessKind.Read, out _));
+        Assert.False(cpu.FlushSignalled);
+
+        space.Unmap(Base, Page);
+        Assert.True(cpu.FlushSignalled);
+        Assert.False(cpu.TryTranslate(Base, AccessKind.Read, out _));
+        Assert.False(cpu.FlushSignalled);
+
+        space.Unmap(Base + Page, Page);
+        space.Map(Base + Page, P(1 * GiB + 8 * Page), Page, Protection.ReadWrite, PageSize.Size4K);
+        Assert.True(cpu.FlushSignalled);
+        _ = cpu.Read<ulong>(Base + Page); // the read applies the flushes
+        Assert.False(cpu.FlushSignalled);
+        Assert.True(cpu.TryTranslate(Base + Page, AccessKind.Write, out PhysAddr pa));
+        Assert.Equal(1 * GiB + 8 * Page, pa.Value);
+
+        space.Protect(Base + Page, Page, Protection.Read);
+        Assert.True(cpu.FlushSignalled);
+        Assert.Throws<PageFaultException>(() => cpu.Write<ulong>(Base + Page, 1));
+        Assert.False(cpu.FlushSignalled);
+    }
+
+    /// <summary>A signal that arrives after its flush was applied (the owner read the new generation between the
+    /// flusher's publish and its signal) costs one slow-path translation and is cleared: the context is not left
+    /// missing, and the hits stay exact.</summary>
+    [Fact]
+    public void A_late_signal_is_cleared_by_the_next_translation()
+    {
+        using Machine machine = Create(2 * GiB, checkedMode: false);
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(1 * GiB), Page, Protection.ReadWrite, PageSize.Size4K);
+        using MmuContext cpu = space.CreateContext();
+        Assert.True(cpu.TryTranslate(Base, AccessKind.Read, out _));
+        TlbStatistics before = cpu.Statistics;
+        cpu.Slot.SignalFlush();
+        Assert.True(cpu.FlushSignalled);
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.True(cpu.TryTranslate(Base + 8, AccessKind.Read, out PhysAddr pa));
+            Assert.Equal(1 * GiB + 8, pa.Value);
+            Assert.False(cpu.FlushSignalled);
+        }
+        Assert.Equal(10, cpu.Statistics.Hits - before.Hits);
+        Assert.Equal(0, cpu.Statistics.Misses - before.Misses);
+    }
+
+    /// <summary>The epoch wraps (nine bits, the all-ones value reserved for the signal) many times over: every
+    /// translation stays right and no wrap looks like a signal.</summary>
+    [Fact]
+    public void Epoch_wraps_never_look_like_a_flush_signal()
+    {
+        using Machine machine = Create(2 * GiB, checkedMode: false);
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(1 * GiB), 4 * Page, Protection.ReadWrite, PageSize.Size4K);
+        using MmuContext cpu = space.CreateContext();
+        for (int i = 0; i < 1200; i++)
+        {
+            cpu.FlushLocal();
+            Assert.False(cpu.FlushSignalled);
+            VirtAddr va = Base + ((ulong)(i % 4) * Page + 16);
+            Assert.True(cpu.TryTranslate(va, AccessKind.Read, out PhysAddr pa));
+            Assert.Equal(1 * GiB + (ulong)(i % 4) * Page + 16, pa.Value);
+            Assert.True(cpu.TryTranslate(va, AccessKind.Read, out pa)); // the hit of the entry just filled
+            Assert.Equal(1 * GiB + (ulong)(i % 4) * Page + 16, pa.Value);
+        }
+    }
+
+    /// <summary>A disposed context's signal stays: every fast path misses and throws.</summary>
+    [Fact]
+    public void A_disposed_context_never_hits()
+    {
+        using Machine machine = Create(2 * GiB, checkedMode: false);
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(1 * GiB), Page, Protection.ReadWrite, PageSize.Size4K);
+        MmuContext cpu = space.CreateContext();
+        cpu.Write<ulong>(Base, 5);
+        Assert.Equal(5UL, cpu.Read<ulong>(Base));
+        cpu.Dispose();
+        Assert.True(cpu.FlushSignalled);
+        Assert.Throws<ObjectDisposedException>(() => cpu.TryTranslate(Base, AccessKind.Read, out _));
+        Assert.Throws<ObjectDisposedException>(() => cpu.Read<ulong>(Base));
+        Assert.Throws<ObjectDisposedException>(() => cpu.Write<ulong>(Base, 1));
+        Assert.True(cpu.FlushSignalled);
+    }
 }
