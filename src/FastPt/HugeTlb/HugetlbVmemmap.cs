@@ -118,14 +118,14 @@ internal sealed unsafe partial class HugetlbVmemmap
                 if (status == HvoStatus.OutOfMemory && gather.PendingFrees > 0)
                 {
                     // Free what the folios before gave back, then try this one again.
-                    FinishGather(gather, counters);
+                    tally.BootPages += FinishGather(gather, counters);
                     gather.Begin();
                     status = OptimizeFolio(folio, gather, flushEachSplit: false, splits, oldPages, counters, ref tally);
                 }
                 if (status == HvoStatus.Done) optimized++;
                 else failed = true;
             }
-            FinishGather(gather, counters);
+            tally.BootPages += FinishGather(gather, counters);
         }
         else
         {
@@ -142,7 +142,7 @@ internal sealed unsafe partial class HugetlbVmemmap
                 _memory.Rcu.Synchronize();
                 gather.Begin();
                 HvoStatus status = OptimizeFolio(folio, gather, flushEachSplit: true, splits, oldPages, counters, ref tally);
-                FinishGather(gather, counters);
+                tally.BootPages += FinishGather(gather, counters);
                 if (status == HvoStatus.Done) optimized++;
                 else failed = true;
             }
@@ -265,22 +265,15 @@ internal sealed unsafe partial class HugetlbVmemmap
         }
 
         gather.AddRange(start, end);
-        long boot = 0, runtime = 0;
-        for (int i = newHead ? 0 : 1; i < pages; i++)
-        {
-            // free_vmemmap_page: boot memmap leaves nr_memmap_boot_pages, the rest nr_memmap_pages; either way the
-            // page goes to this CPU's list (__free_page, and free_reserved_page ends in it too), not to the buddy
-            // lists one zone-lock acquisition and one coalescing at a time.
-            if ((memmap.Get(oldPages[i])->Flags & PageFlags.Reserved) != 0) boot++;
-            else runtime++;
-            gather.RemovePages(oldPages[i], 0, perCpu: true);
-            // Every page of the folio is remapped already and no page-table lock is held: a full batch may be
-            // flushed and freed now (tlb_flush_mmu), the flush covering the range added above.
-            gather.FlushIfFull();
-        }
-        // The new head page is memmap now: the net count given back is one less.
-        tally.BootPages += boot;
-        tally.RuntimePages += runtime - (newHead ? 1 : 0);
+        // free_vmemmap_page: each page goes to this CPU's list (__free_page), not to the buddy lists one zone-lock
+        // acquisition and one coalescing at a time; boot memmap (free_bootmem_page) to free_reserved_page. Which of
+        // them were boot memory (nr_memmap_boot_pages, the rest nr_memmap_pages) the free counts as it reads their
+        // descriptors (the gather's ReservedPagesFreed), so they are not read here too. Every page of the folio is
+        // remapped already and no page-table lock is held: a full batch may be flushed and freed on the way
+        // (tlb_flush_mmu), the flush covering the range added above.
+        int first = newHead ? 0 : 1;
+        gather.RemoveSinglePages(oldPages.AsSpan(first, pages - first));
+        tally.OldPages += pages - first;
         tally.Folios++;
         if (newHead) tally.HeadPagesCopied++;
         return HvoStatus.Done;
@@ -290,7 +283,12 @@ internal sealed unsafe partial class HugetlbVmemmap
     /// the call ends rather than a dozen per folio.</summary>
     private struct OptimizeTally
     {
-        public long BootPages, RuntimePages, Folios, HeadPagesCopied;
+        // Old vmemmap pages queued for freeing; the boot memory among them, counted by the frees; head pages copied
+        // (each new head page is memmap now: the net count given back is one less per folio).
+        public long OldPages, BootPages, Folios, HeadPagesCopied;
+
+        /// <summary>Net <c>nr_memmap_pages</c> given back.</summary>
+        public readonly long RuntimePages => OldPages - BootPages - HeadPagesCopied;
 
         /// <summary>Net memmap pages freed: <c>nr_memmap_boot_pages</c> and <c>nr_memmap_pages</c> drop by it.</summary>
         public readonly long PagesFreed => BootPages + RuntimePages;
@@ -388,15 +386,17 @@ internal sealed unsafe partial class HugetlbVmemmap
         return true;
     }
 
-    /// <summary><c>alloc_vmemmap_page_list</c>: single ZONE_NORMAL frames, one by one from this CPU's list (refilled
-    /// from the buddy lists a batch at a time), all or none. The free frames are counted first, so that a refusal
-    /// takes nothing (the exhaustion sweeps compare the whole allocator); only a racing allocation can make a later
-    /// frame fail, and then the ones taken go back onto the list, as the kernel's error path frees them.</summary>
+    /// <summary><c>alloc_vmemmap_page_list</c>: single ZONE_NORMAL frames from this CPU's list (refilled from the
+    /// buddy lists a batch at a time; taken under one hold of its lock rather than one per page), then, if its zone
+    /// ran dry there, one by one from what other CPUs' lists hold; all or none. The free frames are counted first,
+    /// so that a refusal takes nothing (the exhaustion sweeps compare the whole allocator); only a racing allocation
+    /// can make a later frame fail, and then the ones taken go back onto the list, as the kernel's error path frees
+    /// them.</summary>
     private bool AllocateVmemmapPages(Span<ulong> fresh)
     {
         BuddyAllocator buddy = _memory.Buddy;
         if (buddy.ZoneFreePages(MemoryZone.Normal) < fresh.Length) return false;
-        for (int i = 0; i < fresh.Length; i++)
+        for (int i = buddy.TryAllocateHotBulk(fresh); i < fresh.Length; i++)
         {
             if (buddy.TryAllocateHot(zero: false, out fresh[i], movable: false)) continue;
             for (int j = 0; j < i; j++) buddy.FreeHot(fresh[j]);
@@ -584,12 +584,14 @@ internal sealed unsafe partial class HugetlbVmemmap
             FastPtEventSource.Log.TlbFlush(_memory.InitMm.Id, FlushKind.Kernel, start, end, _memory.InitMm.Flush.Contexts.Length);
     }
 
-    /// <summary>Ends a gather: flush, grace period, frees; its flushes are counted.</summary>
-    private static void FinishGather(MmuGatherCore gather, HvoCounters counters)
+    /// <summary>Ends a gather: flush, grace period, frees; its flushes are counted. Returns the boot frames it
+    /// freed (since its <c>Begin</c>, as its flushes).</summary>
+    private static long FinishGather(MmuGatherCore gather, HvoCounters counters)
     {
         // Flushes counts from Begin: the final one and every flush of a batch that filled on the way.
         gather.Finish();
         HvoCounters.Add(ref counters.Flushes, gather.Flushes);
+        return gather.ReservedPagesFreed;
     }
 
     private static int MaxOrderOf(ReadOnlySpan<Folio> folios)

@@ -215,12 +215,18 @@ internal sealed unsafe partial class BuddyAllocator
     /// frame bitmap alone (<see cref="Hardware.PhysicalMemory.ClearUserPage"/>: the user's write follows).</summary>
     private void PrepareHot(ulong pfn, bool zero)
     {
-        PageDescriptor* d = _memmap.GetMutable(pfn);
-        d->Flags = PageFlags.Allocated; // and the poison mark gone
-        d->RefCount = 1;
-        d->Private = 0;
+        PrepareHotUncounted(pfn);
         _stat.FreePages.Add(-1);
         if (zero) _memory.ClearUserPage(pfn << 12);
+    }
+
+    /// <summary>The descriptor of a frame taken from a list: allocated, one reference, the poison mark gone.</summary>
+    private void PrepareHotUncounted(ulong pfn)
+    {
+        PageDescriptor* d = _memmap.GetMutable(pfn);
+        d->Flags = PageFlags.Allocated;
+        d->RefCount = 1;
+        d->Private = 0;
     }
 
     /// <summary><c>free_unref_page</c>: frees a single frame (user data, or a kernel page such as a vmemmap page
@@ -237,21 +243,61 @@ internal sealed unsafe partial class BuddyAllocator
     }
 
     /// <summary><c>free_unref_folios</c>: <see cref="FreeHot"/> for each of <paramref name="pfns"/>, under one hold
-    /// of this CPU's list lock instead of one per frame (the gather's frees after a flush).</summary>
-    public void FreeHotBulk(ReadOnlySpan<ulong> pfns)
+    /// of this CPU's list lock instead of one per frame (the gather's frees after a flush). Returns how many of them
+    /// were boot memory (<c>free_reserved_page</c>: memblock's, straight to the buddy lists), which the caller may
+    /// need to count (HVO's <c>nr_memmap_boot_pages</c>) without reading their descriptors a second time.
+    /// The span is the caller's scratch: the frames for the list are compacted to its front.</summary>
+    public int FreeHotBulk(Span<ulong> pfns)
     {
         Pcp pcp = ThisCpu();
+        int reserved = 0, prepared = 0;
         pcp.Hot.Lock.Enter();
         try
         {
             // Lock order: a list's lock, then the zone lock (a boot frame's free_reserved_page, a drain).
             foreach (ulong pfn in pfns)
-                if (PrepareFreeHot(pfn)) PushLocked(pcp, pfn);
+            {
+                if (PrepareFreeHot(pfn)) pfns[prepared++] = pfn;
+                else reserved++;
+            }
         }
         finally
         {
+            // Even after a double free was caught: what was checked and poisoned goes on the list. Counted free
+            // with one add before any is on it (a reader summing the lists never sees more than the free pages).
+            _stat.FreePages.Add(prepared);
+            for (int i = 0; i < prepared; i++) PushCountedLocked(pcp, pfns[i]);
             pcp.Hot.Lock.Exit();
         }
+        return reserved;
+    }
+
+    /// <summary><c>alloc_pages_bulk</c> of kernel frames (ZONE_NORMAL) from this CPU's list: fills
+    /// <paramref name="pfns"/> from the front under one hold of the list's lock, refilling the list from the buddy
+    /// lists as it empties, and returns how many it took — fewer only when ZONE_NORMAL's buddy lists ran dry
+    /// (frames on other CPUs' lists are the caller's to get, through <see cref="TryAllocateHot"/>). Each frame as
+    /// <see cref="TryAllocateHot"/> gives it, not zeroed.</summary>
+    public int TryAllocateHotBulk(Span<ulong> pfns)
+    {
+        const int zone = (int)MemoryZone.Normal;
+        Pcp pcp = ThisCpu();
+        int taken = 0;
+        pcp.Hot.Lock.Enter();
+        ulong[] frames = pcp.Frames[zone];
+        ref int count = ref pcp.Count(zone);
+        while (taken < pfns.Length)
+        {
+            if (count == 0) Refill(pcp, zone);
+            if (count == 0) break;
+            int n = Math.Min(count, pfns.Length - taken);
+            for (int i = 1; i <= n; i++) pfns[taken++] = frames[count - i];
+            Volatile.Write(ref count, count - n);
+        }
+        pcp.Hot.Allocations += taken;
+        pcp.Hot.Lock.Exit();
+        for (int i = 0; i < taken; i++) PrepareHotUncounted(pfns[i]);
+        _stat.FreePages.Add(-taken);
+        return taken;
     }
 
     /// <summary>The checks and poisoning of a single-frame free; false when the frame was boot memory and went to
@@ -281,11 +327,17 @@ internal sealed unsafe partial class BuddyAllocator
     /// the list's oldest batch once it holds more than <see cref="PcpHigh"/>.</summary>
     private void PushLocked(Pcp pcp, ulong pfn)
     {
+        // Counted free before it is on the list: a reader summing the lists never sees more than the free pages.
+        _stat.FreePages.Add(1);
+        PushCountedLocked(pcp, pfn);
+    }
+
+    /// <summary><see cref="PushLocked"/> of a frame the caller counted free already.</summary>
+    private void PushCountedLocked(Pcp pcp, ulong pfn)
+    {
         int zone = ZoneOf(pfn);
         ulong[] frames = pcp.Frames[zone];
         ref int count = ref pcp.Count(zone);
-        // Counted free before it is on the list: a reader summing the lists never sees more than the free pages.
-        _stat.FreePages.Add(1);
         frames[count] = pfn;
         Volatile.Write(ref count, count + 1);
         pcp.Hot.Frees++;

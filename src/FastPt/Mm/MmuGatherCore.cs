@@ -45,6 +45,7 @@ internal sealed class MmuGatherCore
     private long _flushSequence;
     private int _flushes;
     private long _tablesFreed;
+    private long _reservedPagesFreed;
 
     public MmuGatherCore(MmStruct mm, bool owned)
     {
@@ -58,6 +59,10 @@ internal sealed class MmuGatherCore
 
     /// <summary>Page-table pages this gather has freed.</summary>
     public long TablesFreed => _tablesFreed;
+
+    /// <summary>Boot frames (memblock reservations, such as boot memmap) among the single frames this gather freed
+    /// through the per-CPU path since <see cref="Begin"/>: they went to <c>free_reserved_page</c>.</summary>
+    public long ReservedPagesFreed => _reservedPagesFreed;
 
     /// <summary>Table pages waiting for the flush.</summary>
     public int PendingTables => _tableCount;
@@ -75,6 +80,7 @@ internal sealed class MmuGatherCore
         _active = true;
         _flushes = 0;
         _tablesFreed = 0;
+        _reservedPagesFreed = 0;
     }
 
     public void EnsureUsableFor(MmStruct mm)
@@ -216,6 +222,18 @@ internal sealed class MmuGatherCore
         _pages[_pageCount++] = (pfn << 6) | (perCpu ? 32u : 0u) | (uint)order;
     }
 
+    /// <summary><see cref="RemovePages"/> of single frames for the per-CPU lists, flushing and freeing each time the
+    /// batch fills (<see cref="FlushIfFull"/>: call it holding no page-table lock).</summary>
+    public void RemoveSinglePages(ReadOnlySpan<ulong> pfns)
+    {
+        foreach (ulong pfn in pfns)
+        {
+            if (_pageCount == _pages.Length) Array.Resize(ref _pages, _pages.Length * 2);
+            _pages[_pageCount++] = (pfn << 6) | 32u;
+            if (IsFull) FlushAndFree();
+        }
+    }
+
     /// <summary>Flushes what was collected, waits out lockless walkers, then frees (<c>tlb_finish_mmu</c>).</summary>
     public void Finish()
     {
@@ -270,7 +288,7 @@ internal sealed class MmuGatherCore
                 // list-lock hold for the run (free_unref_folios).
                 int run = i;
                 for (; run < _pageCount && _pages[run] % 64 == 32; run++) _pages[run] >>= 6;
-                memory.Buddy.FreeHotBulk(_pages.AsSpan(i, run - i));
+                _reservedPagesFreed += memory.Buddy.FreeHotBulk(_pages.AsSpan(i, run - i));
                 i = run;
             }
         }
