@@ -50,8 +50,8 @@ internal sealed class FlushDomain
             _publishedByKind[(int)request.Kind]++;
             Volatile.Write(ref _generation, next);
             // Then make every attached context's fast paths miss until it has applied the request. Ordering: the
-            // generation is stored before the signal (x86 keeps stores in order, and the signal is a locked
-            // instruction), and the owner clears the signal with a locked exchange before it reads the generation
+            // generation is stored before the signal (the signal is an Interlocked.Or, a full fence on every
+            // .NET target — a locked instruction on x86 — so the generation is visible no later than the signal), and the owner clears the signal with a locked exchange before it reads the generation
             // (SoftTlb.ClearFlushPending): either its clear comes after this signal and it reads this generation,
             // or the signal survives its clear and its next access takes the slow path again. The flusher's wait
             // (WaitForAcknowledgement) pairs with the signal as it did with the generation: an access marks itself

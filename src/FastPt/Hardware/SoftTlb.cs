@@ -328,20 +328,7 @@ internal unsafe struct SoftTlb
     public int Claim(ulong page, ulong leafStart, ulong leafSize)
     {
         int slot = IndexOf(page);
-        if (_twoWay)
-        {
-            int second = slot + 1;
-            if (_entries[slot].Detail.Page != page && IsCurrent(slot))
-            {
-                _entries[second] = _entries[slot];
-            }
-            else if (_entries[second].Detail.Page == page)
-            {
-                // An older copy (a read-filled entry before the first write, a stale epoch) leaves with its set's
-                // way 0 taking the page.
-                Invalidate(ref _entries[second]);
-            }
-        }
+        MakeRoomInWayZero(_entries + slot, page);
         if (leafSize > Paging.PageSize)
         {
             // Remember where huge leaves were cached: a ranged flush touching them must drop all of them.
@@ -358,11 +345,7 @@ internal unsafe struct SoftTlb
     public void FillUser(ulong page, ulong readTag, ulong writeTag, ulong execTag, long hostAddend, ulong physPage, ulong pageAndBits, nint leafHost)
     {
         TlbEntry* e = (TlbEntry*)((byte*)_entries + Way0Offset(page));
-        if (_twoWay)
-        {
-            if (e->Detail.Page != page && IsCurrent(ref *e)) e[1] = e[0];
-            else if (e[1].Detail.Page == page) Invalidate(ref e[1]);
-        }
+        MakeRoomInWayZero(e, page);
         e->ReadTag = readTag;
         e->WriteTag = writeTag;
         e->ExecTag = execTag;
@@ -370,6 +353,18 @@ internal unsafe struct SoftTlb
         e->PhysPage = physPage;
         e->Detail.PageAndBits = pageAndBits;
         e->Detail.LeafHost = leafHost;
+    }
+
+    /// <summary>LRU within a set, before <paramref name="page"/> takes way 0 (<paramref name="way0"/>): a valid entry
+    /// of another page there moves to way 1 as one 64-byte copy; an older copy of the page in way 1 (a read-filled
+    /// entry before the first write, a stale epoch) leaves. One place for <see cref="Claim"/> and
+    /// <see cref="FillUser"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MakeRoomInWayZero(TlbEntry* way0, ulong page)
+    {
+        if (!_twoWay) return;
+        if (way0->Detail.Page != page && IsCurrent(ref *way0)) way0[1] = way0[0];
+        else if (way0[1].Detail.Page == page) Invalidate(ref way0[1]);
     }
 
     /// <summary>Writes slot <paramref name="slot"/>.</summary>
@@ -386,9 +381,6 @@ internal unsafe struct SoftTlb
         d.PageAndBits = pageAndBits;
         d.LeafHost = leafHost;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool IsCurrent(int slot) => IsCurrent(ref _entries[slot]);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool IsCurrent(ref TlbEntry e)
