@@ -76,7 +76,7 @@ else
 fi
 
 {
-  echo "commit: $(git rev-parse "$commit") (last change to src/ or bench/FastPt.Benchmarks/; HEAD $(git rev-parse --short HEAD))$(git diff --quiet HEAD -- src bench || echo ' (with uncommitted changes)')"
+  echo "commit: $(git rev-parse "$commit") (last change to src/ or bench/FastPt.Benchmarks/; HEAD $(git rev-parse --short HEAD))$(git diff --quiet HEAD -- src bench/FastPt.Benchmarks || echo ' (with uncommitted changes)')"
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "runtime: $(dotnet --list-runtimes | grep Microsoft.NETCore.App | tail -1)"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') (family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' '), model $(grep -m1 '^model\s' /proc/cpuinfo | cut -d: -f2 | tr -d ' '))"
