@@ -118,20 +118,22 @@ internal unsafe partial struct Cpu<TFrames>
         // A mapping may point at a hole or at hot-removed memory: one load of the section's subsection map. A
         // present frame lies below MaxPhysicalAddress, a multiple of the section size (MachineOptions checks it).
         if (!_frames.IsPresent(page >> Paging.PageShift)) return NoTranslation;
-        bool writable = (leafRights & Rights.Writable) != 0;
+        // Branch-free flags (W, D and XD as 0/1): the write tag invalid without W and not dirty with W but no D (the
+        // first write through a clean leaf must take the slow path, which sets D), the exec tag invalid with XD; the
+        // user may read (Allows checked the user bit).
+        ulong w = (ulong)(leafRights & Rights.Writable);
+        ulong d = (entry / PageTableEntry.Dirty) & 1;
+        ulong writeHit = w & d;
         // A write through the entry's host addend must be accounted as a write to the frame: the refill only
         // takes a frame that is marked already.
-        bool writeHit = writable && (entry & PageTableEntry.Dirty) != 0;
-        byte* host = writeHit ? physical.PeekWritePointer(page) : physical.PeekPointer(page);
+        byte* host = writeHit != 0 ? physical.PeekWritePointer(page) : physical.PeekPointer(page);
         if (host == null) return NoTranslation;
 
         ulong vpage = v & Paging.PageMask;
         ulong tag = vpage | _tlb.UserEpoch;
-        // The user may read (Allows checked the user bit); the first write through a clean leaf must take the slow
-        // path, which sets D.
         _tlb.FillUser(vpage, tag,
-            !writable ? tag | SoftTlb.InvalidBit : writeHit ? tag : tag | SoftTlb.NotDirtyBit,
-            (leafRights & Rights.NoExecute) != 0 ? tag | SoftTlb.InvalidBit : tag,
+            tag | ((w ^ 1) * SoftTlb.InvalidBit) | ((w & ~d) * SoftTlb.NotDirtyBit),
+            tag | ((ulong)(uint)(leafRights & Rights.NoExecute) / Rights.NoExecute * SoftTlb.InvalidBit),
             (long)host - (long)vpage,
             page,
             TlbDetail.Pack(vpage, Paging.PteLevel, PresentLeafProtection(entry), global: false),
