@@ -29,7 +29,7 @@ internal unsafe partial struct Cpu<TFrames>
             if (e.ReadTag == ((v & Paging.PageMask) | word))
             {
                 T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + e.HostAddend));
-                _counters.Hits++;
+                SoftTlb.CountHit(entries);
                 Volatile.Write(ref slot.Busy, 0);
                 return value;
             }
@@ -38,7 +38,7 @@ internal unsafe partial struct Cpu<TFrames>
             if (h.ReadTag == ((v & ~SoftTlb.HugeMask) | word))
             {
                 T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + h.HostAddend));
-                _counters.Hits++;
+                SoftTlb.CountHit(entries);
                 Volatile.Write(ref slot.Busy, 0);
                 return value;
             }
@@ -65,7 +65,7 @@ internal unsafe partial struct Cpu<TFrames>
             if (e.WriteTag == ((v & Paging.PageMask) | word))
             {
                 Unsafe.WriteUnaligned((byte*)((long)v + e.HostAddend), value);
-                _counters.Hits++;
+                SoftTlb.CountHit(entries);
                 Volatile.Write(ref slot.Busy, 0);
                 return;
             }
@@ -74,7 +74,7 @@ internal unsafe partial struct Cpu<TFrames>
             if (h.WriteTag == ((v & ~SoftTlb.HugeMask) | word))
             {
                 Unsafe.WriteUnaligned((byte*)((long)v + h.HostAddend), value);
-                _counters.Hits++;
+                SoftTlb.CountHit(entries);
                 Volatile.Write(ref slot.Busy, 0);
                 return;
             }

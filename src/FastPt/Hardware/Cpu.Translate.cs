@@ -16,13 +16,13 @@ internal unsafe partial struct Cpu<TFrames>
     {
         // The hit word is the epoch, or matches no tag while flushes wait to be applied: the coherence check is in
         // the tag compare. Indexed by byte offset (one shift, one mask, no scaling): the tag and the physical page
-        // share the line.
+        // share the line. The hit count shares the hit word's line, addressed from the same base.
         TlbEntry* entries = _tlb.Entries;
         ulong word = SoftTlb.HitWordOf(entries);
         ref TlbEntry e = ref SoftTlb.EntryAt(entries, _tlb.Way0Offset(v));
         if (Unsafe.Add(ref e.ReadTag, (int)access) == ((v & Paging.PageMask) | word))
         {
-            _counters.Hits++;
+            SoftTlb.CountHit(entries);
             pa = new PhysAddr(e.PhysPage | (v & (Paging.PageSize - 1)));
             return true;
         }
@@ -30,7 +30,7 @@ internal unsafe partial struct Cpu<TFrames>
         ref TlbEntry he = ref _tlb.HugeEntryAt(ho);
         if (Unsafe.Add(ref he.ReadTag, (int)access) == ((v & ~SoftTlb.HugeMask) | word))
         {
-            _counters.Hits++;
+            SoftTlb.CountHit(entries);
             pa = new PhysAddr(he.PhysPage + (v & SoftTlb.HugeMask));
             return true;
         }

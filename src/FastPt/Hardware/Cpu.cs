@@ -52,7 +52,6 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
         int tlbEntries, int pagingStructureCacheEntries, PageTableRoot kernelRoot, PageTableRoot root, MachineCounters counters)
     {
         _machineCounters = counters;
-        _counters = counters.AttachCpu();
         _physical = physical;
         _arenas = physical.Arenas;
         _frames = frames;
@@ -62,6 +61,8 @@ internal unsafe partial struct Cpu<TFrames> where TFrames : struct, IFrameMap
         _checked = checkedMode;
         _watchMask = _checked ? ~SoftTlb.WatchBit : ulong.MaxValue;
         _tlb = new SoftTlb(tlbEntries, pagingStructureCacheEntries);
+        // The hit count lives in the TLB's hit-word line (SoftTlb.HitCountOf): the counters attach with it.
+        _counters = counters.AttachCpu(_tlb.Storage, _tlb.HitCountAddress);
         // Flushes of the address space signal this TLB's hit word (the kernel slot signals none: kernel flushes
         // drop only global entries, which user fast paths never match).
         _slot.SignalTo(_tlb.Storage, _tlb.HitWordAddress);

@@ -97,8 +97,8 @@ internal unsafe struct SoftTlb
     // Pinned, cache-line aligned storage for both TLBs: an entry straddling two lines would cost a second line per
     // lookup and split stores on every fill.
     private readonly byte[] _storage;
-    // The hit word, alone in the line before the entries: the user epoch, or the epoch with FlushPendingBits set
-    // while flushes wait to be applied (set by flushers on other threads, see HitWord).
+    // The hit word, in the line before the entries (with the hit count only): the user epoch, or the epoch with
+    // FlushPendingBits set while flushes wait to be applied (set by flushers on other threads, see HitWord).
     private readonly ulong* _hitWord;
     private readonly int _size;
     private readonly int _slots;
@@ -181,8 +181,27 @@ internal unsafe struct SoftTlb
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ref TlbEntry EntryAt(TlbEntry* entries, nuint offset) => ref *(TlbEntry*)((byte*)entries + offset);
 
-    // The hit word sits this far before the first entry, in a line of its own.
+    /// <summary>The CPU's hit count (<c>CpuCounters.Hits</c>), addressed from the entries' base like
+    /// <see cref="HitWordOf"/>: it shares the hit word's line, which every fast path has just loaded, so an increment
+    /// needs no load of a counters object. Written by the owner only; a flusher's signal writes the same line, which
+    /// costs a line transfer per published flush, not per hit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ref long HitCountOf(TlbEntry* entries) => ref ((long*)entries)[HitCountIndex];
+
+    /// <summary>Counts a fast-path hit (<see cref="HitCountOf"/>): written as a load and a store of the same address
+    /// expression, not as an increment through a reference, so that the JIT emits one <c>inc [base-0x38]</c> (an
+    /// increment through a reference spills the address to a register first: one instruction more).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CountHit(TlbEntry* entries) => ((long*)entries)[HitCountIndex] = ((long*)entries)[HitCountIndex] + 1;
+
+    private const int HitCountIndex = (HitCountInLine - HitWordBack) / sizeof(long);
+
+    // The hit word sits this far before the first entry, in a line of its own (with the hit count beside it).
     private const int HitWordBack = 64;
+    private const int HitCountInLine = 8;
+
+    /// <summary>Address of the hit count inside <see cref="Storage"/> (<see cref="HitCountOf"/>; pinned).</summary>
+    public long* HitCountAddress => (long*)((byte*)_hitWord + HitCountInLine);
 
     /// <summary>True while flushes were signalled and not yet applied (or forever, once the CPU is disposed).</summary>
     public bool FlushPending => (Volatile.Read(ref *_hitWord) & FlushPendingBits) == FlushPendingBits;

@@ -18,6 +18,31 @@ public class HitPathTests
         Assert.Equal(64, Unsafe.SizeOf<TlbEntry>());
     }
 
+    /// <summary>The hit count is the word beside the hit word, in their own line of the pinned TLB storage (neither
+    /// an entry's line nor outside the array), and it is the count the context's statistics report.</summary>
+    [Fact]
+    public unsafe void The_hit_count_shares_the_hit_word_s_line_and_is_the_reported_count()
+    {
+        var tlb = new SoftTlb(64, 16);
+        ulong word = (ulong)tlb.HitWordAddress, count = (ulong)tlb.HitCountAddress, first = (ulong)Unsafe.AsPointer(ref tlb.Entry(0));
+        Assert.Equal(0UL, word % 64);
+        Assert.Equal(word / 64, count / 64);
+        Assert.True(count + sizeof(long) <= first, "the hit count overlaps the first entry");
+        Assert.True(Unsafe.AreSame(ref *(long*)count, ref SoftTlb.HitCountOf((TlbEntry*)first)));
+        ulong storage = (ulong)Unsafe.AsPointer(ref tlb.Storage[0]);
+        Assert.True(word >= storage && count + sizeof(long) <= storage + (ulong)tlb.Storage.Length);
+
+        using Machine machine = Create(64 * MiB, checkedMode: false);
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(16 * MiB), Page, Protection.ReadWrite, PageSize.Size4K);
+        using MmuContext cpu = space.CreateContext();
+        Assert.True(cpu.TryTranslate(Base, AccessKind.Read, out _)); // a miss: fills
+        long before = cpu.Statistics.Hits, spaceBefore = space.TlbStatistics.Hits;
+        for (int i = 0; i < 10; i++) Assert.True(cpu.TryTranslate(Base + (ulong)i, AccessKind.Read, out _));
+        Assert.Equal(before + 10, cpu.Statistics.Hits);
+        Assert.Equal(spaceBefore + 10, space.TlbStatistics.Hits);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
