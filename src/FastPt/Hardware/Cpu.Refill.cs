@@ -35,8 +35,8 @@ internal unsafe partial struct Cpu<TFrames>
         // A table entry the refill walks through: present, accessed (else the general path sets A), not a leaf.
         const ulong TableBits = PageTableEntry.Present | PageTableEntry.Accessed | PageTableEntry.Huge;
         const ulong TableOk = PageTableEntry.Present | PageTableEntry.Accessed;
-        PhysicalMemory physical = _physical;
-        ulong max = physical.MaxPhysicalAddress;
+        nint* arenas = _arenas;
+        ulong max = _physical.MaxPhysicalAddress;
         bool walked = !_tlb.TryPmdTable(v, out ulong pmdTable, out int rightsAbovePmd);
         if (walked)
         {
@@ -44,14 +44,14 @@ internal unsafe partial struct Cpu<TFrames>
             // (it would index the root like its canonical alias).
             PageTableRoot root = _root;
             if (root.Level != Paging.P4dLevel || !Paging.IsCanonical(v, _mode)) return NoTranslation;
-            ulong* p4d = (ulong*)physical.PeekPointer(root.Pa);
+            ulong* p4d = (ulong*)PhysicalMemory.PeekPointer(arenas, root.Pa);
             if (p4d == null) return NoTranslation;
             ulong e = Volatile.Read(ref p4d[Paging.Index(Paging.P4dLevel, v)]);
             if ((e & TableBits) != TableOk) return NoTranslation;
             rightsAbovePmd = Rights.Combine(Rights.Unrestricted, e);
             ulong pudTable = PageTableEntry.TableAddress(e);
             if (pudTable >= max) return NoTranslation;
-            ulong* pud = (ulong*)physical.PeekPointer(pudTable);
+            ulong* pud = (ulong*)PhysicalMemory.PeekPointer(arenas, pudTable);
             if (pud == null) return NoTranslation;
             e = Volatile.Read(ref pud[Paging.Index(Paging.PudLevel, v)]);
             // A 1 GiB leaf is the general path's (cached in 2 MiB pieces).
@@ -60,7 +60,7 @@ internal unsafe partial struct Cpu<TFrames>
             pmdTable = PageTableEntry.TableAddress(e);
             if (pmdTable >= max) return NoTranslation;
         }
-        ulong* pmds = (ulong*)physical.PeekPointer(pmdTable);
+        ulong* pmds = (ulong*)PhysicalMemory.PeekPointer(arenas, pmdTable);
         if (pmds == null) return NoTranslation;
         ulong* pmdSlot = pmds + Paging.Index(Paging.PmdLevel, v);
         ulong pmd = Volatile.Read(ref *pmdSlot);
@@ -100,8 +100,8 @@ internal unsafe partial struct Cpu<TFrames>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong RefillPte(ulong v, AccessKind access, ulong pteTable, int rights, ulong* pmdSlot, ulong pmd)
     {
-        PhysicalMemory physical = _physical;
-        ulong* ptes = (ulong*)physical.PeekPointer(pteTable);
+        nint* arenas = _arenas;
+        ulong* ptes = (ulong*)PhysicalMemory.PeekPointer(arenas, pteTable);
         if (ptes == null) return NoTranslation;
         ulong* slot = ptes + Paging.Index(Paging.PteLevel, v);
         ulong entry = Volatile.Read(ref *slot);
@@ -118,20 +118,22 @@ internal unsafe partial struct Cpu<TFrames>
         // A mapping may point at a hole or at hot-removed memory: one load of the section's subsection map. A
         // present frame lies below MaxPhysicalAddress, a multiple of the section size (MachineOptions checks it).
         if (!_frames.IsPresent(page >> Paging.PageShift)) return NoTranslation;
-        bool writable = (leafRights & Rights.Writable) != 0;
+        // Branch-free flags (W, D and XD as 0/1): the write tag invalid without W and not dirty with W but no D (the
+        // first write through a clean leaf must take the slow path, which sets D), the exec tag invalid with XD; the
+        // user may read (Allows checked the user bit).
+        ulong w = (ulong)(leafRights & Rights.Writable);
+        ulong d = (entry / PageTableEntry.Dirty) & 1;
+        ulong writeHit = w & d;
         // A write through the entry's host addend must be accounted as a write to the frame: the refill only
         // takes a frame that is marked already.
-        bool writeHit = writable && (entry & PageTableEntry.Dirty) != 0;
-        byte* host = writeHit ? physical.PeekWritePointer(page) : physical.PeekPointer(page);
+        byte* host = writeHit != 0 ? PhysicalMemory.PeekWritePointer(arenas, page) : PhysicalMemory.PeekPointer(arenas, page);
         if (host == null) return NoTranslation;
 
         ulong vpage = v & Paging.PageMask;
         ulong tag = vpage | _tlb.UserEpoch;
-        // The user may read (Allows checked the user bit); the first write through a clean leaf must take the slow
-        // path, which sets D.
         _tlb.FillUser(vpage, tag,
-            !writable ? tag | SoftTlb.InvalidBit : writeHit ? tag : tag | SoftTlb.NotDirtyBit,
-            (leafRights & Rights.NoExecute) != 0 ? tag | SoftTlb.InvalidBit : tag,
+            tag | ((w ^ 1) * SoftTlb.InvalidBit) | ((w & ~d) * SoftTlb.NotDirtyBit),
+            tag | ((ulong)(uint)(leafRights & Rights.NoExecute) / Rights.NoExecute * SoftTlb.InvalidBit),
             (long)host - (long)vpage,
             page,
             TlbDetail.Pack(vpage, Paging.PteLevel, PresentLeafProtection(entry), global: false),
@@ -159,7 +161,7 @@ internal unsafe partial struct Cpu<TFrames>
         if (!_frames.IsPresent(pa >> Paging.PageShift)) return NoTranslation;
         // FillHuge takes write pointers of the whole piece: the arena must be reserved (a write pointer of a frame
         // not marked yet only sets bits, which cannot throw).
-        if (_physical.PeekPointer(pa) == null) return NoTranslation;
+        if (PhysicalMemory.PeekPointer(_arenas, pa) == null) return NoTranslation;
         _counters.Misses++;
         FillHuge(v, pa, entry, Paging.PmdLevel, rights, global: false, materialize: false, watch: false, (byte*)slot);
         return pa;

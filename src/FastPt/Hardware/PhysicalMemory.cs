@@ -113,7 +113,21 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
     public byte* PeekPointer(ulong pa)
     {
         Debug.Assert(pa < MaxPhysicalAddress);
-        nint arena = _arenas[pa >> ArenaShift];
+        return PeekPointer(_arenas, pa);
+    }
+
+    /// <summary>The arena table (one host base per section, 0 while unreserved). Its address is fixed for the
+    /// machine's life, so the refill keeps a copy and reaches a host pointer in one dependent load, not two (this
+    /// object, then its table): <see cref="PeekPointer(nint*, ulong)"/>, <see cref="PeekWritePointer(nint*, ulong)"/>.
+    /// Valid until <see cref="Dispose"/>, like every pointer this class hands out.</summary>
+    internal nint* Arenas => _arenas;
+
+    /// <summary><see cref="PeekPointer(ulong)"/> through a copy of <see cref="Arenas"/> (the caller has checked
+    /// that <paramref name="pa"/> is below <see cref="MaxPhysicalAddress"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* PeekPointer(nint* arenas, ulong pa)
+    {
+        nint arena = arenas[pa >> ArenaShift];
         return arena == 0 ? null : (byte*)arena + (pa & ArenaOffsetMask);
     }
 
@@ -124,7 +138,14 @@ internal sealed unsafe partial class PhysicalMemory : IDisposable
     public byte* PeekWritePointer(ulong pa)
     {
         Debug.Assert(pa < MaxPhysicalAddress);
-        nint arena = _arenas[pa >> ArenaShift];
+        return PeekWritePointer(_arenas, pa);
+    }
+
+    /// <summary><see cref="PeekWritePointer(ulong)"/> through a copy of <see cref="Arenas"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* PeekWritePointer(nint* arenas, ulong pa)
+    {
+        nint arena = arenas[pa >> ArenaShift];
         if (arena == 0) return null;
         ulong offset = pa & ArenaOffsetMask;
         ulong frame = offset >> 12;

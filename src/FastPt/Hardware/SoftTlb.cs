@@ -402,16 +402,17 @@ internal unsafe struct SoftTlb
         e->Detail.LeafHost = leafHost;
     }
 
-    /// <summary>LRU within a set, before <paramref name="page"/> takes way 0 (<paramref name="way0"/>): a valid entry
-    /// of another page there moves to way 1 as one 64-byte copy; an older copy of the page in way 1 (a read-filled
-    /// entry before the first write, a stale epoch) leaves. One place for <see cref="Claim"/> and
-    /// <see cref="FillUser"/>.</summary>
+    /// <summary>LRU within a set, before <paramref name="page"/> takes way 0 (<paramref name="way0"/>): an entry of
+    /// another page there moves to way 1 as one 64-byte copy when it can still hit, or when way 1 holds an older copy
+    /// of the page (a read-filled entry before the first write, a stale epoch), which the copy replaces: a set never
+    /// holds two copies of one page. A dead entry in way 0 (invalidated, an old epoch) is overwritten in place and
+    /// way 1 keeps its entry. No call and one tag load: the refill's fill stays a leaf. One place for
+    /// <see cref="Claim"/> and <see cref="FillUser"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MakeRoomInWayZero(TlbEntry* way0, ulong page)
     {
         if (!_twoWay) return;
-        if (way0->Detail.Page != page && IsCurrent(ref *way0)) way0[1] = way0[0];
-        else if (way0[1].Detail.Page == page) Invalidate(ref way0[1]);
+        if (way0->Detail.Page != page && (CanHit(way0->ReadTag) || way0[1].Detail.Page == page)) way0[1] = way0[0];
     }
 
     /// <summary>Writes slot <paramref name="slot"/>.</summary>
@@ -429,12 +430,16 @@ internal unsafe struct SoftTlb
         d.LeafHost = leafHost;
     }
 
+    /// <summary>Whether an entry with read tag <paramref name="readTag"/> can still hit: the tag carries the user or
+    /// the global epoch and not the invalid bit. The read tag alone decides: every filled entry is readable at its own
+    /// privilege (a user entry is filled only from a user-accessible leaf, a global one is supervisor-readable), so
+    /// an invalid read tag is an invalidated entry; and a user entry never carries the global epoch, nor a global one
+    /// the user epoch (both are drawn from one counter, see <see cref="NextEpoch"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool IsCurrent(ref TlbEntry e)
+    private bool CanHit(ulong readTag)
     {
-        ulong epochBits = e.ReadTag & EpochMask;
-        ulong any = e.ReadTag & e.WriteTag & e.ExecTag & InvalidBit;
-        return any == 0 && epochBits == (e.Detail.Global ? _globalEpoch : _userEpoch);
+        ulong epochAndInvalid = readTag & (EpochMask | InvalidBit);
+        return epochAndInvalid == _userEpoch || epochAndInvalid == _globalEpoch;
     }
 
     /// <summary>Drops every non-global entry (a CR3 reload): O(1) by moving to a new epoch.</summary>
