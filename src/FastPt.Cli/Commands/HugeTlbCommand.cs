@@ -28,7 +28,10 @@ internal static class HugeTlbCommand
                 CheckedMode = common.CheckedMode,
                 HugeTlbVmemmapDesign = pool.DesignOf(parse),
             };
-            var scenario = new HugeTlbScenario(parse.GetValue(pool.Pages2M), parse.GetValue(pool.Pages1G), optimize: pool.OptimizeOf(parse));
+            // A count left at its default fits the machine; a count given is held to (not run, exit 3, if it does not fit).
+            var scenario = new HugeTlbScenario(parse.GetValue(pool.Pages2M), parse.GetValue(pool.Pages1G), optimize: pool.OptimizeOf(parse),
+                fit2MToMemory: parse.GetResult(pool.Pages2M) is null or { Implicit: true },
+                fit1GToMemory: parse.GetResult(pool.Pages1G) is null or { Implicit: true });
             return ScenarioCommands.RunScenarios([scenario], machine, parse.GetValue(seed), parse.GetValue(json), environment);
         });
         return command;

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 
 namespace FastPt.Cli.Scenarios;
 
@@ -24,15 +25,24 @@ public sealed class HugeTlbScenario : IScenario
         savedPerFolio * (long)PageSize.Size4K.Bytes() * (TiB / (long)size.Bytes());
 
     /// <summary>A run of <paramref name="pages2M"/> 2 MiB and <paramref name="pages1G"/> 1 GiB folios, with the
-    /// optimization switch as given; with <paramref name="fitToMemory"/>, fewer when memory is short.</summary>
+    /// optimization switch as given; with <paramref name="fitToMemory"/>, fewer of both when memory is short.
+    /// Without it, a count the pool cannot reach makes the scenario not run (with how far the pool got), not fail.</summary>
     public HugeTlbScenario(long pages2M, long pages1G, bool optimize, bool fitToMemory = false)
+        : this(pages2M, pages1G, optimize, fit2MToMemory: fitToMemory, fit1GToMemory: fitToMemory)
+    {
+    }
+
+    /// <summary>As the other constructor, with the fit chosen per page size (<c>fastpt hugetlb</c> fits the counts the
+    /// user did not give and holds to the ones given).</summary>
+    public HugeTlbScenario(long pages2M, long pages1G, bool optimize, bool fit2MToMemory, bool fit1GToMemory)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(pages2M);
         ArgumentOutOfRangeException.ThrowIfNegative(pages1G);
         Pages2M = pages2M;
         Pages1G = pages1G;
         Optimize = optimize;
-        FitToMemory = fitToMemory;
+        Fit2MToMemory = fit2MToMemory;
+        Fit1GToMemory = fit1GToMemory;
     }
 
     /// <summary>2 MiB folios asked for.</summary>
@@ -44,8 +54,15 @@ public sealed class HugeTlbScenario : IScenario
     /// <summary>Whether <c>hugetlb_optimize_vmemmap</c> is on for the run.</summary>
     public bool Optimize { get; }
 
-    /// <summary>Whether the counts shrink to what free memory holds (the main job) instead of failing.</summary>
-    public bool FitToMemory { get; }
+    /// <summary>Whether both counts shrink to what free memory holds (the main job) instead of the scenario not
+    /// running.</summary>
+    public bool FitToMemory => Fit2MToMemory && Fit1GToMemory;
+
+    /// <summary>Whether the 2 MiB count shrinks to what free memory holds.</summary>
+    public bool Fit2MToMemory { get; }
+
+    /// <summary>Whether the 1 GiB count shrinks to what free memory holds.</summary>
+    public bool Fit1GToMemory { get; }
 
     /// <inheritdoc/>
     public string Name => "hugetlb";
@@ -66,11 +83,9 @@ public sealed class HugeTlbScenario : IScenario
         // Leave a quarter of free memory (at least 64 MiB) for the vmemmap work, the page tables and the rest.
         long budget = Math.Max(0, free - Math.Max(16384, free / 4));
         long pages1G = Pages1G, pages2M = Pages2M;
-        if (FitToMemory)
-        {
-            pages1G = Math.Min(pages1G, budget / 2 / 262144);
-            pages2M = Math.Min(pages2M, (budget - pages1G * 262144) / 512);
-        }
+        if (Fit1GToMemory) pages1G = Math.Min(pages1G, budget / 2 / 262144);
+        if (Fit2MToMemory) pages2M = Math.Min(pages2M, Math.Max(0, budget - pages1G * 262144) / 512);
+        string? notRun = null;
         report.AddFact("design", pool.Design == HvoDesign.SharedTail ? "shared tail (2026 series)" : "Linux 6.x (fake heads)");
         report.AddFact("hugetlb_optimize_vmemmap", Optimize ? "on" : "off");
         pool.OptimizeVmemmap = Optimize;
@@ -78,8 +93,9 @@ public sealed class HugeTlbScenario : IScenario
         try
         {
             int step = 0;
-            foreach ((PageSize size, long count) in new[] { (PageSize.Size2M, pages2M), (PageSize.Size1G, pages1G) })
+            foreach ((PageSize size, long asked) in new[] { (PageSize.Size2M, pages2M), (PageSize.Size1G, pages1G) })
             {
+                long count = asked;
                 string key = size == PageSize.Size2M ? "2M" : "1G";
                 if (count == 0)
                 {
@@ -87,7 +103,23 @@ public sealed class HugeTlbScenario : IScenario
                     continue;
                 }
                 long perFolio = size == PageSize.Size2M ? 8 : 4096;
-                WarmUp(report, pool, size, count);
+                HugeTlbResizeResult probe = WarmUp(report, pool, size, count);
+                if (probe.Counts.Total < count)
+                {
+                    // The pool stops where memory runs out, as nr_hugepages does: fit to that, or say so and stop.
+                    if (!(size == PageSize.Size2M ? Fit2MToMemory : Fit1GToMemory))
+                    {
+                        notRun = string.Create(CultureInfo.InvariantCulture,
+                            $"{count:N0} × {key} folios asked for, the pool reached {probe.Counts.Total:N0} ({probe.Detail}); a larger --memory holds more");
+                        break;
+                    }
+                    count = probe.Counts.Total;
+                    if (count == 0)
+                    {
+                        report.AddFact($"{key}.folios", 0);
+                        continue;
+                    }
+                }
                 HugeTlbResizeResult grown = Resize(report, pool, size, count, HvoBatching.Batched, $"{key}: grow, batched");
                 context.Checkpoint($"after growing the {key} pool by {count} folios, HVO {(Optimize ? "on" : "off")}");
                 context.ReportProgress($"{key} optimized", ++step, 8);
@@ -137,6 +169,7 @@ public sealed class HugeTlbScenario : IScenario
             pool.SetPoolSize(PageSize.Size1G, 0);
             pool.OptimizeVmemmap = optimizeBefore;
         }
+        if (notRun is not null) return ScenarioReport.NotRun(this, notRun);
         machine.RcuBarrier();
         MemoryStatistics after = machine.GetStatistics();
         int sharedTails = pool.GetStatistics().SharedTailPages;
@@ -156,22 +189,27 @@ public sealed class HugeTlbScenario : IScenario
     }
 
     /// <summary>Grows the pool to <paramref name="count"/> folios and back batched, then by one folio and back per
-    /// folio, untimed. Without it the first timed pass pays the host's first touch of the folios' memmap and the JIT
-    /// compiling each path, and the comparison is cold against warm (a 2-folio run read 260 µs per batched folio
-    /// against 26 µs per unbatched one, the opposite of what batching does). Only a failure shows in the report.</summary>
-    private static void WarmUp(ScenarioReport report, HugeTlbPool pool, PageSize size, long count)
+    /// folio, untimed, and returns the batched grow (how far the pool got). Without it the first timed pass pays the
+    /// host's first touch of the folios' memmap and the JIT compiling each path, and the comparison is cold against
+    /// warm (a 2-folio run read 260 µs per batched folio against 26 µs per unbatched one, the opposite of what
+    /// batching does). Only a failed shrink shows in the report.</summary>
+    private static HugeTlbResizeResult WarmUp(ScenarioReport report, HugeTlbPool pool, PageSize size, long count)
     {
+        HugeTlbResizeResult? first = null;
         foreach ((HvoBatching batching, long folios) in new[] { (HvoBatching.Batched, count), (HvoBatching.PerFolio, 1L) })
         {
-            // A failed grow changes nothing; only a failed shrink would leave folios behind for the timed runs.
-            if (!pool.TrySetPoolSize(size, folios, batching).IsSuccess) return;
+            // A grow that stops short keeps the folios it got (nr_hugepages does the same): give them back either way.
+            HugeTlbResizeResult grown = pool.TrySetPoolSize(size, folios, batching);
+            first ??= grown;
             HugeTlbResizeResult back = pool.TrySetPoolSize(size, 0, batching);
             if (!back.IsSuccess)
             {
                 report.Check($"{size}: warm-up, shrink back to 0", false, $"{back.Error}: {back.Detail}");
-                return;
+                break;
             }
+            if (!grown.IsSuccess) break;
         }
+        return first!;
     }
 
     private static HugeTlbResizeResult Resize(ScenarioReport report, HugeTlbPool pool, PageSize size, long count, HvoBatching batching, string what)

@@ -53,4 +53,27 @@ public sealed class HugeTlbScenarioTests
         Assert.Equal(0, facts["2M.memmapPagesFreed"].WholeNumber);
         Assert.Equal(0, facts["1G.foliosOptimized"].WholeNumber);
     }
+
+    /// <summary>512 × 2 MiB folios do not fit in 1 GiB: asked for explicitly, the scenario does not run and says how
+    /// far the pool got (no false FAIL from a pool the machine cannot hold, and the warm-up's partial pool is given
+    /// back rather than left for the timed passes); fitted, it runs with what fits and every check passes.</summary>
+    [Fact]
+    public void A_count_the_machine_cannot_hold_is_not_run_or_fitted_never_a_failed_check()
+    {
+        var options = new MachineOptions { MemorySize = 1UL << 30 };
+        ScenarioReport held = ScenarioRunner.Run(new HugeTlbScenario(512, 0, optimize: true), options, seed: 1);
+        Assert.NotNull(held.NotRunReason);
+        Assert.Contains("512 × 2M folios asked for, the pool reached", held.NotRunReason, System.StringComparison.Ordinal);
+        Assert.Empty(held.Checks);
+
+        ScenarioReport fitted = ScenarioRunner.Run(new HugeTlbScenario(512, 2, optimize: true, fitToMemory: true), options, seed: 1);
+        Assert.Null(fitted.NotRunReason);
+        Assert.True(fitted.Passed, string.Join("; ", fitted.Checks.Where(c => !c.Passed).Select(c => $"{c.Name}: {c.Detail}")));
+        Dictionary<string, ReportValue> facts = fitted.Facts.ToDictionary(f => f.Name, f => f.Value);
+        long folios = facts["2M.folios"].WholeNumber;
+        Assert.InRange(folios, 1, 511);
+        Assert.Equal(folios * 7, facts["2M.memmapPagesFreed"].WholeNumber);
+        Assert.Equal(folios * 7, facts["2M.memmapPagesRestored"].WholeNumber);
+        Assert.Equal(0, facts["1G.folios"].WholeNumber);
+    }
 }

@@ -296,4 +296,20 @@ public sealed class StrangerPassTests
         CommandLineTests.AssertUsageError(result, "leaves the user range");
         Assert.DoesNotContain("pages;", result.Error, StringComparison.Ordinal);
     }
+
+    /// <summary><c>fastpt hugetlb -m 1G</c> failed 7 of 18 checks: the default 512 × 2 MiB and 2 × 1 GiB do not fit
+    /// in 1 GiB, the warm-up kept the folios of its short grow, and every check after it compared against the count
+    /// asked for. Defaults now fit the machine; a count given that the pool cannot reach is "could not run", exit 3.</summary>
+    [Fact]
+    public void Hugetlb_on_a_small_machine_fits_its_defaults_and_refuses_a_count_it_cannot_hold()
+    {
+        CliRunner.Result fitted = CliRunner.Run("hugetlb", "-m", "1G");
+        Assert.True(fitted.ExitCode == 0, fitted.Output + fitted.Error);
+        Assert.DoesNotContain("FAIL", fitted.Output, StringComparison.Ordinal);
+
+        CliRunner.Result held = CliRunner.Run("hugetlb", "--pages-1g", "100", "-m", "1G");
+        Assert.Equal(3, held.ExitCode);
+        Assert.Contains("100 × 1G folios asked for, the pool reached 0", held.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("FAIL", held.Output, StringComparison.Ordinal);
+    }
 }
