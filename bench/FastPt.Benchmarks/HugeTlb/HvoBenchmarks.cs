@@ -83,7 +83,7 @@ public class Hvo2MBenchmarks : HvoBenchmarks
     public void PrepareFloor() => (_floor ??= new HvoFloor(Pool)).Prepare(destinations: false);
 
     /// <summary>Before <see cref="FloorCopy"/>: the same, and its destination pages taken.</summary>
-    [IterationSetup(Targets = ["FloorCopy"])]
+    [IterationSetup(Targets = ["FloorCopy", "FloorCopyNonTemporal"])]
     public void PrepareFloorCopy() => (_floor ??= new HvoFloor(Pool)).Prepare(destinations: true);
 
     /// <inheritdoc/>
@@ -116,6 +116,10 @@ public class Hvo2MBenchmarks : HvoBenchmarks
     /// <summary>The floor's head page copies alone (into pages taken before the call).</summary>
     [Benchmark(OperationsPerInvoke = Count), BenchmarkCategory("Floor")]
     public int FloorCopy() => _floor!.Copy();
+
+    /// <summary>The floor's head page copies with non-temporal stores.</summary>
+    [Benchmark(OperationsPerInvoke = Count), BenchmarkCategory("Floor")]
+    public int FloorCopyNonTemporal() => _floor!.CopyNonTemporal();
 
     /// <summary>The floor's 8 PTE writes per folio alone.</summary>
     [Benchmark(OperationsPerInvoke = Count), BenchmarkCategory("Floor")]

@@ -93,6 +93,14 @@ internal sealed unsafe class HvoFloor
         return _headPages.Length;
     }
 
+    /// <summary><see cref="Copy"/> with non-temporal stores (<see cref="PageCopy.CopyNonTemporal"/>).</summary>
+    public int CopyNonTemporal()
+    {
+        for (int i = 0; i < _headPages.Length; i++)
+            PageCopy.CopyNonTemporal(_physical.ReadPointer(_headPages[i] << FastPt.Geometry.Paging.PageShift), _physical.WritePointer(_destinations[i] << FastPt.Geometry.Paging.PageShift));
+        return _headPages.Length;
+    }
+
     /// <summary>The 8 PTE writes of every folio alone.</summary>
     public int Ptes()
     {
