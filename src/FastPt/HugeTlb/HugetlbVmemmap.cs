@@ -248,8 +248,9 @@ internal sealed unsafe partial class HugetlbVmemmap
             // The PMD entry over the whole vmemmap of the folio, found by should-optimize: while it holds a PTE table
             // (read under this lock, which every split and merge-back of it takes), that table maps all of the
             // folio's vmemmap pages and the remap is its PTE range, with no walk from the top. Only the entry's
-            // place is reused, never its value: PMD tables of the vmemmap are never freed while their memory is
-            // online, and a frozen pool folio's memory cannot go offline. A leaf there (merged back since) takes
+            // place is reused, never its value: a vmemmap PMD table is freed only when hot-remove depopulates the
+            // memmap of its range, and hot-remove refuses a range with an allocated frame (Busy) — every frame of a
+            // folio being optimized is allocated, before this call and after it. A leaf there (merged back since) takes
             // the walk, which splits it.
             ulong pmd = head.Pmd == 0 ? 0 : ReadEntry((ulong*)head.Pmd);
             if (PageTableEntry.IsTable(pmd, Paging.PmdLevel))
