@@ -18,7 +18,14 @@ internal sealed record Series(string Name, double[] X, double[] Y, double[] Erro
 /// <summary>What a plot shows: title, axes with units, curves, and the caption naming the machine and date. X is
 /// drawn on a log2 scale when <see cref="LogX"/> (sizes), Y on a log10 scale when <see cref="LogY"/>.</summary>
 internal sealed record Chart(string Name, string Title, string XLabel, string YLabel, IReadOnlyList<Series> Series, bool LogX, bool LogY,
-    Func<double, string> XFormat, string Caption);
+    Func<double, string> XFormat, string Caption)
+{
+    /// <summary>A goal drawn as a horizontal line at this Y value (in the Y axis's unit), or none.</summary>
+    public double? Goal { get; init; }
+
+    /// <summary>The goal line's legend text.</summary>
+    public string? GoalLabel { get; init; }
+}
 
 /// <summary>The three scaling curves, built from the reports.</summary>
 internal static partial class Charts

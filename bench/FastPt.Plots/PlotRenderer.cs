@@ -59,6 +59,14 @@ internal static class PlotRenderer
                 bars.LineWidth = 1;
             }
         }
+        if (chart.Goal is { } goal)
+        {
+            var line = plot.Add.HorizontalLine(y(goal));
+            line.LegendText = chart.GoalLabel ?? "goal";
+            line.Color = Colors.Black;
+            line.LinePattern = LinePattern.Dotted;
+            line.LineWidth = 2;
+        }
         plot.Title(chart.Title);
         // The caption (CPU, date) is the second line under the X axis, in plain type so that it fits.
         plot.XLabel(chart.XLabel + "\n" + chart.Caption, 13);
@@ -75,7 +83,8 @@ internal static class PlotRenderer
         }
         else
         {
-            plot.Axes.SetLimitsY(0, chart.Series.SelectMany(series => series.Y.Select((value, i) => value + series.ErrorAbove[i])).Max() * 1.15);
+            double top = chart.Series.SelectMany(series => series.Y.Select((value, i) => value + series.ErrorAbove[i])).Max();
+            plot.Axes.SetLimitsY(0, Math.Max(top, chart.Goal ?? 0) * 1.15);
         }
         // A little room on both sides of the outermost points.
         double left = xValues.Select(x).Min(), right = xValues.Select(x).Max();
@@ -84,6 +93,69 @@ internal static class PlotRenderer
         plot.ShowLegend(Alignment.UpperLeft);
         return plot;
     }
+
+    /// <summary>Writes a goal chart as <c>NAME.png</c> and <c>NAME.svg</c>: one row per goal, the figure divided
+    /// by its bound on a log scale (the bound is the line at 1), its 99.9% interval as a bar, green when the
+    /// whole interval meets the goal, red when it misses it, orange when the interval straddles the bound. Taller
+    /// than the curves (<see cref="GoalHeight"/>) so that every row keeps its label.</summary>
+    public static IReadOnlyList<string> Save(GoalChart chart, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(chart);
+        var plot = new Plot();
+        int count = chart.Rows.Count;
+        for (int i = 0; i < count; i++)
+        {
+            GoalRow row = chart.Rows[i];
+            double at = count - 1 - i; // the first goal on top
+            double x = Math.Log10(row.Value / row.Bound);
+            double low = Math.Log10(Math.Max(row.Low, row.Value * 1e-3) / row.Bound), high = Math.Log10(row.High / row.Bound);
+            Color color = row.Verdict switch { "met" => Colors.Green, "missed" => Colors.Red, _ => Colors.DarkOrange };
+            var point = plot.Add.Scatter(new[] { x }, new[] { at });
+            point.Color = color;
+            point.MarkerShape = MarkerShape.FilledCircle;
+            point.MarkerSize = 9;
+            point.LineWidth = 0;
+            var bar = plot.Add.ErrorBar(new[] { x }, new[] { at }, [0.0]);
+            bar.XErrorNegative = [x - low];
+            bar.XErrorPositive = [high - x];
+            bar.Color = color;
+            bar.LineWidth = 2;
+            var text = plot.Add.Text($"{Figure(row.Value, row.Unit)} ({Figure(row.Low, row.Unit)}–{Figure(row.High, row.Unit)}) {row.Verdict}", high, at);
+            text.LabelFontSize = 11;
+            text.LabelFontColor = color;
+            text.LabelAlignment = Alignment.MiddleLeft;
+            text.OffsetX = 6;
+        }
+        var line = plot.Add.VerticalLine(0);
+        line.Color = Colors.Black;
+        line.LinePattern = LinePattern.Dashed;
+        line.LineWidth = 2;
+        plot.Title(chart.Title);
+        plot.XLabel("measured ÷ goal (log scale; left of the dashed line meets the goal)\n" + chart.Caption, 13);
+        plot.Axes.Bottom.Label.Bold = false;
+        plot.Axes.Left.SetTicks(Enumerable.Range(0, count).Select(i => (double)(count - 1 - i)).ToArray(), chart.Rows.Select(row => row.Label).ToArray());
+        double[] ends = chart.Rows.SelectMany(row => new[] { row.Low / row.Bound, row.High / row.Bound }).Where(v => v > 0).Append(1).ToArray();
+        double[] ticks = DecadeTicks(ends.Min(), ends.Max());
+        plot.Axes.Bottom.SetTicks(ticks.Select(Math.Log10).ToArray(), ticks.Select(Number).ToArray());
+        // Room on the right for the figures written beside each bar.
+        double left = Math.Log10(ends.Min()), right = Math.Log10(ends.Max());
+        plot.Axes.SetLimitsX(left - 0.1, right + Math.Max((right - left) * 0.45, 0.4));
+        plot.Axes.SetLimitsY(-0.7, count - 0.3);
+        string png = Path.Combine(directory, chart.Name + ".png");
+        string svg = Path.Combine(directory, chart.Name + ".svg");
+        int height = GoalHeight(count);
+        plot.SavePng(png, GoalWidth, height);
+        plot.SaveSvg(svg, GoalWidth, height);
+        return [png, svg];
+    }
+
+    public const int GoalWidth = 1280;
+
+    /// <summary>The height of a goal chart of <paramref name="rows"/> rows: 26 pixels a row, at least 600.</summary>
+    public static int GoalHeight(int rows) => Math.Max(Height, 160 + 26 * rows);
+
+    private static string Figure(double value, string unit) =>
+        unit == "ns" ? value.ToString("0.00", CultureInfo.InvariantCulture) + " ns" : value.ToString("0.00", CultureInfo.InvariantCulture) + "×";
 
     /// <summary>1-2-5 ticks from below <paramref name="min"/> to above <paramref name="max"/>.</summary>
     public static double[] DecadeTicks(double min, double max)

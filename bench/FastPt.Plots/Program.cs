@@ -9,7 +9,9 @@ namespace FastPt.Plots;
 /// <c>perf-results</c>) and draws their scaling curves as PNG and SVG beside them — translate cost vs working set
 /// from <c>*TranslateBenchmarks-report.csv</c>, boot cost and memory vs simulated RAM from
 /// <c>boot-scaling.md</c>, fault throughput vs threads from <c>*FaultBenchmarks-report.csv</c> — each with a
-/// caption naming the CPU and date of the nearest <c>machine.txt</c>.</summary>
+/// caption naming the CPU and date of the nearest <c>machine.txt</c>; HVO per 2 MiB folio against its goal from
+/// <c>*Hvo2MBenchmarks-report.csv</c>, and issue 14's goals (measured ÷ goal, with the 99.9% intervals) in each
+/// folder of Tlb/Translate/TraceReplay reports.</summary>
 internal static class Program
 {
     public const int Success = 0;
@@ -26,7 +28,8 @@ internal static class Program
         if (args.Any(arg => arg is "-h" or "--help"))
         {
             output.WriteLine("usage: FastPt.Plots [DIR...]   (default: perf-results)");
-            output.WriteLine("Draws PNG and SVG plots beside the TranslateBenchmarks and FaultBenchmarks CSV reports and boot-scaling.md under each DIR.");
+            output.WriteLine("Draws PNG and SVG plots beside the TranslateBenchmarks, FaultBenchmarks and Hvo2MBenchmarks CSV reports and boot-scaling.md under each DIR,");
+            output.WriteLine("and issue 14's goals (issue14-goals) in each folder of Tlb/Translate/TraceReplay reports.");
             return Success;
         }
         string[] roots = args.Count > 0 ? args.ToArray() : ["perf-results"];
@@ -52,6 +55,8 @@ internal static class Program
                             [Charts.Translate(BenchmarkReport.Read(report), MachineCaption.For(report, root))],
                         _ when IsReportOf(name, "FaultBenchmarks") =>
                             [Charts.Faults(BenchmarkReport.Read(report), MachineCaption.For(report, root))],
+                        _ when IsReportOf(name, "Hvo2MBenchmarks") =>
+                            [GoalCharts.Hvo(BenchmarkReport.Read(report), MachineCaption.For(report, root))],
                         "boot-scaling.md" => BootCharts(report, root),
                         _ => [],
                     };
@@ -67,6 +72,20 @@ internal static class Program
                             output.WriteLine("wrote " + file);
                             written++;
                         }
+                    }
+                }
+                foreach (string directory in GoalFolders(root))
+                {
+                    GoalChart chart = Issue14Goals(directory, root);
+                    if (chart.Rows.Count == 0)
+                    {
+                        error.WriteLine($"FastPt.Plots: {directory}: no issue-14 goal rows in its reports, no {chart.Name} plot");
+                        continue;
+                    }
+                    foreach (string file in PlotRenderer.Save(chart, directory))
+                    {
+                        output.WriteLine("wrote " + file);
+                        written++;
                     }
                 }
             }
@@ -85,6 +104,34 @@ internal static class Program
     private static bool IsReportOf(string name, string suite) =>
         name == suite + "-report.csv" || name.EndsWith("." + suite + "-report.csv", StringComparison.Ordinal);
 
+    /// <summary>The folders that get an issue-14 goal chart: each one holding a TlbBenchmarks or TranslateBenchmarks
+    /// report (its TraceReplayBenchmarks report may be in a subfolder), and each holding a TraceReplayBenchmarks report
+    /// whose parent holds neither.</summary>
+    private static List<string> GoalFolders(string root)
+    {
+        static bool Holds(string directory, params string[] suites) =>
+            Directory.EnumerateFiles(directory).Any(file => suites.Any(suite => IsReportOf(Path.GetFileName(file), suite)));
+        var folders = new List<string>();
+        foreach (string directory in Directory.EnumerateDirectories(root, "*", SearchOption.AllDirectories).Prepend(root).Order(StringComparer.Ordinal))
+        {
+            if (Holds(directory, "TlbBenchmarks", "TranslateBenchmarks")) folders.Add(directory);
+            else if (Holds(directory, "TraceReplayBenchmarks") && !(Path.GetDirectoryName(Path.GetFullPath(directory)) is { } parent
+                && Holds(parent, "TlbBenchmarks", "TranslateBenchmarks")))
+                folders.Add(directory);
+        }
+        return folders;
+    }
+
+    private static GoalChart Issue14Goals(string directory, string root)
+    {
+        IReadOnlyList<BenchmarkRow> Reports(string suite, bool subfolders) =>
+            Directory.EnumerateFiles(directory).Concat(subfolders ? Directory.EnumerateDirectories(directory).SelectMany(Directory.EnumerateFiles) : [])
+                .Where(file => IsReportOf(Path.GetFileName(file), suite)).Order(StringComparer.Ordinal)
+                .SelectMany(BenchmarkReport.Read).ToArray();
+        string caption = MachineCaption.For(Path.Combine(directory, "report"), root);
+        return GoalCharts.Issue14(Reports("TlbBenchmarks", false), Reports("TranslateBenchmarks", false), Reports("TraceReplayBenchmarks", true), caption);
+    }
+
     private static Chart[] BootCharts(string report, string root)
     {
         IReadOnlyList<BootRow> rows = BootScalingTable.Read(report);
@@ -94,7 +141,8 @@ internal static class Program
 }
 
 /// <summary>The caption of a plot: the CPU and date from the <c>machine.txt</c> nearest the report (its folder or
-/// a parent, up to the root searched), and whether the machine was shared.</summary>
+/// a parent, up to the root searched, or above a root inside <c>perf-results/</c> up to that folder), and whether
+/// the machine was shared.</summary>
 internal static class MachineCaption
 {
     public static string For(string report, string root)
@@ -105,6 +153,16 @@ internal static class MachineCaption
             string file = Path.Combine(directory, "machine.txt");
             if (File.Exists(file)) return FromFile(file);
             if (string.Equals(directory.TrimEnd(Path.DirectorySeparatorChar), top.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal)) break;
+        }
+        // A run's folder given as the root (perf-results/<date>-<cpu>/Suite/run): its machine.txt is further up, in
+        // the same perf-results tree; look there, never above the perf-results folder.
+        for (string? directory = Path.GetDirectoryName(top.TrimEnd(Path.DirectorySeparatorChar)); directory is not null
+            && top.Contains(Path.DirectorySeparatorChar + "perf-results" + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+            directory = Path.GetDirectoryName(directory))
+        {
+            if (Path.GetFileName(directory) == "perf-results") break;
+            string file = Path.Combine(directory, "machine.txt");
+            if (File.Exists(file)) return FromFile(file);
         }
         return "machine unknown (no machine.txt beside the report)";
     }

@@ -51,6 +51,9 @@ public abstract class HvoBenchmarks : IDisposable
     [IterationSetup(Targets = ["RestorePerFolio", "RestoreBatched"])]
     public void OptimizeAll() => _pool.Optimize(batched: true, allowNone: true);
 
+    /// <summary>The pool (booted by the global setup).</summary>
+    internal HvoPool Pool => _pool;
+
     /// <summary>Optimizes the pool, batched or one folio at a time.</summary>
     protected int Optimize(bool batched) => _pool.Optimize(batched);
 
@@ -66,10 +69,22 @@ public abstract class HvoBenchmarks : IDisposable
     }
 }
 
-/// <summary><see cref="HvoBenchmarks"/> for 512 folios of 2 MiB (the pool of the 6.18 measurement).</summary>
+/// <summary><see cref="HvoBenchmarks"/> for 512 folios of 2 MiB (the pool of the 6.18 measurement), with the floor
+/// of a batched optimize beside it (category <c>Floor</c>, <see cref="HvoFloor"/>): the bare copy, PTE writes, page
+/// allocation and frees one folio's optimize must do, on the same pool in the same cache state.</summary>
 public class Hvo2MBenchmarks : HvoBenchmarks
 {
     private const int Count = 512;
+    private HvoFloor? _floor;
+
+    /// <summary>Before a floor call: the frames it frees taken, the pages the last one allocated given back (the
+    /// pool stays restored: no floor method optimizes).</summary>
+    [IterationSetup(Targets = ["Floor", "FloorAllocateAndFree", "FloorPteWrites"])]
+    public void PrepareFloor() => (_floor ??= new HvoFloor(Pool)).Prepare(destinations: false);
+
+    /// <summary>Before <see cref="FloorCopy"/>: the same, and its destination pages taken.</summary>
+    [IterationSetup(Targets = ["FloorCopy", "FloorCopyNonTemporal"])]
+    public void PrepareFloorCopy() => (_floor ??= new HvoFloor(Pool)).Prepare(destinations: true);
 
     /// <inheritdoc/>
     protected override PageSize Size => PageSize.Size2M;
@@ -92,6 +107,27 @@ public class Hvo2MBenchmarks : HvoBenchmarks
     /// <summary>Restore the pool as one batch (<c>hugetlb_vmemmap_restore_folios</c>).</summary>
     [Benchmark(OperationsPerInvoke = Count), BenchmarkCategory("Restore")]
     public int RestoreBatched() => Restore(batched: true);
+
+    /// <summary>The floor: per folio a page from the per-CPU list, the head vmemmap page copied into it, 8 PTE
+    /// writes; then 8 frees per folio in one bulk free.</summary>
+    [Benchmark(Baseline = true, OperationsPerInvoke = Count), BenchmarkCategory("Floor")]
+    public int Floor() => _floor!.All();
+
+    /// <summary>The floor's head page copies alone (into pages taken before the call).</summary>
+    [Benchmark(OperationsPerInvoke = Count), BenchmarkCategory("Floor")]
+    public int FloorCopy() => _floor!.Copy();
+
+    /// <summary>The floor's head page copies with non-temporal stores.</summary>
+    [Benchmark(OperationsPerInvoke = Count), BenchmarkCategory("Floor")]
+    public int FloorCopyNonTemporal() => _floor!.CopyNonTemporal();
+
+    /// <summary>The floor's 8 PTE writes per folio alone.</summary>
+    [Benchmark(OperationsPerInvoke = Count), BenchmarkCategory("Floor")]
+    public int FloorPteWrites() => _floor!.Ptes();
+
+    /// <summary>The floor's page allocation and 8 frees per folio alone.</summary>
+    [Benchmark(OperationsPerInvoke = Count), BenchmarkCategory("Floor")]
+    public int FloorAllocateAndFree() => _floor!.AllocateAndFree();
 }
 
 /// <summary><see cref="HvoBenchmarks"/> for 8 folios of 1 GiB.</summary>

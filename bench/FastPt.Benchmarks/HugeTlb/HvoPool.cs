@@ -34,7 +34,7 @@ internal sealed class HvoPool : IDisposable
     /// <paramref name="optimize"/> is set (<c>vm.hugetlb_optimize_vmemmap</c> at boot).</summary>
     public static HvoPool Boot(ulong memoryBytes, HvoDesign design, PageSize size, int count, bool optimize = false)
     {
-        var machine = new Machine(new MachineOptions { MemorySize = memoryBytes, HugeTlbVmemmapDesign = design, HugeTlbOptimizeVmemmap = optimize });
+        var machine = new Machine(new MachineOptions { MemorySize = memoryBytes, HugeTlbVmemmapDesign = design, HugeTlbOptimizeVmemmap = optimize, AdviseHostHugePages = HostHugePages });
         try
         {
             machine.HugeTlb.SetPoolSize(size, count);
@@ -49,6 +49,12 @@ internal sealed class HvoPool : IDisposable
             throw;
         }
     }
+
+    /// <summary><c>FASTPT_HVO_HOST_HUGEPAGES=1</c>: the machines ask the host for transparent huge pages behind simulated
+    /// memory (<see cref="MachineOptions.AdviseHostHugePages"/>), for an A/B of what host TLB misses cost the copies and
+    /// descriptor accesses (the host's THP setting here is <c>madvise</c>, so without it every simulated frame is a
+    /// host 4 KiB page). Off by default: the figures of record run without it.</summary>
+    public static bool HostHugePages => Environment.GetEnvironmentVariable("FASTPT_HVO_HOST_HUGEPAGES") == "1";
 
     /// <summary>Vmemmap pages an optimization frees per folio (7 for 2 MiB, 4095 for 1 GiB).</summary>
     public long PagesPerFolio => HugetlbVmemmap.VmemmapPages(Hstate.Order) - 1;

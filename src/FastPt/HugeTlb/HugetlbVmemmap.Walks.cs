@@ -47,6 +47,39 @@ internal sealed unsafe partial class HugetlbVmemmap
         public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next) => WalkAction.Continue;
     }
 
+    /// <summary>Should-optimize's look at the head descriptor's mapping: the leaf that maps it and the PMD entry that
+    /// the walk went through to it (null when a PMD leaf maps it). Reads only.</summary>
+    private struct HeadLookupOps : IPageWalkOps
+    {
+        public ulong Leaf;
+        public int Level;
+        public ulong* Pmd;
+
+        public static bool Mutates => false;
+
+        public WalkAction Entry(int level, ulong* entry, ulong address, ulong next)
+        {
+            ulong value = Volatile.Read(ref *entry);
+            if (PageTableEntry.IsTable(value, level))
+            {
+                if (level == Paging.PmdLevel) Pmd = entry;
+                return WalkAction.Descend;
+            }
+            Leaf = value;
+            Level = level;
+            return WalkAction.Stop;
+        }
+
+        public WalkAction PteRange(ulong* ptes, ulong address, ulong end)
+        {
+            Leaf = Volatile.Read(ref *ptes);
+            Level = Paging.PteLevel;
+            return WalkAction.Stop;
+        }
+
+        public WalkAction AfterTable(int level, ulong* entry, ulong address, ulong next) => WalkAction.Continue;
+    }
+
     /// <summary><c>vmemmap_remap_pte</c> over a folio's vmemmap: the first page (the head's) is copied into
     /// <see cref="NewHead"/> and mapped read-write onto it when there is one, every other page read-only onto
     /// <see cref="Tail"/>; the old pages are recorded in walk order. A PMD leaf still in the way is split on the spot (<see cref="SplitOnTheWay"/>,

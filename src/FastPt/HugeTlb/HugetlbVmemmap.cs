@@ -89,17 +89,17 @@ internal sealed unsafe partial class HugetlbVmemmap
         if (batched)
         {
             HvoCounters.Add(ref counters.Batches, 1);
-            // Whether each folio is to be optimized, decided once (the remap pass reads it back), and the page that
-            // holds its head's descriptors.
+            // Whether each folio is to be optimized, decided once (the remap pass reads it back), and where its head's
+            // descriptors are mapped (found once, reused by the split and remap passes).
             Span<byte> eligible = scratch.EligibleFor(folios.Length);
-            Span<ulong> headPages = scratch.HeadPagesFor(folios.Length);
+            Span<HeadMapping> heads = scratch.HeadsFor(folios.Length);
             // The split pass: one flush for all the splits. The first out-of-memory ends it: the remap pass can
             // still split with the pages the folios before it give back.
             for (int i = 0; i < folios.Length; i++)
             {
-                eligible[i] = ShouldOptimize(folios[i], counters, out headPages[i], out bool pteMapped) ? Eligible : Skip;
+                eligible[i] = ShouldOptimize(folios[i], counters, out heads[i]) ? Eligible : Skip;
                 // A vmemmap inside one PMD whose head is PTE-mapped is split already: no second walk from the top.
-                if (eligible[i] == Eligible && !pteMapped && SplitFolio(folios[i], flushEachSplit: false, splits, counters) == HvoStatus.OutOfMemory) break;
+                if (eligible[i] == Eligible && heads[i].Pmd == 0 && SplitFolio(folios[i], flushEachSplit: false, splits, counters) == HvoStatus.OutOfMemory) break;
             }
             if (splits.Count > 0) FlushKernel(counters);
             // The refcounts are frozen: after this grace period no speculative reader is still writing one.
@@ -108,19 +108,19 @@ internal sealed unsafe partial class HugetlbVmemmap
             for (int i = 0; i < folios.Length; i++)
             {
                 Folio folio = folios[i];
-                if (eligible[i] == Undecided) eligible[i] = ShouldOptimize(folio, counters, out _, out _) ? Eligible : Skip;
+                if (eligible[i] == Undecided) eligible[i] = ShouldOptimize(folio, counters, out heads[i]) ? Eligible : Skip;
                 if (eligible[i] != Eligible) continue;
                 // The next folio's head page is copied one folio from now: start loading it (the split pass read
                 // the page that backs it; a split keeps the same pages, and a prefetch is only a hint).
                 if (i + 1 < folios.Length && eligible[i + 1] == Eligible)
-                    PageCopy.Prefetch(_memory.Physical.ReadPointer(headPages[i + 1] << Paging.PageShift));
-                HvoStatus status = OptimizeFolio(folio, gather, flushEachSplit: false, splits, oldPages, counters, ref tally);
+                    PageCopy.Prefetch(_memory.Physical.ReadPointer(heads[i + 1].Page << Paging.PageShift));
+                HvoStatus status = OptimizeFolio(folio, heads[i], gather, flushEachSplit: false, splits, oldPages, counters, ref tally);
                 if (status == HvoStatus.OutOfMemory && gather.PendingFrees > 0)
                 {
                     // Free what the folios before gave back, then try this one again.
                     tally.BootPages += FinishGather(gather, counters);
                     gather.Begin();
-                    status = OptimizeFolio(folio, gather, flushEachSplit: false, splits, oldPages, counters, ref tally);
+                    status = OptimizeFolio(folio, heads[i], gather, flushEachSplit: false, splits, oldPages, counters, ref tally);
                 }
                 if (status == HvoStatus.Done) optimized++;
                 else failed = true;
@@ -131,7 +131,7 @@ internal sealed unsafe partial class HugetlbVmemmap
         {
             foreach (Folio folio in folios)
             {
-                if (!ShouldOptimize(folio, counters, out _, out _)) continue;
+                if (!ShouldOptimize(folio, counters, out _)) continue;
                 // Split first (a flush per split), so the head copy below never takes the frame a split needs.
                 if (SplitFolio(folio, flushEachSplit: true, splits, counters) == HvoStatus.OutOfMemory)
                 {
@@ -141,7 +141,7 @@ internal sealed unsafe partial class HugetlbVmemmap
                 }
                 _memory.Rcu.Synchronize();
                 gather.Begin();
-                HvoStatus status = OptimizeFolio(folio, gather, flushEachSplit: true, splits, oldPages, counters, ref tally);
+                HvoStatus status = OptimizeFolio(folio, default, gather, flushEachSplit: true, splits, oldPages, counters, ref tally);
                 tally.BootPages += FinishGather(gather, counters);
                 if (status == HvoStatus.Done) optimized++;
                 else failed = true;
@@ -156,21 +156,33 @@ internal sealed unsafe partial class HugetlbVmemmap
     }
 
     /// <summary><c>vmemmap_should_optimize_folio</c>, plus the self-hosted check the kernel makes on the walk's
-    /// first PMD: memmap on hot-added memory (an altmap) must stay where it is. <paramref name="headPage"/> is the
-    /// page backing the head's descriptor; <paramref name="pteMapped"/> says that the folio's whole vmemmap lies
-    /// in one PMD whose entry is a PTE table (nothing to split).</summary>
-    private bool ShouldOptimize(Folio folio, HvoCounters counters, out ulong headPage, out bool pteMapped)
+    /// first PMD: memmap on hot-added memory (an altmap) must stay where it is. <paramref name="head"/> says where
+    /// the head's descriptor is mapped (<see cref="HeadMapping"/>).</summary>
+    private bool ShouldOptimize(Folio folio, HvoCounters counters, out HeadMapping head)
     {
-        headPage = 0;
-        pteMapped = false;
+        head = default;
         if (VmemmapPages(folio.Order) <= 1 || IsOptimized(folio.HeadPfn)) return false;
         ulong va = _memory.Layout.DescriptorAddress(folio.HeadPfn);
-        if (!PageTableOps.Lookup(_memory.InitMm, va, out ulong entry, out int level))
+        // The walk the remap makes, stopped at the head's entry (in a read-side section, as every lockless walk of
+        // tables a merge-back may free), instead of a hardware-walker lookup and a second walk from the top later.
+        var lookup = new HeadLookupOps();
+        MmStruct initMm = _memory.InitMm;
+        _memory.Rcu.ReadLock();
+        try
+        {
+            PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, va, va + Paging.PageSize, ref lookup);
+        }
+        finally
+        {
+            _memory.Rcu.ReadUnlock();
+        }
+        if (!PageTableEntry.IsPresent(lookup.Leaf))
             throw new InvalidOperationException($"BUG: the descriptor of HugeTLB folio 0x{folio.HeadPfn:x} is not mapped");
-        ulong backing = (PageTableEntry.LeafAddress(entry, level) + (va & (Paging.LevelSize(level) - 1))) >> Paging.PageShift;
-        headPage = backing;
+        ulong backing = (PageTableEntry.LeafAddress(lookup.Leaf, lookup.Level) + (va & (Paging.LevelSize(lookup.Level) - 1))) >> Paging.PageShift;
+        head.Page = backing;
         ulong last = va + ((ulong)KernelLayout.DescriptorSize << folio.Order) - 1;
-        pteMapped = level == Paging.PteLevel && Paging.AlignDown(va, Paging.PmdSize) == Paging.AlignDown(last, Paging.PmdSize);
+        if (lookup.Level == Paging.PteLevel && Paging.AlignDown(va, Paging.PmdSize) == Paging.AlignDown(last, Paging.PmdSize))
+            head.Pmd = (nint)lookup.Pmd;
         if ((_memory.Memmap.Get(backing)->Flags & PageFlags.VmemmapSelfHosted) == 0) return true;
         HvoCounters.Add(ref counters.SelfHostedSkipped, 1);
         return false;
@@ -189,7 +201,7 @@ internal sealed unsafe partial class HugetlbVmemmap
 
     /// <summary><c>__hugetlb_vmemmap_optimize_folio</c> on a frozen folio: remap and queue the old pages on
     /// <paramref name="gather"/>, or, out of memory half-way, put back what was remapped.</summary>
-    private HvoStatus OptimizeFolio(Folio folio, MmuGatherCore gather, bool flushEachSplit, List<SplitRecord> splits,
+    private HvoStatus OptimizeFolio(Folio folio, in HeadMapping head, MmuGatherCore gather, bool flushEachSplit, List<SplitRecord> splits,
         ulong[] oldPages, HvoCounters counters, ref OptimizeTally tally)
     {
         Memmap memmap = _memory.Memmap;
@@ -233,7 +245,18 @@ internal sealed unsafe partial class HugetlbVmemmap
         // reentrant); nothing here waits for a grace period while holding it.
         using (initMm.LockMmap())
         {
-            PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, start, end, ref ops);
+            // The PMD entry over the whole vmemmap of the folio, found by should-optimize: while it holds a PTE table
+            // (read under this lock, which every split and merge-back of it takes), that table maps all of the
+            // folio's vmemmap pages and the remap is its PTE range, with no walk from the top. Only the entry's
+            // place is reused, never its value: a vmemmap PMD table is freed only when hot-remove depopulates the
+            // memmap of its range, and hot-remove refuses a range with an allocated frame (Busy) — every frame of a
+            // folio being optimized is allocated, before this call and after it. A leaf there (merged back since) takes
+            // the walk, which splits it.
+            ulong pmd = head.Pmd == 0 ? 0 : ReadEntry((ulong*)head.Pmd);
+            if (PageTableEntry.IsTable(pmd, Paging.PmdLevel))
+                ops.PteRange(_memory.Physical.TableForWrite(PageTableEntry.TableAddress(pmd)) + Paging.Index(Paging.PteLevel, start), start, end);
+            else
+                PageWalk.Walk(_memory.Physical, initMm.RootPa, initMm.RootLevel, start, end, ref ops);
             // Put back the old pages where the walk had got to.
             if (ops.Failed && ops.Walked > 0)
             {
@@ -445,6 +468,15 @@ internal sealed unsafe partial class HugetlbVmemmap
 
     // ------------------------------------------------------------------------------------------ splits
 
+    /// <summary>Where a folio's head descriptor is mapped, as should-optimize found it: <see cref="Page"/> backs it;
+    /// <see cref="Pmd"/>, when not 0, is the PMD entry under which one PTE table maps the folio's whole vmemmap (so
+    /// nothing to split, and the remap may start from it).</summary>
+    private struct HeadMapping
+    {
+        public ulong Page;
+        public nint Pmd;
+    }
+
     /// <summary>A PMD leaf of the vmemmap this call split: where its entry is, and what it was.</summary>
     private readonly record struct SplitRecord(nint Entry, ulong Leaf, ulong TablePfn, bool Reserved);
 
@@ -533,17 +565,17 @@ internal sealed unsafe partial class HugetlbVmemmap
         public readonly List<SplitRecord> Splits = new();
         private ulong[] _pages = [];
         private byte[] _eligible = [];
-        private ulong[] _headPages = [];
+        private HeadMapping[] _heads = [];
 
         public Scratch(MmStruct initMm) => Gather = new MmuGatherCore(initMm, owned: true);
 
         public ulong[] PagesFor(int count) => _pages.Length >= count ? _pages : _pages = new ulong[count];
 
-        /// <summary>Room for <paramref name="count"/> head vmemmap pages (written before they are read).</summary>
-        public Span<ulong> HeadPagesFor(int count)
+        /// <summary>Room for <paramref name="count"/> head mappings (written before they are read).</summary>
+        public Span<HeadMapping> HeadsFor(int count)
         {
-            if (_headPages.Length < count) _headPages = new ulong[count];
-            return _headPages.AsSpan(0, count);
+            if (_heads.Length < count) _heads = new HeadMapping[count];
+            return _heads.AsSpan(0, count);
         }
 
         /// <summary><paramref name="count"/> marks, all <see cref="Undecided"/>.</summary>

@@ -55,13 +55,13 @@ public class PlotToolTests
         ]);
     }
 
-    private static void AssertPng(string path)
+    private static void AssertPng(string path, int width = 960, int height = 600)
     {
         byte[] bytes = File.ReadAllBytes(path);
         Assert.True(bytes.AsSpan(0, 8).SequenceEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0d, 0x0a, 0x1a, 0x0a }), path + " is not a PNG");
         Assert.Equal("IHDR", System.Text.Encoding.ASCII.GetString(bytes, 12, 4));
-        Assert.Equal(960, BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)));
-        Assert.Equal(600, BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
+        Assert.Equal(width, BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)));
+        Assert.Equal(height, BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20)));
         Assert.True(bytes.Length > 10_000, $"{path}: {bytes.Length} bytes, too small to be a drawn plot");
     }
 
@@ -96,7 +96,8 @@ public class PlotToolTests
             foreach (string wanted in texts.Append("Test CPU (family 25, model 1: Zen 3), 2 cores").Append("2026-12-01"))
                 Assert.True(text.Contains(wanted, StringComparison.Ordinal), $"{name}.svg does not show '{wanted}':\n{text}");
         }
-        Assert.Equal(8, output.ToString().Split('\n').Count(line => line.StartsWith("wrote ", StringComparison.Ordinal)));
+        // Its TranslateBenchmarks folder also gets an issue-14 goal chart (two files): 4 curves and the goals.
+        Assert.Equal(10, output.ToString().Split('\n').Count(line => line.StartsWith("wrote ", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -110,5 +111,107 @@ public class PlotToolTests
         Assert.Contains("line 2 ends inside a quoted field", error.ToString(), StringComparison.Ordinal);
         Assert.Equal(2, FastPt.Plots.Program.Run([directory.File("missing")], output, error));
         Assert.Contains("is not a directory", error.ToString(), StringComparison.Ordinal);
+    }
+
+    private static string Row(string method, string parameters, string mean, string error) =>
+        $"{method},Job-A,False,Empty,10,2,Default,16,3,{parameters},{mean},{error},0.1 ns,1.00";
+
+    /// <summary>A hot-path run (Tlb and Translate reports, the replay report in a subfolder) and an HVO run.</summary>
+    private static void WriteGoalFixture(string root)
+    {
+        string run = Path.Combine(root, "perf-results", "2026-12-02-test-cpu");
+        string hot = Path.Combine(run, "HotPath", "quiet-abc1234");
+        Directory.CreateDirectory(Path.Combine(hot, "TraceReplay"));
+        Directory.CreateDirectory(Path.Combine(run, "Hvo", "quiet-abc1234"));
+        File.WriteAllLines(Path.Combine(run, "machine.txt"), ["machine: Test CPU (family 25, model 1: Zen 3), 2 cores", "date: 2026-12-02T02:25:00Z"]);
+        File.WriteAllLines(Path.Combine(hot, "FastPt.Benchmarks.Tlb.TlbBenchmarks-report.csv"),
+        [
+            Characteristics + ",Categories,Mean,Error,StdDev,Ratio",
+            Row("BareWalkHit", "Hit", "7.93 ns", "0.75 ns"), Row("TlbHit", "Hit", "1.80 ns", "0.10 ns"),
+            Row("ReadHit", "Hit", "3.81 ns", "0.22 ns"), Row("TlbHitImplicitContext", "Hit", "2.90 ns", "0.30 ns"),
+            Row("BareWalkPscMiss", "PscMiss", "8.56 ns", "0.44 ns"), Row("TlbMissPscHit", "PscMiss", "25.83 ns", "1.96 ns"),
+        ]);
+        File.WriteAllLines(Path.Combine(hot, "FastPt.Benchmarks.Paging.TranslateBenchmarks-report.csv"),
+        [
+            Characteristics + ",Set,Mean,Error,StdDev,Ratio",
+            Row("BareWalk", "OneGiBOf2M", "5.40 ns", "0.72 ns"), Row("FastPtHeldContext", "OneGiBOf2M", "3.40 ns", "0.20 ns"),
+            Row("Dictionary", "OneGiBOf2M", "4.68 ns", "0.41 ns"),
+        ]);
+        File.WriteAllLines(Path.Combine(hot, "TraceReplay", "FastPt.Benchmarks.Traces.TraceReplayBenchmarks-report.csv"),
+        [
+            Characteristics + ",Categories,Trace,Mean,Error,StdDev,Ratio",
+            Row("FastPtHeldContext", "Translate,ls", "4.364 ms", "0.340 ms"), Row("Dictionary", "Translate,ls", "9.180 ms", "0.661 ms"),
+            Row("JaggedArrayTable", "Translate,ls", "3.424 ms", "0.218 ms"),
+            Row("WarmPass", "AccessPaired,ls", "6.615 ms", "0.757 ms"), Row("ColdPass", "AccessPaired,ls", "7.089 ms", "0.909 ms"),
+        ]);
+        File.WriteAllLines(Path.Combine(run, "Hvo", "quiet-abc1234", "FastPt.Benchmarks.HugeTlb.Hvo2MBenchmarks-report.csv"),
+        [
+            Characteristics + ",Categories,MemoryGiB,Design,Mean,Error,StdDev,Ratio",
+            Row("OptimizePerFolio", "Optimize,64,Linux6x", "2.722 μs", "0.5425 μs"), Row("OptimizeBatched", "Optimize,64,Linux6x", "1.830 μs", "0.1617 μs"),
+            Row("OptimizePerFolio", "Optimize,256,Linux6x", "3.140 μs", "0.3749 μs"), Row("OptimizeBatched", "Optimize,256,Linux6x", "2.286 μs", "0.2343 μs"),
+            Row("RestorePerFolio", "Restore,64,SharedTail", "4.683 μs", "0.3017 μs"), Row("RestoreBatched", "Restore,64,SharedTail", "5.141 μs", "0.4082 μs"),
+        ]);
+    }
+
+    [Fact]
+    public void The_goal_and_hvo_charts_show_every_goal_row_with_its_verdict_and_the_hvo_goal_line()
+    {
+        using var directory = new TemporaryDirectory();
+        WriteGoalFixture(directory.Path);
+        string run = Path.Combine(directory.Path, "perf-results", "2026-12-02-test-cpu");
+        string hot = Path.Combine(run, "HotPath", "quiet-abc1234");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        // One run's folder as the root: the caption still comes from the machine.txt above it.
+        int exitCode = FastPt.Plots.Program.Run([hot, Path.Combine(run, "Hvo", "quiet-abc1234")], output, error);
+        Assert.True(exitCode == 0, error.ToString());
+
+        // 4 Tlb rows, 2 of 2 MiB (held ÷ bare walk, ÷ Dictionary), 3 of the ls trace; a goal chart only in the run's
+        // folder (the replay subfolder's rows are in it), none in TraceReplay/.
+        int rows = 9;
+        AssertPng(Path.Combine(hot, "issue14-goals.png"), FastPt.Plots.PlotRenderer.GoalWidth, FastPt.Plots.PlotRenderer.GoalHeight(rows));
+        Assert.False(File.Exists(Path.Combine(hot, "TraceReplay", "issue14-goals.png")));
+        string goals = AssertSvg(Path.Combine(hot, "issue14-goals.svg"));
+        foreach (string wanted in new[]
+        {
+            "TLB hit, held context ≤ 2 ns", "1.80 ns (1.70 ns–1.90 ns) met",           // under the bound: met
+            "Read<ulong> on a hit ≤ 2 ns", "missed",                                  // 3.81 ns: missed
+            "hit, per-thread context ≤ 3 ns", "2.90 ns (2.60 ns–3.20 ns) undecided",  // the interval straddles 3 ns
+            "miss from the PSC ÷ bare walk ≤ 1.5", "3.02×",                           // 25.83 / 8.56
+            "random 2M over 1 GiB, held ÷ bare walk ≤ 1.2", "random 2M over 1 GiB, held ÷ Dictionary ≤ 1",
+            "ls: warm replay ÷ Dictionary (≥ 2× faster) ≤ 0.5", "0.48×", "ls: warm replay ÷ jagged array (≥ 1.3× faster) ≤ 0.77",
+            "ls: cold pass ÷ warm pass ≤ 1.25", "1.07×", "measured ÷ goal", "Test CPU (family 25, model 1: Zen 3), 2 cores", "2026-12-02",
+        })
+            Assert.True(goals.Contains(wanted, StringComparison.Ordinal), $"issue14-goals.svg does not show '{wanted}':\n{goals}");
+        Assert.DoesNotContain("per-thread ÷", goals, StringComparison.Ordinal); // no FastPtTryTranslate rows in the fixture
+
+        string hvoFolder = Path.Combine(run, "Hvo", "quiet-abc1234");
+        AssertPng(Path.Combine(hvoFolder, "hvo-2m-per-folio.png"));
+        string hvo = AssertSvg(Path.Combine(hvoFolder, "hvo-2m-per-folio.svg"));
+        foreach (string wanted in new[] { "µs per folio", "64 GiB", "256 GiB", "optimize, batched (Linux 6.x)", "optimize, one folio at a time (Linux 6.x)",
+            "restore, batched (shared tail)", "goal (issue 13): optimize, batched ≤ 1 µs", "Test CPU" })
+            Assert.True(hvo.Contains(wanted, StringComparison.Ordinal), $"hvo-2m-per-folio.svg does not show '{wanted}':\n{hvo}");
+        Assert.Equal(6, output.ToString().Split('\n').Count(line => line.StartsWith("wrote ", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Goal_rows_compute_the_ratio_interval_of_ratio_ci_and_a_bad_hvo_report_is_a_clear_error()
+    {
+        // 25.8314 ± 1.9556 over 8.5602 ± 0.4357: ratio-ci.py prints 3.02 ± 0.28 (9.1%) for TlbMissPscHit.
+        var measured = new FastPt.Plots.BenchmarkRow("TlbMissPscHit", new System.Collections.Generic.Dictionary<string, string>(), 25.8314, 1.9556);
+        var baseline = new FastPt.Plots.BenchmarkRow("BareWalkPscMiss", new System.Collections.Generic.Dictionary<string, string>(), 8.5602, 0.4357);
+        FastPt.Plots.GoalRow row = Assert.Single(FastPt.Plots.GoalCharts.Issue14([measured, baseline], [], [], "caption").Rows);
+        Assert.Equal(3.02, row.Value, 2);
+        Assert.Equal(0.28, (row.High - row.Low) / 2, 2);
+        Assert.Equal("missed", row.Verdict);
+
+        using var directory = new TemporaryDirectory();
+        File.WriteAllLines(directory.File("X.Hvo2MBenchmarks-report.csv"),
+            [Characteristics + ",Categories,Design,Mean,Error", "OptimizeBatched,Job-A,False,Empty,10,2,Default,16,3,Optimize,Linux6x,1.8 μs,0.1 μs"]);
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(3, FastPt.Plots.Program.Run([directory.Path], output, error));
+        Assert.Contains("row OptimizeBatched has no MemoryGiB parameter", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("wrote", output.ToString(), StringComparison.Ordinal);
     }
 }
