@@ -21,18 +21,26 @@ internal unsafe partial struct Cpu<TFrames>
         // The hit word after the busy store (the JIT keeps volatile accesses in order; the processor may not,
         // which the flusher's membarrier covers: it then sees this access busy or this access sees the flush's
         // signal, FlushDomain.Publish).
-        TlbEntry* entries = _tlb.Entries;
+        TlbEntry* entries = _tlb.AccessEntries;
         ulong word = SoftTlb.HitWordOf(entries);
-        if ((v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
+        // sizeof(T) is a constant of the instantiation: the test folds away (a value larger than a page always
+        // takes the slow path, which splits it by page).
+        if (sizeof(T) <= (int)Paging.PageSize)
         {
+            // The tag of the first byte's set against the page of the last byte: an access crossing into the next
+            // page misses here without a check of its own (SoftTlb.AccessEntries says why that holds).
             ref TlbEntry e = ref SoftTlb.EntryAt(entries, _tlb.Way0Offset(v));
-            if (e.ReadTag == ((v & Paging.PageMask) | word))
+            if (e.ReadTag == (((v + (ulong)(sizeof(T) - 1)) & Paging.PageMask) | word))
             {
                 T value = Unsafe.ReadUnaligned<T>((byte*)((long)v + e.HostAddend));
                 SoftTlb.CountHit(entries);
                 Volatile.Write(ref slot.Busy, 0);
                 return value;
             }
+        }
+        // The large-page TLB (only after a 4 KiB miss): its own page-offset check.
+        if (sizeof(T) <= (int)Paging.PageSize && (v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
+        {
             nuint ho = _tlb.HugeOffset(v);
             ref TlbEntry h = ref _tlb.HugeEntryAt(ho);
             if (h.ReadTag == ((v & ~SoftTlb.HugeMask) | word))
@@ -57,18 +65,23 @@ internal unsafe partial struct Cpu<TFrames>
         // The hit word after the busy store (the JIT keeps volatile accesses in order; the processor may not,
         // which the flusher's membarrier covers: it then sees this access busy or this access sees the flush's
         // signal, FlushDomain.Publish).
-        TlbEntry* entries = _tlb.Entries;
+        TlbEntry* entries = _tlb.AccessEntries;
         ulong word = SoftTlb.HitWordOf(entries);
-        if ((v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
+        if (sizeof(T) <= (int)Paging.PageSize)
         {
+            // The first byte's set, the last byte's page (as in Read).
             ref TlbEntry e = ref SoftTlb.EntryAt(entries, _tlb.Way0Offset(v));
-            if (e.WriteTag == ((v & Paging.PageMask) | word))
+            if (e.WriteTag == (((v + (ulong)(sizeof(T) - 1)) & Paging.PageMask) | word))
             {
                 Unsafe.WriteUnaligned((byte*)((long)v + e.HostAddend), value);
                 SoftTlb.CountHit(entries);
                 Volatile.Write(ref slot.Busy, 0);
                 return;
             }
+        }
+        // The large-page TLB (only after a 4 KiB miss): its own page-offset check.
+        if (sizeof(T) <= (int)Paging.PageSize && (v & (Paging.PageSize - 1)) <= Paging.PageSize - (ulong)sizeof(T))
+        {
             nuint ho = _tlb.HugeOffset(v);
             ref TlbEntry h = ref _tlb.HugeEntryAt(ho);
             if (h.WriteTag == ((v & ~SoftTlb.HugeMask) | word))

@@ -106,6 +106,8 @@ internal unsafe struct SoftTlb
     private readonly ulong _indexMask; // (sets - 1) << 1 over va >> 11: the slot of way 0
     private readonly ulong _wayByteMask; // (sets - 1) << 7 over va >> 5: the byte offset of way 0 (slot * 64)
     private readonly TlbEntry* _entries;
+    // What Read<T>/Write<T> index (AccessEntries): _entries, or for a one-set TLB a line that never hits.
+    private readonly TlbEntry* _accessEntries;
     private readonly int _hugeSize;
     private readonly int _hugeMask;
     private readonly ulong _hugeByteMask; // (huge slots - 1) << 6 over va >> 15: the byte offset of the slot
@@ -131,12 +133,26 @@ internal unsafe struct SoftTlb
         _hugeSize = Math.Max(16, entries / 2);
         _hugeMask = _hugeSize - 1;
         _hugeByteMask = (ulong)_hugeMask << 6;
-        _storage = GC.AllocateArray<byte>((_slots + _hugeSize) * sizeof(TlbEntry) + 128, pinned: true);
+        bool oneSet = _slots / Ways == 1;
+        // Alignment, the hit-word line, the entries; a one-set TLB adds a never-hitting word line and entry.
+        _storage = GC.AllocateArray<byte>((_slots + _hugeSize + (oneSet ? 2 : 0)) * sizeof(TlbEntry) + 128, pinned: true);
         byte* p = (byte*)(((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage)) + 63) & ~63UL);
         _hitWord = (ulong*)p;
         p += HitWordBack;
         _entries = (TlbEntry*)p;
         _hugeEntries = (TlbEntry*)(p + _slots * sizeof(TlbEntry));
+        _accessEntries = _entries;
+        if (oneSet)
+        {
+            // A one-set TLB holds a page's successor in the page's own set, so the data paths' folded page-crossing
+            // check (AccessEntries) would not hold: they index a word that matches no tag and an invalid entry
+            // instead, and every access of such a TLB takes the slow path (1- and 2-entry TLBs exist for tests and
+            // miss benchmarks).
+            byte* never = (byte*)(_hugeEntries + _hugeSize);
+            *(ulong*)never = FlushPendingBits;
+            _accessEntries = (TlbEntry*)(never + HitWordBack);
+            Invalidate(ref *_accessEntries);
+        }
         _pmdCache = new PscEntry[pscEntries];
         _pudCache = new PscEntry[pscEntries];
         _pscMask = pscEntries - 1;
@@ -171,6 +187,18 @@ internal unsafe struct SoftTlb
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => _entries;
+    }
+
+    /// <summary>The base <c>Read&lt;T&gt;</c> and <c>Write&lt;T&gt;</c> index, whose fast paths compare the tag of
+    /// the set of an access's first byte with the page of its last byte, so that an access crossing into the next
+    /// page misses without a check of its own: adjacent pages lie in different sets when the TLB has two or more
+    /// (the set is the low bits of the page number), so the next page is never in the first page's set. A one-set
+    /// TLB breaks that; for it this is a line whose hit word matches no tag (every data access takes the slow path).
+    /// Otherwise it is <see cref="Entries"/>: the same hit word, hit count and entries.</summary>
+    public TlbEntry* AccessEntries
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _accessEntries;
     }
 
     /// <summary><see cref="HitWord"/> addressed from the entries' base (<see cref="Entries"/>): no load of its own.</summary>

@@ -43,6 +43,72 @@ public class HitPathTests
         Assert.Equal(spaceBefore + 10, space.TlbStatistics.Hits);
     }
 
+    /// <summary>Read and Write compare the tag of the first byte's set with the page of the last byte: an access
+    /// crossing into the next page must never be served from one page's frame, also when both pages are cached, in
+    /// TLBs of one set (1 and 2 entries, whose data paths never hit) and of many; an access within a page still
+    /// hits (counted). The two pages map to frames far apart, so a read from one frame gives other bytes.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(4)]
+    [InlineData(64)]
+    public void Accesses_crossing_a_page_read_and_write_both_frames(int tlbEntries)
+    {
+        using var machine = new Machine(new MachineOptions { MemorySize = 2 * GiB, TlbEntries = tlbEntries, CheckedMode = false });
+        using AddressSpace space = machine.CreateAddressSpace();
+        space.Map(Base, P(1 * GiB), Page, Protection.ReadWrite, PageSize.Size4K);
+        space.Map(Base + Page, P(1 * GiB + 64 * MiB), Page, Protection.ReadWrite, PageSize.Size4K);
+        using MmuContext cpu = space.CreateContext();
+        var bytes = new byte[2 * Page];
+        for (int i = 0; i < bytes.Length; i++) bytes[i] = (byte)(i * 7 + 3);
+        Assert.True(cpu.TryWrite(Base, bytes, out _));
+        for (int off = (int)Page - 16; off < (int)Page; off++)
+        {
+            // Both pages cached (the second one last: in a one-set TLB it sits in the first page's set).
+            Assert.Equal(bytes[0], cpu.Read<byte>(Base));
+            Assert.Equal(bytes[Page], cpu.Read<byte>(Base + Page));
+            Assert.Equal(BitConverter.ToUInt64(bytes, off), cpu.Read<ulong>(Base + (ulong)off));
+            ulong value = 0x0102030405060708UL * (ulong)(off + 1);
+            cpu.Write<ulong>(Base + (ulong)off, value);
+            BitConverter.TryWriteBytes(bytes.AsSpan(off), value);
+            var back = new byte[bytes.Length];
+            Assert.True(cpu.TryRead(Base, back, out _));
+            Assert.Equal(bytes, back);
+        }
+        // Ends at the page's end: a hit (the fast path's, or for a one-set TLB the slow path's lookup) except in the
+        // one-entry TLB, which holds the page read last.
+        long hits = cpu.Statistics.Hits;
+        Assert.Equal(BitConverter.ToUInt64(bytes, (int)Page - 8), cpu.Read<ulong>(Base + Page - 8));
+        Assert.Equal(tlbEntries == 1 ? hits : hits + 1, cpu.Statistics.Hits);
+    }
+
+    /// <summary>A value larger than a page never takes a fast path (the page-offset check of a 4 KiB hit could not
+    /// hold for it): it is read and written page by page, each page from its own frame.</summary>
+    [Fact]
+    public void A_value_larger_than_a_page_reads_and_writes_every_page_s_frame()
+    {
+        using Machine machine = Create(2 * GiB, checkedMode: false);
+        using AddressSpace space = machine.CreateAddressSpace();
+        for (int p = 0; p < 3; p++)
+            space.Map(Base + (ulong)p * Page, P(1 * GiB + (ulong)p * 64 * MiB), Page, Protection.ReadWrite, PageSize.Size4K);
+        using MmuContext cpu = space.CreateContext();
+        for (int p = 0; p < 3; p++) cpu.Write<ulong>(Base + (ulong)p * Page, (ulong)p + 1); // every page cached
+        Pages2 value = cpu.Read<Pages2>(Base + 8);
+        Assert.Equal(0UL, value[0]);
+        Assert.Equal(2UL, value[(int)(Page / 8) - 1]); // the second page's first word
+        value[(int)(Page / 8) - 1] = 42;
+        value[2 * (int)(Page / 8) - 1] = 43;
+        cpu.Write(Base + 8, value);
+        Assert.Equal(42UL, cpu.Read<ulong>(Base + Page));
+        Assert.Equal(43UL, cpu.Read<ulong>(Base + 2 * Page));
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(2 * 512)]
+    private struct Pages2
+    {
+        private ulong _first;
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
