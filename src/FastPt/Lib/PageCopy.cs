@@ -1,6 +1,5 @@
 using System;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace FastPt.Lib;
@@ -19,30 +18,6 @@ internal static unsafe class PageCopy
     /// (<see cref="Prefetch"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Copy(byte* from, byte* to) => Buffer.MemoryCopy(from, to, PageSize, PageSize);
-
-    /// <summary><see cref="Copy"/> with non-temporal stores (AVX2 loads, <c>vmovntdq</c>; <paramref name="to"/> is
-    /// page-aligned): the destination's lines are written without being read for ownership first and are not kept
-    /// in the caches. The stores are weakly ordered: the closing <c>sfence</c> orders all of them before any later
-    /// store, so a release store publishing the page (a PTE) still comes after its contents. Plain
-    /// <see cref="Copy"/> without AVX.</summary>
-    public static void CopyNonTemporal(byte* from, byte* to)
-    {
-        if (!Avx.IsSupported)
-        {
-            Copy(from, to);
-            return;
-        }
-        for (int i = 0; i < PageSize; i += 4 * 32)
-        {
-            Vector256<byte> a = Avx.LoadVector256(from + i), b = Avx.LoadVector256(from + i + 32);
-            Vector256<byte> c = Avx.LoadVector256(from + i + 64), d = Avx.LoadVector256(from + i + 96);
-            Avx.StoreAlignedNonTemporal(to + i, a);
-            Avx.StoreAlignedNonTemporal(to + i + 32, b);
-            Avx.StoreAlignedNonTemporal(to + i + 64, c);
-            Avx.StoreAlignedNonTemporal(to + i + 96, d);
-        }
-        Sse.StoreFence();
-    }
 
     /// <summary>Starts loading every line of the page at <paramref name="page"/> into the caches (a hint: no fault,
     /// no effect on what is read), so that a copy of it one folio later does not wait on memory.</summary>
