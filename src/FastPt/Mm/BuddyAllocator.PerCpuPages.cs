@@ -216,8 +216,10 @@ internal sealed unsafe partial class BuddyAllocator
     /// frame bitmap alone (<see cref="Hardware.PhysicalMemory.ClearUserPage"/>: the user's write follows).</summary>
     private void PrepareHot(ulong pfn, bool zero)
     {
-        DescriptorCursor cursor = default;
-        PrepareHotUncounted(pfn, ref cursor);
+        PageDescriptor* d = _memmap.GetMutable(pfn); // one descriptor: no cursor to fill
+        d->Flags = PageFlags.Allocated;
+        d->RefCount = 1;
+        d->Private = 0;
         _stat.FreePages.Add(-1);
         if (zero) _memory.ClearUserPage(pfn << 12);
     }
@@ -237,8 +239,7 @@ internal sealed unsafe partial class BuddyAllocator
     /// frames back to the buddy lists.</summary>
     public void FreeHot(ulong pfn)
     {
-        DescriptorCursor cursor = default;
-        if (!PrepareFreeHot(pfn, ref cursor)) return;
+        if (!PrepareFreeHot(pfn, _memmap.GetMutable(pfn))) return;
         Pcp pcp = ThisCpu();
         pcp.Hot.Lock.Enter();
         PushLocked(pcp, pfn);
@@ -261,7 +262,7 @@ internal sealed unsafe partial class BuddyAllocator
             // Lock order: a list's lock, then the zone lock (a boot frame's free_reserved_page, a drain).
             foreach (ulong pfn in pfns)
             {
-                if (PrepareFreeHot(pfn, ref cursor)) pfns[prepared++] = pfn;
+                if (PrepareFreeHot(pfn, _memmap.GetMutableCached(pfn, ref cursor))) pfns[prepared++] = pfn;
                 else reserved++;
             }
         }
@@ -305,11 +306,10 @@ internal sealed unsafe partial class BuddyAllocator
         return taken;
     }
 
-    /// <summary>The checks and poisoning of a single-frame free; false when the frame was boot memory and went to
-    /// the buddy lists already.</summary>
-    private bool PrepareFreeHot(ulong pfn, ref DescriptorCursor cursor)
+    /// <summary>The checks and poisoning of a single-frame free (<paramref name="d"/> is its descriptor, reached for
+    /// writing); false when the frame was boot memory and went to the buddy lists already.</summary>
+    private bool PrepareFreeHot(ulong pfn, PageDescriptor* d)
     {
-        PageDescriptor* d = _memmap.GetMutableCached(pfn, ref cursor);
         if ((d->Flags & (PageFlags.Allocated | PageFlags.Reserved)) == 0) ThrowHelper.ThrowDoubleFree(pfn);
         if ((d->Flags & PageFlags.Reserved) != 0)
         {
