@@ -364,8 +364,7 @@ internal sealed unsafe partial class BuddyAllocator
         ulong[] list = pcp.Frames[zone];
         ref int count = ref pcp.Count(zone);
         int n = Math.Min(frames, count);
-        DescriptorCursor cursor = default;
-        for (int i = 0; i < n; i++) FreeBlockLocked(list[i], 0, zone, ref cursor);
+        FreeFramesLocked(list.AsSpan(0, n), zone);
         Array.Copy(list, n, list, 0, count - n);
         // After the zone's count took the frames: a reader summing both never sees them twice.
         Volatile.Write(ref count, count - n);

@@ -579,9 +579,44 @@ internal sealed unsafe partial class BuddyAllocator
         AddToList(pfn, order, zone, ref cursor);
     }
 
-    private void AddToList(ulong pfn, int order, int zone, ref DescriptorCursor cursor)
+    /// <summary>Single frames onto the zone's buddy lists in order, coalescing: <see cref="FreeBlockLocked"/> of
+    /// each at order 0, with the zone's lists and counts looked up once (the body of a drain). The caller counted
+    /// them as free pages.</summary>
+    private void FreeFramesLocked(ReadOnlySpan<ulong> frames, int zone)
     {
-        ulong[] head = _head[zone];
+        ulong[] heads = _head[zone];
+        long[] blocks = _blocks[zone];
+        _zoneFree[zone] += frames.Length;
+        DescriptorCursor cursor = default;
+        foreach (ulong frame in frames)
+        {
+            ulong pfn = frame;
+            int order = 0;
+            while (order < MaxOrder)
+            {
+                ulong buddy = pfn ^ (1UL << order);
+                // As in FreeBlockLocked: below order 9 the buddy shares the frame's subsection.
+                if (order >= SparseMemory.PfnSubsectionShift && (!_sparse.PfnValid(buddy) || ZoneOf(buddy) != zone)) break;
+                PageDescriptor* b = _memmap.GetCached(buddy, ref cursor);
+                if ((b->Flags & PageFlags.Buddy) == 0 || (int)b->Private != order) break;
+                RemoveFromList(buddy, order, heads, blocks, ref cursor);
+                pfn &= ~(1UL << order);
+                order++;
+            }
+            AddToList(pfn, order, heads, blocks, ref cursor);
+        }
+    }
+
+    private void AddToList(ulong pfn, int order, int zone, ref DescriptorCursor cursor) =>
+        AddToList(pfn, order, _head[zone], _blocks[zone], ref cursor);
+
+    private void RemoveFromList(ulong pfn, int order, int zone, ref DescriptorCursor cursor) =>
+        RemoveFromList(pfn, order, _head[zone], _blocks[zone], ref cursor);
+
+    /// <summary>Links a free block at the head of its list; <paramref name="head"/> and <paramref name="blocks"/>
+    /// are its zone's list heads and block counts.</summary>
+    private void AddToList(ulong pfn, int order, ulong[] head, long[] blocks, ref DescriptorCursor cursor)
+    {
         PageDescriptor* d = _memmap.GetMutableCached(pfn, ref cursor);
         // A store before the first load: splitting fresh memory reaches descriptor pages the host never backed, and
         // a load there maps the shared zero page, so the store after it would take a second host fault.
@@ -592,20 +627,22 @@ internal sealed unsafe partial class BuddyAllocator
         d->LruNext = head[order] << 1;
         if (head[order] != 0) _memmap.GetMutableCached(head[order] - 1, ref cursor)->LruPrev = pfn + 1;
         head[order] = pfn + 1;
-        _blocks[zone][order]++;
+        blocks[order]++;
     }
 
-    private void RemoveFromList(ulong pfn, int order, int zone, ref DescriptorCursor cursor)
+    /// <summary>Unlinks a free block from its list (<paramref name="head"/> and <paramref name="blocks"/> as for
+    /// <see cref="AddToList(ulong, int, ulong[], long[], ref DescriptorCursor)"/>).</summary>
+    private void RemoveFromList(ulong pfn, int order, ulong[] head, long[] blocks, ref DescriptorCursor cursor)
     {
         PageDescriptor* d = _memmap.GetMutableCached(pfn, ref cursor);
         ulong prev = d->LruPrev, next = d->LruNext >> 1;
         if (prev != 0) _memmap.GetMutableCached(prev - 1, ref cursor)->LruNext = next << 1;
-        else _head[zone][order] = next;
+        else head[order] = next;
         if (next != 0) _memmap.GetMutableCached(next - 1, ref cursor)->LruPrev = prev;
         d->Flags &= ~PageFlags.Buddy;
         d->Private = 0;
         d->LruNext = 0;
         d->LruPrev = 0;
-        _blocks[zone][order]--;
+        blocks[order]--;
     }
 }
