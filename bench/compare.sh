@@ -4,8 +4,8 @@
 # (this tree's). The benchmark code is this tree's in both jobs: it must compile against REF's engine.
 #   bench/compare.sh [REF] [OUT] [FILTER...]
 #   bench/compare.sh main perf-results/2026-12-01-amd-epyc-zen3-2core/layers-compare '*TlbBenchmarks*' '*TranslateBenchmarks*'
-# SOURCES='Paging/*.cs;Tlb/TlbBenchmarks.cs' compiles only those benchmark sources (and Program.cs) in both jobs, for a
-# REF whose engine lacks APIs that other suites use. LAUNCHES=N runs N launches of six iterations per job (default 2
+# SOURCES='Paging/*.cs;Tlb/TlbBenchmarks.cs' compiles only those benchmark sources (and Program.cs, without its tools:
+# boot-scaling, fault-1t, hvo-profile, ...) in both jobs, for a REF whose engine lacks APIs that other suites use. LAUNCHES=N runs N launches of six iterations per job (default 2
 # of ten): process-to-process variance dominates on a small VM, so a conclusive comparison needs more launches. The "before" build is tried first: the script stops if it fails
 # (BenchmarkDotNet would otherwise time only the "after" job and print NA for every "before" row).
 set -euo pipefail

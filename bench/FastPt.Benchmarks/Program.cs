@@ -40,6 +40,9 @@ public static class Program
 
     private static int Dispatch(string[] args)
     {
+#if !FASTPT_BENCH_SUBSET
+        // The tools (not BenchmarkDotNet suites). A build with only some benchmark sources (bench/compare.sh
+        // SOURCES=...) leaves them out: the files that define them need not be among those sources.
         if (args is ["boot-scaling", ..]) return Boot.BootScaling.Run(args);
         if (args is ["fault-cpu", ..]) return Faults.FaultCpuTime.Run(args);
         if (args is ["fault-overlap", ..]) return Faults.FaultOverlap.Run(args);
@@ -51,6 +54,7 @@ public static class Program
             Traces.TlbStudy.Run(args[1..]);
             return 0;
         }
+#endif
         if (args is ["compare", string baseline, .. string[] rest])
         {
             BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest, CreateComparisonConfig(baseline));
