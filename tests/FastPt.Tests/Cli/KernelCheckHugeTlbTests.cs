@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Threading;
 using FastPt.Cli.Commands;
 using FastPt.Cli.KernelCheck;
+using FastPt.Tests.Tools;
 using Xunit;
 
 namespace FastPt.Tests.Cli;
@@ -245,7 +246,7 @@ public class KernelCheckHugeTlbTests
         Assert.SkipUnless(OperatingSystem.IsLinux() && File.Exists("/bin/kill"), "needs Linux and /bin/kill to send this process a signal");
         // Under nohup the process starts with SIGHUP ignored, and the runtime keeps an ignored signal ignored: the
         // guard never sees it (the suite failed here only when run under nohup).
-        Assert.SkipWhen(SignalIgnored(1), "SIGHUP is ignored in this process (started under nohup?): it cannot reach the guard");
+        Assert.SkipWhen(ChildProcess.SignalIgnored(1), "SIGHUP is ignored in this process (started under nohup?): it cannot reach the guard");
         // SIGHUP: nothing else in the test process listens for it, so the signal reaches only this guard; without the
         // guard holding it, it would end the test process.
         using var guard = new InterruptGuard();
@@ -256,19 +257,6 @@ public class KernelCheckHugeTlbTests
         }
         Assert.True(guard.Token.WaitHandle.WaitOne(TimeSpan.FromMinutes(1)), "the signal never reached the guard");
         Assert.Equal("SIGHUP", guard.Signal);
-    }
-
-    /// <summary>Whether signal <paramref name="number"/> is ignored by this process (<c>SigIgn</c> of
-    /// <c>/proc/self/status</c>, a hex mask with bit n - 1 for signal n).</summary>
-    private static bool SignalIgnored(int number)
-    {
-        foreach (string line in File.ReadLines("/proc/self/status"))
-        {
-            if (!line.StartsWith("SigIgn:", StringComparison.Ordinal)) continue;
-            ulong mask = ulong.Parse(line.AsSpan("SigIgn:".Length).Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
-            return (mask & (1UL << (number - 1))) != 0;
-        }
-        return false;
     }
 
     [Theory]

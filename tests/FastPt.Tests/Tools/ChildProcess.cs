@@ -113,6 +113,22 @@ internal sealed class ChildProcess : IDisposable
         throw new InvalidOperationException("repository root (FastPt.sln) not found above " + AppContext.BaseDirectory);
     }
 
+    /// <summary>Whether signal <paramref name="number"/> is ignored by this process (<c>SigIgn</c> of
+    /// <c>/proc/self/status</c>, a hex mask with bit n - 1 for signal n; false where there is no such file). A child
+    /// inherits an ignored signal, and the .NET runtime keeps a signal ignored at start ignored (a shell's background
+    /// job starts with SIGINT ignored, <c>nohup</c> with SIGHUP), so a test that sends one cannot pass there.</summary>
+    public static bool SignalIgnored(int number)
+    {
+        if (!File.Exists("/proc/self/status")) return false;
+        foreach (string line in File.ReadLines("/proc/self/status"))
+        {
+            if (!line.StartsWith("SigIgn:", StringComparison.Ordinal)) continue;
+            ulong mask = ulong.Parse(line.AsSpan("SigIgn:".Length).Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+            return (mask & (1UL << (number - 1))) != 0;
+        }
+        return false;
+    }
+
     /// <summary>The fastpt command built beside the tests (the app host of FastPt.Cli).</summary>
     public static string FastPtCommand() =>
         Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "FastPt.Cli.exe" : "FastPt.Cli");
