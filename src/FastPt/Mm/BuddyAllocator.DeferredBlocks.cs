@@ -35,12 +35,12 @@ internal sealed unsafe partial class BuddyAllocator
 
     /// <summary>Takes the first free block of <paramref name="order"/> (the list's head, then the highest deferred
     /// block); the caller checked <see cref="HasFree"/>. Under the lock.</summary>
-    private ulong TakeFirst(int zone, int order)
+    private ulong TakeFirst(int zone, int order, ref DescriptorCursor cursor)
     {
         if (_head[zone][order] != 0)
         {
             ulong pfn = _head[zone][order] - 1;
-            RemoveFromList(pfn, order, zone);
+            RemoveFromList(pfn, order, zone, ref cursor);
             return pfn;
         }
         Range[] ranges = _deferredBlocks;
@@ -53,11 +53,11 @@ internal sealed unsafe partial class BuddyAllocator
     }
 
     /// <summary>Takes the free block at <paramref name="head"/> out, linked or deferred. Under the lock.</summary>
-    private void Unlink(ulong head, int order, int zone)
+    private void Unlink(ulong head, int order, int zone, ref DescriptorCursor cursor)
     {
         if (order != MaxOrder || !IsDeferredBlock(head))
         {
-            RemoveFromList(head, order, zone);
+            RemoveFromList(head, order, zone, ref cursor);
             return;
         }
         Range[] ranges = _deferredBlocks;

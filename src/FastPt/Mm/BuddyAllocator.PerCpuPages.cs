@@ -172,19 +172,20 @@ internal sealed unsafe partial class BuddyAllocator
         ulong[] frames = pcp.Frames[zone];
         ref int count = ref pcp.Count(zone);
         int target = count + RefillCount(pcp, zone, count);
+        DescriptorCursor cursor = default;
         lock (_lock)
         {
             while (count < target)
             {
                 int current = SmallestFree(zone, 0);
                 if (current > MaxOrder) break;
-                ulong pfn = TakeFirst(zone, current);
+                ulong pfn = TakeFirst(zone, current, ref cursor);
                 while (current > 0)
                 {
                     current--;
-                    AddToList(pfn + (1UL << current), current, zone);
+                    AddToList(pfn + (1UL << current), current, zone, ref cursor);
                 }
-                PageDescriptor* d = _memmap.GetMutable(pfn);
+                PageDescriptor* d = _memmap.GetMutableCached(pfn, ref cursor);
                 d->Flags &= PageFlags.Poisoned;
                 d->RefCount = 0;
                 d->Private = 0;
@@ -215,15 +216,18 @@ internal sealed unsafe partial class BuddyAllocator
     /// frame bitmap alone (<see cref="Hardware.PhysicalMemory.ClearUserPage"/>: the user's write follows).</summary>
     private void PrepareHot(ulong pfn, bool zero)
     {
-        PrepareHotUncounted(pfn);
+        PageDescriptor* d = _memmap.GetMutable(pfn); // one descriptor: no cursor to fill
+        d->Flags = PageFlags.Allocated;
+        d->RefCount = 1;
+        d->Private = 0;
         _stat.FreePages.Add(-1);
         if (zero) _memory.ClearUserPage(pfn << 12);
     }
 
     /// <summary>The descriptor of a frame taken from a list: allocated, one reference, the poison mark gone.</summary>
-    private void PrepareHotUncounted(ulong pfn)
+    private void PrepareHotUncounted(ulong pfn, ref DescriptorCursor cursor)
     {
-        PageDescriptor* d = _memmap.GetMutable(pfn);
+        PageDescriptor* d = _memmap.GetMutableCached(pfn, ref cursor);
         d->Flags = PageFlags.Allocated;
         d->RefCount = 1;
         d->Private = 0;
@@ -235,7 +239,7 @@ internal sealed unsafe partial class BuddyAllocator
     /// frames back to the buddy lists.</summary>
     public void FreeHot(ulong pfn)
     {
-        if (!PrepareFreeHot(pfn)) return;
+        if (!PrepareFreeHot(pfn, _memmap.GetMutable(pfn))) return;
         Pcp pcp = ThisCpu();
         pcp.Hot.Lock.Enter();
         PushLocked(pcp, pfn);
@@ -251,13 +255,14 @@ internal sealed unsafe partial class BuddyAllocator
     {
         Pcp pcp = ThisCpu();
         int reserved = 0, prepared = 0;
+        DescriptorCursor cursor = default;
         pcp.Hot.Lock.Enter();
         try
         {
             // Lock order: a list's lock, then the zone lock (a boot frame's free_reserved_page, a drain).
             foreach (ulong pfn in pfns)
             {
-                if (PrepareFreeHot(pfn)) pfns[prepared++] = pfn;
+                if (PrepareFreeHot(pfn, _memmap.GetMutableCached(pfn, ref cursor))) pfns[prepared++] = pfn;
                 else reserved++;
             }
         }
@@ -295,16 +300,16 @@ internal sealed unsafe partial class BuddyAllocator
         }
         pcp.Hot.Allocations += taken;
         pcp.Hot.Lock.Exit();
-        for (int i = 0; i < taken; i++) PrepareHotUncounted(pfns[i]);
+        DescriptorCursor cursor = default;
+        for (int i = 0; i < taken; i++) PrepareHotUncounted(pfns[i], ref cursor);
         _stat.FreePages.Add(-taken);
         return taken;
     }
 
-    /// <summary>The checks and poisoning of a single-frame free; false when the frame was boot memory and went to
-    /// the buddy lists already.</summary>
-    private bool PrepareFreeHot(ulong pfn)
+    /// <summary>The checks and poisoning of a single-frame free (<paramref name="d"/> is its descriptor, reached for
+    /// writing); false when the frame was boot memory and went to the buddy lists already.</summary>
+    private bool PrepareFreeHot(ulong pfn, PageDescriptor* d)
     {
-        PageDescriptor* d = _memmap.GetMutable(pfn);
         if ((d->Flags & (PageFlags.Allocated | PageFlags.Reserved)) == 0) ThrowHelper.ThrowDoubleFree(pfn);
         if ((d->Flags & PageFlags.Reserved) != 0)
         {
@@ -359,7 +364,7 @@ internal sealed unsafe partial class BuddyAllocator
         ulong[] list = pcp.Frames[zone];
         ref int count = ref pcp.Count(zone);
         int n = Math.Min(frames, count);
-        for (int i = 0; i < n; i++) FreeBlockLocked(list[i], 0, zone);
+        FreeFramesLocked(list.AsSpan(0, n), zone);
         Array.Copy(list, n, list, 0, count - n);
         // After the zone's count took the frames: a reader summing both never sees them twice.
         Volatile.Write(ref count, count - n);

@@ -157,15 +157,16 @@ internal sealed unsafe partial class BuddyAllocator
                 pfn = 0;
                 return false;
             }
-            pfn = TakeFirst(zone, current);
+            DescriptorCursor cursor = default;
+            pfn = TakeFirst(zone, current, ref cursor);
             // Expand: give back the upper halves (__rmqueue_smallest / expand).
             while (current > order)
             {
                 current--;
-                AddToList(pfn + (1UL << current), current, zone);
+                AddToList(pfn + (1UL << current), current, zone, ref cursor);
             }
             _zoneFree[zone] -= 1L << order;
-            PageDescriptor* d = _memmap.GetMutable(pfn);
+            PageDescriptor* d = _memmap.GetMutableCached(pfn, ref cursor);
             d->Flags = PageFlags.Allocated;
             d->RefCount = 1;
             d->Private = 0;
@@ -481,7 +482,8 @@ internal sealed unsafe partial class BuddyAllocator
                 }
                 ulong blockEnd = head + (1UL << order);
                 int zone = ZoneOf(head);
-                Unlink(head, order, zone);
+                DescriptorCursor cursor = default;
+                Unlink(head, order, zone, ref cursor);
                 _stat.FreePages.Add(-(1L << order));
                 _zoneFree[zone] -= 1L << order;
                 // Return what lies outside the range.
@@ -553,30 +555,69 @@ internal sealed unsafe partial class BuddyAllocator
     private void FreeLocked(ulong pfn, int order)
     {
         _stat.FreePages.Add(1L << order);
-        FreeBlockLocked(pfn, order, ZoneOf(pfn));
+        DescriptorCursor cursor = default;
+        FreeBlockLocked(pfn, order, ZoneOf(pfn), ref cursor);
     }
 
-    /// <summary>Puts a block on the zone's buddy lists, coalescing; the caller counted it as a free page.</summary>
-    private void FreeBlockLocked(ulong pfn, int order, int zone)
+    /// <summary>Puts a block on the zone's buddy lists, coalescing; the caller counted it as a free page. The
+    /// descriptors are reached through <paramref name="cursor"/> (a drain passes one cursor for its whole batch).</summary>
+    private void FreeBlockLocked(ulong pfn, int order, int zone, ref DescriptorCursor cursor)
     {
         _zoneFree[zone] += 1L << order;
         while (order < MaxOrder)
         {
             ulong buddy = pfn ^ (1UL << order);
-            if (!_sparse.PfnValid(buddy) || ZoneOf(buddy) != zone) break;
-            PageDescriptor* b = _memmap.Get(buddy);
+            // A buddy below a subsection (512 frames: order 9 and up reach past it) shares its frame's
+            // subsection, so it is valid and in its zone (zones are per section) whenever the frame is.
+            if (order >= SparseMemory.PfnSubsectionShift && (!_sparse.PfnValid(buddy) || ZoneOf(buddy) != zone)) break;
+            PageDescriptor* b = _memmap.GetCached(buddy, ref cursor);
             if ((b->Flags & PageFlags.Buddy) == 0 || (int)b->Private != order) break;
-            RemoveFromList(buddy, order, zone);
+            RemoveFromList(buddy, order, zone, ref cursor);
             pfn &= ~(1UL << order);
             order++;
         }
-        AddToList(pfn, order, zone);
+        AddToList(pfn, order, zone, ref cursor);
     }
 
-    private void AddToList(ulong pfn, int order, int zone)
+    /// <summary>Single frames onto the zone's buddy lists in order, coalescing: <see cref="FreeBlockLocked"/> of
+    /// each at order 0, with the zone's lists and counts looked up once (the body of a drain). The caller counted
+    /// them as free pages.</summary>
+    private void FreeFramesLocked(ReadOnlySpan<ulong> frames, int zone)
     {
-        ulong[] head = _head[zone];
-        PageDescriptor* d = _memmap.GetMutable(pfn);
+        ulong[] heads = _head[zone];
+        long[] blocks = _blocks[zone];
+        _zoneFree[zone] += frames.Length;
+        DescriptorCursor cursor = default;
+        foreach (ulong frame in frames)
+        {
+            ulong pfn = frame;
+            int order = 0;
+            while (order < MaxOrder)
+            {
+                ulong buddy = pfn ^ (1UL << order);
+                // As in FreeBlockLocked: below order 9 the buddy shares the frame's subsection.
+                if (order >= SparseMemory.PfnSubsectionShift && (!_sparse.PfnValid(buddy) || ZoneOf(buddy) != zone)) break;
+                PageDescriptor* b = _memmap.GetCached(buddy, ref cursor);
+                if ((b->Flags & PageFlags.Buddy) == 0 || (int)b->Private != order) break;
+                RemoveFromList(buddy, order, heads, blocks, ref cursor);
+                pfn &= ~(1UL << order);
+                order++;
+            }
+            AddToList(pfn, order, heads, blocks, ref cursor);
+        }
+    }
+
+    private void AddToList(ulong pfn, int order, int zone, ref DescriptorCursor cursor) =>
+        AddToList(pfn, order, _head[zone], _blocks[zone], ref cursor);
+
+    private void RemoveFromList(ulong pfn, int order, int zone, ref DescriptorCursor cursor) =>
+        RemoveFromList(pfn, order, _head[zone], _blocks[zone], ref cursor);
+
+    /// <summary>Links a free block at the head of its list; <paramref name="head"/> and <paramref name="blocks"/>
+    /// are its zone's list heads and block counts.</summary>
+    private void AddToList(ulong pfn, int order, ulong[] head, long[] blocks, ref DescriptorCursor cursor)
+    {
+        PageDescriptor* d = _memmap.GetMutableCached(pfn, ref cursor);
         // A store before the first load: splitting fresh memory reaches descriptor pages the host never backed, and
         // a load there maps the shared zero page, so the store after it would take a second host fault.
         d->Private = (ulong)order;
@@ -584,22 +625,24 @@ internal sealed unsafe partial class BuddyAllocator
         d->LruPrev = 0;
         // Links are shifted left so bit 0 stays clear: in lru.next it would mark a compound tail.
         d->LruNext = head[order] << 1;
-        if (head[order] != 0) _memmap.GetMutable(head[order] - 1)->LruPrev = pfn + 1;
+        if (head[order] != 0) _memmap.GetMutableCached(head[order] - 1, ref cursor)->LruPrev = pfn + 1;
         head[order] = pfn + 1;
-        _blocks[zone][order]++;
+        blocks[order]++;
     }
 
-    private void RemoveFromList(ulong pfn, int order, int zone)
+    /// <summary>Unlinks a free block from its list (<paramref name="head"/> and <paramref name="blocks"/> as for
+    /// <see cref="AddToList(ulong, int, ulong[], long[], ref DescriptorCursor)"/>).</summary>
+    private void RemoveFromList(ulong pfn, int order, ulong[] head, long[] blocks, ref DescriptorCursor cursor)
     {
-        PageDescriptor* d = _memmap.GetMutable(pfn);
+        PageDescriptor* d = _memmap.GetMutableCached(pfn, ref cursor);
         ulong prev = d->LruPrev, next = d->LruNext >> 1;
-        if (prev != 0) _memmap.GetMutable(prev - 1)->LruNext = next << 1;
-        else _head[zone][order] = next;
-        if (next != 0) _memmap.GetMutable(next - 1)->LruPrev = prev;
+        if (prev != 0) _memmap.GetMutableCached(prev - 1, ref cursor)->LruNext = next << 1;
+        else head[order] = next;
+        if (next != 0) _memmap.GetMutableCached(next - 1, ref cursor)->LruPrev = prev;
         d->Flags &= ~PageFlags.Buddy;
         d->Private = 0;
         d->LruNext = 0;
         d->LruPrev = 0;
-        _blocks[zone][order]--;
+        blocks[order]--;
     }
 }
