@@ -83,7 +83,7 @@ public class Hvo2MBenchmarks : HvoBenchmarks
     public void PrepareFloor() => (_floor ??= new HvoFloor(Pool)).Prepare(destinations: false);
 
     /// <summary>Before <see cref="FloorCopy"/>: the same, and its destination pages taken.</summary>
-    [IterationSetup(Targets = ["FloorCopy", "FloorCopyNonTemporal"])]
+    [IterationSetup(Targets = ["FloorCopy", "FloorCopyPrefetched", "FloorCopyNonTemporal"])]
     public void PrepareFloorCopy() => (_floor ??= new HvoFloor(Pool)).Prepare(destinations: true);
 
     /// <inheritdoc/>
@@ -112,6 +112,11 @@ public class Hvo2MBenchmarks : HvoBenchmarks
     /// writes; then 8 frees per folio in one bulk free.</summary>
     [Benchmark(Baseline = true, OperationsPerInvoke = Count), BenchmarkCategory("Floor")]
     public int Floor() => _floor!.All();
+
+    /// <summary>The floor's head page copies alone, each copy's source and destination prefetched two copies
+    /// ahead.</summary>
+    [Benchmark(OperationsPerInvoke = Count), BenchmarkCategory("Floor")]
+    public int FloorCopyPrefetched() => _floor!.CopyPrefetched();
 
     /// <summary>The floor's head page copies alone (into pages taken before the call).</summary>
     [Benchmark(OperationsPerInvoke = Count), BenchmarkCategory("Floor")]

@@ -87,6 +87,32 @@ internal sealed unsafe class HvoFloor
         return _headPages.Length;
     }
 
+    /// <summary>Copies of lead with which <see cref="CopyPrefetched"/> prefetches.</summary>
+    public const int Lead = 2;
+
+    /// <summary>The head page copies alone, with both pages of copy i + <see cref="Lead"/> (source and destination)
+    /// prefetched before copy i: what prefetching could take off the copy. It takes nothing off: a page copy from
+    /// and to cold memory on this machine waits on the memory's throughput, not on the latency a prefetch hides
+    /// (perf-results/.../Hvo/README-direction-copy5.md), and a pipelined optimize that took each folio's new head
+    /// page ahead and prefetched both pages measured no better than the engine's path, so it is not in the engine.</summary>
+    public int CopyPrefetched()
+    {
+        int n = _headPages.Length;
+        for (int j = 0; j < Math.Min(Lead, n); j++) PrefetchCopy(j);
+        for (int i = 0; i < n; i++)
+        {
+            if (i + Lead < n) PrefetchCopy(i + Lead);
+            PageCopy.Copy(_physical.ReadPointer(_headPages[i] << FastPt.Geometry.Paging.PageShift), _physical.WritePointer(_destinations[i] << FastPt.Geometry.Paging.PageShift));
+        }
+        return n;
+    }
+
+    private void PrefetchCopy(int i)
+    {
+        PageCopy.Prefetch(_physical.ReadPointer(_headPages[i] << FastPt.Geometry.Paging.PageShift));
+        PageCopy.Prefetch(_physical.WritePointer(_destinations[i] << FastPt.Geometry.Paging.PageShift));
+    }
+
     /// <summary>The head page copies alone, into pages taken before the call.</summary>
     public int Copy()
     {
