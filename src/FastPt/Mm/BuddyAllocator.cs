@@ -564,6 +564,14 @@ internal sealed unsafe partial class BuddyAllocator
     private void FreeBlockLocked(ulong pfn, int order, int zone, ref DescriptorCursor cursor)
     {
         _zoneFree[zone] += 1L << order;
+        Coalesce(pfn, order, zone, _head[zone], _blocks[zone], ref cursor);
+    }
+
+    /// <summary>The merge of a free block with its free buddies and the link of the result onto its list
+    /// (<paramref name="heads"/> and <paramref name="blocks"/> are the zone's list heads and block counts), for
+    /// <see cref="FreeBlockLocked"/> and a drain's <see cref="FreeFramesLocked"/>.</summary>
+    private void Coalesce(ulong pfn, int order, int zone, ulong[] heads, long[] blocks, ref DescriptorCursor cursor)
+    {
         while (order < MaxOrder)
         {
             ulong buddy = pfn ^ (1UL << order);
@@ -572,11 +580,11 @@ internal sealed unsafe partial class BuddyAllocator
             if (order >= SparseMemory.PfnSubsectionShift && (!_sparse.PfnValid(buddy) || ZoneOf(buddy) != zone)) break;
             PageDescriptor* b = _memmap.GetCached(buddy, ref cursor);
             if ((b->Flags & PageFlags.Buddy) == 0 || (int)b->Private != order) break;
-            RemoveFromList(buddy, order, zone, ref cursor);
+            RemoveFromList(buddy, order, heads, blocks, ref cursor);
             pfn &= ~(1UL << order);
             order++;
         }
-        AddToList(pfn, order, zone, ref cursor);
+        AddToList(pfn, order, heads, blocks, ref cursor);
     }
 
     /// <summary>Single frames onto the zone's buddy lists in order, coalescing: <see cref="FreeBlockLocked"/> of
@@ -588,23 +596,7 @@ internal sealed unsafe partial class BuddyAllocator
         long[] blocks = _blocks[zone];
         _zoneFree[zone] += frames.Length;
         DescriptorCursor cursor = default;
-        foreach (ulong frame in frames)
-        {
-            ulong pfn = frame;
-            int order = 0;
-            while (order < MaxOrder)
-            {
-                ulong buddy = pfn ^ (1UL << order);
-                // As in FreeBlockLocked: below order 9 the buddy shares the frame's subsection.
-                if (order >= SparseMemory.PfnSubsectionShift && (!_sparse.PfnValid(buddy) || ZoneOf(buddy) != zone)) break;
-                PageDescriptor* b = _memmap.GetCached(buddy, ref cursor);
-                if ((b->Flags & PageFlags.Buddy) == 0 || (int)b->Private != order) break;
-                RemoveFromList(buddy, order, heads, blocks, ref cursor);
-                pfn &= ~(1UL << order);
-                order++;
-            }
-            AddToList(pfn, order, heads, blocks, ref cursor);
-        }
+        foreach (ulong frame in frames) Coalesce(frame, 0, zone, heads, blocks, ref cursor);
     }
 
     private void AddToList(ulong pfn, int order, int zone, ref DescriptorCursor cursor) =>
