@@ -17,7 +17,9 @@ model="$(cpu_field model)"
 microarchitecture=unknown
 if [ "$vendor" = AuthenticAMD ]; then
   case "$family" in
-    23) microarchitecture="Zen 2" ;;
+    # Family 23 (0x17): models below 0x30 are Zen and Zen+ (1 = Naples; 1 is also what QEMU's and KVM's generic
+    # "EPYC" CPU model reports, whatever the host), 0x30 and up Zen 2.
+    23) if [ "$model" -lt 48 ]; then microarchitecture="Zen or Zen+"; else microarchitecture="Zen 2"; fi ;;
     25) if [ "$model" -lt 16 ] || { [ "$model" -ge 32 ] && [ "$model" -lt 96 ]; }; then microarchitecture="Zen 3"; else microarchitecture="Zen 4"; fi ;;
     26) microarchitecture="Zen 5" ;;
   esac
